@@ -1,0 +1,54 @@
+"""Where things live: the project root, ``data/``, ``results/`` and the local data mirror.
+
+Nothing here is read at import time: every function looks at the environment when called,
+so tests and notebooks can point the package elsewhere with environment variables.
+
+- ``FKLIB_ROOT``         -- the project root (default: the nearest folder above the current
+  directory holding this project's ``pyproject.toml``, else the folder above the installed package).
+- ``FKLIB_DATA_MIRROR``  -- the read-only local mirror (default: ``<root>/../shared/data``).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _is_project_root(folder: Path) -> bool:
+    toml = folder / "pyproject.toml"
+    return toml.is_file() and (folder / "fklib").is_dir()
+
+
+def project_root() -> Path:
+    """The project root: ``$FKLIB_ROOT``, else the checkout that holds ``fklib/``."""
+    env = os.environ.get("FKLIB_ROOT")
+    if env:
+        return Path(env).expanduser().resolve()
+    here = Path.cwd().resolve()
+    for folder in (here, *here.parents):
+        if _is_project_root(folder):
+            return folder
+    return Path(__file__).resolve().parent.parent
+
+
+def data_dir() -> Path:
+    """``<root>/data``: the fetched copy of the data (git-ignored)."""
+    return project_root() / "data"
+
+
+def cache_dir() -> Path:
+    """``<root>/data/cache``: decoded arrays, keyed by the manifest hash of what they hold."""
+    return data_dir() / "cache"
+
+
+def results_dir() -> Path:
+    """``<root>/results``: the small tables, figures and split files the pipeline writes."""
+    return project_root() / "results"
+
+
+def mirror_dir() -> Path:
+    """The local read-only mirror: ``$FKLIB_DATA_MIRROR``, else ``<root>/../shared/data``."""
+    env = os.environ.get("FKLIB_DATA_MIRROR")
+    if env:
+        return Path(env).expanduser().resolve()
+    return (project_root().parent / "shared" / "data").resolve()
