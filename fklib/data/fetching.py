@@ -1,0 +1,270 @@
+"""Fetch the data into ``data/`` with SHA-256 verification.
+
+Source of each file, in order of preference:
+
+1. a local read-only mirror (default ``../shared/data``, or ``$FKLIB_DATA_MIRROR``): copied;
+2. otherwise its upstream URL (``https://raw.githubusercontent.com/OWNER/NAME/COMMIT/PATH``,
+   listed once in :data:`UPSTREAM`): downloaded with :func:`pooch.retrieve`.
+
+Every file is checked against the manifest shipped in this package (``MANIFEST.sha256``, a
+byte-for-byte copy of the mirror's). Files are written under a temporary name in the target
+folder and renamed only once verified, so an interrupted fetch never leaves a half file under
+its real name. Verified files are skipped on the next run. Nothing is ever written into the
+mirror. A file already in ``data/`` whose hash is wrong is never overwritten silently: the
+fetch stops naming it, unless ``repair=True`` moves it aside (``<name>.corrupt``) first.
+
+InterFaceGAN files are stored downscaled (256 px PNG) in the mirror; the upstream holds
+1024 px JPEGs. Without a mirror the JPEG is downloaded and verified against
+``UPSTREAM.sha256``, then downscaled with Pillow's Lanczos filter as the mirror was made;
+if the resulting PNG's hash differs from the manifest (another Pillow version may round
+differently) the fetch fails naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from .. import paths
+
+#: set folder -> (GitHub ``owner/name``, commit, function mapping a path inside the set to the upstream path).
+UPSTREAM: dict[str, tuple[str, str, Callable[[str], str]]] = {
+    "stgan_celeba128": ("rahmadai/STGAN-Implementation", "3a86733b2410d691124f4eee9915e87979c8849e",
+                        lambda rel: "output/128/sample_testing/" + rel.removeprefix("strips/")),
+    "attgan_celeba128": ("LynnHo/AttGAN-Tensorflow", "f1231fc", lambda rel: "pics/" + rel),
+    "stargan_disrupted256": ("natanielruiz/disrupting-deepfakes", "01ba278af1a31099c245000803d601c4dff3d4db",
+                             lambda rel: "stargan/results/" + rel.removeprefix("strips/")),
+    "stargan_figures": ("yunjey/stargan", "94dd002", lambda rel: "jpg/" + rel),
+    "celebamask_hq": ("AmuroEita/face_parsing", "12cd1e6",
+                      lambda rel: "Data_preprocessing/"
+                      + rel.replace("images/", "train_img_all/").replace("labels/", "train_label_all/")),
+    "interfacegan_celebahq256": ("santaz-sahithi/InterfaceGAN", "1401546", None),  # see _interfacegan_upstream
+}
+RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
+INTERFACEGAN_SIZE = 256
+#: Files that exist only in the mirror (made while building it), written from this package.
+PACKAGED = {"interfacegan_celebahq256/UPSTREAM.sha256": "UPSTREAM.sha256"}
+
+
+class FetchError(RuntimeError):
+    """One or more files could not be fetched or verified (the message names them)."""
+
+
+def _package_text(name: str) -> str:
+    return resources.files("fklib.data").joinpath(name).read_text()
+
+
+def _parse_sums(text: str) -> dict[str, str]:
+    out = {}
+    for line in text.splitlines():
+        if line.strip():
+            sha, rel = line.split(None, 1)
+            out[rel.strip().removeprefix("*")] = sha.lower()
+    return out
+
+
+def load_manifest() -> dict[str, str]:
+    """The shipped manifest: relative path -> SHA-256 (3,919 files)."""
+    return _parse_sums(_package_text("MANIFEST.sha256"))
+
+
+def manifest_hash(prefix: str = "", manifest: dict[str, str] | None = None) -> str:
+    """SHA-256 over the manifest lines under ``prefix`` (a set name): the identity of a data version."""
+    manifest = load_manifest() if manifest is None else manifest
+    h = hashlib.sha256()
+    for rel in sorted(manifest):
+        if rel.startswith(prefix):
+            h.update(f"{manifest[rel]}  {rel}\n".encode())
+    return h.hexdigest()
+
+
+def _interfacegan_sources() -> dict[str, tuple[str, str]]:
+    """stored PNG path -> (upstream JPEG path, its SHA-256), from ``UPSTREAM.sha256``."""
+    out = {}
+    for line in _package_text("UPSTREAM.sha256").splitlines():
+        if "->" in line:
+            left, stored = line.split("->")
+            sha, upstream = left.split()
+            out[stored.strip()] = (upstream.strip(), sha.lower())
+    return out
+
+
+def upstream_url(rel: str) -> str:
+    """The upstream URL of a manifest path (for InterFaceGAN: the 1024-px JPEG it was made from)."""
+    set_name = rel.split("/", 1)[0]
+    if set_name not in UPSTREAM:
+        raise KeyError(f"{rel}: no upstream known for set {set_name!r}")
+    repo, commit, mapper = UPSTREAM[set_name]
+    if mapper is None:
+        upstream_path = _interfacegan_sources()[rel][0]
+    else:
+        upstream_path = mapper(rel.split("/", 1)[1])
+    return RAW_URL.format(repo=repo, commit=commit, path=upstream_path)
+
+
+def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _atomic_write_from(target: Path, write: Callable[[io.BufferedWriter], None], expected: str, label: str) -> None:
+    """Write through ``write`` into a temp file beside ``target``, verify, then rename."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+        got = sha256_file(Path(tmp))
+        if got != expected:
+            raise FetchError(f"{label}: SHA-256 {got} does not match the manifest's {expected}")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+@dataclass
+class FetchReport:
+    """What a fetch did: counts per action and the files that failed."""
+
+    dest: Path
+    source: str
+    skipped: int = 0
+    copied: int = 0
+    downloaded: int = 0
+    failed: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return (f"{self.dest}: {self.skipped} already verified, {self.copied} copied, "
+                f"{self.downloaded} downloaded (source: {self.source})")
+
+
+def _download_interfacegan(rel: str, target: Path, expected: str, url_for: Callable[[str], str],
+                           derive: bool) -> None:
+    """Download the upstream JPEG (verified), downscale to 256-px PNG, write atomically."""
+    import pooch
+    from PIL import Image
+
+    if not derive:  # a plain file server holding the mirror layout
+        _pooch_get(url_for(rel), expected, target)
+        return
+    upstream_path, jpeg_sha = _interfacegan_sources()[rel]
+    with tempfile.TemporaryDirectory(dir=target.parent) as tmpdir:
+        jpg = pooch.retrieve(url_for(rel), known_hash=f"sha256:{jpeg_sha}", fname="upstream.jpg",
+                             path=tmpdir, progressbar=False)
+        with Image.open(jpg) as img:
+            small = img.convert("RGB").resize((INTERFACEGAN_SIZE, INTERFACEGAN_SIZE), Image.LANCZOS)
+        buf = io.BytesIO()
+        small.save(buf, format="PNG")
+    try:
+        _atomic_write_from(target, lambda f: f.write(buf.getvalue()), expected, rel)
+    except FetchError as err:
+        raise FetchError(f"{rel}: made from the verified upstream JPEG {upstream_path}, but the 256-px PNG "
+                         f"differs from the mirror's bytes (another Pillow version?): {err}") from None
+
+
+def _pooch_get(url: str, expected: str, target: Path) -> None:
+    """Download ``url`` to ``target`` with pooch (temp file + hash check + rename)."""
+    import pooch
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    pooch.retrieve(url, known_hash=f"sha256:{expected}", fname=target.name, path=target.parent,
+                   progressbar=False)
+
+
+def fetch(dest: str | Path | None = None, mirror: str | Path | None | bool = None,
+          url_for: Callable[[str], str] | None = None, sets: list[str] | None = None,
+          manifest: dict[str, str] | None = None, repair: bool = False, progress: bool = True) -> FetchReport:
+    """Fill ``dest`` (default ``data/``) with every manifest file, verified.
+
+    Args:
+        dest: target folder (default :func:`fklib.paths.data_dir`).
+        mirror: the local mirror folder; ``None`` uses :func:`fklib.paths.mirror_dir` when it
+            exists; ``False`` never uses a mirror.
+        url_for: relative path -> URL for downloads (default :func:`upstream_url`). Passing one
+            means a server holding the *mirror* layout, so InterFaceGAN PNGs are fetched as is.
+        sets: only these set folders (default all).
+        manifest: relative path -> SHA-256 (default the shipped manifest).
+        repair: move a corrupt file already in ``dest`` aside (``.corrupt`` suffix) and fetch again.
+        progress: show a tqdm bar.
+
+    Returns:
+        A :class:`FetchReport`.
+
+    Raises:
+        FetchError: a file is missing upstream/in the mirror, or its hash is wrong (named).
+    """
+    dest = Path(dest) if dest is not None else paths.data_dir()
+    manifest = load_manifest() if manifest is None else manifest
+    if sets:
+        unknown = set(sets) - {rel.split("/", 1)[0] for rel in manifest}
+        if unknown:
+            raise ValueError(f"unknown set(s) {sorted(unknown)}; known: {sorted(UPSTREAM)}")
+        manifest = {rel: sha for rel, sha in manifest.items() if rel.split("/", 1)[0] in sets}
+    if mirror is None:
+        mirror = paths.mirror_dir()
+        mirror = mirror if mirror.is_dir() else False
+    elif mirror is not False:
+        mirror = Path(mirror)
+        if not mirror.is_dir():
+            raise FileNotFoundError(f"{mirror}: mirror folder does not exist")
+    derive = url_for is None
+    url_for = url_for or upstream_url
+    if mirror is not False and dest.resolve() == Path(mirror).resolve():
+        raise ValueError(f"{dest}: refusing to fetch into the mirror itself")
+    report = FetchReport(dest=dest, source=str(mirror) if mirror is not False else "download")
+    dest.mkdir(parents=True, exist_ok=True)
+
+    from tqdm.auto import tqdm
+
+    for rel in tqdm(sorted(manifest), desc="fetch", unit="file", disable=not progress):
+        expected = manifest[rel]
+        target = dest / rel
+        if target.exists():
+            if sha256_file(target) == expected:
+                report.skipped += 1
+                continue
+            if not repair:
+                report.failed.append(f"{target}: already present with a wrong SHA-256 (not overwritten; "
+                                     "rerun with --repair to move it aside and fetch it again)")
+                continue
+            target.rename(target.with_name(target.name + ".corrupt"))
+        try:
+            if mirror is not False:
+                src = Path(mirror) / rel
+                if not src.is_file():
+                    raise FetchError(f"{src}: missing from the mirror")
+
+                def copy(f, src=src):
+                    with open(src, "rb") as s:
+                        shutil.copyfileobj(s, f)
+                _atomic_write_from(target, copy, expected, str(src))
+                report.copied += 1
+            elif rel in PACKAGED:
+                text = _package_text(PACKAGED[rel]).encode()
+                _atomic_write_from(target, lambda f: f.write(text), expected, rel)
+                report.copied += 1
+            elif rel.startswith("interfacegan_celebahq256/"):
+                _download_interfacegan(rel, target, expected, url_for, derive)
+                report.downloaded += 1
+            else:
+                _pooch_get(url_for(rel), expected, target)
+                report.downloaded += 1
+        except Exception as err:  # noqa: BLE001 - collected, reported together below
+            msg = str(err) if rel in str(err) or str(target) in str(err) else f"{rel}: {err}"
+            report.failed.append(msg)
+    if report.failed:
+        head = "\n  ".join(report.failed[:20])
+        more = f"\n  ... and {len(report.failed) - 20} more" if len(report.failed) > 20 else ""
+        raise FetchError(f"{len(report.failed)} file(s) could not be fetched and verified:\n  {head}{more}")
+    return report

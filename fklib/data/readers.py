@@ -1,0 +1,309 @@
+"""Readers, one per source layout, returning aligned uint8 RGB arrays plus metadata.
+
+Every reader checks the layout it expects (image size, the black gap of the strips) and
+raises ``ValueError`` naming the file and the expected size when it does not match, or
+``FileNotFoundError`` naming a missing file or folder. See ``../shared/data/README.md``.
+
+Two shapes of result:
+
+- :class:`Strip` -- one identity of a paired set: the real face and its GAN outputs
+  (STGAN, AttGAN, StarGAN). ``Strip.items()`` flattens it into :class:`Item` s.
+- :class:`Item` -- one locator input: an image, the real image it was made from (for a
+  partial edit), its real/fake label and metadata. ``Item.gt_map()`` gives its eq.-4 map.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .images import load_rgb
+from .maps import entire_map, gt_map, real_map
+
+#: The 13 STGAN/AttGAN attributes, in strip order (tiles k = 1..13; k = 0 is the reconstruction).
+STGAN_PROPERTIES = (
+    "Bald", "Bangs", "Black_Hair", "Blond_Hair", "Brown_Hair", "Bushy_Eyebrows", "Eyeglasses",
+    "Male", "Mouth_Slightly_Open", "Mustache", "No_Beard", "Pale_Skin", "Young",
+)
+#: StarGAN (disrupting-deepfakes) target attributes, in strip order.
+STARGAN_PROPERTIES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+RECONSTRUCTION = "Reconstruction"
+REAL = "Real"
+ENTIRE = "Entire"
+
+STRIP_TILE = 128      # STGAN / AttGAN tile size
+STRIP_GAP = 12        # black gap between the real image and the GAN outputs
+STRIP_WIDTH = STRIP_TILE + STRIP_GAP + 14 * STRIP_TILE   # 1932
+ATTGAN_ROWS = 13
+STARGAN_TILE = 256
+STARGAN_TILES = 1 + 2 * len(STARGAN_PROPERTIES)          # 11
+GAP_MAX_MEAN = 16.0   # the gap is black; JPEG ringing allowed up to this mean gray level
+
+
+@dataclass(frozen=True, eq=False)
+class Item:
+    """One locator input with what is needed to build its ground truth.
+
+    Attributes:
+        image: ``HxWx3`` uint8, the image the locator sees.
+        reference: ``HxWx3`` uint8 real source of a partial edit; ``None`` for real images
+            and whole-image syntheses.
+        label: 0 real, 1 fake.
+        set: the data set it came from (``stgan_celeba128``, ..., ``generic``).
+        gan: lower-case GAN name (``stgan``, ``attgan``, ``stargan``, ``interfacegan``, ...);
+            ``real`` for real images.
+        property: the edited attribute (dataset spelling), ``Entire`` or ``Real``.
+        identity: the person / file id used for identity-disjoint splits.
+        source: the file (and tile) it was read from.
+        cached_map: the eq.-4 map when already computed (the decoded-array cache stores it);
+            ``None`` computes it on demand.
+    """
+
+    image: np.ndarray
+    reference: np.ndarray | None
+    label: int
+    set: str
+    gan: str
+    property: str
+    identity: str
+    source: str
+    cached_map: np.ndarray | None = None
+
+    def gt_map(self) -> np.ndarray:
+        """The eq.-4 map: zeros for a real image, ones for ``Entire``, else ``gt_map(reference, image)``.
+
+        ``HxW`` float32; a cached map is returned as a (possibly read-only) view.
+        """
+        if self.cached_map is not None:
+            return self.cached_map
+        h, w = self.image.shape[:2]
+        if self.label == 0:
+            return real_map(h, w)
+        if self.reference is None:
+            return entire_map(h, w)
+        return gt_map(self.reference, self.image)
+
+    def meta(self) -> dict:
+        """Metadata without the arrays (for tables and Dataset samples)."""
+        return {"set": self.set, "gan": self.gan, "property": self.property,
+                "identity": self.identity, "label": self.label, "source": self.source}
+
+
+@dataclass(frozen=True, eq=False)
+class Strip:
+    """One identity of a paired set: the real face and what a GAN made of it.
+
+    Attributes:
+        edits: property -> GAN output (``Reconstruction`` first where the GAN gives one).
+        inputs: property -> the (perturbed) input the GAN was given, where it differs from
+            ``real`` (StarGAN disrupted strips); empty otherwise.
+    """
+
+    set: str
+    gan: str
+    identity: str
+    source: str
+    real: np.ndarray
+    edits: dict[str, np.ndarray]
+    inputs: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def items(self, include_reconstruction: bool = False, include_real: bool = True) -> list[Item]:
+        """Flatten into :class:`Item` s: the real face (label 0) then one item per edit (label 1)."""
+        out = []
+        if include_real:
+            out.append(Item(self.real, None, 0, self.set, "real", REAL, self.identity, f"{self.source}#real"))
+        for prop, fake in self.edits.items():
+            if prop == RECONSTRUCTION and not include_reconstruction:
+                continue
+            out.append(Item(fake, self.real, 1, self.set, self.gan, prop, self.identity, f"{self.source}#{prop}"))
+        return out
+
+
+def _check_size(path: Path, arr: np.ndarray, width: int, height: int, what: str) -> None:
+    h, w = arr.shape[:2]
+    if (w, h) != (width, height):
+        raise ValueError(f"{path}: {what} must be {width}x{height} (width x height), got {w}x{h}")
+
+
+def _check_gap(path: Path, gap: np.ndarray, where: str) -> None:
+    mean = float(gap.mean())
+    if mean > GAP_MAX_MEAN:
+        raise ValueError(
+            f"{path}: expected a black {STRIP_GAP}-px gap {where}, found mean gray level {mean:.1f} "
+            f"(> {GAP_MAX_MEAN}); is this a strip of the expected layout?"
+        )
+
+
+def _split_strip_row(path: Path, row: np.ndarray, where: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """Cut one 1932x128 STGAN-layout row into the real tile and the 14 GAN tiles."""
+    t, g = STRIP_TILE, STRIP_GAP
+    _check_gap(path, row[:, t:t + g], where)
+    real = np.ascontiguousarray(row[:, :t])
+    names = (RECONSTRUCTION, *STGAN_PROPERTIES)
+    start = t + g
+    edits = {name: np.ascontiguousarray(row[:, start + k * t:start + (k + 1) * t]) for k, name in enumerate(names)}
+    return real, edits
+
+
+def read_stgan_strip(path: str | Path) -> Strip:
+    """Read one STGAN strip (1932x128 PNG): real | 12-px black gap | reconstruction + 13 edits.
+
+    The identity is the file stem (the CelebA image id).
+    """
+    path = Path(path)
+    arr = load_rgb(path)
+    _check_size(path, arr, STRIP_WIDTH, STRIP_TILE, "an STGAN strip")
+    real, edits = _split_strip_row(path, arr, "at x=128..139")
+    return Strip("stgan_celeba128", "stgan", path.stem, str(path), real, edits)
+
+
+def read_attgan_grid(path: str | Path) -> list[Strip]:
+    """Read the AttGAN sample grid (1932x1664 JPEG): 13 rows laid out like STGAN strips.
+
+    Identities are ``attgan_row00`` .. ``attgan_row12`` (the upstream gives no CelebA ids).
+    """
+    path = Path(path)
+    arr = load_rgb(path)
+    _check_size(path, arr, STRIP_WIDTH, STRIP_TILE * ATTGAN_ROWS, "the AttGAN grid")
+    strips = []
+    for r in range(ATTGAN_ROWS):
+        row = arr[r * STRIP_TILE:(r + 1) * STRIP_TILE]
+        real, edits = _split_strip_row(path, row, f"at x=128..139 of row {r}")
+        strips.append(Strip("attgan_celeba128", "attgan", f"attgan_row{r:02d}", f"{path}:row{r}", real, edits))
+    return strips
+
+
+def read_stargan_strip(path: str | Path) -> Strip:
+    """Read one disrupted-StarGAN strip (2816x256 JPEG, 11 tiles of 256 px).
+
+    Tile 0 is the real image; then, per attribute in :data:`STARGAN_PROPERTIES`, the
+    adversarially perturbed input and StarGAN's output from it. The ground truth of an
+    output is taken against the *real* tile (the perturbation is small; see the data README).
+    The identity is the leading number of the file name (``61-images.jpg`` -> ``61``).
+    """
+    path = Path(path)
+    arr = load_rgb(path)
+    t = STARGAN_TILE
+    _check_size(path, arr, t * STARGAN_TILES, t, "a StarGAN strip")
+    tiles = [np.ascontiguousarray(arr[:, k * t:(k + 1) * t]) for k in range(STARGAN_TILES)]
+    inputs = {p: tiles[1 + 2 * i] for i, p in enumerate(STARGAN_PROPERTIES)}
+    edits = {p: tiles[2 + 2 * i] for i, p in enumerate(STARGAN_PROPERTIES)}
+    identity = path.stem.split("-")[0]
+    return Strip("stargan_disrupted256", "stargan", identity, str(path), tiles[0], edits, inputs)
+
+
+def _require_dir(folder: Path) -> Path:
+    if not folder.exists():
+        raise FileNotFoundError(f"{folder}: no such folder")
+    if not folder.is_dir():
+        raise ValueError(f"{folder}: is not a folder")
+    return folder
+
+
+def _image_files(folder: Path, exts=(".png", ".jpg", ".jpeg")) -> list[Path]:
+    return sorted(p for p in _require_dir(folder).iterdir() if p.suffix.lower() in exts and p.is_file())
+
+
+def read_interfacegan(root: str | Path, size: int = 256) -> list[Item]:
+    """Read ``interfacegan_celebahq256``: ``real/*.png`` (label 0) and ``fake/*.png`` ("Entire", label 1).
+
+    Identities are ``real/<stem>`` and ``fake/<stem>``. Every image must be ``size x size``.
+    """
+    root = Path(root)
+    items = []
+    for sub, label in (("real", 0), ("fake", 1)):
+        files = _image_files(root / sub)
+        if not files:
+            raise FileNotFoundError(f"{root / sub}: no images found")
+        for f in files:
+            img = load_rgb(f)
+            _check_size(f, img, size, size, "an InterFaceGAN image")
+            gan, prop = ("real", REAL) if label == 0 else ("interfacegan", ENTIRE)
+            items.append(Item(img, None, label, "interfacegan_celebahq256", gan, prop, f"{sub}/{f.stem}", str(f)))
+    return items
+
+
+@dataclass(frozen=True, eq=False)
+class ParsingSample:
+    """A CelebAMask-HQ face and its 19-class label map (0 background ... 18 cloth)."""
+
+    image: np.ndarray   # HxWx3 uint8
+    label: np.ndarray   # HxW uint8 class indices
+    identity: str
+    source: str
+
+
+def read_celebamask_pair(image_path: str | Path, label_path: str | Path) -> ParsingSample:
+    """Read one CelebAMask-HQ image and its label map; sizes must match, classes must be 0..18."""
+    from .images import load_label
+
+    image_path, label_path = Path(image_path), Path(label_path)
+    img = load_rgb(image_path)
+    lab = load_label(label_path)
+    if img.shape[:2] != lab.shape:
+        raise ValueError(
+            f"{label_path}: label is {lab.shape[1]}x{lab.shape[0]} but image {image_path} is "
+            f"{img.shape[1]}x{img.shape[0]}"
+        )
+    if lab.size and int(lab.max()) > 18:
+        raise ValueError(f"{label_path}: class index {int(lab.max())} outside 0..18")
+    return ParsingSample(img, lab, image_path.stem, str(image_path))
+
+
+def read_celebamask(root: str | Path, ids: list[str] | None = None) -> list[ParsingSample]:
+    """Read ``celebamask_hq/images/<i>.jpg`` with ``labels/<i>.png`` (all, or the given ids)."""
+    root = Path(root)
+    _require_dir(root / "images")
+    _require_dir(root / "labels")
+    if ids is None:
+        ids = sorted((p.stem for p in (root / "images").glob("*.jpg")), key=lambda s: (len(s), s))
+    return [read_celebamask_pair(root / "images" / f"{i}.jpg", root / "labels" / f"{i}.png") for i in ids]
+
+
+def read_generic(root: str | Path) -> list[Item]:
+    """Read a user's folder in the generic layout.
+
+    ::
+
+        root/real/<name>.png                      real images (label 0)
+        root/fake/<gan>/<property>/<name>.png     partial edits, paired with real/<name>.* by name
+        root/fake/<gan>/Entire/<anything>.png     whole-image syntheses, unpaired (map of ones)
+
+    PNG or JPEG. A fake must have the same size as its real image. Identities are the
+    names (``<name>``); Entire images use ``<gan>/Entire/<stem>``.
+    """
+    root = Path(root)
+    _require_dir(root)
+    real_dir, fake_dir = root / "real", root / "fake"
+    if not real_dir.is_dir() and not fake_dir.is_dir():
+        raise FileNotFoundError(f"{root}: neither real/ nor fake/ found (expected the generic layout)")
+    reals: dict[str, tuple[Path, np.ndarray]] = {}
+    if real_dir.is_dir():
+        for f in _image_files(real_dir):
+            if f.stem in reals:
+                raise ValueError(f"{f}: two real images share the name {f.stem!r}")
+            reals[f.stem] = (f, load_rgb(f))
+    items = [Item(img, None, 0, "generic", "real", REAL, name, str(f)) for name, (f, img) in reals.items()]
+    if fake_dir.is_dir():
+        for gan_dir in sorted(p for p in fake_dir.iterdir() if p.is_dir()):
+            for prop_dir in sorted(p for p in gan_dir.iterdir() if p.is_dir()):
+                for f in _image_files(prop_dir):
+                    img = load_rgb(f)
+                    gan, prop = gan_dir.name.lower(), prop_dir.name
+                    if prop == ENTIRE:
+                        items.append(Item(img, None, 1, "generic", gan, ENTIRE, f"{gan}/{ENTIRE}/{f.stem}", str(f)))
+                        continue
+                    if f.stem not in reals:
+                        raise FileNotFoundError(f"{f}: no real image named {f.stem}.* under {real_dir} to pair with")
+                    real_path, real = reals[f.stem]
+                    if real.shape != img.shape:
+                        raise ValueError(
+                            f"{f}: fake is {img.shape[1]}x{img.shape[0]} but its real {real_path} is "
+                            f"{real.shape[1]}x{real.shape[0]}; a pair must have the same size"
+                        )
+                    items.append(Item(img, real, 1, "generic", gan, prop, f.stem, str(f)))
+    if not items:
+        raise FileNotFoundError(f"{root}: no images found in real/ or fake/<gan>/<property>/")
+    return items
