@@ -1,0 +1,199 @@
+"""fetch: verified copies from a mirror, downloads from a local HTTP server, atomic writes, clear errors."""
+
+import functools
+import hashlib
+import http.server
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from fklib import paths
+from fklib.data import fetching
+from fklib.data.fetching import FetchError, fetch, load_manifest, manifest_hash, upstream_url
+from conftest import tree_snapshot
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+@pytest.fixture
+def mini(tmp_path):
+    """A three-file mirror and its manifest."""
+    mirror = tmp_path / "mirror"
+    files = {"setA/x/one.bin": b"first file" * 100, "setA/two.bin": b"\x00\x01second", "setB/three.txt": b"3"}
+    for rel, data in files.items():
+        (mirror / rel).parent.mkdir(parents=True, exist_ok=True)
+        (mirror / rel).write_bytes(data)
+    manifest = {rel: sha(data) for rel, data in files.items()}
+    return mirror, manifest, files
+
+
+def no_partials(folder: Path) -> bool:
+    return not any(p.name.endswith(".part") or p.name.startswith(".") for p in folder.rglob("*"))
+
+
+def test_copies_from_mirror_then_skips(tmp_path, mini):
+    mirror, manifest, files = mini
+    before = tree_snapshot(mirror)
+    dest = tmp_path / "data"
+    report = fetch(dest, mirror=mirror, manifest=manifest, progress=False)
+    assert (report.copied, report.skipped) == (3, 0)
+    for rel, data in files.items():
+        assert (dest / rel).read_bytes() == data
+    again = fetch(dest, mirror=mirror, manifest=manifest, progress=False)
+    assert (again.copied, again.skipped) == (0, 3)
+    assert tree_snapshot(mirror) == before          # the mirror is never written
+
+
+def test_corrupt_mirror_file_is_named_and_not_written(tmp_path, mini):
+    mirror, manifest, _ = mini
+    (mirror / "setA/two.bin").write_bytes(b"tampered")
+    dest = tmp_path / "data"
+    with pytest.raises(FetchError, match=r"setA/two.bin.*does not match"):
+        fetch(dest, mirror=mirror, manifest=manifest, progress=False)
+    assert not (dest / "setA/two.bin").exists()
+    assert (dest / "setB/three.txt").exists()        # the good files still arrived
+    assert no_partials(dest)
+
+
+def test_missing_mirror_file_is_named(tmp_path, mini):
+    mirror, manifest, _ = mini
+    (mirror / "setB/three.txt").unlink()
+    with pytest.raises(FetchError, match=r"setB/three.txt: missing from the mirror"):
+        fetch(tmp_path / "data", mirror=mirror, manifest=manifest, progress=False)
+
+
+def test_interrupted_copy_leaves_no_file_under_its_name(tmp_path, mini, monkeypatch):
+    mirror, manifest, _ = mini
+    calls = []
+
+    def boom(src, dst, *a, **k):
+        dst.write(b"half")
+        calls.append(1)
+        raise KeyboardInterrupt("simulated interruption")
+
+    monkeypatch.setattr(fetching.shutil, "copyfileobj", boom)
+    dest = tmp_path / "data"
+    with pytest.raises(KeyboardInterrupt):
+        fetch(dest, mirror=mirror, manifest=manifest, progress=False)
+    assert calls and not any(p.is_file() for p in dest.rglob("*"))
+
+
+def test_corrupt_local_copy_is_not_overwritten_unless_repair(tmp_path, mini):
+    mirror, manifest, files = mini
+    dest = tmp_path / "data"
+    fetch(dest, mirror=mirror, manifest=manifest, progress=False)
+    (dest / "setA/two.bin").write_bytes(b"my edits")
+    with pytest.raises(FetchError, match=r"two.bin: already present with a wrong SHA-256"):
+        fetch(dest, mirror=mirror, manifest=manifest, progress=False)
+    assert (dest / "setA/two.bin").read_bytes() == b"my edits"
+    fetch(dest, mirror=mirror, manifest=manifest, progress=False, repair=True)
+    assert (dest / "setA/two.bin").read_bytes() == files["setA/two.bin"]
+    assert (dest / "setA/two.bin.corrupt").read_bytes() == b"my edits"   # moved aside, not lost
+
+
+def test_refuses_to_fetch_into_the_mirror(mini):
+    mirror, manifest, _ = mini
+    with pytest.raises(ValueError, match="into the mirror"):
+        fetch(mirror, mirror=mirror, manifest=manifest, progress=False)
+
+
+@pytest.fixture
+def http_mirror(mini):
+    """Serve the mini mirror on 127.0.0.1 (no real network)."""
+    mirror, manifest, files = mini
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mirror))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", mirror, manifest, files
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_path_verifies_and_renames(tmp_path, http_mirror):
+    base, _, manifest, files = http_mirror
+    dest = tmp_path / "data"
+    report = fetch(dest, mirror=False, url_for=lambda rel: f"{base}/{rel}", manifest=manifest, progress=False)
+    assert report.downloaded == 3
+    for rel, data in files.items():
+        assert (dest / rel).read_bytes() == data
+    assert no_partials(dest)
+    again = fetch(dest, mirror=False, url_for=lambda rel: f"{base}/{rel}", manifest=manifest, progress=False)
+    assert again.skipped == 3 and again.downloaded == 0
+
+
+def test_download_with_wrong_hash_writes_nothing(tmp_path, http_mirror):
+    base, mirror, manifest, _ = http_mirror
+    (mirror / "setA/x/one.bin").write_bytes(b"served but wrong")
+    dest = tmp_path / "data"
+    with pytest.raises(FetchError, match=r"setA/x/one.bin"):
+        fetch(dest, mirror=False, url_for=lambda rel: f"{base}/{rel}", manifest=manifest, progress=False)
+    assert not (dest / "setA/x/one.bin").exists() and no_partials(dest)
+
+
+def test_download_404_is_named(tmp_path, http_mirror):
+    base, mirror, manifest, _ = http_mirror
+    (mirror / "setB/three.txt").unlink()
+    with pytest.raises(FetchError, match=r"setB/three.txt"):
+        fetch(tmp_path / "d", mirror=False, url_for=lambda rel: f"{base}/{rel}", manifest=manifest, progress=False)
+
+
+def test_cli_base_url(tmp_path, http_mirror, monkeypatch, capsys):
+    from fklib.data.__main__ import main
+
+    base, _, manifest, files = http_mirror
+    monkeypatch.setattr(fetching, "load_manifest", lambda: manifest)
+    assert main(["fetch", "--dest", str(tmp_path / "d"), "--base-url", base, "--quiet"]) == 0
+    assert "3 downloaded" in capsys.readouterr().out
+    assert main(["fetch", "--dest", str(tmp_path / "d"), "--mirror", str(tmp_path / "nowhere"), "--quiet"]) == 1
+    assert "nowhere" in capsys.readouterr().err
+
+
+def test_upstream_urls_for_every_set():
+    assert upstream_url("stgan_celeba128/strips/182799.png") == (
+        "https://raw.githubusercontent.com/rahmadai/STGAN-Implementation/"
+        "3a86733b2410d691124f4eee9915e87979c8849e/output/128/sample_testing/182799.png")
+    assert upstream_url("attgan_celeba128/sample_validation.jpg").endswith(
+        "LynnHo/AttGAN-Tensorflow/f1231fc/pics/sample_validation.jpg")
+    assert upstream_url("stargan_disrupted256/strips/61-images.jpg").endswith("stargan/results/61-images.jpg")
+    assert upstream_url("stargan_figures/result_celeba1.jpg").endswith("yunjey/stargan/94dd002/jpg/result_celeba1.jpg")
+    assert upstream_url("celebamask_hq/images/7.jpg").endswith("Data_preprocessing/train_img_all/7.jpg")
+    assert upstream_url("celebamask_hq/labels/7.png").endswith("Data_preprocessing/train_label_all/7.png")
+    assert upstream_url("interfacegan_celebahq256/fake/000000.png").endswith(
+        "santaz-sahithi/InterfaceGAN/1401546/Fake_Dataset/Train/Fake_Faces/000000.jpg")
+    manifest = load_manifest()
+    for rel in manifest:
+        if rel not in fetching.PACKAGED:
+            assert upstream_url(rel).startswith("https://raw.githubusercontent.com/")
+
+
+def test_shipped_manifest_matches_the_mirror():
+    mirror = paths.mirror_dir()
+    if not (mirror / "MANIFEST.sha256").is_file():
+        pytest.skip(f"{mirror}: no local mirror")
+    text = (mirror / "MANIFEST.sha256").read_text()
+    assert fetching._parse_sums(text) == load_manifest()
+    assert len(load_manifest()) == 3919
+
+
+def test_real_mirror_set_fetch_verifies(tmp_path):
+    mirror = paths.mirror_dir()
+    if not mirror.is_dir():
+        pytest.skip(f"{mirror}: no local mirror")
+    report = fetch(tmp_path / "d", mirror=mirror, sets=["attgan_celeba128", "stargan_figures"], progress=False)
+    assert report.copied == 3
+    data = (tmp_path / "d" / "attgan_celeba128" / "sample_validation.jpg").read_bytes()
+    assert sha(data) == load_manifest()["attgan_celeba128/sample_validation.jpg"]
+    with pytest.raises(ValueError, match="unknown set"):
+        fetch(tmp_path / "d", mirror=mirror, sets=["nope"], progress=False)
+
+
+def test_manifest_hash_depends_on_content():
+    m = {"a/x": "1" * 64, "b/y": "2" * 64}
+    assert manifest_hash("a/", m) != manifest_hash("b/", m)
+    assert manifest_hash("a/", m) == manifest_hash("a/", {**m, "b/y": "3" * 64})
