@@ -1,0 +1,26 @@
+"""Losses of the locator (paper §4.3): one map loss per module over a shared functional core.
+
+Each loss is both a function and an ``nn.Module``; all take ``pred`` (predicted fakeness map
+in ``[0, 1]``, after the sigmoid) and ``target`` (ground-truth gray map, eq. 4), same shape,
+``Bx1xHxW`` or ``BxHxW``.
+
+- :func:`l1_loss` / :class:`L1Loss`       -- eq. 5, mean absolute error.
+- :func:`l2_loss` / :class:`L2Loss`       -- eq. 6, mean squared error.
+- :func:`focal_loss` / :class:`FocalLoss` -- eqs. 7-8 with the gray target as a soft label.
+- :func:`dice_loss` / :class:`DiceLoss`   -- ``1 -`` soft Dice coefficient (eq. 9), per image.
+- :class:`LocatorLoss`                    -- map loss + ``cls_weight`` x BCE of the classifier.
+"""
+
+from fklib.losses.dice import DiceLoss, dice_loss
+from fklib.losses.focal import FocalLoss, focal_loss
+from fklib.losses.l1 import L1Loss, l1_loss
+from fklib.losses.l2 import L2Loss, l2_loss
+from fklib.losses.locator import MAP_LOSSES, LocatorLoss, make_map_loss
+
+__all__ = [
+    "l1_loss", "L1Loss",
+    "l2_loss", "L2Loss",
+    "focal_loss", "FocalLoss",
+    "dice_loss", "DiceLoss",
+    "MAP_LOSSES", "make_map_loss", "LocatorLoss",
+]

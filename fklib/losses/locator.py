@@ -1,0 +1,83 @@
+"""Training objective of the locator: a map loss (§4.3) plus an optional classifier term."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as TF
+from torch import nn
+
+from fklib.losses.dice import DiceLoss
+from fklib.losses.focal import FocalLoss
+from fklib.losses.l1 import L1Loss
+from fklib.losses.l2 import L2Loss
+
+#: Map losses by name (the four of the paper's Table 2).
+MAP_LOSSES: dict[str, type[nn.Module]] = {
+    "l1": L1Loss,
+    "l2": L2Loss,
+    "focal": FocalLoss,
+    "dice": DiceLoss,
+}
+
+
+def make_map_loss(name: str, **loss_kwargs: Any) -> nn.Module:
+    """Build the map loss registered under ``name`` (``"l1"``, ``"l2"``, ``"focal"`` or ``"dice"``).
+
+    Raises:
+        ValueError: unknown name.
+    """
+    if name not in MAP_LOSSES:
+        raise ValueError(f"unknown map loss {name!r}; expected one of {sorted(MAP_LOSSES)}")
+    return MAP_LOSSES[name](**loss_kwargs)
+
+
+class LocatorLoss(nn.Module):
+    """Map loss plus weighted real/fake classifier loss.
+
+    ``total = map_loss(pred_map, target_map) + cls_weight * cls``, where
+    ``cls = binary_cross_entropy_with_logits(logit, label)`` (mean over the batch) when a
+    classifier logit is given, and ``cls = 0`` when ``logit`` is ``None`` (a model without
+    classifier, "no cl" in Table 2).
+
+    Args:
+        map_loss: name in :data:`MAP_LOSSES`.
+        cls_weight: weight of the classifier term.
+        **loss_kwargs: passed to the map-loss class (e.g. ``alpha``/``gamma`` for focal,
+            ``smooth`` for dice).
+
+    Shape:
+        - pred_map, target_map: ``(B, 1, H, W)`` or ``(B, H, W)``, maps in ``[0, 1]``.
+        - logit: ``(B,)`` raw classifier output (before sigmoid), or ``None``.
+        - label: ``(B,)``, 1 for fake and 0 for real (any numeric/bool dtype; cast to float).
+        - output: dict of 0-dim tensors ``{"loss": total, "map": map term, "cls": classifier term}``.
+
+    Raises:
+        ValueError: unknown ``map_loss``; ``logit`` given without ``label``; ``logit`` and
+            ``label`` not both of shape ``(B,)``; map shapes invalid (from the map loss).
+    """
+
+    def __init__(self, map_loss: str = "l1", cls_weight: float = 0.1, **loss_kwargs: Any) -> None:
+        super().__init__()
+        self.map_loss_name = map_loss
+        self.map_loss = make_map_loss(map_loss, **loss_kwargs)
+        self.cls_weight = float(cls_weight)
+
+    def forward(self, pred_map: torch.Tensor, target_map: torch.Tensor,
+                logit: torch.Tensor | None = None, label: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        map_term = self.map_loss(pred_map, target_map)
+        if logit is None:
+            cls_term = torch.zeros((), dtype=map_term.dtype, device=map_term.device)
+        else:
+            if label is None:
+                raise ValueError("LocatorLoss: a classifier logit needs a label")
+            if logit.ndim != 1 or label.shape != logit.shape or logit.shape[0] != pred_map.shape[0]:
+                raise ValueError(f"LocatorLoss: logit {tuple(logit.shape)} and label {tuple(label.shape)} "
+                                 f"must both be (B,) with B = {pred_map.shape[0]}")
+            cls_term = TF.binary_cross_entropy_with_logits(logit, label.to(logit.dtype))
+        total = map_term + self.cls_weight * cls_term
+        return {"loss": total, "map": map_term, "cls": cls_term}
+
+    def extra_repr(self) -> str:
+        return f"map_loss={self.map_loss_name!r}, cls_weight={self.cls_weight}"

@@ -1,0 +1,94 @@
+"""Real/fake classification accuracy (ACC of the paper's tables) and the threshold choice.
+
+A model with a classifier head is scored by :func:`classifier_accuracy` on its logits. A model
+without one ("no cl" in Table 2) is scored by a per-image score -- the mean of its predicted
+map -- thresholded at a value picked on validation data by :func:`choose_threshold`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy.special import expit
+
+from fklib.metrics.functional import to_numpy
+
+ArrayLike1D = Sequence[float] | np.ndarray
+
+
+def _scores_labels(scores: ArrayLike1D, labels: ArrayLike1D, name: str) -> tuple[np.ndarray, np.ndarray]:
+    s, lab = to_numpy(scores), to_numpy(labels)
+    if s.ndim != 1 or lab.ndim != 1:
+        raise ValueError(f"{name}: scores {s.shape} and labels {lab.shape} must be 1-D")
+    if s.shape != lab.shape:
+        raise ValueError(f"{name}: {s.size} scores and {lab.size} labels")
+    if s.size == 0:
+        raise ValueError(f"{name}: no samples")
+    if not np.all((lab == 0) | (lab == 1)):
+        raise ValueError(f"{name}: labels must be 0 (real) or 1 (fake)")
+    return s, lab.astype(bool)
+
+
+def accuracy(scores: ArrayLike1D, labels: ArrayLike1D, threshold: float) -> float:
+    """Fraction of samples whose decision ``score > threshold`` equals the label.
+
+    ``ACC = mean((score > threshold) == label)`` with label 1 = fake, 0 = real.
+
+    Shape:
+        - scores, labels: ``(N,)``, ``N >= 1``.
+
+    Raises:
+        ValueError: shapes differ, not 1-D, empty, or labels not in ``{0, 1}``.
+    """
+    s, lab = _scores_labels(scores, labels, "accuracy")
+    return float(np.mean((s > threshold) == lab))
+
+
+def classifier_accuracy(logits: ArrayLike1D, labels: ArrayLike1D) -> float:
+    """Accuracy of a classifier head: ``accuracy(sigmoid(logits), labels, 0.5)``.
+
+    Equivalent to ``logit > 0`` except for logits so close to 0 that ``sigmoid`` rounds to
+    exactly 0.5 in float64 (those count as real).
+
+    Shape:
+        - logits, labels: ``(N,)``.
+    """
+    return accuracy(expit(to_numpy(logits)), labels, 0.5)
+
+
+def choose_threshold(scores: ArrayLike1D, labels: ArrayLike1D) -> float:
+    """Threshold ``t`` maximising ``accuracy(scores, labels, t)`` on (validation) data.
+
+    Candidates, with ``u_1 < ... < u_m`` the sorted distinct scores:
+
+    - the midpoints ``(u_i + u_{i+1}) / 2`` between adjacent distinct scores;
+    - ``np.nextafter(u_1, -inf)`` (every sample called fake);
+    - ``u_m`` itself (every sample called real, since ``score > u_m`` never holds).
+
+    Ties in accuracy go to the **lowest** candidate threshold.
+
+    Shape:
+        - scores, labels: ``(N,)``, ``N >= 1``.
+
+    Returns:
+        python float.
+
+    Raises:
+        ValueError: shapes differ, not 1-D, empty, or labels not in ``{0, 1}``.
+    """
+    s, lab = _scores_labels(scores, labels, "choose_threshold")
+    uniq, inverse = np.unique(s, return_inverse=True)
+    pos = np.bincount(inverse, weights=lab.astype(np.float64), minlength=uniq.size)
+    neg = np.bincount(inverse, weights=(~lab).astype(np.float64), minlength=uniq.size)
+    n_pos = pos.sum()
+    # Candidate j in 0..m: the first j distinct values are called real, the rest fake.
+    neg_at_or_below = np.concatenate([[0.0], np.cumsum(neg)])
+    pos_at_or_below = np.concatenate([[0.0], np.cumsum(pos)])
+    correct = neg_at_or_below + (n_pos - pos_at_or_below)
+    best = int(np.argmax(correct))  # first maximum = lowest threshold
+    if best == 0:
+        return float(np.nextafter(uniq[0], -np.inf))
+    if best == uniq.size:
+        return float(uniq[-1])
+    return float((uniq[best - 1] + uniq[best]) / 2.0)
