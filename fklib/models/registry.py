@@ -1,0 +1,79 @@
+"""A small timm-style model registry.
+
+Models register themselves by name when their module is imported (``fklib.models`` imports all
+of them), and are built by name::
+
+    from fklib.models import create_model, list_models
+    list_models()                                   # ['deeplabv3_resnet101', 'efficientnet_lite0_unet', ...]
+    model = create_model("efficientnet_lite0_unet", pretrained=True, classifier=False)
+
+``create_model`` passes its keyword arguments straight to the registered constructor, so an
+unknown keyword raises the constructor's own ``TypeError``.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, TypeVar, overload
+
+from torch import nn
+
+__all__ = ["register_model", "create_model", "list_models", "is_model"]
+
+ModelFactory = Callable[..., nn.Module]
+F = TypeVar("F", bound=ModelFactory)
+
+_MODELS: dict[str, ModelFactory] = {}
+
+
+def _register(name: str, factory: F) -> F:
+    if not name or not isinstance(name, str):
+        raise ValueError(f"model name must be a non-empty string, got {name!r}")
+    if name in _MODELS and _MODELS[name] is not factory:
+        raise ValueError(f"model {name!r} is already registered (by {_MODELS[name]!r})")
+    _MODELS[name] = factory
+    return factory
+
+
+@overload
+def register_model(name: F) -> F: ...
+@overload
+def register_model(name: str | None = None) -> Callable[[F], F]: ...
+
+
+def register_model(name=None):
+    """Register a model factory (a class or a function returning an ``nn.Module``).
+
+    Use it bare, ``@register_model`` (the registered name is the factory's ``__name__``), or with a
+    name, ``@register_model("unet_small")``. Registering a different factory under a taken name
+    raises ``ValueError``.
+    """
+    if callable(name):  # bare decorator
+        return _register(name.__name__, name)
+
+    def decorator(factory: F) -> F:
+        return _register(name or factory.__name__, factory)
+
+    return decorator
+
+
+def list_models() -> list[str]:
+    """The registered model names, sorted."""
+    return sorted(_MODELS)
+
+
+def is_model(name: str) -> bool:
+    """Whether ``name`` is a registered model."""
+    return name in _MODELS
+
+
+def create_model(name: str, **kwargs) -> nn.Module:
+    """Build the model registered as ``name`` with ``kwargs`` (the constructor's keyword arguments).
+
+    Raises:
+        ValueError: ``name`` is not registered; the message lists the known names.
+    """
+    try:
+        factory = _MODELS[name]
+    except KeyError:
+        raise ValueError(f"unknown model {name!r}; known models: {', '.join(list_models())}") from None
+    return factory(**kwargs)

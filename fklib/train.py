@@ -1,0 +1,452 @@
+"""Training the locator: profiles, seeded loop, validation, atomic checkpoints, resume, DDP.
+
+``python -m fklib train --profile cpu [--config my.yaml] [--set key=value ...] [--resume]``
+
+A run is described by one :class:`TrainConfig` (a small dataclass). Named profiles give the
+starting values (:data:`PROFILES`); a YAML file and ``--set key=value`` override fields.
+
+Checkpoints (``<out_dir>/last.pt`` every epoch, ``<out_dir>/best.pt`` on a better validation
+score) are plain dicts of tensors and primitive values written to a temporary file and
+renamed; they load with ``torch.load(path, weights_only=True)``, so loading never runs code.
+Each holds the config, the git commit, the data manifest hash, the epoch, the history, and
+(``last.pt``) the optimizer, scheduler and RNG states for ``--resume``.
+
+Determinism: on CPU a run is a function of its config (seeded shuffling per epoch, seeded
+flips from torch's RNG, whose state is checkpointed), so an interrupted run resumed from
+``last.pt`` ends with the same weights as an uninterrupted one.
+
+Multi-GPU / multi-node: launch with ``torchrun --nproc_per_node N -m fklib train ...``; the
+process group comes from torchrun's environment (NCCL on CUDA, gloo on CPU), the model is
+wrapped in DistributedDataParallel and the training set is sharded with a DistributedSampler.
+Only rank 0 validates and writes checkpoints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from . import paths
+from .data import FakeMapDataset, load_set, manifest_hash
+from .data.sets import set_folder_name
+from .losses import LocatorLoss
+from .models import create_model
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (see :data:`PROFILES` for the named starting points).
+
+    Attributes:
+        name: run name; checkpoints go to ``out_dir`` (default ``checkpoints/<name>``).
+        model: registry name for :func:`fklib.models.create_model`; ``model_kwargs`` passed on.
+        classifier: add the real/fake classifier head (``False`` = the paper's "no cl").
+        loss: map loss (``l1``, ``l2``, ``focal``, ``dice``); ``cls_weight`` = λ for the BCE term.
+        size: training and evaluation resolution (px).
+        epochs, batch_size, lr, betas, weight_decay: Adam settings (the paper: 10, 8, 1e-4,
+            (0.99, 0.999), 1e-7).
+        schedule: ``constant`` or ``cosine`` (cosine decay to 0 over all steps, after ``warmup`` steps).
+        flip: paired random horizontal flips.
+        sets: training sets (short names: ``stgan``, ``stargan``, ``interfacegan``).
+        properties: keep only these properties' fakes (``None`` = all); reals are kept when
+            ``include_reals``.
+        protocol: ``paired`` (reals and fakes of the same training persons) or ``paper``
+            (reals from one half of the persons, fakes from the other; paper §5.1).
+        max_items: cap on training items per set (smoke runs); ``None`` = all.
+        val_max_items: cap on validation items per set.
+        seed: seeds shuffling, flips and initialisation.
+        num_workers: DataLoader workers.
+        device: ``auto`` (CUDA when available), ``cpu`` or ``cuda``.
+        amp, channels_last: bf16 autocast and channels-last memory format, used on CUDA only.
+        attention: feed face attention maps during training (face-parsing issue); off by default.
+    """
+
+    name: str = "run"
+    model: str = "efficientnet_lite0_unet"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    classifier: bool = True
+    loss: str = "l1"
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    cls_weight: float = 0.1
+    size: int = 128
+    epochs: int = 8
+    batch_size: int = 16
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 1e-7
+    schedule: str = "cosine"
+    warmup: int = 0
+    flip: bool = True
+    sets: list[str] = field(default_factory=lambda: ["stgan"])
+    properties: list[str] | None = None
+    include_reals: bool = True
+    protocol: str = "paired"
+    max_items: int | None = None
+    val_max_items: int | None = None
+    seed: int = 0
+    num_workers: int = 0
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    attention: bool = False
+    out_dir: str | None = None
+
+    def checkpoint_dir(self) -> Path:
+        return Path(self.out_dir) if self.out_dir else paths.project_root() / "checkpoints" / self.name
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ValueError(f"unknown config key(s) {sorted(unknown)}; known: {sorted(known)}")
+        d = dict(d)
+        if "betas" in d:
+            d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+
+#: Named starting points. ``paper`` is §5.1 of the paper; ``cpu`` is tuned for quality within
+#: minutes on 2 cores; ``smoke`` only proves the pipeline runs.
+PROFILES: dict[str, TrainConfig] = {
+    "paper": TrainConfig(name="paper", model="deeplabv3_resnet101", size=224, epochs=10, batch_size=8, lr=1e-4,
+                         betas=(0.99, 0.999), weight_decay=1e-7, schedule="constant", flip=False, cls_weight=1.0),
+    "cpu": TrainConfig(name="cpu"),
+    "smoke": TrainConfig(name="smoke", model="unet_small", model_kwargs={"base": 8}, epochs=1, batch_size=8,
+                         max_items=48, val_max_items=28, size=64),
+}
+
+
+def make_config(profile: str = "cpu", config_file: str | Path | None = None,
+                overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Profile, then YAML file (may name its own ``profile``), then explicit overrides."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        import yaml
+
+        path = Path(config_file)
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no such config file")
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{path}: expected a mapping of config keys")
+        profile = loaded.pop("profile", profile)
+        values.update(loaded)
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; known: {sorted(PROFILES)}")
+    values.update(overrides or {})
+    base = PROFILES[profile].to_dict()
+    base.update(values)
+    return TrainConfig.from_dict(base)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``key=value`` with the value parsed as YAML (``epochs=3``, ``properties=[Bald]``)."""
+    import yaml
+
+    if "=" not in text:
+        raise ValueError(f"override {text!r} must look like key=value")
+    key, value = text.split("=", 1)
+    return key.strip(), yaml.safe_load(value)
+
+
+# --- helpers ------------------------------------------------------------------------------------
+
+def git_commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=paths.project_root(), capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def data_manifest_hash(sets: list[str]) -> str:
+    return manifest_hash(tuple(f"{set_folder_name(s)}/" for s in sets)) if sets else ""
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def save_checkpoint(path: Path, payload: dict) -> None:
+    """Write ``payload`` with torch.save to a temp file beside ``path``, then rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    torch.save(payload, tmp)
+    os.replace(tmp, path)
+
+
+def load_checkpoint(path: str | Path) -> dict:
+    """Load a checkpoint safely (``weights_only=True``: tensors and primitive values only)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such checkpoint")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file for the user
+        raise ValueError(f"{path}: not a loadable fklib checkpoint ({type(err).__name__}: {err})") from err
+
+
+def build_model(cfg: TrainConfig) -> torch.nn.Module:
+    return create_model(cfg.model, classifier=cfg.classifier, **cfg.model_kwargs)
+
+
+def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfig, dict]:
+    """Rebuild the model of a checkpoint (eval mode, CPU) with its config and the raw payload."""
+    ckpt = load_checkpoint(path)
+    cfg = TrainConfig.from_dict(json.loads(ckpt["config"]))
+    kwargs = dict(cfg.model_kwargs)
+    kwargs["pretrained"] = False  # the checkpoint holds the trained weights
+    try:
+        model = create_model(cfg.model, classifier=cfg.classifier, **kwargs)
+    except TypeError:
+        kwargs.pop("pretrained")
+        model = create_model(cfg.model, classifier=cfg.classifier, **kwargs)
+    model.load_state_dict(ckpt["model"])
+    return model.eval(), cfg, ckpt
+
+
+def _filter(items, cfg: TrainConfig, split_ids: tuple[set, set] | None = None):
+    out = []
+    for it in items:
+        if it.label == 0:
+            if not cfg.include_reals:
+                continue
+            if split_ids is not None and it.identity not in split_ids[0]:
+                continue
+        else:
+            if cfg.properties is not None and it.property not in cfg.properties:
+                continue
+            if split_ids is not None and it.identity not in split_ids[1]:
+                continue
+        out.append(it)
+    return out
+
+
+def training_items(cfg: TrainConfig, split: str = "train") -> list:
+    """The items of a split for this config (properties, reals, protocol and caps applied)."""
+    from .data import paper_protocol
+
+    items = []
+    for s in cfg.sets:
+        part = load_set(s, split=split)
+        protocol_ids = None
+        if cfg.protocol == "paper" and split == "train":
+            ids = sorted({it.identity for it in part})
+            reals, fakes = paper_protocol(ids, cfg.seed)
+            protocol_ids = (set(reals), set(fakes))
+        elif cfg.protocol not in ("paired", "paper"):
+            raise ValueError(f"unknown protocol {cfg.protocol!r}; expected 'paired' or 'paper'")
+        part = _filter(part, cfg, protocol_ids)
+        cap = cfg.max_items if split == "train" else cfg.val_max_items
+        if cap is not None and len(part) > cap:
+            idx = np.random.default_rng(cfg.seed).choice(len(part), cap, replace=False)
+            part = [part[i] for i in sorted(idx)]
+        items += part
+    if not items:
+        raise ValueError(f"no {split} items for sets={cfg.sets} properties={cfg.properties}")
+    return items
+
+
+@torch.no_grad()
+def validate(model: torch.nn.Module, loader, device: torch.device, criterion) -> dict:
+    """Mean loss and map metrics (COSS, PSNR, SSIM on fakes) and classifier accuracy on ``loader``."""
+    from .metrics import coss_batch, psnr_batch, ssim_batch
+
+    model.eval()
+    totals = {"loss": 0.0, "n": 0, "coss": [], "psnr": [], "ssim": [], "correct": 0, "n_cls": 0}
+    for batch in loader:
+        x, y, label = batch["image"].to(device), batch["gt_map"].to(device), batch["label"].to(device)
+        out = model(x)
+        losses = criterion(out.map, y, out.logit, label)
+        totals["loss"] += float(losses["loss"]) * len(x)
+        totals["n"] += len(x)
+        fake = label > 0.5
+        if fake.any():
+            p, g = out.map[fake].float().cpu(), y[fake].float().cpu()
+            totals["coss"] += coss_batch(p, g).tolist()
+            totals["psnr"] += psnr_batch(p, g).tolist()
+            totals["ssim"] += ssim_batch(p, g).tolist()
+        if out.logit is not None:
+            totals["correct"] += int(((out.logit > 0) == fake).sum())
+            totals["n_cls"] += len(x)
+    res = {"loss": totals["loss"] / max(totals["n"], 1)}
+    for k in ("coss", "psnr", "ssim"):
+        res[k] = float(np.mean(totals[k])) if totals[k] else float("nan")
+    res["acc"] = totals["correct"] / totals["n_cls"] if totals["n_cls"] else float("nan")
+    return res
+
+
+def validation_score(metrics: dict) -> float:
+    """The model-selection score on validation: mean of COSS, SSIM and PSNR/40 (higher is better)."""
+    return (metrics["coss"] + metrics["ssim"] + metrics["psnr"] / 40.0) / 3.0
+
+
+def _lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
+    if cfg.warmup and step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    if cfg.schedule == "constant":
+        return 1.0
+    if cfg.schedule == "cosine":
+        t = (step - cfg.warmup) / max(total - cfg.warmup, 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
+    raise ValueError(f"unknown schedule {cfg.schedule!r}; expected 'constant' or 'cosine'")
+
+
+def _dist_info() -> tuple[int, int, int]:
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
+    return 0, 1, 0
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=print) -> dict:
+    """Train according to ``cfg``; return ``{"best": path, "last": path, "history": [...]}``.
+
+    With ``resume=True`` training continues from ``<out_dir>/last.pt`` (same config required).
+    """
+    from tqdm.auto import tqdm
+
+    rank, world, local_rank = _dist_info()
+    distributed = world > 1
+    device = resolve_device(cfg.device)
+    if distributed and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        dist.init_process_group(backend=backend)
+    if device.type == "cuda" and distributed:
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    use_amp = cfg.amp and device.type == "cuda"
+    seed_everything(cfg.seed)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+
+    out_dir = cfg.checkpoint_dir()
+    last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
+
+    train_items = training_items(cfg, "train")
+    val_items = training_items(cfg, "val") if rank == 0 else []
+    train_ds = FakeMapDataset(train_items, size=cfg.size, flip=cfg.flip)
+    val_ds = FakeMapDataset(val_items, size=cfg.size) if val_items else None
+
+    model = build_model(cfg).to(device)
+    if use_amp and cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    criterion = LocatorLoss(cfg.loss, cls_weight=cfg.cls_weight if cfg.classifier else 0.0, **cfg.loss_kwargs)
+
+    sampler = None
+    if distributed:
+        sampler = torch.utils.data.distributed.DistributedSampler(train_ds, num_replicas=world, rank=rank,
+                                                                  shuffle=True, seed=cfg.seed, drop_last=True)
+    steps_per_epoch = (len(sampler) if sampler is not None else len(train_ds)) // cfg.batch_size
+    steps_per_epoch = max(steps_per_epoch, 1)
+    total_steps = steps_per_epoch * cfg.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: _lr_factor(cfg, s, total_steps))
+
+    start_epoch, history, best_score = 0, [], -math.inf
+    if resume and last_path.is_file():
+        ckpt = load_checkpoint(last_path)
+        saved = json.loads(ckpt["config"])
+        if saved != cfg.to_dict():
+            diff = sorted(k for k in saved if saved.get(k) != cfg.to_dict().get(k))
+            raise ValueError(f"{last_path}: written with a different config (keys {diff}); cannot resume")
+        model.load_state_dict(ckpt["model"])
+        opt.load_state_dict(ckpt["optimizer"])
+        sched.load_state_dict(json.loads(ckpt["scheduler"]))
+        torch.set_rng_state(ckpt["rng_cpu"])
+        start_epoch = int(ckpt["epoch"]) + 1
+        history = json.loads(ckpt["history"])
+        best_score = float(ckpt["best_score"])
+        log(f"resumed from {last_path} after epoch {start_epoch}")
+
+    ddp_model = model
+    if distributed:
+        ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+
+    meta = {"config": json.dumps(cfg.to_dict(), sort_keys=True), "git_commit": git_commit(),
+            "data_manifest_hash": data_manifest_hash(cfg.sets), "fklib_checkpoint": 1}
+    for epoch in range(start_epoch, cfg.epochs):
+        t0 = time.time()
+        ddp_model.train()
+        if sampler is not None:
+            sampler.set_epoch(epoch)
+            loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size, sampler=sampler,
+                                                 num_workers=cfg.num_workers, drop_last=True)
+        else:
+            gen = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+            loader = torch.utils.data.DataLoader(train_ds, batch_size=cfg.batch_size, shuffle=True, generator=gen,
+                                                 num_workers=cfg.num_workers, drop_last=True)
+        running, seen = 0.0, 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{cfg.epochs}", disable=not progress or rank != 0, leave=False)
+        for batch in bar:
+            x = batch["image"].to(device, non_blocking=True)
+            y = batch["gt_map"].to(device, non_blocking=True)
+            label = batch["label"].to(device, non_blocking=True)
+            att = batch["attention"].to(device, non_blocking=True) if cfg.attention else None
+            if use_amp and cfg.channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
+                out = ddp_model(x, attention=att)
+            losses = criterion(out.map.float(), y, None if out.logit is None else out.logit.float(), label)
+            opt.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            opt.step()
+            sched.step()
+            running += float(losses["loss"].detach()) * len(x)
+            seen += len(x)
+            bar.set_postfix(loss=f"{running / seen:.4f}")
+        record = {"epoch": epoch + 1, "train_loss": running / max(seen, 1), "seconds": round(time.time() - t0, 1),
+                  "lr": sched.get_last_lr()[0]}
+        if rank == 0:
+            if val_ds is not None:
+                vloader = torch.utils.data.DataLoader(val_ds, batch_size=64, num_workers=cfg.num_workers)
+                val = validate(model, vloader, device, criterion)
+                record.update({f"val_{k}": v for k, v in val.items()})
+                score = validation_score(val)
+            else:
+                score = -record["train_loss"]
+            record["val_score"] = score
+            history.append(record)
+            log("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in record.items()))
+            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            payload = {**meta, "model": state, "epoch": epoch, "history": json.dumps(history),
+                       "val_score": float(score)}
+            if score > best_score:
+                best_score = score
+                save_checkpoint(best_path, payload)
+            save_checkpoint(last_path, {**payload, "optimizer": opt.state_dict(),
+                                        "scheduler": json.dumps(sched.state_dict()),
+                                        "rng_cpu": torch.get_rng_state(), "best_score": float(best_score)})
+        if distributed:
+            # Parameters agree through DDP's gradient all-reduce; BatchNorm running statistics are
+            # per rank between DDP's per-forward broadcasts: take rank 0's so every rank ends equal.
+            for buf in model.buffers():
+                dist.broadcast(buf, src=0)
+            dist.barrier()
+    result = {"best": best_path, "last": last_path, "history": history, "model": model}
+    return result

@@ -1,0 +1,82 @@
+"""Evaluation: per-image rows against independently computed metrics, summaries, the CLI, bad input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from skimage.metrics import structural_similarity
+
+from fklib.__main__ import main as cli
+from fklib.evaluate import evaluate_checkpoint, side_by_side, summarize
+from fklib.train import make_config, train
+from conftest import random_rgb, save_png
+
+
+@pytest.fixture(scope="module")
+def smoke_ckpt(tmp_path_factory, data_root):
+    out = tmp_path_factory.mktemp("ckpt")
+    cfg = make_config("smoke", overrides={"out_dir": str(out), "size": 32, "model_kwargs": {"base": 4}})
+    return train(cfg, progress=False, log=lambda *_: None)["best"]
+
+
+def make_stgan_folder(root, rng, n=2):
+    """A folder of synthetic strips in the STGAN layout (a user's new data)."""
+    for k in range(n):
+        arr = np.zeros((128, 1932, 3), np.uint8)
+        arr[:, :128] = random_rgb(rng, 128, 128)
+        for t in range(14):
+            arr[:, 140 + 128 * t:268 + 128 * t] = random_rgb(rng, 128, 128)
+        save_png(root / f"9000{k}.png", arr)
+    return root
+
+
+def test_rows_match_independent_metrics(smoke_ckpt, tmp_path, rng):
+    from fklib.train import model_from_checkpoint
+    from fklib.data import FakeMapDataset, load_set
+
+    folder = make_stgan_folder(tmp_path / "new", rng)
+    df = evaluate_checkpoint(smoke_ckpt, "stgan", folder, split="all")
+    assert set(df["predictor"]) == {"model", "zeros", "global_mean", "property_mean"}
+    assert len(df) == 4 * 2 * 14                      # every image, every predictor
+    model, cfg, _ = model_from_checkpoint(smoke_ckpt)
+    items = load_set("stgan", folder)
+    sample = FakeMapDataset(items, size=cfg.size)[3]
+    with torch.no_grad():
+        pred = model(sample["image"][None]).map[0, 0].numpy().astype(np.float64)
+    gt = sample["gt_map"][0].numpy().astype(np.float64)
+    row = df[(df["predictor"] == "model") & (df["source"] == items[3].source)].iloc[0]
+    cos = (pred * gt).sum() / np.sqrt((pred ** 2).sum() * (gt ** 2).sum())
+    assert row["coss"] == pytest.approx(cos, abs=1e-5)
+    assert row["psnr"] == pytest.approx(10 * np.log10(1 / ((pred - gt) ** 2).mean()), abs=1e-3)
+    assert row["ssim"] == pytest.approx(structural_similarity(pred, gt, data_range=1.0), abs=1e-4)
+    zeros = df[(df["predictor"] == "zeros") & (df["label"] == 1)]
+    assert (zeros["coss"] == 0).all() and (zeros["score"] == 0).all()
+
+
+def test_summary_and_side_by_side(smoke_ckpt):
+    df = evaluate_checkpoint(smoke_ckpt, "stgan", split="test")
+    summary = summarize(df)
+    model = summary[summary["predictor"] == "model"]
+    assert len(model) == 14 and model["n"].iloc[0] == 47      # 13 properties + the mean row
+    fakes = df[(df["predictor"] == "model") & (df["property"] == "Bald")]
+    assert model[model["property"] == "Bald"]["coss"].iloc[0] == pytest.approx(fakes["coss"].mean())
+    reals = df[(df["predictor"] == "model") & (df["label"] == 0)]
+    both = pd.concat([fakes, reals])
+    acc = ((both["pred_fake"] > 0.5) == (both["label"] == 1)).mean()
+    assert model[model["property"] == "Bald"]["acc"].iloc[0] == pytest.approx(acc)
+    assert summary[summary["predictor"] == "zeros"]["acc"].isna().all()
+    wide = side_by_side(summary)
+    assert "coss/model" in wide.columns and "coss/property_mean" in wide.columns
+
+
+def test_cli_writes_csv_and_names_bad_input(smoke_ckpt, tmp_path, capsys):
+    out = tmp_path / "e.csv"
+    assert cli(["evaluate", "--checkpoint", str(smoke_ckpt), "--set", "attgan", "--out", str(out)]) == 0
+    df = pd.read_csv(out)
+    assert set(df["gan"]) == {"attgan", "real"} and len(df[df["predictor"] == "model"]) == 13 * 14
+    assert "coss/model" in capsys.readouterr().out
+    assert cli(["evaluate", "--checkpoint", str(tmp_path / "missing.pt")]) == 1
+    assert "missing.pt" in capsys.readouterr().err
+    assert cli(["evaluate", "--checkpoint", str(smoke_ckpt), "--set", "generic", "--data",
+                str(tmp_path / "nowhere"), "--split", "all"]) == 1
+    assert "nowhere" in capsys.readouterr().err

@@ -1,0 +1,334 @@
+"""Locator models: registry, shapes, the [0, 1] map, the classifier head, face attention, weights.
+
+DeepLabV3-ResNet101 is built once (module fixture) and run at 64 px (128 px for one shape check)
+to keep the file fast on 2 CPU cores.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from fklib.models import (LocatorOutput, attend, coco_voc_checkpoint_path, count_parameters, create_model, is_model,
+                          list_models, load_coco_voc_state_dict, lite0_weights_path, register_model)
+from fklib.models import registry as registry_module
+from fklib.models.common import ImageNetNormalize
+
+ALL = ["unet_small", "efficientnet_lite0_unet", "deeplabv3_resnet101"]
+SMALL = ["unet_small", "efficientnet_lite0_unet"]
+DEEPLAB_FILE = "deeplabv3_resnet101_coco-586e9e4e.pth"
+MODELS_DIR = Path(__file__).resolve().parents[1] / "fklib" / "models"
+
+
+# ----------------------------------------------------------------------------- fixtures
+
+@pytest.fixture(scope="module")
+def deeplab_build(tmp_path_factory):
+    """(model, warnings) of the one DeepLab build: pretrained=True with an empty hub cache."""
+    hub = tmp_path_factory.mktemp("hub")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(torch.hub, "get_dir", lambda: str(hub))
+        with pytest.warns(UserWarning) as record:
+            model = create_model("deeplabv3_resnet101", pretrained=True)
+        expected = coco_voc_checkpoint_path()
+    return model, [str(w.message) for w in record], expected
+
+
+@pytest.fixture(scope="module")
+def small_models():
+    return {name: create_model(name) for name in SMALL}
+
+
+@pytest.fixture(params=ALL)
+def named_model(request, small_models):
+    """(name, model, test size, batch): the small models at 128 px, DeepLab at 64 px."""
+    name = request.param
+    if name == "deeplabv3_resnet101":
+        return name, request.getfixturevalue("deeplab_build")[0], 64, 2
+    return name, small_models[name], 128, 2
+
+
+def inputs(b: int, size: int | tuple[int, int], seed: int = 0):
+    h, w = (size, size) if isinstance(size, int) else size
+    g = torch.Generator().manual_seed(seed)
+    x = torch.rand(b, 3, h, w, generator=g)
+    att = torch.rand(b, 1, h, w, generator=g)
+    return x, att
+
+
+def run_eval(model: nn.Module, x, attention=None) -> LocatorOutput:
+    model.eval()
+    with torch.no_grad():
+        return model(x, attention)
+
+
+def check_output(out, b: int, h: int, w: int, classifier: bool = True) -> None:
+    assert isinstance(out, LocatorOutput)
+    assert out.map.shape == (b, 1, h, w)
+    assert out.map.dtype == torch.float32
+    assert torch.isfinite(out.map).all()
+    assert out.map.min() >= 0 and out.map.max() <= 1
+    if classifier:
+        assert out.logit is not None and out.logit.shape == (b,)
+        assert torch.isfinite(out.logit).all()
+    else:
+        assert out.logit is None
+
+
+# ----------------------------------------------------------------------------- registry
+
+def test_registry_lists_the_three_models():
+    names = list_models()
+    assert set(ALL) <= set(names)
+    assert names == sorted(names)
+    assert all(is_model(n) for n in ALL) and not is_model("resnet9000")
+
+
+def test_unknown_model_raises_with_known_names():
+    with pytest.raises(ValueError) as err:
+        create_model("resnet9000")
+    for name in ALL:
+        assert name in str(err.value)
+
+
+def test_create_model_passes_kwargs_and_rejects_unknown_ones():
+    small = create_model("unet_small", base=8)
+    assert count_parameters(small) < count_parameters(create_model("unet_small"))
+    with pytest.raises(TypeError):
+        create_model("unet_small", no_such_argument=1)
+
+
+def test_register_model_bare_named_and_duplicate():
+    try:
+        @register_model
+        def _tiny_for_test(*, width: int = 2) -> nn.Module:
+            return nn.Conv2d(3, width, 1)
+
+        @register_model("tiny_named_for_test")
+        class _Tiny(nn.Module):
+            pass
+
+        assert create_model("_tiny_for_test", width=4).out_channels == 4
+        assert isinstance(create_model("tiny_named_for_test"), _Tiny)
+        with pytest.raises(ValueError, match="already registered"):
+            register_model("unet_small")(_Tiny)
+    finally:
+        registry_module._MODELS.pop("_tiny_for_test", None)
+        registry_module._MODELS.pop("tiny_named_for_test", None)
+    assert "_tiny_for_test" not in list_models()
+
+
+# ----------------------------------------------------------------------------- shapes and ranges
+
+@pytest.mark.parametrize("name", SMALL)
+@pytest.mark.parametrize("size", [128, 224, (96, 160)])
+def test_small_model_shapes(small_models, name, size):
+    x, att = inputs(2, size)
+    out = run_eval(small_models[name], x)
+    check_output(out, 2, *x.shape[-2:])
+    check_output(run_eval(small_models[name], x, att), 2, *x.shape[-2:])
+
+
+def test_deeplab_shapes(deeplab_build):
+    model = deeplab_build[0]
+    x, att = inputs(2, 64)
+    check_output(run_eval(model, x, att), 2, 64, 64)
+    x, _ = inputs(1, 128)
+    check_output(run_eval(model, x), 1, 128, 128)
+
+
+def test_train_mode_output(named_model):
+    name, model, size, b = named_model
+    x, att = inputs(b, size)
+    model.train()
+    out = model(x, att)
+    check_output(out, b, size, size)
+    assert out.map.requires_grad and out.logit.requires_grad
+
+
+@pytest.mark.parametrize("name", SMALL)
+def test_no_classifier_variant(name):
+    kwargs = {"pretrained": False} if name == "efficientnet_lite0_unet" else {}
+    model = create_model(name, classifier=False, **kwargs)
+    assert model.cls_head is None
+    x, att = inputs(2, 128)
+    check_output(run_eval(model, x, att), 2, 128, 128, classifier=False)
+
+
+def test_deeplab_no_classifier_forward(deeplab_build):
+    """The 'no cl' forward path (the constructor sets ``cls_head = None`` for classifier=False)."""
+    model = deeplab_build[0]
+    head, model.cls_head = model.cls_head, None
+    try:
+        check_output(run_eval(model, inputs(2, 64)[0]), 2, 64, 64, classifier=False)
+    finally:
+        model.cls_head = head
+
+
+def test_bad_inputs_raise(small_models):
+    model = small_models["unet_small"].eval()
+    with pytest.raises(ValueError):
+        model(torch.rand(1, 1, 64, 64))
+    with pytest.raises(ValueError):
+        model(torch.rand(1, 3, 64, 64), torch.ones(1, 1, 32, 32))
+
+
+# ----------------------------------------------------------------------------- attention
+
+def test_attend_resizes_and_keeps_ones_exact():
+    feat = torch.randn(2, 5, 8, 8)
+    same, att = attend(feat, None)
+    assert same is feat and att is None
+    out, att = attend(feat, torch.ones(2, 1, 256, 256))
+    assert att.shape == (2, 1, 8, 8) and torch.equal(out, feat)
+    half = torch.zeros(2, 1, 32, 32)
+    half[..., :16] = 1.0  # left half
+    out, att = attend(feat, half)
+    assert torch.equal(out[..., :4], feat[..., :4]) and torch.equal(out[..., 4:], torch.zeros_like(feat[..., 4:]))
+
+
+def test_attention_of_ones_equals_none(named_model):
+    name, model, size, b = named_model
+    x, _ = inputs(b, size)
+    ref = run_eval(model, x)
+    ones = run_eval(model, x, torch.ones(b, 1, size, size))
+    assert torch.equal(ref.map, ones.map)
+    assert torch.equal(ref.logit, ones.logit)
+
+
+def test_zero_attention_changes_output(named_model):
+    name, model, size, b = named_model
+    x, att = inputs(b, size)
+    ref = run_eval(model, x)
+    zero = run_eval(model, x, torch.zeros(b, 1, size, size))
+    part = run_eval(model, x, att)
+    assert not torch.allclose(ref.map, zero.map)
+    assert not torch.allclose(ref.logit, zero.logit)
+    assert not torch.allclose(ref.map, part.map)
+
+
+# ----------------------------------------------------------------------------- gradients, determinism
+
+def first_encoder_weight(name: str, model: nn.Module) -> torch.Tensor:
+    return {
+        "unet_small": lambda: model.encoder[0][0][0].weight,
+        "efficientnet_lite0_unet": lambda: model.encoder.conv_stem.weight,
+        "deeplabv3_resnet101": lambda: model.backbone.conv1.weight,
+    }[name]()
+
+
+def test_gradients_reach_first_encoder_layer(named_model):
+    name, model, size, b = named_model
+    x, att = inputs(b, size)
+    model.train()
+    model.zero_grad(set_to_none=True)
+    out = model(x, att)
+    loss = (out.map - 0.5).abs().mean() + nn.functional.binary_cross_entropy_with_logits(out.logit, torch.ones(b))
+    loss.backward()
+    grad = first_encoder_weight(name, model).grad
+    assert grad is not None and torch.isfinite(grad).all() and grad.abs().sum() > 0
+    head_grad = model.cls_head.fc.weight.grad
+    assert head_grad is not None and head_grad.abs().sum() > 0
+    model.zero_grad(set_to_none=True)
+
+
+def test_eval_is_deterministic(named_model):
+    name, model, size, b = named_model
+    x, att = inputs(b, size)
+    a, c = run_eval(model, x, att), run_eval(model, x, att)
+    assert torch.equal(a.map, c.map) and torch.equal(a.logit, c.logit)
+
+
+def test_channels_last_is_layout_only():
+    torch.manual_seed(0)
+    fast = create_model("unet_small", channels_last=True)
+    plain = create_model("unet_small", channels_last=False)
+    plain.load_state_dict(fast.state_dict())
+    x, att = inputs(2, 64)
+    a, c = run_eval(fast, x, att), run_eval(plain, x, att)
+    torch.testing.assert_close(a.map, c.map, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(a.logit, c.logit, rtol=1e-4, atol=1e-4)
+    norm = ImageNetNormalize(channels_last=True)(x)
+    assert norm.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(norm, ImageNetNormalize()(x), rtol=0, atol=0)
+
+
+# ----------------------------------------------------------------------------- model specifics
+
+def test_unet_small_size():
+    assert 500_000 <= count_parameters(create_model("unet_small")) <= 1_200_000
+
+
+def test_efficientnet_loads_imagenet_weights(small_models):
+    model = small_models["efficientnet_lite0_unet"]
+    state = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
+    assert torch.equal(model.encoder.conv_stem.weight, state["_conv_stem.weight"])
+    assert torch.equal(model.encoder.blocks[15]._project_conv.weight, state["_blocks.15._project_conv.weight"])
+    assert torch.equal(model.encoder.bn0.weight, state["_bn0.weight"])  # running stats move in train-mode tests
+    scratch = create_model("efficientnet_lite0_unet", pretrained=False)
+    assert not torch.equal(scratch.encoder.conv_stem.weight, state["_conv_stem.weight"])
+
+
+def test_efficientnet_encoder_strides(small_models):
+    encoder = small_models["efficientnet_lite0_unet"].encoder.eval()
+    assert encoder.channels == [16, 24, 40, 112, 320]
+    with torch.no_grad():
+        feats = encoder(torch.rand(1, 3, 128, 96))
+    assert [tuple(f.shape[1:]) for f in feats] == [(c, 128 // s, 96 // s) for c, s in
+                                                   zip(encoder.channels, [2, 4, 8, 16, 32])]
+
+
+def test_efficientnet_has_full_resolution_branch(small_models):
+    model = small_models["efficientnet_lite0_unet"]
+    convs = [m for m in model.fullres.modules() if isinstance(m, nn.Conv2d)]
+    assert 2 <= len(convs) <= 3 and all(c.stride == (1, 1) for c in convs)
+
+
+def test_deeplab_warns_when_weights_absent(deeplab_build):
+    model, messages, expected = deeplab_build
+    assert expected.name == DEEPLAB_FILE and expected.parent.name == "checkpoints"
+    assert any(str(expected) in m for m in messages)
+    assert model.classifier[4].out_channels == 1
+    assert model.cls_head.fc.in_features == 2048
+
+
+def test_deeplab_loads_coco_voc_state_dict(deeplab_build):
+    """A torchvision-style checkpoint (21-class last conv, aux head) loads all but those parts."""
+    model = deeplab_build[0]
+    own = model.state_dict()
+    conv1 = own["backbone.conv1.weight"].clone()
+    last = own["classifier.4.weight"].clone()
+    ckpt = dict(own)
+    ckpt["backbone.conv1.weight"] = conv1 + 1.0
+    ckpt["classifier.4.weight"] = torch.zeros(21, 256, 1, 1)
+    ckpt["classifier.4.bias"] = torch.zeros(21)
+    ckpt["aux_classifier.4.weight"] = torch.zeros(21, 256, 1, 1)
+    ckpt = {k: v for k, v in ckpt.items() if not k.startswith("cls_head.")}
+    try:
+        load_coco_voc_state_dict(model, ckpt)
+        assert torch.equal(model.backbone.conv1.weight, conv1 + 1.0)
+        assert torch.equal(model.classifier[4].weight, last)
+        del ckpt["backbone.layer4.2.conv3.weight"]
+        with pytest.raises(RuntimeError, match="layer4"):
+            load_coco_voc_state_dict(model, ckpt)
+    finally:
+        with torch.no_grad():
+            model.backbone.conv1.weight.copy_(conv1)
+
+
+def test_models_do_not_import_pipeline_modules_or_touch_devices():
+    for path in MODELS_DIR.glob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom):
+                module = "." * node.level + (node.module or "")
+                assert not any(p in module for p in ("data", "train", "evaluate")), (path, module)
+            elif isinstance(node, ast.Import):
+                assert not any(a.name.startswith("fklib.") and not a.name.startswith("fklib.models")
+                               for a in node.names), path
+            elif isinstance(node, ast.Attribute):
+                assert node.attr != "cuda", f"{path}: .cuda() in a model file"
