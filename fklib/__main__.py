@@ -45,9 +45,10 @@ def _evaluate(argv: list[str]) -> int:
     p.add_argument("--out", type=Path, default=None, help="per-image CSV (default: print the summary only)")
     p.add_argument("--device", default="auto")
     p.add_argument("--no-references", action="store_true", help="skip the input-blind reference predictors")
+    p.add_argument("--tta", action="store_true", help="average with the prediction on the mirrored image")
     args = p.parse_args(argv)
     df = evaluate_checkpoint(args.checkpoint, args.set_name, args.data, args.split, device=args.device,
-                             references=not args.no_references)
+                             references=not args.no_references, tta=args.tta)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(args.out, index=False)

@@ -22,6 +22,7 @@ Conventions (as in the paper, §5.1):
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
@@ -40,17 +41,32 @@ METRICS = ("coss", "psnr", "ssim", "mae", "auc", "f1", "iou")
 
 
 @torch.no_grad()
+def predict_batch(model: torch.nn.Module, x: torch.Tensor, tta: bool = False):
+    """Map and logit of a batch; with ``tta`` the mean over the image and its horizontal mirror."""
+    out = model(x)
+    if not tta:
+        return out.map, out.logit
+    mirrored = model(x.flip(-1))
+    pred = (out.map + mirrored.map.flip(-1)) / 2
+    logit = None if out.logit is None else (out.logit + mirrored.logit) / 2
+    return pred, logit
+
+
+@torch.no_grad()
 def predict(model: torch.nn.Module, items, size: int, batch_size: int = 64, device: str | torch.device = "cpu",
-            attention=None):
-    """Run ``model`` over ``items``; yield ``(indices, images, gt_maps, pred_maps, logits)`` batches (CPU tensors)."""
+            tta: bool = False):
+    """Run ``model`` over ``items``; yield ``(indices, images, gt_maps, pred_maps, logits)`` batches (CPU tensors).
+
+    With ``tta`` each prediction is averaged with the prediction on the mirrored image.
+    """
     device = torch.device(device)
     model = model.to(device).eval()
     ds = FakeMapDataset(items, size=size)
     loader = torch.utils.data.DataLoader(ds, batch_size=batch_size)
     for batch in loader:
-        out = model(batch["image"].to(device))
-        logit = None if out.logit is None else out.logit.float().cpu()
-        yield batch["index"], batch["image"], batch["gt_map"], out.map.float().cpu(), logit
+        pred, logit = predict_batch(model, batch["image"].to(device), tta)
+        logit = None if logit is None else logit.float().cpu()
+        yield batch["index"], batch["image"], batch["gt_map"], pred.float().cpu(), logit
 
 
 def map_metrics(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1) -> dict[str, np.ndarray]:
@@ -69,17 +85,17 @@ def map_metrics(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1) -> dict[
 
 def fit_references(cfg: TrainConfig) -> ReferenceMaps:
     """Mean GT maps (global, per property) over the training fakes of the checkpoint's training sets."""
-    items = training_items(cfg, "train")
+    items = training_items(dataclasses.replace(cfg, include_reconstruction=False), "train")
     ds = FakeMapDataset(items, size=cfg.size)
     maps = np.stack([ds[i]["gt_map"][0].numpy() for i in range(len(ds))])
     return ReferenceMaps.fit(maps, np.array([it.label for it in items]), [it.property for it in items])
 
 
-def no_cl_threshold(model, cfg: TrainConfig, device) -> float:
+def no_cl_threshold(model, cfg: TrainConfig, device, tta: bool = False) -> float:
     """Detection threshold on the map mean for a model without classifier, chosen on validation."""
     items = training_items(cfg, "val")
     scores, labels = [], []
-    for idx, _, _, pred, _ in predict(model, items, cfg.size, device=device):
+    for idx, _, _, pred, _ in predict(model, items, cfg.size, device=device, tta=tta):
         scores += pred.flatten(1).mean(1).tolist()
         labels += [items[i].label for i in idx.tolist()]
     return float(choose_threshold(np.array(scores), np.array(labels)))
@@ -87,8 +103,8 @@ def no_cl_threshold(model, cfg: TrainConfig, device) -> float:
 
 def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: str | Path | None = None,
                         split: str = "test", batch_size: int = 64, device: str = "auto",
-                        references: bool = True, tau: float = 0.1, model=None, cfg: TrainConfig | None = None,
-                        ) -> pd.DataFrame:
+                        references: bool = True, tau: float = 0.1, tta: bool = False, model=None,
+                        cfg: TrainConfig | None = None) -> pd.DataFrame:
     """Evaluate a checkpoint (or an already built ``model`` + ``cfg``) on one set; one row per image and predictor.
 
     Args:
@@ -99,6 +115,7 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
             folder that is not the fetched set has no split: use ``all``.
         references: add the three input-blind reference predictors.
         tau: binarisation threshold of the GT (and prediction) for AUC/F1/IoU.
+        tta: average each prediction with the one on the mirrored image.
     """
     if model is None:
         model, cfg, _ = model_from_checkpoint(checkpoint)
@@ -114,9 +131,9 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
                          "needs --split all)")
 
     refs = fit_references(cfg) if references else None
-    threshold = None if cfg.classifier else no_cl_threshold(model, cfg, dev)
+    threshold = None if cfg.classifier else no_cl_threshold(model, cfg, dev, tta)
     rows = []
-    for idx, _, gt, pred, logit in predict(model, items, cfg.size, batch_size, dev):
+    for idx, _, gt, pred, logit in predict(model, items, cfg.size, batch_size, dev, tta):
         batch_items = [items[i] for i in idx.tolist()]
         score = pred.flatten(1).mean(1).numpy()
         if logit is not None:

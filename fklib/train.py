@@ -39,6 +39,7 @@ import torch.distributed as dist
 
 from . import paths
 from .data import FakeMapDataset, load_set, manifest_hash
+from .data.readers import ENTIRE, REAL, RECONSTRUCTION, STGAN_PROPERTIES
 from .data.sets import set_folder_name
 from .losses import LocatorLoss
 from .models import create_model
@@ -52,7 +53,11 @@ class TrainConfig:
         name: run name; checkpoints go to ``out_dir`` (default ``checkpoints/<name>``).
         model: registry name for :func:`fklib.models.create_model`; ``model_kwargs`` passed on.
         classifier: add the real/fake classifier head (``False`` = the paper's "no cl").
-        loss: map loss (``l1``, ``l2``, ``focal``, ``dice``); ``cls_weight`` = λ for the BCE term.
+        loss: map loss (``l1``, ``l2``, ``focal``, ``dice``, ``ssim`` or a sum such as ``l1+ssim``);
+            ``cls_weight`` = λ for the BCE term.
+        property_weight: > 0 adds an auxiliary head predicting the edited property (``Real``,
+            the 13 STGAN/AttGAN attributes, ``Reconstruction``, ``Entire``; :data:`PROPERTY_CLASSES`)
+            trained with cross-entropy of this weight (beyond the paper).
         size: training and evaluation resolution (px).
         epochs, batch_size, lr, betas, weight_decay: Adam settings (the paper: 10, 8, 1e-4,
             (0.99, 0.999), 1e-7).
@@ -63,6 +68,9 @@ class TrainConfig:
             ``include_reals``.
         protocol: ``paired`` (reals and fakes of the same training persons) or ``paper``
             (reals from one half of the persons, fakes from the other; paper §5.1).
+        include_reconstruction: also train on STGAN/AttGAN reconstructions (property
+            ``Reconstruction``: no attribute changed, only the GAN's redraw), as extra fakes.
+        data_dir: folder holding the set folders (default ``data/``).
         max_items: cap on training items per set (smoke runs); ``None`` = all.
         val_max_items: cap on validation items per set.
         seed: seeds shuffling, flips and initialisation.
@@ -79,6 +87,7 @@ class TrainConfig:
     loss: str = "l1"
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
     cls_weight: float = 0.1
+    property_weight: float = 0.0
     size: int = 128
     epochs: int = 8
     batch_size: int = 16
@@ -92,6 +101,8 @@ class TrainConfig:
     properties: list[str] | None = None
     include_reals: bool = True
     protocol: str = "paired"
+    include_reconstruction: bool = False
+    data_dir: str | None = None
     max_items: int | None = None
     val_max_items: int | None = None
     seed: int = 0
@@ -121,6 +132,9 @@ class TrainConfig:
             d["betas"] = tuple(d["betas"])
         return cls(**d)
 
+
+#: Classes of the auxiliary property head (``property_weight > 0``); other properties are ignored.
+PROPERTY_CLASSES = (REAL, *STGAN_PROPERTIES, RECONSTRUCTION, ENTIRE)
 
 #: Named starting points. ``paper`` is §5.1 of the paper; ``cpu`` is tuned for quality within
 #: minutes on 2 cores; ``smoke`` only proves the pipeline runs.
@@ -212,7 +226,14 @@ def load_checkpoint(path: str | Path) -> dict:
 
 
 def build_model(cfg: TrainConfig) -> torch.nn.Module:
-    return create_model(cfg.model, classifier=cfg.classifier, **cfg.model_kwargs)
+    extra = {"num_properties": len(PROPERTY_CLASSES)} if cfg.property_weight > 0 else {}
+    return create_model(cfg.model, classifier=cfg.classifier, **extra, **cfg.model_kwargs)
+
+
+def property_targets(properties: list[str], device: torch.device) -> torch.Tensor:
+    """Class indices in :data:`PROPERTY_CLASSES` (-100, ignored by cross-entropy, for others)."""
+    index = {p: i for i, p in enumerate(PROPERTY_CLASSES)}
+    return torch.tensor([index.get(p, -100) for p in properties], device=device)
 
 
 def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfig, dict]:
@@ -220,6 +241,8 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfi
     ckpt = load_checkpoint(path)
     cfg = TrainConfig.from_dict(json.loads(ckpt["config"]))
     kwargs = dict(cfg.model_kwargs)
+    if cfg.property_weight > 0:
+        kwargs["num_properties"] = len(PROPERTY_CLASSES)
     kwargs["pretrained"] = False  # the checkpoint holds the trained weights
     try:
         model = create_model(cfg.model, classifier=cfg.classifier, **kwargs)
@@ -253,7 +276,9 @@ def training_items(cfg: TrainConfig, split: str = "train") -> list:
 
     items = []
     for s in cfg.sets:
-        part = load_set(s, split=split)
+        folder = Path(cfg.data_dir) / set_folder_name(s) if cfg.data_dir else None
+        part = load_set(s, folder=folder, split=split,
+                        include_reconstruction=cfg.include_reconstruction and split == "train")
         protocol_ids = None
         if cfg.protocol == "paper" and split == "train":
             ids = sorted({it.identity for it in part})
@@ -413,6 +438,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=pri
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
                 out = ddp_model(x, attention=att)
             losses = criterion(out.map.float(), y, None if out.logit is None else out.logit.float(), label)
+            if cfg.property_weight > 0:
+                targets = property_targets(batch["property"], device)
+                losses["loss"] = losses["loss"] + cfg.property_weight * torch.nn.functional.cross_entropy(
+                    out.property_logits.float(), targets, ignore_index=-100)
             opt.zero_grad(set_to_none=True)
             losses["loss"].backward()
             opt.step()

@@ -169,7 +169,7 @@ def test_gradients_flow(name):
 # --------------------------------------------------------------------------- locator objective
 
 def test_registry_names():
-    assert set(MAP_LOSSES) == {"l1", "l2", "focal", "dice"}
+    assert set(MAP_LOSSES) == {"l1", "l2", "focal", "dice", "ssim"}
     assert isinstance(make_map_loss("focal", gamma=1.0), FocalLoss)
     with pytest.raises(ValueError):
         make_map_loss("huber")
@@ -229,3 +229,29 @@ def test_locator_loss_backward_reaches_map_and_classifier():
     out["loss"].backward()
     assert map_logits.grad is not None and map_logits.grad.abs().sum() > 0
     assert cls_logit.grad is not None and cls_logit.grad.abs().sum() > 0
+
+
+# --- SSIM loss and loss sums (beyond the paper) --------------------------------------------------
+
+def test_ssim_loss_matches_the_metric_and_has_gradients():
+    import numpy as np
+    from skimage.metrics import structural_similarity
+
+    from fklib.losses import SSIMLoss, make_map_loss, ssim_loss
+
+    gen = torch.Generator().manual_seed(5)
+    pred = torch.rand(2, 1, 16, 16, generator=gen, requires_grad=True)
+    target = torch.rand(2, 1, 16, 16, generator=gen)
+    expected = 1.0 - np.mean([structural_similarity(pred[i, 0].detach().double().numpy(),
+                                                    target[i, 0].double().numpy(), data_range=1.0)
+                              for i in range(2)])
+    loss = ssim_loss(pred, target)
+    assert loss.item() == pytest.approx(expected, abs=1e-5)
+    assert SSIMLoss()(pred, target).item() == pytest.approx(loss.item())
+    loss.backward()
+    assert pred.grad is not None and pred.grad.abs().sum() > 0
+    assert ssim_loss(target, target).item() == pytest.approx(0.0, abs=1e-6)
+    both = make_map_loss("l1+ssim")(pred.detach(), target)
+    assert both.item() == pytest.approx(expected + (pred.detach() - target).abs().mean().item(), abs=1e-5)
+    with pytest.raises(ValueError, match="unknown map loss 'l3'"):
+        make_map_loss("l1+l3")

@@ -332,3 +332,15 @@ def test_models_do_not_import_pipeline_modules_or_touch_devices():
                                for a in node.names), path
             elif isinstance(node, ast.Attribute):
                 assert node.attr != "cuda", f"{path}: .cuda() in a model file"
+
+
+def test_property_head_is_optional_and_shaped():
+    from fklib.models import create_model
+
+    for name in ("unet_small", "efficientnet_lite0_unet"):
+        kw = {"base": 4} if name == "unet_small" else {"pretrained": False}
+        plain = create_model(name, **kw).eval()
+        assert plain(torch.rand(2, 3, 64, 64)).property_logits is None
+        multi = create_model(name, num_properties=16, **kw).eval()
+        out = multi(torch.rand(2, 3, 64, 64))
+        assert out.property_logits.shape == (2, 16) and out.logit.shape == (2,)

@@ -8,6 +8,7 @@ in ``[0, 1]``, after the sigmoid) and ``target`` (ground-truth gray map, eq. 4),
 - :func:`l2_loss` / :class:`L2Loss`       -- eq. 6, mean squared error.
 - :func:`focal_loss` / :class:`FocalLoss` -- eqs. 7-8 with the gray target as a soft label.
 - :func:`dice_loss` / :class:`DiceLoss`   -- ``1 -`` soft Dice coefficient (eq. 9), per image.
+- :func:`ssim_loss` / :class:`SSIMLoss`   -- ``1 - SSIM`` (beyond the paper); sums like ``"l1+ssim"``.
 - :class:`LocatorLoss`                    -- map loss + ``cls_weight`` x BCE of the classifier.
 """
 
@@ -15,12 +16,14 @@ from fklib.losses.dice import DiceLoss, dice_loss
 from fklib.losses.focal import FocalLoss, focal_loss
 from fklib.losses.l1 import L1Loss, l1_loss
 from fklib.losses.l2 import L2Loss, l2_loss
-from fklib.losses.locator import MAP_LOSSES, LocatorLoss, make_map_loss
+from fklib.losses.locator import MAP_LOSSES, LocatorLoss, SumLoss, make_map_loss
+from fklib.losses.ssim import SSIMLoss, ssim_loss
 
 __all__ = [
     "l1_loss", "L1Loss",
     "l2_loss", "L2Loss",
     "focal_loss", "FocalLoss",
     "dice_loss", "DiceLoss",
-    "MAP_LOSSES", "make_map_loss", "LocatorLoss",
+    "ssim_loss", "SSIMLoss",
+    "MAP_LOSSES", "make_map_loss", "LocatorLoss", "SumLoss",
 ]

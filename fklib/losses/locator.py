@@ -12,25 +12,50 @@ from fklib.losses.dice import DiceLoss
 from fklib.losses.focal import FocalLoss
 from fklib.losses.l1 import L1Loss
 from fklib.losses.l2 import L2Loss
+from fklib.losses.ssim import SSIMLoss
 
-#: Map losses by name (the four of the paper's Table 2).
+#: Map losses by name: the four of the paper's Table 2, plus ``ssim`` (1 - SSIM).
 MAP_LOSSES: dict[str, type[nn.Module]] = {
     "l1": L1Loss,
     "l2": L2Loss,
     "focal": FocalLoss,
     "dice": DiceLoss,
+    "ssim": SSIMLoss,
 }
 
 
+class SumLoss(nn.Module):
+    """Unweighted sum of several map losses (``"l1+ssim"``)."""
+
+    def __init__(self, losses: list[nn.Module]) -> None:
+        super().__init__()
+        self.losses = nn.ModuleList(losses)
+
+    def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return sum(loss(pred, target) for loss in self.losses)
+
+
 def make_map_loss(name: str, **loss_kwargs: Any) -> nn.Module:
-    """Build the map loss registered under ``name`` (``"l1"``, ``"l2"``, ``"focal"`` or ``"dice"``).
+    """Build the map loss registered under ``name``; ``"a+b"`` sums losses ``a`` and ``b``.
+
+    ``loss_kwargs`` go to every part of a sum that accepts them (e.g. ``alpha``, ``gamma`` for focal).
 
     Raises:
         ValueError: unknown name.
     """
-    if name not in MAP_LOSSES:
-        raise ValueError(f"unknown map loss {name!r}; expected one of {sorted(MAP_LOSSES)}")
-    return MAP_LOSSES[name](**loss_kwargs)
+    parts = name.split("+")
+    for part in parts:
+        if part not in MAP_LOSSES:
+            raise ValueError(f"unknown map loss {part!r}; expected one of {sorted(MAP_LOSSES)} or a '+' sum")
+    if len(parts) == 1:
+        return MAP_LOSSES[name](**loss_kwargs)
+    import inspect
+
+    built = []
+    for part in parts:
+        accepted = inspect.signature(MAP_LOSSES[part].__init__).parameters
+        built.append(MAP_LOSSES[part](**{k: v for k, v in loss_kwargs.items() if k in accepted}))
+    return SumLoss(built)
 
 
 class LocatorLoss(nn.Module):

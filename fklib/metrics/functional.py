@@ -258,11 +258,22 @@ def ssim_batch(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     Raises:
         ValueError: shapes differ, are not ``Bx1xHxW`` / ``BxHxW``, or a side is shorter than 7.
     """
-    pred, gt = _as_batch_pair(pred, gt, "ssim_batch")
+    return ssim_values(pred.detach().to(torch.float64), gt.detach().to(torch.float64))
+
+
+def ssim_values(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    """Differentiable core of :func:`ssim_batch`: same definition, in the inputs' dtype, no detach.
+
+    Used by the SSIM training loss (:func:`fklib.losses.ssim_loss`).
+
+    Shape:
+        - pred, gt: ``(B, 1, H, W)`` (or ``(B, H, W)``), ``H, W >= 7``.
+        - output: ``(B,)``.
+    """
+    pred, gt = _as_batch_pair(pred, gt, "ssim")
     if min(pred.shape[-2:]) < SSIM_WIN:
-        raise ValueError(f"ssim_batch: maps must be at least {SSIM_WIN}x{SSIM_WIN}, got {tuple(pred.shape)}")
-    x = pred.detach().to(torch.float64)
-    y = gt.detach().to(torch.float64)
+        raise ValueError(f"ssim: maps must be at least {SSIM_WIN}x{SSIM_WIN}, got {tuple(pred.shape)}")
+    x, y = pred, gt
     # one pooling call over the five moments: x, y, x^2, y^2, xy
     stack = torch.cat([x, y, x * x, y * y, x * y], dim=1)
     mu_x, mu_y, m_xx, m_yy, m_xy = TF.avg_pool2d(stack, SSIM_WIN, stride=1).unbind(dim=1)

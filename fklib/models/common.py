@@ -33,10 +33,13 @@ class LocatorOutput(NamedTuple):
             at the input resolution.
         logit: B real/fake logits (fake = positive), or ``None`` for a model built with
             ``classifier=False`` (the paper's "no cl" variant).
+        property_logits: B x K logits over the edited property (auxiliary multi-task head,
+            beyond the paper), or ``None`` for a model built with ``num_properties=0``.
     """
 
     map: Tensor
     logit: Optional[Tensor]
+    property_logits: Optional[Tensor] = None
 
 
 class ImageNetNormalize(nn.Module):
@@ -118,19 +121,21 @@ class ClassifierHead(nn.Module):
     Args:
         in_channels: channels of the deepest encoder feature map.
         dropout: dropout probability before the linear layer.
+        out_features: 1 for the real/fake logit; K for a K-way head (the property head).
 
     Shape:
-        x: B x C x h x w -> B logits.
+        x: B x C x h x w -> B logits (``out_features == 1``) or B x K.
     """
 
-    def __init__(self, in_channels: int, dropout: float = 0.2) -> None:
+    def __init__(self, in_channels: int, dropout: float = 0.2, out_features: int = 1) -> None:
         super().__init__()
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.dropout = nn.Dropout(dropout)
-        self.fc = nn.Linear(in_channels, 1)
+        self.fc = nn.Linear(in_channels, out_features)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.fc(self.dropout(torch.flatten(self.pool(x), 1))).squeeze(1)
+        out = self.fc(self.dropout(torch.flatten(self.pool(x), 1)))
+        return out.squeeze(1) if out.shape[1] == 1 else out
 
 
 class ConvBNReLU(nn.Sequential):

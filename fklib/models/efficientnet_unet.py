@@ -110,6 +110,8 @@ class EfficientNetLite0UNet(nn.Module):
             full-resolution fusion.
         fullres_channels: channels of the full-resolution branch.
         drop_connect_rate: stochastic depth in the encoder's MBConv blocks (training only).
+        num_properties: K > 0 adds a K-way edited-property head on the stride-32 features
+            (auxiliary multi-task training, beyond the paper); 0 = none.
         channels_last: run the convolutions in channels-last memory format (same values; about
             2x faster training on CPU).
 
@@ -121,7 +123,7 @@ class EfficientNetLite0UNet(nn.Module):
 
     def __init__(self, *, pretrained: bool = True, classifier: bool = True, dropout: float = 0.2,
                  decoder_channels: Sequence[int] = (128, 64, 48, 32, 16), fullres_channels: int = 16,
-                 drop_connect_rate: float = 0.2, channels_last: bool = True) -> None:
+                 drop_connect_rate: float = 0.2, channels_last: bool = True, num_properties: int = 0) -> None:
         super().__init__()
         decoder_channels = tuple(int(c) for c in decoder_channels)
         if len(decoder_channels) != 5:
@@ -137,16 +139,18 @@ class EfficientNetLite0UNet(nn.Module):
         self.fuse = ConvBNReLU(decoder_channels[4] + fullres_channels, decoder_channels[4])
         self.final = nn.Conv2d(decoder_channels[4], 1, kernel_size=1)
         self.cls_head: Optional[ClassifierHead] = ClassifierHead(enc[4], dropout) if classifier else None
+        self.property_head = ClassifierHead(enc[4], dropout, num_properties) if num_properties > 0 else None
 
     def forward(self, x: Tensor, attention: Optional[Tensor] = None) -> LocatorOutput:
         check_inputs(x, attention)
         xn = self.normalize(x)
         feats = self.encoder(xn, attention)
         logit = self.cls_head(feats[-1]) if self.cls_head is not None else None
+        prop = self.property_head(feats[-1]) if self.property_head is not None else None
         h = feats[-1]
         for block, skip in zip(self.decoder, reversed(feats[:-1])):
             h = block(torch.cat([upsample_to(h, tuple(skip.shape[-2:])), skip], dim=1))
         h = self.reduce(h)
         full, _ = attend(self.fullres(xn), attention)
         h = self.fuse(torch.cat([upsample_to(h, tuple(x.shape[-2:])), full], dim=1))
-        return LocatorOutput(torch.sigmoid(self.final(h)), logit)
+        return LocatorOutput(torch.sigmoid(self.final(h)), logit, prop)

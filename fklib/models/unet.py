@@ -30,6 +30,8 @@ class UNetSmall(nn.Module):
             ``logit`` None (the paper's "no cl" variant).
         dropout: dropout before the classifier's linear layer.
         channels_last: run the convolutions in channels-last memory format (same values).
+        num_properties: K > 0 adds a K-way edited-property head on the deepest features
+            (auxiliary multi-task training, beyond the paper); 0 = none.
 
     Shape:
         x: B x 3 x H x W in [0, 1] (H, W divisible by 16 keep every level aligned; other sizes work).
@@ -38,7 +40,7 @@ class UNetSmall(nn.Module):
     """
 
     def __init__(self, *, base: int = 16, classifier: bool = True, dropout: float = 0.2,
-                 channels_last: bool = True) -> None:
+                 channels_last: bool = True, num_properties: int = 0) -> None:
         super().__init__()
         if base < 1:
             raise ValueError(f"base must be positive, got {base}")
@@ -54,6 +56,7 @@ class UNetSmall(nn.Module):
         )
         self.final = nn.Conv2d(chans[0], 1, kernel_size=1)
         self.cls_head: Optional[ClassifierHead] = ClassifierHead(chans[-1], dropout) if classifier else None
+        self.property_head = ClassifierHead(chans[-1], dropout, num_properties) if num_properties > 0 else None
 
     def forward(self, x: Tensor, attention: Optional[Tensor] = None) -> LocatorOutput:
         check_inputs(x, attention)
@@ -66,7 +69,8 @@ class UNetSmall(nn.Module):
             h, att = attend(block(h), att)
             skips.append(h)
         logit = self.cls_head(h) if self.cls_head is not None else None
+        prop = self.property_head(h) if self.property_head is not None else None
         for i in reversed(range(len(self.decoder))):
             skip = skips[i]
             h = self.decoder[i](torch.cat([upsample_to(h, tuple(skip.shape[-2:])), skip], dim=1))
-        return LocatorOutput(torch.sigmoid(self.final(h)), logit)
+        return LocatorOutput(torch.sigmoid(self.final(h)), logit, prop)

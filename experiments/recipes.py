@@ -1,0 +1,124 @@
+"""Recipe variations for the ``cpu`` profile, compared on the **validation** split.
+
+    python experiments/recipes.py [--variants base l2 ...] [--parallel 1] [--out results/tables/recipes.csv]
+                                  [--data-dir DIR] [--device auto] [--num-workers 0]
+
+Each variant is the ``cpu`` profile with a few overrides (:data:`VARIANTS`). It is trained by
+:func:`fklib.train.train`, then evaluated on the STGAN validation identities (never the test
+split) with and without mirror test-time augmentation. One row per variant: the overrides,
+the device, the training time and the validation means over the 13 properties (ACC, COSS,
+PSNR, SSIM). Variants can run side by side in subprocesses (``--parallel``), e.g. on a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+#: name -> overrides of the ``cpu`` profile.
+VARIANTS: dict[str, dict] = {
+    "base": {},
+    "l2": {"loss": "l2"},
+    "l1+ssim": {"loss": "l1+ssim"},
+    "l2+ssim": {"loss": "l2+ssim"},
+    "lr3e-3": {"lr": 3e-3},
+    "lr3e-4": {"lr": 3e-4},
+    "recon": {"include_reconstruction": True},
+    "cls1": {"cls_weight": 1.0},
+    "bs8": {"batch_size": 8},
+    "unet_small": {"model": "unet_small"},
+    "no_flip": {"flip": False},
+    "prop": {"property_weight": 0.5},
+    "prop+recon": {"property_weight": 0.5, "include_reconstruction": True},
+    "epochs40": {"epochs": 40},
+}
+
+
+def run_one(name: str, overrides: dict, args) -> dict:
+    import torch
+
+    from fklib.evaluate import evaluate_checkpoint, summarize
+    from fklib.train import make_config, model_from_checkpoint, train
+
+    base = {"name": f"recipe-{name}", "out_dir": str(Path(args.ckpt_root) / name), "device": args.device,
+            "num_workers": args.num_workers}
+    if args.data_dir:
+        base["data_dir"] = args.data_dir
+    if args.epochs:
+        base["epochs"] = args.epochs
+    cfg = make_config("cpu", overrides={**base, **overrides})
+    t0 = time.time()
+    res = train(cfg, progress=False, log=lambda *a: print(f"[{name}]", *a, flush=True))
+    seconds = time.time() - t0
+    model, cfg, ckpt = model_from_checkpoint(res["best"])
+    folder = Path(args.data_dir) / "stgan_celeba128" if args.data_dir else None
+    row = {"variant": name, "overrides": json.dumps(overrides), "device": str(torch.device(cfg.device) if
+           cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")),
+           "epochs": cfg.epochs, "best_epoch": int(ckpt["epoch"]) + 1, "train_minutes": round(seconds / 60, 2)}
+    for tta in (False, True):
+        df = evaluate_checkpoint(res["best"], "stgan", folder, split="val", references=False, tta=tta,
+                                 model=model, cfg=cfg, device=cfg.device)
+        mean = summarize(df).query("predictor == 'model' and gan == 'mean'").iloc[0]
+        suffix = "_tta" if tta else ""
+        row.update({f"{k}{suffix}": round(float(mean[k]), 4) for k in ("acc", "coss", "psnr", "ssim")})
+    return row
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--variants", nargs="*", default=list(VARIANTS))
+    p.add_argument("--parallel", type=int, default=1)
+    p.add_argument("--out", type=Path, default=Path("results/tables/recipes.csv"))
+    p.add_argument("--ckpt-root", default="checkpoints/recipes")
+    p.add_argument("--data-dir", default=None)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--num-workers", type=int, default=0)
+    p.add_argument("--epochs", type=int, default=None, help="override every variant's epochs")
+    p.add_argument("--one", default=None, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    unknown = set(args.variants) - set(VARIANTS)
+    if unknown:
+        p.error(f"unknown variant(s) {sorted(unknown)}; known: {sorted(VARIANTS)}")
+    if args.one:
+        print("RESULT " + json.dumps(run_one(args.one, VARIANTS[args.one], args)), flush=True)
+        return
+    rows, pending = [], list(args.variants)
+    running: list[tuple[str, subprocess.Popen]] = []
+    passthrough = [a for a in sys.argv[1:] if a not in args.variants and a != "--variants"]
+    while pending or running:
+        while pending and len(running) < args.parallel:
+            name = pending.pop(0)
+            cmd = [sys.executable, __file__, *passthrough, "--one", name]
+            running.append((name, subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)))
+        for name, proc in list(running):
+            if proc.poll() is None:
+                continue
+            running.remove((name, proc))
+            out = proc.stdout.read()
+            result = [line[7:] for line in out.splitlines() if line.startswith("RESULT ")]
+            if proc.returncode or not result:
+                print(out[-3000:])
+                print(f"variant {name} failed (exit {proc.returncode})", file=sys.stderr)
+                continue
+            rows.append(json.loads(result[-1]))
+            print(json.dumps(rows[-1]), flush=True)
+            write_table(rows, args.out)   # after every variant: a cut-short sweep keeps what it measured
+        time.sleep(1)
+    print(pd.DataFrame(rows).to_string(index=False))
+
+
+def write_table(rows: list[dict], out: Path) -> None:
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".part")
+    pd.DataFrame(rows).to_csv(tmp, index=False)
+    tmp.replace(out)
+
+
+if __name__ == "__main__":
+    main()
