@@ -36,6 +36,13 @@ VARIANTS: dict[str, dict] = {
     "no_flip": {"flip": False},
     "prop": {"property_weight": 0.5},
     "prop+recon": {"property_weight": 0.5, "include_reconstruction": True},
+    "l2+ssim+prop+cls1": {"loss": "l2+ssim", "property_weight": 0.5, "cls_weight": 1.0},
+    "l2+ssim+cls1": {"loss": "l2+ssim", "cls_weight": 1.0},
+    "l2+ssim+prop+cls1+bal": {"loss": "l2+ssim", "property_weight": 0.5, "cls_weight": 1.0, "balance_classes": True},
+    "l2+ssim+prop+cls1+bal+blend": {"loss": "l2+ssim", "property_weight": 0.5, "cls_weight": 1.0,
+                                    "balance_classes": True, "prior_blend": True},
+    "l2+ssim+prop+cls1+bal+recon": {"loss": "l2+ssim", "property_weight": 0.5, "cls_weight": 1.0,
+                                    "balance_classes": True, "include_reconstruction": True},
     "epochs40": {"epochs": 40},
 }
 
@@ -58,8 +65,12 @@ def run_one(name: str, overrides: dict, args) -> dict:
     seconds = time.time() - t0
     model, cfg, ckpt = model_from_checkpoint(res["best"])
     folder = Path(args.data_dir) / "stgan_celeba128" if args.data_dir else None
-    row = {"variant": name, "overrides": json.dumps(overrides), "device": str(torch.device(cfg.device) if
-           cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")),
+    device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda"):
+        device = f"cuda ({torch.cuda.get_device_name()}, bf16 autocast)" if cfg.amp else f"cuda ({torch.cuda.get_device_name()})"
+    else:
+        device = f"cpu ({torch.get_num_threads()} threads)"
+    row = {"variant": name, "overrides": json.dumps(overrides), "device": device,
            "epochs": cfg.epochs, "best_epoch": int(ckpt["epoch"]) + 1, "train_minutes": round(seconds / 60, 2)}
     for tta in (False, True):
         df = evaluate_checkpoint(res["best"], "stgan", folder, split="val", references=False, tta=tta,
@@ -80,6 +91,8 @@ def main() -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--num-workers", type=int, default=0)
     p.add_argument("--epochs", type=int, default=None, help="override every variant's epochs")
+    p.add_argument("--append", action="store_true",
+                   help="keep the rows already in --out (a row of the same variant and device is replaced)")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     unknown = set(args.variants) - set(VARIANTS)
@@ -88,9 +101,10 @@ def main() -> None:
     if args.one:
         print("RESULT " + json.dumps(run_one(args.one, VARIANTS[args.one], args)), flush=True)
         return
+    earlier = pd.read_csv(args.out).to_dict("records") if args.append and args.out.is_file() else []
     rows, pending = [], list(args.variants)
     running: list[tuple[str, subprocess.Popen]] = []
-    passthrough = [a for a in sys.argv[1:] if a not in args.variants and a != "--variants"]
+    passthrough = [a for a in sys.argv[1:] if a not in args.variants and a not in ("--variants", "--append")]
     while pending or running:
         while pending and len(running) < args.parallel:
             name = pending.pop(0)
@@ -108,7 +122,9 @@ def main() -> None:
                 continue
             rows.append(json.loads(result[-1]))
             print(json.dumps(rows[-1]), flush=True)
-            write_table(rows, args.out)   # after every variant: a cut-short sweep keeps what it measured
+            fresh = {(r["variant"], r["device"]) for r in rows}
+            kept = [r for r in earlier if (r["variant"], r["device"]) not in fresh]
+            write_table(kept + rows, args.out)   # after every variant: a cut-short sweep keeps what it measured
         time.sleep(1)
     print(pd.DataFrame(rows).to_string(index=False))
 

@@ -42,7 +42,7 @@ from .data import FakeMapDataset, load_set, manifest_hash
 from .data.readers import ENTIRE, REAL, RECONSTRUCTION, STGAN_PROPERTIES
 from .data.sets import set_folder_name
 from .losses import LocatorLoss
-from .models import create_model
+from .models import PriorBlend, create_model
 
 
 @dataclass
@@ -58,6 +58,12 @@ class TrainConfig:
         property_weight: > 0 adds an auxiliary head predicting the edited property (``Real``,
             the 13 STGAN/AttGAN attributes, ``Reconstruction``, ``Entire``; :data:`PROPERTY_CLASSES`)
             trained with cross-entropy of this weight (beyond the paper).
+        prior_blend: with a property head, blend the map with the per-property training mean
+            maps weighted by the predicted property (:class:`fklib.models.PriorBlend`); the
+            blend weight is chosen on the validation split after training and stored in
+            ``best.pt`` (beyond the paper).
+        balance_classes: weight the classifier's BCE so that reals and fakes count equally
+            (``pos_weight = n_real / n_fake`` of the training items).
         size: training and evaluation resolution (px).
         epochs, batch_size, lr, betas, weight_decay: Adam settings (the paper: 10, 8, 1e-4,
             (0.99, 0.999), 1e-7).
@@ -88,6 +94,8 @@ class TrainConfig:
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
     cls_weight: float = 0.1
     property_weight: float = 0.0
+    balance_classes: bool = False
+    prior_blend: bool = False
     size: int = 128
     epochs: int = 8
     batch_size: int = 16
@@ -250,7 +258,51 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfi
         kwargs.pop("pretrained")
         model = create_model(cfg.model, classifier=cfg.classifier, **kwargs)
     model.load_state_dict(ckpt["model"])
+    if "prior_maps" in ckpt:
+        model = PriorBlend(model, ckpt["prior_maps"], float(ckpt["prior_alpha"]))
     return model.eval(), cfg, ckpt
+
+
+def property_prior_maps(items, size: int) -> torch.Tensor:
+    """Mean GT map per :data:`PROPERTY_CLASSES` entry over ``items`` at ``size`` (``K x S x S``; zeros if absent)."""
+    ds = FakeMapDataset(items, size=size)
+    sums = torch.zeros(len(PROPERTY_CLASSES), size, size)
+    counts = torch.zeros(len(PROPERTY_CLASSES))
+    for i, it in enumerate(items):
+        if it.property in PROPERTY_CLASSES:
+            k = PROPERTY_CLASSES.index(it.property)
+            sums[k] += ds[i]["gt_map"][0]
+            counts[k] += 1
+    return sums / counts.clamp_min(1)[:, None, None]
+
+
+@torch.no_grad()
+def choose_prior_alpha(model: torch.nn.Module, priors: torch.Tensor, val_items, size: int,
+                       device: torch.device) -> tuple[float, dict]:
+    """The blend weight in {0, 0.1, ..., 1} with the best :func:`validation_score` on the validation fakes."""
+    from .metrics import coss_batch, psnr_batch, ssim_batch
+
+    loader = torch.utils.data.DataLoader(FakeMapDataset(val_items, size=size), batch_size=64)
+    maps, probs, gts = [], [], []
+    model.eval()
+    for batch in loader:
+        fake = batch["label"] > 0.5
+        if not fake.any():
+            continue
+        out = model(batch["image"][fake].to(device))
+        maps.append(out.map.float().cpu())
+        probs.append(out.property_logits.float().softmax(1).cpu())
+        gts.append(batch["gt_map"][fake])
+    m, p, g = torch.cat(maps), torch.cat(probs), torch.cat(gts)
+    prior_map = torch.einsum("bk,khw->bhw", p, priors)[:, None]
+    scores = {}
+    for alpha in [round(0.1 * i, 1) for i in range(11)]:
+        x = alpha * m + (1 - alpha) * prior_map
+        metrics = {"coss": coss_batch(x, g).mean().item(), "psnr": psnr_batch(x, g).mean().item(),
+                   "ssim": ssim_batch(x, g).mean().item()}
+        scores[alpha] = validation_score(metrics)
+    best = max(scores, key=scores.get)
+    return best, scores
 
 
 def _filter(items, cfg: TrainConfig, split_ids: tuple[set, set] | None = None):
@@ -381,7 +433,10 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=pri
     if use_amp and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
-    criterion = LocatorLoss(cfg.loss, cls_weight=cfg.cls_weight if cfg.classifier else 0.0, **cfg.loss_kwargs)
+    n_fake = sum(it.label for it in train_items)
+    pos_weight = (len(train_items) - n_fake) / n_fake if cfg.balance_classes and n_fake else None
+    criterion = LocatorLoss(cfg.loss, cls_weight=cfg.cls_weight if cfg.classifier else 0.0, pos_weight=pos_weight,
+                            **cfg.loss_kwargs)
 
     sampler = None
     if distributed:
@@ -477,5 +532,14 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=pri
             for buf in model.buffers():
                 dist.broadcast(buf, src=0)
             dist.barrier()
+    if rank == 0 and cfg.prior_blend and cfg.property_weight > 0 and val_items:
+        ckpt = load_checkpoint(best_path)
+        model.load_state_dict(ckpt["model"])
+        priors = property_prior_maps(train_items, cfg.size)
+        alpha, scores = choose_prior_alpha(model, priors, val_items, cfg.size, device)
+        log(f"prior blend: alpha={alpha} (validation scores {', '.join(f'{a}: {v:.4f}' for a, v in scores.items())})")
+        save_checkpoint(best_path, {**ckpt, "prior_maps": priors, "prior_alpha": float(alpha),
+                                    "prior_scores": json.dumps(scores)})
+        model = PriorBlend(model, priors, alpha)
     result = {"best": best_path, "last": last_path, "history": history, "model": model}
     return result

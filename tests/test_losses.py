@@ -255,3 +255,15 @@ def test_ssim_loss_matches_the_metric_and_has_gradients():
     assert both.item() == pytest.approx(expected + (pred.detach() - target).abs().mean().item(), abs=1e-5)
     with pytest.raises(ValueError, match="unknown map loss 'l3'"):
         make_map_loss("l1+l3")
+
+
+def test_locator_loss_pos_weight_balances_the_classes():
+    from fklib.losses import LocatorLoss
+
+    pred = torch.zeros(2, 1, 4, 4)
+    logit = torch.tensor([0.3, -1.2])
+    label = torch.tensor([1.0, 0.0])
+    w = 0.25
+    expected = -(w * math.log(1 / (1 + math.exp(-0.3))) + math.log(1 - 1 / (1 + math.exp(1.2)))) / 2
+    out = LocatorLoss("l1", cls_weight=1.0, pos_weight=w)(pred, pred, logit, label)
+    assert out["cls"].item() == pytest.approx(expected, rel=1e-6)

@@ -122,3 +122,27 @@ def test_ddp_two_process_gloo_ranks_agree(data_root, tmp_path):
         assert torch.equal(r0[k], r1[k]), k
         changed |= not torch.equal(r0[k], fresh[k])
     assert changed                                  # the ranks trained, and stayed identical
+
+
+def test_property_head_and_prior_blend_are_chosen_on_validation(data_root, tmp_path):
+    from fklib.models import PriorBlend
+    from fklib.train import PROPERTY_CLASSES
+
+    cfg = tiny_config(tmp_path, "blend", epochs=1, property_weight=0.5, prior_blend=True)
+    res = train(cfg, progress=False, log=lambda *_: None)
+    ckpt = load_checkpoint(res["best"])
+    alpha = ckpt["prior_alpha"]
+    scores = json.loads(ckpt["prior_scores"])
+    assert float(max(scores, key=scores.get)) == alpha and 0.0 <= alpha <= 1.0
+    priors = ckpt["prior_maps"]
+    assert priors.shape == (len(PROPERTY_CLASSES), 32, 32)
+    assert priors[PROPERTY_CLASSES.index("Real")].abs().sum() == 0          # reals: zero maps
+    assert priors[PROPERTY_CLASSES.index("Bald")].mean() > 0
+    model, _, _ = model_from_checkpoint(res["best"])
+    assert isinstance(model, PriorBlend)
+    x = torch.rand(2, 3, 32, 32)
+    with torch.no_grad():
+        inner = model.model(x)
+        expected = alpha * inner.map + (1 - alpha) * torch.einsum(
+            "bk,khw->bhw", inner.property_logits.softmax(1), priors)[:, None]
+        torch.testing.assert_close(model(x).map, expected)

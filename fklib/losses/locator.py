@@ -69,6 +69,9 @@ class LocatorLoss(nn.Module):
     Args:
         map_loss: name in :data:`MAP_LOSSES`.
         cls_weight: weight of the classifier term.
+        pos_weight: weight of the fake (positive) class in the BCE (``pos_weight`` of
+            :func:`torch.nn.functional.binary_cross_entropy_with_logits`); ``n_real / n_fake``
+            balances a training set with few reals. ``None`` = 1.
         **loss_kwargs: passed to the map-loss class (e.g. ``alpha``/``gamma`` for focal,
             ``smooth`` for dice).
 
@@ -83,11 +86,13 @@ class LocatorLoss(nn.Module):
             ``label`` not both of shape ``(B,)``; map shapes invalid (from the map loss).
     """
 
-    def __init__(self, map_loss: str = "l1", cls_weight: float = 0.1, **loss_kwargs: Any) -> None:
+    def __init__(self, map_loss: str = "l1", cls_weight: float = 0.1, pos_weight: float | None = None,
+                 **loss_kwargs: Any) -> None:
         super().__init__()
         self.map_loss_name = map_loss
         self.map_loss = make_map_loss(map_loss, **loss_kwargs)
         self.cls_weight = float(cls_weight)
+        self.pos_weight = None if pos_weight is None else float(pos_weight)
 
     def forward(self, pred_map: torch.Tensor, target_map: torch.Tensor,
                 logit: torch.Tensor | None = None, label: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
@@ -100,9 +105,11 @@ class LocatorLoss(nn.Module):
             if logit.ndim != 1 or label.shape != logit.shape or logit.shape[0] != pred_map.shape[0]:
                 raise ValueError(f"LocatorLoss: logit {tuple(logit.shape)} and label {tuple(label.shape)} "
                                  f"must both be (B,) with B = {pred_map.shape[0]}")
-            cls_term = TF.binary_cross_entropy_with_logits(logit, label.to(logit.dtype))
+            pw = None if self.pos_weight is None else torch.tensor(self.pos_weight, dtype=logit.dtype,
+                                                                     device=logit.device)
+            cls_term = TF.binary_cross_entropy_with_logits(logit, label.to(logit.dtype), pos_weight=pw)
         total = map_term + self.cls_weight * cls_term
         return {"loss": total, "map": map_term, "cls": cls_term}
 
     def extra_repr(self) -> str:
-        return f"map_loss={self.map_loss_name!r}, cls_weight={self.cls_weight}"
+        return f"map_loss={self.map_loss_name!r}, cls_weight={self.cls_weight}, pos_weight={self.pos_weight}"

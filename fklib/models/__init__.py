@@ -20,7 +20,7 @@ channel-wise into each encoder feature map, resized to that map's size.
 | ``deeplabv3_resnet101`` | the paper's torchvision DeepLabV3-ResNet101 (COCO/VOC weights if cached) | 58.63 M |
 """
 
-from .common import (IMAGENET_MEAN, IMAGENET_STD, ClassifierHead, ImageNetNormalize, LocatorOutput, attend,
+from .common import (IMAGENET_MEAN, IMAGENET_STD, ClassifierHead, ImageNetNormalize, LocatorOutput, PriorBlend, attend,
                      count_parameters)
 from .deeplab import DeepLabV3ResNet101, coco_voc_checkpoint_path, load_coco_voc_state_dict
 from .efficientnet_unet import EfficientNetLite0Encoder, EfficientNetLite0UNet, lite0_weights_path
@@ -28,7 +28,7 @@ from .registry import create_model, is_model, list_models, register_model
 from .unet import UNetSmall
 
 __all__ = [
-    "create_model", "list_models", "register_model", "is_model", "LocatorOutput", "count_parameters",
+    "create_model", "list_models", "register_model", "is_model", "LocatorOutput", "PriorBlend", "count_parameters",
     "ImageNetNormalize", "ClassifierHead", "attend", "IMAGENET_MEAN", "IMAGENET_STD",
     "UNetSmall", "EfficientNetLite0UNet", "EfficientNetLite0Encoder", "lite0_weights_path",
     "DeepLabV3ResNet101", "coco_voc_checkpoint_path", "load_coco_voc_state_dict",

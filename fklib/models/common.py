@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 __all__ = [
-    "LocatorOutput", "IMAGENET_MEAN", "IMAGENET_STD", "ImageNetNormalize", "resize_attention", "attend",
+    "LocatorOutput", "PriorBlend", "IMAGENET_MEAN", "IMAGENET_STD", "ImageNetNormalize", "resize_attention", "attend",
     "check_inputs", "ClassifierHead", "ConvBNReLU", "DoubleConv", "upsample_to", "count_parameters",
 ]
 
@@ -171,3 +171,45 @@ class DoubleConv(nn.Sequential):
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters of ``model`` (only those with ``requires_grad`` if ``trainable_only``)."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+class PriorBlend(nn.Module):
+    """A locator whose map is blended with property prior maps weighted by its own property head.
+
+    ``map = alpha * model_map + (1 - alpha) * sum_k softmax(property_logits)_k * prior_k``
+
+    ``prior_k`` is the mean ground-truth map of property class ``k`` over the training fakes
+    (zeros for the ``Real`` class), set by the training code; ``alpha`` is chosen on the
+    validation split. This adds what the input-blind per-property mean map knows (where an
+    edit of each property usually lands) in proportion to how sure the model is of the edited
+    property. Beyond the paper.
+
+    Args:
+        model: a locator built with ``num_properties = K``.
+        priors: ``K x H x W`` prior maps in ``[0, 1]`` (resized to the input size when they differ).
+        alpha: weight of the model's own map in ``[0, 1]``.
+    """
+
+    def __init__(self, model: nn.Module, priors: Tensor, alpha: float) -> None:
+        super().__init__()
+        if priors.ndim != 3:
+            raise ValueError(f"PriorBlend: priors must be K x H x W, got {tuple(priors.shape)}")
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"PriorBlend: alpha must be in [0, 1], got {alpha}")
+        self.model = model
+        self.register_buffer("priors", priors.float()[:, None])
+        self.alpha = float(alpha)
+
+    def forward(self, x: Tensor, attention: Optional[Tensor] = None) -> LocatorOutput:
+        out = self.model(x, attention)
+        if out.property_logits is None:
+            raise ValueError("PriorBlend needs a model with a property head (num_properties > 0)")
+        if out.property_logits.shape[1] != self.priors.shape[0]:
+            raise ValueError(f"PriorBlend: {out.property_logits.shape[1]} property logits but "
+                             f"{self.priors.shape[0]} prior maps")
+        priors = self.priors
+        if priors.shape[-2:] != out.map.shape[-2:]:
+            priors = F.interpolate(priors, size=out.map.shape[-2:], mode="bilinear", align_corners=False)
+        prior_map = torch.einsum("bk,kchw->bchw", out.property_logits.float().softmax(1), priors)
+        blended = self.alpha * out.map + (1.0 - self.alpha) * prior_map.to(out.map.dtype)
+        return LocatorOutput(blended, out.logit, out.property_logits)
