@@ -3,7 +3,9 @@
     python experiments/recipes.py [--variants base l2 ...] [--parallel 1] [--out results/tables/recipes.csv]
                                   [--data-dir DIR] [--device auto] [--num-workers 0]
 
-Each variant is the ``cpu`` profile with a few overrides (:data:`VARIANTS`). It is trained by
+Each variant is :data:`BASE_RECIPE` (the first, plain recipe: EfficientNet-Lite0 U-Net, L1 +
+0.1 BCE, Adam 1e-3 with cosine decay, batch 16, flips, 128 px) with a few overrides
+(:data:`VARIANTS`); ``--epochs`` sets the budget of every variant that does not set its own. It is trained by
 :func:`fklib.train.train`, then evaluated on the STGAN validation identities (never the test
 split) with and without mirror test-time augmentation. One row per variant: the overrides,
 the device, the training time and the validation means over the 13 properties (ACC, COSS,
@@ -21,7 +23,13 @@ from pathlib import Path
 
 import pandas as pd
 
-#: name -> overrides of the ``cpu`` profile.
+#: The plain starting recipe the variants modify (fixed here, so rows stay comparable when the
+#: ``cpu`` profile moves on).
+BASE_RECIPE: dict = {"model": "efficientnet_lite0_unet", "loss": "l1", "cls_weight": 0.1, "lr": 1e-3,
+                     "batch_size": 16, "flip": True, "schedule": "cosine", "epochs": 16, "property_weight": 0.0,
+                     "balance_classes": False, "prior_blend": False, "include_reconstruction": False}
+
+#: name -> overrides of :data:`BASE_RECIPE`.
 VARIANTS: dict[str, dict] = {
     "base": {},
     "l2": {"loss": "l2"},
@@ -43,6 +51,9 @@ VARIANTS: dict[str, dict] = {
                                     "balance_classes": True, "prior_blend": True},
     "l2+ssim+prop+cls1+bal+recon": {"loss": "l2+ssim", "property_weight": 0.5, "cls_weight": 1.0,
                                     "balance_classes": True, "include_reconstruction": True},
+    # the committed ``cpu`` profile
+    "cpu-profile": {"loss": "l2+ssim", "property_weight": 0.5, "cls_weight": 1.0, "balance_classes": True,
+                    "include_reconstruction": True, "prior_blend": True},
     "epochs40": {"epochs": 40},
 }
 
@@ -58,12 +69,19 @@ def run_one(name: str, overrides: dict, args) -> dict:
     if args.data_dir:
         base["data_dir"] = args.data_dir
     if args.epochs:
-        base["epochs"] = args.epochs
-    cfg = make_config("cpu", overrides={**base, **overrides})
-    t0 = time.time()
-    res = train(cfg, progress=False, log=lambda *a: print(f"[{name}]", *a, flush=True))
-    seconds = time.time() - t0
-    model, cfg, ckpt = model_from_checkpoint(res["best"])
+        base["epochs"] = args.epochs   # variants that set their own epochs keep them
+    cfg = make_config("cpu", overrides={**BASE_RECIPE, **base, **overrides})
+    if args.from_checkpoint:   # a run made elsewhere (e.g. `python -m fklib train --profile cpu`)
+        best = Path(args.from_checkpoint)
+        model, cfg, ckpt = model_from_checkpoint(best)
+        last = best.with_name("last.pt")   # its history covers every epoch, best.pt's only up to the best
+        history = json.loads(torch.load(last, weights_only=True)["history"] if last.is_file() else ckpt["history"])
+        seconds = sum(h["seconds"] for h in history)
+    else:
+        t0 = time.time()
+        best = train(cfg, progress=False, log=lambda *a: print(f"[{name}]", *a, flush=True))["best"]
+        seconds = time.time() - t0
+        model, cfg, ckpt = model_from_checkpoint(best)
     folder = Path(args.data_dir) / "stgan_celeba128" if args.data_dir else None
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda"):
@@ -73,7 +91,7 @@ def run_one(name: str, overrides: dict, args) -> dict:
     row = {"variant": name, "overrides": json.dumps(overrides), "device": device,
            "epochs": cfg.epochs, "best_epoch": int(ckpt["epoch"]) + 1, "train_minutes": round(seconds / 60, 2)}
     for tta in (False, True):
-        df = evaluate_checkpoint(res["best"], "stgan", folder, split="val", references=False, tta=tta,
+        df = evaluate_checkpoint(best, "stgan", folder, split="val", references=False, tta=tta,
                                  model=model, cfg=cfg, device=cfg.device)
         mean = summarize(df).query("predictor == 'model' and gan == 'mean'").iloc[0]
         suffix = "_tta" if tta else ""
@@ -93,6 +111,9 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=None, help="override every variant's epochs")
     p.add_argument("--append", action="store_true",
                    help="keep the rows already in --out (a row of the same variant and device is replaced)")
+    p.add_argument("--from-checkpoint", default=None,
+                   help="evaluate this checkpoint for the (single) variant instead of training it; the "
+                        "training minutes are then the sum of its epochs' training loops (validation excluded)")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
     unknown = set(args.variants) - set(VARIANTS)
@@ -104,6 +125,8 @@ def main() -> None:
     earlier = pd.read_csv(args.out).to_dict("records") if args.append and args.out.is_file() else []
     rows, pending = [], list(args.variants)
     running: list[tuple[str, subprocess.Popen]] = []
+    if args.from_checkpoint and len(args.variants) != 1:
+        p.error("--from-checkpoint needs exactly one variant")
     passthrough = [a for a in sys.argv[1:] if a not in args.variants and a not in ("--variants", "--append")]
     while pending or running:
         while pending and len(running) < args.parallel:

@@ -17,7 +17,7 @@ def tiny_config(tmp_path, name="t", **kw) -> TrainConfig:
                 max_items=32, val_max_items=16, out_dir=str(tmp_path / name), lr=1e-3, num_workers=0,
                 properties=["Bald", "Bangs"])
     base.update(kw)
-    return make_config("cpu", overrides=base)
+    return make_config("smoke", overrides=base)
 
 
 def test_profiles_and_overrides(tmp_path):
