@@ -7,7 +7,8 @@ Prints figures; it is not a test. For each registered model (or ``--models``) an
 
 - training images/s: batch ``--batch`` (8), forward + L1 loss on the map + BCE on the logit +
   Adam step, ``--warmup`` untimed steps then ``--steps`` timed ones;
-- inference images/s: batch ``--infer-batch`` (64), eval mode, ``torch.inference_mode``;
+- inference images/s: batch ``--infer-batch`` (64), eval mode with BatchNorm folded into the
+  convolutions (:func:`fklib.models.fuse.fold_batchnorm`, as ``fklib.evaluate`` runs), ``torch.inference_mode``;
 - peak memory growth of each phase over the state after building the model and the batch: on
   CPU the peak RSS (``resource.getrusage``, or psutil where ``resource`` is missing), on CUDA
   ``torch.cuda.max_memory_allocated``.
@@ -28,6 +29,8 @@ import subprocess
 import sys
 import time
 import warnings
+
+from fklib.models.fuse import fold_batchnorm
 
 import torch
 import torch.nn.functional as F
@@ -110,7 +113,7 @@ def measure(name: str, size: int, phase: str, device: str, batch: int, infer_bat
     else:
         b = infer_batch
         x = torch.rand(b, 3, size, size, device=dev)
-        model.eval()
+        model = fold_batchnorm(model.eval(), x[:1])   # as fklib.evaluate runs it
 
         def step() -> None:
             with torch.inference_mode():

@@ -344,3 +344,25 @@ def test_property_head_is_optional_and_shaped():
         multi = create_model(name, num_properties=16, **kw).eval()
         out = multi(torch.rand(2, 3, 64, 64))
         assert out.property_logits.shape == (2, 16) and out.logit.shape == (2,)
+
+
+def test_fold_batchnorm_keeps_outputs_and_removes_every_bn():
+    from fklib.models import create_model
+    from fklib.models.fuse import fold_batchnorm
+
+    torch.manual_seed(0)
+    for name, kw in (("unet_small", {"base": 4}), ("efficientnet_lite0_unet", {"pretrained": False})):
+        model = create_model(name, **kw)
+        model.train()
+        with torch.no_grad():                      # non-trivial running statistics
+            for _ in range(3):
+                model(torch.rand(4, 3, 64, 64))
+        model.eval()
+        folded = fold_batchnorm(model, torch.rand(1, 3, 64, 64))
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+        assert any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())   # original untouched
+        x = torch.rand(3, 3, 64, 64)
+        with torch.no_grad():
+            a, b = model(x), folded(x)
+        torch.testing.assert_close(b.map, a.map, atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(b.logit, a.logit, atol=1e-4, rtol=1e-4)
