@@ -75,8 +75,8 @@ def load_manifest() -> dict[str, str]:
     return _parse_sums(_package_text("MANIFEST.sha256"))
 
 
-def manifest_hash(prefix: str = "", manifest: dict[str, str] | None = None) -> str:
-    """SHA-256 over the manifest lines under ``prefix`` (a set name): the identity of a data version."""
+def manifest_hash(prefix: str | tuple[str, ...] = "", manifest: dict[str, str] | None = None) -> str:
+    """SHA-256 over the manifest lines under ``prefix`` (a set folder, or a tuple of them): the identity of a data version."""
     manifest = load_manifest() if manifest is None else manifest
     h = hashlib.sha256()
     for rel in sorted(manifest):
