@@ -1,6 +1,7 @@
 """Property -> region table and attention maps on a synthetic parsing map with a known layout."""
 
 import numpy as np
+import torch
 import pytest
 
 from fklib.data import STARGAN_PROPERTIES, STGAN_PROPERTIES
@@ -66,3 +67,30 @@ def test_attention_map_range_and_shape():
     np.testing.assert_array_equal(attention_map(np.zeros((8, 8), np.uint8), "Eyeglasses"), 1.0)   # empty region
     with pytest.raises(ValueError, match="floor"):
         attention_map(p, "Bald", floor=1.5)
+
+
+class TopHairParser(torch.nn.Module):
+    """Stub parser: hair (13) wherever the image is bright, skin (1) elsewhere."""
+
+    def forward(self, x):
+        bright = (x.mean(1, keepdim=True) > 0.5).float()
+        logits = torch.zeros(x.shape[0], 19, *x.shape[-2:])
+        logits[:, 13:14] = bright * 10
+        logits[:, 1:2] = (1 - bright) * 10
+        return logits
+
+
+def test_parsing_attention_uses_the_union_of_fake_and_real_regions():
+    from fklib.data.readers import Item
+    from fklib.parsing import ParsingAttention
+
+    real = np.zeros((32, 32, 3), np.uint8)
+    real[:8] = 255                                   # "hair" in the top rows of the real
+    fake = np.zeros((32, 32, 3), np.uint8)           # the edit removed it (Bald)
+    fake[:, 28:] = 255                               # and some "hair" on the right of the fake
+    bald = Item(fake, real, 1, "generic", "g", "Bald", "p", "mem")
+    genuine = Item(real, None, 0, "generic", "real", "Real", "p", "mem")
+    att = ParsingAttention([bald, genuine], TopHairParser(), sigma=0, floor=0.2, size=32)
+    a = att(bald)
+    assert a[:8].min() == 1.0 and a[:, 28:].min() == 1.0 and a[20, 10] == pytest.approx(0.2)
+    np.testing.assert_array_equal(att(genuine), 1.0)

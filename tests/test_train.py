@@ -146,3 +146,12 @@ def test_property_head_and_prior_blend_are_chosen_on_validation(data_root, tmp_p
         expected = alpha * inner.map + (1 - alpha) * torch.einsum(
             "bk,khw->bhw", inner.property_logits.softmax(1), priors)[:, None]
         torch.testing.assert_close(model(x).map, expected)
+
+
+def test_training_with_face_attention_from_the_shipped_parser(data_root, tmp_path):
+    from fklib.parsing.parser import default_weights
+
+    assert default_weights().is_file(), "the shipped face-parser weights are missing"
+    cfg = tiny_config(tmp_path, "att", epochs=1, attention=True, max_items=16, val_max_items=8)
+    res = train(cfg, progress=False, log=lambda *_: None)
+    assert json.loads(load_checkpoint(res["best"])["config"])["attention"] is True

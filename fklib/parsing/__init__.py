@@ -3,10 +3,13 @@
 - :data:`PROPERTY_REGIONS`, :func:`region_mask` -- which CelebAMask-HQ classes each edit touches.
 - :func:`attention_map` -- region blurred and rescaled to ``[floor, 1]``.
 
-(The trained parser itself comes with the face-parsing issue.)
+- :class:`FaceParser`, :func:`load_parser`, :func:`parse` -- our parser, trained on ``celebamask_hq``
+  (``python -m fklib.parsing train``), shipped in ``models/face_parser.safetensors``.
 """
 
-from .attention import attention_map
+from .attention import ParsingAttention, attention_from_mask, attention_map
+from .parser import FaceParser, class_iou, load_parser, parse, parsing_split
 from .regions import CLASSES, PROPERTY_REGIONS, region_mask
 
-__all__ = ["attention_map", "CLASSES", "PROPERTY_REGIONS", "region_mask"]
+__all__ = ["attention_map", "attention_from_mask", "ParsingAttention", "CLASSES", "PROPERTY_REGIONS", "region_mask", "FaceParser", "class_iou", "load_parser",
+           "parse", "parsing_split"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
-from .regions import region_mask
+from .regions import PROPERTY_REGIONS, region_mask
 
 
 def attention_map(parsing: np.ndarray, prop: str, sigma: float = 8.0, floor: float = 0.3) -> np.ndarray:
@@ -26,13 +26,64 @@ def attention_map(parsing: np.ndarray, prop: str, sigma: float = 8.0, floor: flo
     Returns:
         ``HxW`` float32 in ``[floor, 1]``.
     """
+    return attention_from_mask(region_mask(parsing, prop), sigma, floor)
+
+
+def attention_from_mask(mask: np.ndarray, sigma: float = 8.0, floor: float = 0.3) -> np.ndarray:
+    """:func:`attention_map` of an explicit boolean region ``mask`` (``HxW``)."""
     if not 0.0 <= floor <= 1.0:
         raise ValueError(f"attention_map: floor must be in [0, 1], got {floor}")
     if sigma < 0:
         raise ValueError(f"attention_map: sigma must be >= 0, got {sigma}")
-    mask = region_mask(parsing, prop).astype(np.float32)
+    mask = np.asarray(mask).astype(np.float32)
     if not mask.any():
         return np.ones(mask.shape, dtype=np.float32)
     blurred = gaussian_filter(mask, sigma) if sigma > 0 else mask
     blurred = blurred / blurred.max()
     return (floor + (1.0 - floor) * blurred).astype(np.float32)
+
+
+class ParsingAttention:
+    """Face attention for training items: ``item -> HxW`` map, from parsing computed once up front.
+
+    The region of an item's property is taken in the parsing of the image the locator sees
+    and, for a partial edit, also in that of its real source (an edit may remove the region,
+    e.g. ``Bald``): their union is blurred by :func:`attention_from_mask`. Real images and
+    ``Entire`` get ones (nothing particular to emphasise). At test time no attention is given.
+
+    Args:
+        items: the training items.
+        parser: a face parser (:func:`fklib.parsing.load_parser`).
+        sigma, floor: see :func:`attention_map`.
+    """
+
+    def __init__(self, items, parser, sigma: float = 8.0, floor: float = 0.3, size: int = 128) -> None:
+        from .parser import parse
+
+        self.sigma, self.floor = sigma, floor
+        arrays, keys = [], {}
+        for it in items:
+            for arr in (it.image, it.reference):
+                if arr is not None and id(arr) not in keys:
+                    keys[id(arr)] = len(arrays)
+                    arrays.append(np.asarray(arr))
+        self._keys = keys
+        self._maps = {}
+        by_shape: dict[tuple, list[int]] = {}
+        for k, a in enumerate(arrays):
+            by_shape.setdefault(a.shape, []).append(k)
+        for idx in by_shape.values():
+            for k, m in zip(idx, parse(parser, np.stack([arrays[k] for k in idx]), size=size)):
+                self._maps[k] = m
+
+    def parsing(self, arr: np.ndarray) -> np.ndarray:
+        return self._maps[self._keys[id(arr)]]
+
+    def __call__(self, item) -> np.ndarray:
+        h, w = item.image.shape[:2]
+        if item.label == 0 or item.property not in PROPERTY_REGIONS or PROPERTY_REGIONS[item.property] is None:
+            return np.ones((h, w), np.float32)
+        mask = region_mask(self.parsing(item.image), item.property)
+        if item.reference is not None:
+            mask |= region_mask(self.parsing(item.reference), item.property)
+        return attention_from_mask(mask, self.sigma, self.floor)
