@@ -192,7 +192,7 @@ class ParserConfig:
     """Training settings of the face parser."""
 
     size: int = 128
-    epochs: int = 14
+    epochs: int = 15
     batch_size: int = 16
     lr: float = 2e-3
     weight_decay: float = 1e-5
