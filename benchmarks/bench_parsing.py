@@ -1,6 +1,7 @@
 """Benchmark of the shipped face parser: held-out IoUs, inference speed, and the STGAN gallery.
 
     python benchmarks/bench_parsing.py [--weights models/face_parser.safetensors] [--gallery results/figures/parsing_gallery.png]
+                                       [--fig6 results/figures/fig6.png]
 
 Prints figures (not a test). Targets (face-parsing issue, 200 held-out CelebAMask-HQ images at
 128 px): IoU hair >= 0.85, skin >= 0.85, mean IoU >= 0.70 over nose, eyes, brows, mouth+lips,
@@ -19,15 +20,17 @@ import numpy as np
 import torch
 
 from fklib.data import load_set
-from fklib.parsing import class_iou, load_parser, parse, parsing_split
+from fklib.parsing import ParsingAttention, class_iou, load_parser, parse, parsing_split, region_mask
 from fklib.parsing.parser import TARGET_GROUPS, default_weights, load_celebamask
-from fklib.viz import parsing_gallery
+from fklib.viz import attention_figure, parsing_gallery
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--weights", type=Path, default=None)
     p.add_argument("--gallery", type=Path, default=None, help="write the STGAN test-real gallery here")
+    p.add_argument("--fig6", type=Path, default=None,
+                   help="write the paper's Fig. 6 for an STGAN Black_Hair test edit here")
     args = p.parse_args()
     weights = args.weights or default_weights()
     model = load_parser(weights)
@@ -61,6 +64,14 @@ def main() -> None:
         faces = np.stack([np.asarray(it.image) for it in reals])
         maps = parse(model, faces, size=128)
         print(f"gallery: {parsing_gallery(faces, maps, args.gallery, [it.identity for it in reals])}")
+    if args.fig6:
+        edit = next(it for it in load_set("stgan", split="test") if it.property == "Black_Hair")
+        att = ParsingAttention([edit], model)
+        region = region_mask(att.parsing(edit.image), edit.property) | region_mask(att.parsing(edit.reference),
+                                                                                    edit.property)
+        path = attention_figure(np.asarray(edit.image), att.parsing(edit.image), region, att(edit), args.fig6,
+                                f"STGAN Black_Hair, identity {edit.identity} (sigma {att.sigma}, floor {att.floor})")
+        print(f"fig6: {path}")
 
 
 if __name__ == "__main__":

@@ -50,3 +50,23 @@ def parsing_gallery(images: np.ndarray, maps: np.ndarray, path: str | Path, titl
         if titles:
             axes[0, j].set_title(titles[j], fontsize=7)
     return save_figure(fig, path)
+
+
+def attention_figure(image: np.ndarray, parsing: np.ndarray, region: np.ndarray, attention: np.ndarray,
+                     path: str | Path, title: str = "") -> Path:
+    """Paper Fig. 6: input, face parsing map, region map of the modified property, face attention map."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 4, figsize=(8, 2.3))
+    panels = ((image, None, "input"), (colorize_parsing(parsing), None, "face parsing"),
+              (region.astype(float), "gray", "region of the property"), (attention, "gray", "face attention"))
+    for ax, (img, cmap, label) in zip(axes, panels):
+        ax.imshow(img, cmap=cmap, vmin=0 if cmap else None, vmax=1 if cmap else None)
+        ax.set_title(label, fontsize=8)
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    return save_figure(fig, path)
