@@ -45,3 +45,15 @@ def test_parse_returns_class_maps_at_the_input_size():
     model = FaceParser(pretrained=False)
     out = parse(model, np.zeros((2, 96, 80, 3), np.uint8), size=64)
     assert out.shape == (2, 96, 80) and out.dtype == np.uint8 and out.max() < 19
+
+
+def test_landmark_parser_convex_hull():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "experiments" / "landmark_parser.py"
+    spec = importlib.util.spec_from_file_location("landmark_parser", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)            # imports no mediapipe at module level
+    square = np.array([[0, 0], [4, 0], [4, 4], [0, 4], [2, 2], [1, 3]], float)
+    assert sorted(module.hull(square)) == [(0.0, 0.0), (0.0, 4.0), (4.0, 0.0), (4.0, 4.0)]
