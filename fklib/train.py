@@ -43,6 +43,7 @@ from .data.readers import ENTIRE, REAL, RECONSTRUCTION, STGAN_PROPERTIES
 from .data.sets import set_folder_name
 from .losses import LocatorLoss
 from .models import PriorBlend, create_model
+from .models.registry import accepts
 
 
 @dataclass
@@ -242,9 +243,14 @@ def load_checkpoint(path: str | Path) -> dict:
         raise ValueError(f"{path}: not a loadable fklib checkpoint ({type(err).__name__}: {err})") from err
 
 
-def build_model(cfg: TrainConfig) -> torch.nn.Module:
-    extra = {"num_properties": len(PROPERTY_CLASSES)} if cfg.property_weight > 0 else {}
-    return create_model(cfg.model, classifier=cfg.classifier, **extra, **cfg.model_kwargs)
+def build_model(cfg: TrainConfig, pretrained: bool = True) -> torch.nn.Module:
+    """The config's model; ``pretrained=False`` skips loading ImageNet/COCO weights (a checkpoint follows)."""
+    kwargs = dict(cfg.model_kwargs)
+    if cfg.property_weight > 0:
+        kwargs["num_properties"] = len(PROPERTY_CLASSES)
+    if not pretrained and accepts(cfg.model, "pretrained"):
+        kwargs["pretrained"] = False
+    return create_model(cfg.model, classifier=cfg.classifier, **kwargs)
 
 
 def property_targets(properties: list[str], device: torch.device) -> torch.Tensor:
@@ -257,15 +263,7 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfi
     """Rebuild the model of a checkpoint (eval mode, CPU) with its config and the raw payload."""
     ckpt = load_checkpoint(path)
     cfg = TrainConfig.from_dict(json.loads(ckpt["config"]))
-    kwargs = dict(cfg.model_kwargs)
-    if cfg.property_weight > 0:
-        kwargs["num_properties"] = len(PROPERTY_CLASSES)
-    kwargs["pretrained"] = False  # the checkpoint holds the trained weights
-    try:
-        model = create_model(cfg.model, classifier=cfg.classifier, **kwargs)
-    except TypeError:
-        kwargs.pop("pretrained")
-        model = create_model(cfg.model, classifier=cfg.classifier, **kwargs)
+    model = build_model(cfg, pretrained=False)  # the checkpoint holds the trained weights
     model.load_state_dict(ckpt["model"])
     if "prior_maps" in ckpt:
         model = PriorBlend(model, ckpt["prior_maps"], float(ckpt["prior_alpha"]))

@@ -366,3 +366,10 @@ def test_fold_batchnorm_keeps_outputs_and_removes_every_bn():
             a, b = model(x), folded(x)
         torch.testing.assert_close(b.map, a.map, atol=1e-5, rtol=1e-4)
         torch.testing.assert_close(b.logit, a.logit, atol=1e-4, rtol=1e-4)
+
+
+def test_registry_knows_constructor_arguments():
+    from fklib.models.registry import accepts
+
+    assert accepts("efficientnet_lite0_unet", "pretrained") and accepts("deeplabv3_resnet101", "pretrained")
+    assert not accepts("unet_small", "pretrained") and not accepts("no_such_model", "pretrained")

@@ -65,6 +65,12 @@ def as_mask(mask: MapLike | None, shape: tuple[int, ...], name: str) -> np.ndarr
     return m != 0
 
 
+def _select(p: np.ndarray, g: np.ndarray, mask: MapLike | None, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The pixels of ``p`` and ``g`` inside ``mask`` (all of them without a mask; none for an empty one)."""
+    m = as_mask(mask, p.shape, name)
+    return (p, g) if m is None else (p[m], g[m])
+
+
 def coss(pred: MapLike, gt: MapLike, mask: MapLike | None = None) -> float:
     """Cosine similarity of the flattened maps: ``<p, g> / (||p|| * ||g||)``.
 
@@ -87,11 +93,9 @@ def coss(pred: MapLike, gt: MapLike, mask: MapLike | None = None) -> float:
         ValueError: maps not 2-D, shapes differ, or a bad mask.
     """
     p, g = as_map_pair(pred, gt, "coss")
-    m = as_mask(mask, p.shape, "coss")
-    if m is not None:
-        if not m.any():
-            return math.nan
-        p, g = p[m], g[m]
+    p, g = _select(p, g, mask, "coss")
+    if p.size == 0:
+        return math.nan
     p, g = p.ravel(), g.ravel()
     norm_p, norm_g = float(np.linalg.norm(p)), float(np.linalg.norm(g))
     if norm_p == 0.0 and norm_g == 0.0:
@@ -123,11 +127,9 @@ def psnr(pred: MapLike, gt: MapLike, mask: MapLike | None = None) -> float:
         ValueError: maps not 2-D, shapes differ, or a bad mask.
     """
     p, g = as_map_pair(pred, gt, "psnr")
-    m = as_mask(mask, p.shape, "psnr")
-    if m is not None:
-        if not m.any():
-            return math.nan
-        p, g = p[m], g[m]
+    p, g = _select(p, g, mask, "psnr")
+    if p.size == 0:
+        return math.nan
     mse = max(float(np.mean((p - g) ** 2)), PSNR_MIN_MSE)
     return -10.0 * math.log10(mse)
 
@@ -139,11 +141,9 @@ def mae(pred: MapLike, gt: MapLike, mask: MapLike | None = None) -> float:
         - pred, gt, mask: ``(H, W)``.
     """
     p, g = as_map_pair(pred, gt, "mae")
-    m = as_mask(mask, p.shape, "mae")
-    if m is not None:
-        if not m.any():
-            return math.nan
-        p, g = p[m], g[m]
+    p, g = _select(p, g, mask, "mae")
+    if p.size == 0:
+        return math.nan
     return float(np.mean(np.abs(p - g)))
 
 

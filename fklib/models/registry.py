@@ -17,7 +17,7 @@ from typing import Callable, TypeVar, overload
 
 from torch import nn
 
-__all__ = ["register_model", "create_model", "list_models", "is_model"]
+__all__ = ["register_model", "create_model", "list_models", "is_model", "accepts"]
 
 ModelFactory = Callable[..., nn.Module]
 F = TypeVar("F", bound=ModelFactory)
@@ -64,6 +64,13 @@ def list_models() -> list[str]:
 def is_model(name: str) -> bool:
     """Whether ``name`` is a registered model."""
     return name in _MODELS
+
+
+def accepts(name: str, argument: str) -> bool:
+    """Whether the constructor of registered model ``name`` takes keyword ``argument``."""
+    import inspect
+
+    return name in _MODELS and argument in inspect.signature(_MODELS[name]).parameters
 
 
 def create_model(name: str, **kwargs) -> nn.Module:
