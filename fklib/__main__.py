@@ -3,6 +3,8 @@
     data      fetch, splits, prepare        (same as ``python -m fklib.data``)
     train     train a locator               (``--profile cpu|paper|smoke``, ``--config F.yaml``, ``--set k=v``)
     evaluate  evaluate a checkpoint         (one CSV row per image, summary with reference predictors)
+    locate    fakeness map of any image     (map PNG, overlay PNG, JSON; default: the shipped model)
+    export    ship a checkpoint             (models/fakelocator.safetensors + model card)
 """
 
 from __future__ import annotations
@@ -59,7 +61,29 @@ def _evaluate(argv: list[str]) -> int:
     return 0
 
 
-COMMANDS = {"train": _train, "evaluate": _evaluate}
+def _locate(argv: list[str]) -> int:
+    from .locate import main as locate_main
+
+    return locate_main(argv)
+
+
+def _export(argv: list[str]) -> int:
+    from .export import export
+
+    p = argparse.ArgumentParser(prog="python -m fklib export",
+                                description="Ship a checkpoint as safetensors with its model card (evaluated on "
+                                            "the public STGAN test split).")
+    p.add_argument("--checkpoint", required=True, type=Path)
+    p.add_argument("--out", type=Path, default=None, help="default: models/fakelocator.safetensors")
+    p.add_argument("--command", default=None, help="the training command to record (default from the config)")
+    args = p.parse_args(argv)
+    card = export(args.checkpoint, args.out, command=args.command)
+    print(f"export: {card['weights']} ({card['bytes'] / 1e6:.1f} MB); test means: "
+          + ", ".join(f"{k}={v}" for k, v in card.get("test", {}).get("model", {}).items()))
+    return 0
+
+
+COMMANDS = {"train": _train, "evaluate": _evaluate, "locate": _locate, "export": _export}
 
 
 def main(argv: list[str] | None = None) -> int:

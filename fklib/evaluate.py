@@ -104,10 +104,22 @@ def no_cl_threshold(model, cfg: TrainConfig, device, tta: bool = False) -> float
     return float(choose_threshold(np.array(scores), np.array(labels)))
 
 
+def limit_items(items, n: int) -> list:
+    """The first ``n`` items of each property (reals count as the property ``Real``), in order."""
+    seen: dict[str, int] = {}
+    out = []
+    for it in items:
+        k = it.property
+        if seen.get(k, 0) < n:
+            seen[k] = seen.get(k, 0) + 1
+            out.append(it)
+    return out
+
+
 def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: str | Path | None = None,
                         split: str = "test", batch_size: int = 64, device: str = "auto",
                         references: bool = True, tau: float = 0.1, tta: bool = False, model=None,
-                        cfg: TrainConfig | None = None) -> pd.DataFrame:
+                        cfg: TrainConfig | None = None, max_per_property: int | None = None) -> pd.DataFrame:
     """Evaluate a checkpoint (or an already built ``model`` + ``cfg``) on one set; one row per image and predictor.
 
     Args:
@@ -119,6 +131,8 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
         references: add the three input-blind reference predictors.
         tau: binarisation threshold of the GT (and prediction) for AUC/F1/IoU.
         tta: average each prediction with the one on the mirrored image.
+        max_per_property: keep only the first ``n`` fakes of each property and the first ``n``
+            reals (quick runs such as the ``smoke`` profile); ``None`` keeps everything.
     """
     if model is None:
         model, cfg, _ = model_from_checkpoint(checkpoint)
@@ -133,6 +147,8 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
         raise ValueError(f"no {split} images in {data or set_name} (a folder outside results/splits.csv "
                          "needs --split all)")
 
+    if max_per_property is not None:
+        items = limit_items(items, max_per_property)
     refs = fit_references(cfg) if references else None
     threshold = None if cfg.classifier else no_cl_threshold(model, cfg, dev, tta)
     rows = []

@@ -6,6 +6,9 @@ so tests and notebooks can point the package elsewhere with environment variable
 - ``FKLIB_ROOT``         -- the project root (default: the nearest folder above the current
   directory holding this project's ``pyproject.toml``, else the folder above the installed package).
 - ``FKLIB_DATA_MIRROR``  -- the read-only local mirror (default: ``<root>/../shared/data``).
+- ``FKLIB_RESULTS``      -- where tables, figures and executed notebooks go (default ``<root>/results``;
+  the pipeline's tests point it at a temporary folder). ``splits.csv`` always stays in ``<root>/results``.
+- ``FKLIB_CHECKPOINTS``  -- where training runs write (default ``<root>/checkpoints``).
 """
 
 from __future__ import annotations
@@ -42,8 +45,24 @@ def cache_dir() -> Path:
 
 
 def results_dir() -> Path:
-    """``<root>/results``: the small tables, figures and split files the pipeline writes."""
+    """``$FKLIB_RESULTS``, else ``<root>/results``: the small tables and figures the pipeline writes."""
+    env = os.environ.get("FKLIB_RESULTS")
+    if env:
+        return Path(env).expanduser().resolve()
     return project_root() / "results"
+
+
+def splits_file() -> Path:
+    """``<root>/results/splits.csv``: the fixed identity splits (an input of every run, never redirected)."""
+    return project_root() / "results" / "splits.csv"
+
+
+def checkpoints_dir() -> Path:
+    """``$FKLIB_CHECKPOINTS``, else ``<root>/checkpoints`` (git-ignored)."""
+    env = os.environ.get("FKLIB_CHECKPOINTS")
+    if env:
+        return Path(env).expanduser().resolve()
+    return project_root() / "checkpoints"
 
 
 def mirror_dir() -> Path:

@@ -41,7 +41,7 @@ from . import paths
 from .data import FakeMapDataset, load_set, manifest_hash
 from .data.readers import ENTIRE, REAL, RECONSTRUCTION, STGAN_PROPERTIES
 from .data.sets import set_folder_name
-from .losses import LocatorLoss
+from .losses import make_criterion
 from .models import PriorBlend, create_model
 from .models.registry import accepts
 
@@ -55,7 +55,9 @@ class TrainConfig:
         model: registry name for :func:`fklib.models.create_model`; ``model_kwargs`` passed on.
         classifier: add the real/fake classifier head (``False`` = the paper's "no cl").
         loss: map loss (``l1``, ``l2``, ``focal``, ``dice``, ``ssim`` or a sum such as ``l1+ssim``);
-            ``cls_weight`` = λ for the BCE term.
+            ``cls_weight`` = λ for the BCE term. ``dffd`` is the Table-2 baseline's own objective
+            (:class:`fklib.losses.DFFDLoss` on the model's ``coarse_map``; use with
+            ``model=dffd_xception``, see :func:`baseline_config`).
         property_weight: > 0 adds an auxiliary head predicting the edited property (``Real``,
             the 13 STGAN/AttGAN attributes, ``Reconstruction``, ``Entire``; :data:`PROPERTY_CLASSES`)
             trained with cross-entropy of this weight (beyond the paper).
@@ -88,6 +90,13 @@ class TrainConfig:
             parser, blurred; :class:`fklib.parsing.ParsingAttention`) into the encoder during
             training; test time uses none (ones), as in the paper. ``attention_sigma`` and
             ``attention_floor`` shape the map.
+        degrade_augment: degrade training images at random (:class:`fklib.degrade.RandomDegradation`:
+            p = 0.5, one of JPEG / blur / noise / low resolution at a level of
+            :data:`fklib.degrade.PAPER_AXES`; GT maps unchanged; beyond the paper).
+        init_from: start from the weights of another run instead of the model's own
+            initialisation (fine-tuning; optimizer, schedule and epochs are fresh): a run name
+            (``<checkpoints>/<name>/best.pt``) or a path to a ``.pt`` checkpoint. The checkpoint
+            records its SHA-256 as ``init_sha256``. ``None`` (default): no such start.
     """
 
     name: str = "run"
@@ -125,10 +134,12 @@ class TrainConfig:
     attention: bool = False
     attention_sigma: float = 8.0
     attention_floor: float = 0.3
+    degrade_augment: bool = False
+    init_from: str | None = None
     out_dir: str | None = None
 
     def checkpoint_dir(self) -> Path:
-        return Path(self.out_dir) if self.out_dir else paths.project_root() / "checkpoints" / self.name
+        return Path(self.out_dir) if self.out_dir else paths.checkpoints_dir() / self.name
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -188,6 +199,49 @@ def make_config(profile: str = "cpu", config_file: str | Path | None = None,
     return TrainConfig.from_dict(base)
 
 
+#: Per-profile settings of the Table-2 baseline (DFFD) on top of the profile (see :func:`baseline_config`).
+BASELINE_PROFILES: dict[str, dict[str, Any]] = {
+    # DFFD's own recipe: the real Xception widths at 299 px, Adam lr 1e-4 and weight decay 1e-3,
+    # batch 16 (train_map_supervised.py), no flips; 100 epochs of the 200 STGAN Bald items.
+    "paper": dict(model_kwargs={"width": 1.0, "middle_blocks": 8, "input_size": 299}, epochs=100, batch_size=16,
+                  lr=1e-4, betas=(0.9, 0.999), weight_decay=1e-3, schedule="constant", flip=False),
+    # From scratch on 2 CPU cores in about 3 minutes: an eighth of Xception's widths (0.35 M parameters;
+    # a quarter costs 3x more per step) at DFFD's 299 px (19 x 19 map), batch 8 for more steps
+    # (200 in all), a larger learning rate with cosine decay.
+    "cpu": dict(model_kwargs={"width": 0.125, "middle_blocks": 8, "input_size": 299}, epochs=8, batch_size=8,
+                lr=1e-3, weight_decay=1e-3, schedule="cosine", flip=True),
+    # Proves the pipeline runs.
+    "smoke": dict(model_kwargs={"width": 0.125, "middle_blocks": 2, "input_size": 64}, epochs=1, batch_size=8,
+                  lr=1e-3, weight_decay=1e-3),
+}
+
+
+def baseline_config(profile: str = "cpu", **overrides: Any) -> TrainConfig:
+    """The Table-2 baseline: DFFD (Stehouwer et al. 2019) trained on STGAN *Bald* (paper §5.2, RQ1).
+
+    Starts from training profile ``profile`` (its ``size`` is kept: the model resizes its input
+    to 299 px itself and its map is upsampled back, so evaluation runs at the profile's
+    resolution -- 128 px for ``cpu``, 224 px for ``paper``, as the paper enlarged the baseline's
+    maps to 224 x 224), then sets: ``model="dffd_xception"``, ``loss="dffd"``
+    (:class:`fklib.losses.DFFDLoss`, map and classifier terms weighted 1 as in DFFD),
+    ``properties=["Bald"]``, ``sets=["stgan"]``, ``classifier=True``, ``cls_weight=1``, no
+    property head (``property_weight=0``, ``prior_blend=False``), no reconstructions, no class
+    balancing, no face attention, and the optimisation settings of :data:`BASELINE_PROFILES`.
+    ``overrides`` (any :class:`TrainConfig` field) come last and replace whole fields (give all
+    of ``model_kwargs`` when changing one of them).
+    """
+    if profile not in BASELINE_PROFILES:
+        raise ValueError(f"unknown baseline profile {profile!r}; known: {sorted(BASELINE_PROFILES)}")
+    values: dict[str, Any] = dict(
+        name=f"dffd_baseline_{profile}", model="dffd_xception", loss="dffd", loss_kwargs={}, classifier=True,
+        cls_weight=1.0, property_weight=0.0, prior_blend=False, include_reconstruction=False, balance_classes=False,
+        sets=["stgan"], properties=["Bald"], include_reals=True, attention=False,
+    )
+    values.update(BASELINE_PROFILES[profile])
+    values.update(overrides)
+    return make_config(profile, overrides=values)
+
+
 def parse_override(text: str) -> tuple[str, Any]:
     """``key=value`` with the value parsed as YAML (``epochs=3``, ``properties=[Bald]``)."""
     import yaml
@@ -213,6 +267,12 @@ def data_manifest_hash(sets: list[str]) -> str:
     return manifest_hash(tuple(f"{set_folder_name(s)}/" for s in sets)) if sets else ""
 
 
+def _machine() -> str:
+    from .export import machine_description
+
+    return machine_description()
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -233,10 +293,15 @@ def save_checkpoint(path: Path, payload: dict) -> None:
 
 
 def load_checkpoint(path: str | Path) -> dict:
-    """Load a checkpoint safely (``weights_only=True``: tensors and primitive values only)."""
+    """Load a checkpoint safely: ``.pt`` with ``weights_only=True`` (tensors and primitive values only),
+    ``.safetensors`` as written by :func:`fklib.export.save_locator`."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
+    if path.suffix == ".safetensors":  # a shipped locator (fklib.export)
+        from .export import load_locator
+
+        return load_locator(path)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file for the user
@@ -356,6 +421,17 @@ def training_items(cfg: TrainConfig, split: str = "train") -> list:
     return items
 
 
+def loss_map(criterion, out) -> torch.Tensor:
+    """The map ``criterion`` is computed on: ``out.coarse_map`` for a loss with ``uses_coarse_map``
+    (:class:`fklib.losses.DFFDLoss`, the DFFD baseline's 19x19 attention map), ``out.map`` otherwise.
+    """
+    if getattr(criterion, "uses_coarse_map", False):
+        if out.coarse_map is None:
+            raise ValueError("loss 'dffd' needs a model with a coarse map (model=dffd_xception)")
+        return out.coarse_map
+    return out.map
+
+
 @torch.no_grad()
 def validate(model: torch.nn.Module, loader, device: torch.device, criterion) -> dict:
     """Mean loss and map metrics (COSS, PSNR, SSIM on fakes) and classifier accuracy on ``loader``."""
@@ -366,7 +442,7 @@ def validate(model: torch.nn.Module, loader, device: torch.device, criterion) ->
     for batch in loader:
         x, y, label = batch["image"].to(device), batch["gt_map"].to(device), batch["label"].to(device)
         out = model(x)
-        losses = criterion(out.map, y, out.logit, label)
+        losses = criterion(loss_map(criterion, out), y, out.logit, label)
         totals["loss"] += float(losses["loss"]) * len(x)
         totals["n"] += len(x)
         fake = label > 0.5
@@ -407,13 +483,27 @@ def _dist_info() -> tuple[int, int, int]:
     return 0, 1, 0
 
 
-def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=print) -> dict:
+def init_checkpoint_path(init_from: str) -> Path:
+    """The checkpoint file of :attr:`TrainConfig.init_from`: a ``.pt`` path as is, else ``<checkpoints>/<run>/best.pt``."""
+    path = Path(init_from)
+    return path if path.suffix == ".pt" else paths.checkpoints_dir() / init_from / "best.pt"
+
+
+def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=print,
+          train_items: list | None = None, val_items: list | None = None) -> dict:
     """Train according to ``cfg``; return ``{"best": path, "last": path, "history": [...]}``.
 
     With ``resume=True`` training continues from ``<out_dir>/last.pt`` (same config required).
+
+    ``train_items`` / ``val_items`` (lists of :class:`~fklib.data.readers.Item`), when given,
+    replace ``training_items(cfg, "train")`` / ``training_items(cfg, "val")``: data that is no
+    set of ``data/`` (e.g. :mod:`fklib.upsampling`'s partial fakes). The config's ``sets``,
+    ``properties``, ``protocol`` and caps are then not applied to them, and the checkpoint does
+    not identify them: the caller keeps track (see :func:`fklib.robustness.ensure_trained_on`).
     """
     from tqdm.auto import tqdm
 
+    t_start = time.time()
     rank, world, local_rank = _dist_info()
     distributed = world > 1
     device = resolve_device(cfg.device)
@@ -431,25 +521,44 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=pri
     out_dir = cfg.checkpoint_dir()
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
 
-    train_items = training_items(cfg, "train")
-    val_items = training_items(cfg, "val") if rank == 0 else []
+    train_items = training_items(cfg, "train") if train_items is None else list(train_items)
+    if rank != 0:
+        val_items = []
+    elif val_items is None:
+        val_items = training_items(cfg, "val")
+    else:
+        val_items = list(val_items)
     attention = None
     if cfg.attention:  # face attention from our parser during training only (paper §4.4)
         from .parsing import ParsingAttention, load_parser
 
         attention = ParsingAttention(train_items, load_parser(), sigma=cfg.attention_sigma,
                                      floor=cfg.attention_floor)
-    train_ds = FakeMapDataset(train_items, size=cfg.size, flip=cfg.flip, attention=attention)
+    transform = None
+    if cfg.degrade_augment:  # random real-world degradations of the training images (fklib.degrade)
+        from .degrade import RandomDegradation
+
+        transform = RandomDegradation(p=0.5)
+    train_ds = FakeMapDataset(train_items, size=cfg.size, flip=cfg.flip, attention=attention, transform=transform)
     val_ds = FakeMapDataset(val_items, size=cfg.size) if val_items else None
 
-    model = build_model(cfg).to(device)
+    model = build_model(cfg, pretrained=cfg.init_from is None)
+    init_sha256 = None
+    if cfg.init_from is not None:  # fine-tuning: start from another run's weights
+        from .data.fetching import sha256_file
+
+        init_path = init_checkpoint_path(cfg.init_from)
+        model.load_state_dict(load_checkpoint(init_path)["model"])
+        init_sha256 = sha256_file(init_path)
+    model = model.to(device)
     if use_amp and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     n_fake = sum(it.label for it in train_items)
     pos_weight = (len(train_items) - n_fake) / n_fake if cfg.balance_classes and n_fake else None
-    criterion = LocatorLoss(cfg.loss, cls_weight=cfg.cls_weight if cfg.classifier else 0.0, pos_weight=pos_weight,
-                            **cfg.loss_kwargs)
+    # LocatorLoss, or DFFDLoss for loss="dffd" (the Table-2 baseline; fed the coarse map, see loss_map)
+    criterion = make_criterion(cfg.loss, cls_weight=cfg.cls_weight if cfg.classifier else 0.0, pos_weight=pos_weight,
+                               **cfg.loss_kwargs)
 
     sampler = None
     if distributed:
@@ -463,7 +572,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=pri
     start_epoch, history, best_score = 0, [], -math.inf
     if resume and last_path.is_file():
         ckpt = load_checkpoint(last_path)
-        saved = json.loads(ckpt["config"])
+        saved = TrainConfig.from_dict(json.loads(ckpt["config"])).to_dict()  # keys added later: defaults
         if saved != cfg.to_dict():
             diff = sorted(k for k in saved if saved.get(k) != cfg.to_dict().get(k))
             raise ValueError(f"{last_path}: written with a different config (keys {diff}); cannot resume")
@@ -482,7 +591,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=pri
             model, device_ids=[device.index] if device.type == "cuda" else None)
 
     meta = {"config": json.dumps(cfg.to_dict(), sort_keys=True), "git_commit": git_commit(),
-            "data_manifest_hash": data_manifest_hash(cfg.sets), "fklib_checkpoint": 1}
+            "data_manifest_hash": data_manifest_hash(cfg.sets), "fklib_checkpoint": 1,
+            "machine": _machine(), **({"init_sha256": init_sha256} if init_sha256 else {})}
     for epoch in range(start_epoch, cfg.epochs):
         t0 = time.time()
         ddp_model.train()
@@ -505,7 +615,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=pri
                 x = x.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=use_amp):
                 out = ddp_model(x, attention=att)
-            losses = criterion(out.map.float(), y, None if out.logit is None else out.logit.float(), label)
+            losses = criterion(loss_map(criterion, out).float(), y, None if out.logit is None else out.logit.float(),
+                               label)
             if cfg.property_weight > 0:
                 targets = property_targets(batch["property"], device)
                 losses["loss"] = losses["loss"] + cfg.property_weight * torch.nn.functional.cross_entropy(
@@ -554,5 +665,7 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=pri
         save_checkpoint(best_path, {**ckpt, "prior_maps": priors, "prior_alpha": float(alpha),
                                     "prior_scores": json.dumps(scores)})
         model = PriorBlend(model, priors, alpha)
+    if rank == 0 and best_path.is_file():  # wall time of this call (a resumed run: of the last part)
+        save_checkpoint(best_path, {**load_checkpoint(best_path), "train_wall_seconds": round(time.time() - t_start, 1)})
     result = {"best": best_path, "last": last_path, "history": history, "model": model}
     return result

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The main job on the default profile: set up, then run the pipeline.
-# Until the notebooks land (issue: papermill pipeline), the pipeline is the data preparation
-# step that scripts/setup.sh already runs: fetch + verify + splits.
+# The main job: set up (venv, packages, data), then run the notebook pipeline with papermill.
+#   bash scripts/main.sh                 # default profile: cpu (<= 60 min on 2 cores)
+#   bash scripts/main.sh --profile smoke # minutes; any arguments go to python -m fklib.pipeline
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-.venv/bin/python -m fklib.data prepare --quiet
+exec .venv/bin/python -m fklib.pipeline "$@"

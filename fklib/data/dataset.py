@@ -43,16 +43,21 @@ class FakeMapDataset(torch.utils.data.Dataset):
             drawn from torch's global RNG (seed it, or the DataLoader's worker seeds).
         attention: ``item -> HxW`` float map in ``[0, 1]`` at the item's resolution (face
             attention, paper §4.4); ``None`` yields ones.
+        transform: applied to the **image only** (``3 x H x W`` float in ``[0, 1]`` at the item's
+            resolution, before the resize), e.g. :class:`fklib.degrade.RandomDegradation`; the
+            GT map is left as it is. ``None``: no transform.
     """
 
     def __init__(self, items: Sequence[Item], size: int = 128, flip: bool = False,
-                 attention: Callable[[Item], np.ndarray] | None = None):
+                 attention: Callable[[Item], np.ndarray] | None = None,
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None):
         if size <= 0:
             raise ValueError(f"size must be positive, got {size}")
         self.items = list(items)
         self.size = size
         self.flip = flip
         self.attention = attention
+        self.transform = transform
 
     def __len__(self) -> int:
         return len(self.items)
@@ -61,6 +66,8 @@ class FakeMapDataset(torch.utils.data.Dataset):
         item = self.items[index]
         image = torch.from_numpy(np.array(item.image, dtype=np.float32)).permute(2, 0, 1).div_(255.0)
         gt = torch.from_numpy(np.array(item.gt_map(), dtype=np.float32))[None]
+        if self.transform is not None:
+            image = self.transform(image)
         image, gt = resize_pair(image, gt, self.size)
         if self.attention is None:
             att = torch.ones_like(gt)

@@ -23,7 +23,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .. import paths
 from .fetching import load_manifest, manifest_hash
@@ -185,6 +184,8 @@ def load_set(name: str, folder: str | Path | None = None, split: str | None = No
     if not include_reconstruction:
         items = [it for it in items if it.property != RECONSTRUCTION]
     if split is not None:
+        import pandas as pd
+
         table = splits if isinstance(splits, pd.DataFrame) else read_splits(splits)
         keep = set(table[(table["set"] == (full or "generic")) & (table["split"] == split)]["identity"])
         if not keep:

@@ -21,7 +21,6 @@ import os
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from .. import paths
 from .fetching import load_manifest
@@ -84,11 +83,13 @@ def make_splits(seed: int = DEFAULT_SEED, manifest: dict[str, str] | None = None
         else:
             assigned = _assign(ids, rng, _counts(len(ids)))
         rows += [(set_name, ident, assigned[ident]) for ident in ids]
+    import pandas as pd
+
     return pd.DataFrame(rows, columns=["set", "identity", "split"])
 
 
 def default_splits_path() -> Path:
-    return paths.results_dir() / "splits.csv"
+    return paths.splits_file()
 
 
 def read_splits(path: str | Path | None = None) -> pd.DataFrame:
@@ -96,6 +97,8 @@ def read_splits(path: str | Path | None = None) -> pd.DataFrame:
     path = Path(path) if path is not None else default_splits_path()
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no split file; run `python -m fklib.data splits` to write it")
+    import pandas as pd
+
     df = pd.read_csv(path, dtype=str)
     missing = {"set", "identity", "split"} - set(df.columns)
     if missing:

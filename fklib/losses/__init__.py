@@ -10,13 +10,17 @@ in ``[0, 1]``, after the sigmoid) and ``target`` (ground-truth gray map, eq. 4),
 - :func:`dice_loss` / :class:`DiceLoss`   -- ``1 -`` soft Dice coefficient (eq. 9), per image.
 - :func:`ssim_loss` / :class:`SSIMLoss`   -- ``1 - SSIM`` (beyond the paper); sums like ``"l1+ssim"``.
 - :class:`LocatorLoss`                    -- map loss + ``cls_weight`` x BCE of the classifier.
+- :func:`dffd_gt` / :class:`DFFDLoss`     -- the Table-2 baseline (DFFD): L1 of its 19x19 map against
+  the GT resized and thresholded at 0.1, + BCE; it takes ``LocatorOutput.coarse_map``.
+- :func:`make_criterion`                  -- ``TrainConfig.loss`` -> ``LocatorLoss`` or ``DFFDLoss`` (``"dffd"``).
 """
 
+from fklib.losses.dffd import DFFDLoss, dffd_gt
 from fklib.losses.dice import DiceLoss, dice_loss
 from fklib.losses.focal import FocalLoss, focal_loss
 from fklib.losses.l1 import L1Loss, l1_loss
 from fklib.losses.l2 import L2Loss, l2_loss
-from fklib.losses.locator import MAP_LOSSES, LocatorLoss, SumLoss, make_map_loss
+from fklib.losses.locator import MAP_LOSSES, LocatorLoss, SumLoss, make_criterion, make_map_loss
 from fklib.losses.ssim import SSIMLoss, ssim_loss
 
 __all__ = [
@@ -26,4 +30,5 @@ __all__ = [
     "dice_loss", "DiceLoss",
     "ssim_loss", "SSIMLoss",
     "MAP_LOSSES", "make_map_loss", "LocatorLoss", "SumLoss",
+    "dffd_gt", "DFFDLoss", "make_criterion",
 ]

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as TF
 from torch import nn
 
+from fklib.losses.dffd import DFFDLoss
 from fklib.losses.dice import DiceLoss
 from fklib.losses.focal import FocalLoss
 from fklib.losses.l1 import L1Loss
@@ -113,3 +114,16 @@ class LocatorLoss(nn.Module):
 
     def extra_repr(self) -> str:
         return f"map_loss={self.map_loss_name!r}, cls_weight={self.cls_weight}, pos_weight={self.pos_weight}"
+
+
+def make_criterion(loss: str, cls_weight: float = 0.1, pos_weight: float | None = None,
+                   **loss_kwargs: Any) -> nn.Module:
+    """The training objective named by ``TrainConfig.loss``.
+
+    ``"dffd"`` gives :class:`~fklib.losses.DFFDLoss` (the Table-2 baseline; it takes the model's
+    ``coarse_map``, see :attr:`DFFDLoss.uses_coarse_map`); any map-loss name (or ``"a+b"`` sum)
+    gives :class:`LocatorLoss`. ``loss_kwargs`` go to the chosen class.
+    """
+    if loss == "dffd":
+        return DFFDLoss(cls_weight=cls_weight, pos_weight=pos_weight, **loss_kwargs)
+    return LocatorLoss(loss, cls_weight=cls_weight, pos_weight=pos_weight, **loss_kwargs)

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy.special import expit
 
 from fklib.metrics.functional import to_numpy
 
@@ -54,6 +53,8 @@ def classifier_accuracy(logits: ArrayLike1D, labels: ArrayLike1D) -> float:
     Shape:
         - logits, labels: ``(N,)``.
     """
+    from scipy.special import expit
+
     return accuracy(expit(to_numpy(logits)), labels, 0.5)
 
 

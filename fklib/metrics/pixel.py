@@ -22,7 +22,6 @@ from collections.abc import Iterable, Sequence
 from typing import NamedTuple
 
 import numpy as np
-from scipy.stats import rankdata
 
 from fklib.metrics.functional import MapLike, as_map_pair, as_mask, to_numpy
 
@@ -115,6 +114,8 @@ def pixel_auc(pred: MapLike, gt: MapLike, tau: float = 0.1, mask: MapLike | None
     n_neg = int(positive.size - n_pos)
     if n_pos == 0 or n_neg == 0:
         return math.nan
+    from scipy.stats import rankdata  # imported here: scipy.stats costs ~1 s at import
+
     ranks = rankdata(scores, method="average")
     rank_sum = float(ranks[positive].sum())
     return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (float(n_pos) * float(n_neg))

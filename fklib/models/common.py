@@ -35,11 +35,15 @@ class LocatorOutput(NamedTuple):
             ``classifier=False`` (the paper's "no cl" variant).
         property_logits: B x K logits over the edited property (auxiliary multi-task head,
             beyond the paper), or ``None`` for a model built with ``num_properties=0``.
+        coarse_map: the model's own low-resolution map before its upsampling to ``map``, for
+            a loss defined at that resolution (``dffd_xception``: the 19 x 19 attention map
+            at 299 px, trained by :class:`fklib.losses.DFFDLoss`); ``None`` for the others.
     """
 
     map: Tensor
     logit: Optional[Tensor]
     property_logits: Optional[Tensor] = None
+    coarse_map: Optional[Tensor] = None
 
 
 class ImageNetNormalize(nn.Module):

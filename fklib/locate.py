@@ -1,0 +1,257 @@
+"""``python -m fklib locate IMAGE... [--out DIR] [--checkpoint C]``: a fakeness map for any image.
+
+For each image this writes, into ``--out`` (default ``located/``):
+
+- ``<stem>_map.png``: the fakeness map at the input's size, gray, 16-bit (``--bits 8`` for 8-bit);
+  pixel value / 65535 (or / 255) is the predicted fakeness in [0, 1];
+- ``<stem>_overlay.png``: the map (jet colours) over the image with a colorbar, at the input's
+  pixel size (paper Fig. 1);
+- ``<stem>.json``: the fake probability (the classifier), the decision, map statistics and the files.
+
+The model sees the image resized to its resolution (128 px for the shipped model, bilinear with
+anti-aliasing); the map is resized back to the input size. It was trained on CelebA-framed,
+aligned faces: other framings are processed as given and the map is less reliable there.
+
+A file that cannot be read (missing, not an image, truncated, larger than ``--max-pixels``) gives
+one error line naming it, the other files still run, and the exit status is 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .data.images import load_rgb
+
+#: Default pixel limit for ``locate`` (about 8k x 8k): larger files are refused before decoding.
+LOCATE_MAX_PIXELS = 64_000_000
+
+
+@dataclass
+class Located:
+    """The result for one image: ``map`` is ``H x W`` float32 in [0, 1] at the input's size."""
+
+    path: Path
+    map: np.ndarray
+    probability: float | None
+    threshold: float | None
+
+    def stats(self, tau: float = 0.1) -> dict:
+        m = self.map
+        return {"mean": float(m.mean()), "max": float(m.max()), "p95": float(np.percentile(m, 95)),
+                "fraction_above_tau": float((m > tau).mean()), "tau": tau}
+
+    def decision(self) -> str:
+        if self.probability is not None:
+            return "fake" if self.probability > 0.5 else "real"
+        if self.threshold is None:
+            return "unknown (no classifier)"
+        return "fake" if self.map.mean() > self.threshold else "real"
+
+
+class Locator:
+    """A loaded locator ready for single images (BatchNorm folded, eval mode, CPU by default).
+
+    Args:
+        checkpoint: a ``.pt`` checkpoint or a shipped ``.safetensors`` (default: the shipped model).
+        device: ``cpu`` or ``cuda``.
+    """
+
+    def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu") -> None:
+        from .export import default_locator
+        from .models.fuse import fold_batchnorm
+        from .train import model_from_checkpoint
+
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else default_locator()
+        model, cfg, payload = model_from_checkpoint(self.checkpoint)
+        self.cfg = cfg
+        self.size = cfg.size
+        self.device = torch.device(device)
+        self.threshold = payload.get("no_cl_threshold")
+        example = torch.zeros(1, 3, self.size, self.size, device=self.device)
+        self.model = fold_batchnorm(model.to(self.device).eval(), example)
+
+    @torch.no_grad()
+    def predict_array(self, rgb: np.ndarray) -> tuple[np.ndarray, float | None]:
+        """``H x W x 3`` uint8 RGB -> (``H x W`` map at the input size, fake probability or None)."""
+        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+            raise ValueError(f"expected an H x W x 3 uint8 RGB array, got {rgb.shape} {rgb.dtype}")
+        h, w = rgb.shape[:2]
+        x = torch.from_numpy(np.array(rgb, copy=True)).permute(2, 0, 1)[None].float().div_(255).to(self.device)
+        if (h, w) != (self.size, self.size):
+            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False,
+                              antialias=True).clamp_(0, 1)
+        out = self.model(x)
+        pred = out.map.float()
+        if (h, w) != (self.size, self.size):
+            pred = F.interpolate(pred, size=(h, w), mode="bilinear", align_corners=False)
+        prob = None if out.logit is None else float(torch.sigmoid(out.logit.float())[0])
+        return pred[0, 0].clamp_(0, 1).cpu().numpy(), prob
+
+    def __call__(self, path: str | Path, max_pixels: int = LOCATE_MAX_PIXELS) -> Located:
+        path = Path(path)
+        m, prob = self.predict_array(load_rgb(path, max_pixels=max_pixels))
+        return Located(path, m, prob, self.threshold)
+
+
+def save_map_png(m: np.ndarray, path: Path, bits: int = 16) -> Path:
+    """Write an ``H x W`` map in [0, 1] as a gray PNG (16-bit: value * 65535; 8-bit: value * 255)."""
+    from PIL import Image
+
+    if bits not in (8, 16):
+        raise ValueError(f"bits must be 8 or 16, got {bits}")
+    scale = 65535 if bits == 16 else 255
+    arr = np.rint(np.clip(m, 0, 1) * scale).astype(np.uint16 if bits == 16 else np.uint8)
+    img = Image.fromarray(arr)  # uint16 -> mode I;16, uint8 -> L
+    _atomic_save(lambda tmp: img.save(tmp, format="PNG"), path)
+    return path
+
+
+def read_map_png(path: str | Path) -> np.ndarray:
+    """Inverse of :func:`save_map_png`: the map in [0, 1] as float32."""
+    from PIL import Image
+
+    with Image.open(path) as img:
+        arr = np.array(img)
+    scale = 65535.0 if arr.dtype == np.uint16 or arr.max(initial=0) > 255 else 255.0
+    return (arr.astype(np.float32) / scale).clip(0, 1)
+
+
+def overlay_figure(rgb: np.ndarray, m: np.ndarray, title: str | None = None):
+    """The map (jet, alpha 0.5) over the image with a colorbar inside the right edge; the figure
+    is exactly the image's pixel size at 100 dpi."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    h, w = m.shape
+    fig = plt.figure(figsize=(w / 100, h / 100), dpi=100)
+    ax = fig.add_axes((0, 0, 1, 1))
+    ax.imshow(rgb, interpolation="nearest")
+    im = ax.imshow(m, cmap="jet", vmin=0, vmax=1, alpha=0.5, interpolation="nearest")
+    ax.set_axis_off()
+    cax = ax.inset_axes((0.93, 0.08, 0.035, 0.84))
+    cb = fig.colorbar(im, cax=cax, ticks=[0, 0.5, 1])
+    font = max(4.0, min(w, h) / 30)
+    cb.ax.yaxis.set_ticks_position("left")  # labels inside the image, not cut off at its edge
+    cb.ax.tick_params(labelsize=font, colors="white", length=2)
+    cb.outline.set_edgecolor("white")
+    if title:
+        ax.text(0.02, 0.98, title, transform=ax.transAxes, va="top", color="white", fontsize=font,
+                bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0})
+    return fig
+
+
+def save_overlay_png(rgb: np.ndarray, m: np.ndarray, path: Path, title: str | None = None) -> Path:
+    """:func:`overlay_figure` saved at exactly the image's pixel size."""
+    import matplotlib.pyplot as plt
+
+    from PIL import Image
+
+    fig = overlay_figure(rgb, m, title)
+    fig.canvas.draw()
+    img = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
+    plt.close(fig)
+    if img.size != (m.shape[1], m.shape[0]):  # matplotlib rounding of odd sizes: pin the input size
+        img = img.resize((m.shape[1], m.shape[0]), Image.BILINEAR)
+    _atomic_save(lambda tmp: img.save(tmp, format="PNG"), path)
+    return path
+
+
+def _atomic_save(write, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def output_stems(paths: list[Path]) -> list[str]:
+    """One output stem per input: the file stem, made unique (``x``, ``x_2``, ...) within one run."""
+    seen: dict[str, int] = {}
+    stems = []
+    for p in paths:
+        stem = p.stem
+        n = seen.get(stem, 0) + 1
+        seen[stem] = n
+        stems.append(stem if n == 1 else f"{stem}_{n}")
+    return stems
+
+
+def locate_files(images: list[str | Path], out_dir: str | Path = "located", checkpoint: str | Path | None = None,
+                 bits: int = 16, overlay: bool = True, max_pixels: int = LOCATE_MAX_PIXELS,
+                 locator: Locator | None = None, log=print, err=None) -> tuple[list[dict], list[str]]:
+    """Locate each image, writing map, overlay and JSON; return (the JSON records, the error lines)."""
+    err = err or (lambda s: print(s, file=sys.stderr))
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{out_dir}: exists and is not a folder")
+    locator = locator or Locator(checkpoint)
+    paths = [Path(p) for p in images]
+    records, errors = [], []
+    for path, stem in zip(paths, output_stems(paths)):
+        t0 = time.perf_counter()
+        try:
+            rgb = load_rgb(path, max_pixels=max_pixels)
+            m, prob = locator.predict_array(rgb)
+        except (FileNotFoundError, ValueError) as e:
+            msg = str(e) if str(path) in str(e) else f"{path}: {e}"
+            errors.append(msg)
+            err(f"error: {msg}")
+            continue
+        res = Located(path, m, prob, locator.threshold)
+        files = {"map": out_dir / f"{stem}_map.png", "json": out_dir / f"{stem}.json"}
+        save_map_png(m, files["map"], bits)
+        if overlay:
+            files["overlay"] = out_dir / f"{stem}_overlay.png"
+            label = res.decision() if prob is None else f"{res.decision()} (p={prob:.2f})"
+            save_overlay_png(rgb, m, files["overlay"], title=label)
+        record = {"image": str(path), "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
+                  "fake_probability": prob, "decision": res.decision(), "map": res.stats(),
+                  "map_png_bits": bits, "model": {"checkpoint": str(locator.checkpoint), "model": locator.cfg.model,
+                                                  "input_size": locator.size},
+                  "files": {k: str(v) for k, v in files.items()}, "seconds": round(time.perf_counter() - t0, 3)}
+        _atomic_save(lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"), files["json"])
+        records.append(record)
+        p = "n/a" if prob is None else f"{prob:.3f}"
+        log(f"{path}: {res.decision()} (p={p}), map mean {record['map']['mean']:.3f} -> {files['map']}")
+    return records, errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m fklib locate", description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("images", nargs="+", type=Path, help="image files (any size; PNG, JPEG, ...)")
+    p.add_argument("--out", type=Path, default=Path("located"), help="output folder (default: located/)")
+    p.add_argument("--checkpoint", type=Path, default=None,
+                   help="a .pt checkpoint or .safetensors locator (default: models/fakelocator.safetensors)")
+    p.add_argument("--bits", type=int, default=16, choices=[8, 16], help="map PNG depth (default 16)")
+    p.add_argument("--no-overlay", action="store_true", help="skip the overlay PNG")
+    p.add_argument("--max-pixels", type=int, default=LOCATE_MAX_PIXELS,
+                   help=f"refuse larger images before decoding (default {LOCATE_MAX_PIXELS})")
+    args = p.parse_args(argv)
+    try:
+        locator = Locator(args.checkpoint)
+        _, errors = locate_files(args.images, args.out, bits=args.bits, overlay=not args.no_overlay,
+                                 max_pixels=args.max_pixels, locator=locator)
+    except (FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,173 @@
+"""``python -m fklib.pipeline [--profile cpu] [--only 02,03]``: run the numbered notebooks with papermill.
+
+Every ``notebooks/NN_*.ipynb`` (two digits, then a name) runs in order, then the teaching demos
+``notebooks/demo_*.ipynb``; a new numbered notebook is picked up without changing this file. Each
+gets the parameter ``profile`` (``smoke``, ``cpu`` or ``paper``; see :mod:`fklib.reproduce`) and
+runs with ``notebooks/`` as its working folder. The executed copy goes to
+``<results>/executed/<name>.ipynb`` (``<results>`` = ``results/`` or ``$FKLIB_RESULTS``), with
+inline images replaced by a pointer to the PNG the notebook saved, so the copies stay small.
+
+The run stops at the first failing notebook and names it and the failing cell. One progress line
+per notebook is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from . import paths
+
+PROFILES = ("smoke", "cpu", "paper")
+_NUMBERED = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
+_DEMO = re.compile(r"^demo_[A-Za-z0-9_]+\.ipynb$")
+#: Inline outputs larger than this (bytes of base64) are replaced by a note in the executed copies.
+MAX_INLINE_BYTES = 20_000
+
+
+class PipelineError(RuntimeError):
+    """A notebook failed: ``notebook`` and ``cell`` (index, 0-based) name where."""
+
+    def __init__(self, notebook: str, cell: int | None, message: str) -> None:
+        self.notebook, self.cell = notebook, cell
+        where = f"{notebook}, cell {cell}" if cell is not None else notebook
+        super().__init__(f"{where}: {message}")
+
+
+def notebooks_dir() -> Path:
+    return paths.project_root() / "notebooks"
+
+
+def list_notebooks(folder: Path | None = None, only: list[str] | None = None, demos: bool = True) -> list[Path]:
+    """The numbered notebooks in order, then the demos; ``only`` keeps numbers/names given (``02``, ``demo_map``)."""
+    folder = folder or notebooks_dir()
+    numbered = sorted(p for p in folder.glob("*.ipynb") if _NUMBERED.match(p.name))
+    found = numbered + (sorted(p for p in folder.glob("demo_*.ipynb") if _DEMO.match(p.name)) if demos else [])
+    if only:
+        wanted = [w.strip() for w in only if w.strip()]
+        keep = [p for p in found if any(p.name.startswith(w) or p.stem == w for w in wanted)]
+        missing = [w for w in wanted if not any(p.name.startswith(w) or p.stem == w for p in found)]
+        if missing:
+            raise ValueError(f"no notebook matches {missing} in {folder} (have: {[p.stem for p in found]})")
+        return keep
+    return found
+
+
+def shrink_outputs(nb_path: Path, max_bytes: int = MAX_INLINE_BYTES) -> int:
+    """Replace inline images/HTML larger than ``max_bytes`` in an executed notebook by a short note.
+
+    Returns the number of outputs replaced. Text outputs (tables, numbers) are kept.
+    """
+    import nbformat
+
+    nb = nbformat.read(nb_path, as_version=4)
+    replaced = 0
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data")
+            if not data:
+                continue
+            for mime in [m for m in list(data) if m.startswith("image/") or m in ("text/html", "application/vnd.jupyter.widget-view+json")]:
+                size = len(data[mime]) if isinstance(data[mime], str) else len(json.dumps(data[mime]))
+                if mime.startswith("image/") and size > max_bytes:
+                    del data[mime]
+                    data["text/plain"] = (f"[{mime} output ({size} bytes of base64) dropped from the executed "
+                                          "copy; the figure is saved under results/figures/]")
+                    replaced += 1
+                elif mime == "text/html" and size > max_bytes * 5:
+                    del data[mime]
+                    replaced += 1
+    widgets = nb.metadata.get("widgets")
+    if widgets and len(json.dumps(widgets)) > max_bytes:  # saved widget state (e.g. a demo's images)
+        del nb.metadata["widgets"]
+        replaced += 1
+    nbformat.write(nb, nb_path)
+    return replaced
+
+
+def _failing_cell(nb_path: Path) -> int | None:
+    """Index of the first cell with an error output in an executed notebook."""
+    import nbformat
+
+    try:
+        nb = nbformat.read(nb_path, as_version=4)
+    except Exception:  # noqa: BLE001 - a half-written notebook: no cell to name
+        return None
+    for i, cell in enumerate(nb.cells):
+        if any(o.get("output_type") == "error" for o in cell.get("outputs", [])):
+            return i
+    return None
+
+
+def run_notebook(nb: Path, out: Path, profile: str, kernel: str = "python3") -> float:
+    """Execute one notebook with papermill into ``out``; return seconds. Raises :class:`PipelineError`."""
+    import papermill as pm
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    try:
+        pm.execute_notebook(str(nb), str(out), parameters={"profile": profile}, kernel_name=kernel,
+                            cwd=str(nb.parent), progress_bar=False, log_output=False)
+    except pm.PapermillExecutionError as err:
+        raise PipelineError(nb.name, err.cell_index, f"{err.ename}: {err.evalue}") from None
+    except Exception as err:  # noqa: BLE001 - kernel died, missing kernel, bad notebook file
+        raise PipelineError(nb.name, _failing_cell(out) if out.exists() else None,
+                            f"{type(err).__name__}: {err}") from None
+    finally:
+        if out.exists():
+            shrink_outputs(out)
+    return time.time() - t0
+
+
+def _print(msg: str) -> None:
+    print(msg, flush=True)
+
+
+def run_pipeline(profile: str = "cpu", only: list[str] | None = None, notebooks: Path | None = None,
+                 kernel: str = "python3", log=_print) -> list[dict]:
+    """Run the notebooks in order for ``profile``; return one record per notebook (name, seconds)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
+    todo = list_notebooks(notebooks, only)
+    if not todo:
+        raise ValueError(f"no notebooks found in {notebooks or notebooks_dir()}")
+    executed = paths.results_dir() / "executed"
+    records = []
+    t_all = time.time()
+    for k, nb in enumerate(todo, 1):
+        log(f"[{k}/{len(todo)}] {nb.stem} (profile {profile}) ...")
+        seconds = run_notebook(nb, executed / nb.name, profile, kernel)
+        records.append({"notebook": nb.stem, "seconds": round(seconds, 1)})
+        log(f"[{k}/{len(todo)}] {nb.stem}: done in {seconds:.0f} s -> {executed / nb.name}")
+    log(f"pipeline ({profile}): {len(todo)} notebooks in {(time.time() - t_all) / 60:.1f} min")
+    return records
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m fklib.pipeline", description=__doc__.split("\n\n")[0])
+    p.add_argument("--profile", default="cpu", choices=PROFILES,
+                   help="smoke (CI, minutes), cpu (default, <= 60 min on 2 cores), paper (GPU, 224 px)")
+    p.add_argument("--only", default=None, help="comma-separated notebook numbers or names, e.g. 02,03")
+    p.add_argument("--results", type=Path, default=None,
+                   help="write tables/figures/executed notebooks here instead of results/ (sets FKLIB_RESULTS)")
+    args = p.parse_args(argv)
+    if args.results is not None:
+        os.environ["FKLIB_RESULTS"] = str(args.results.resolve())  # inherited by the notebook kernels
+    try:
+        run_pipeline(args.profile, args.only.split(",") if args.only else None)
+    except PipelineError as err:
+        print(f"pipeline: FAILED in {err}", file=sys.stderr)
+        return 1
+    except ValueError as err:
+        print(f"pipeline: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,452 @@
+"""Results tables and figures, written to fixed places, with the paper's value next to ours.
+
+A notebook does::
+
+    df = evaluate_checkpoint(ckpt, "stgan")                       # one row per (predictor, image)
+    rows = table_rows(df, by=["gan", "property"])                 # model + the 3 input-blind references
+    save_table(to_wide(with_paper(rows, 3, on=["gan", "property"])), "table3",
+               note=setting_note("cpu", table=3))
+    save_paper_figure(fig, 10)                                    # results/figures/fig10.png
+
+Places: ``results/tables/<name>.csv`` and ``<name>.md``; ``results/figures/fig<N>.png`` (150 dpi,
+the paper's numbering). Both are written atomically (temporary file in the same folder, then
+rename). ``results_dir`` arguments default to :func:`fklib.paths.results_dir`.
+
+Long format (what :func:`table_rows` returns and :func:`with_paper` takes): one row per
+(predictor, group, metric) with columns ``predictor``, the ``by`` keys, ``n`` (fakes averaged),
+``metric`` and ``value``; :func:`with_paper` adds ``paper`` and ``delta`` (= ours − paper).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import paper as _paper
+from . import paths
+
+#: The input-blind reference predictors of :func:`fklib.evaluate.evaluate_checkpoint`, in table order.
+REFERENCE_PREDICTORS = ("zeros", "global_mean", "property_mean")
+#: Default metrics of a paper table, in the paper's column order of Table 2.
+TABLE_METRICS = ("acc", "coss", "psnr", "ssim")
+#: Readable names of the registered models, for :func:`setting_note`.
+MODEL_NAMES = {
+    "deeplabv3_resnet101": "DeepLabV3-ResNet101",
+    "efficientnet_lite0_unet": "EfficientNet-Lite0 U-Net (ImageNet-pretrained encoder)",
+    "unet_small": "small U-Net (trained from scratch)",
+    "dffd_xception": "DFFD Xception with attention map",
+}
+
+
+# --------------------------------------------------------------------------------------------
+# per-image results -> table rows
+
+def _metric_columns(metrics: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
+    if isinstance(metrics, Mapping):
+        return {str(k): str(v) for k, v in metrics.items()}
+    return {str(m): str(m) for m in metrics}
+
+
+def _predictor_order(names) -> list[str]:
+    names = list(dict.fromkeys(names))
+    first = [p for p in ("model", *REFERENCE_PREDICTORS) if p in names]
+    return first + [p for p in names if p not in first]
+
+
+def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
+               metrics: Sequence[str] | Mapping[str, str] = TABLE_METRICS,
+               predictors: Sequence[str] | None = None, fake_keys: Sequence[str] = ("gan", "property"),
+               add_mean: bool = False) -> pd.DataFrame:
+    """Long-format table rows (mean per group) from per-image results of ``evaluate_checkpoint``.
+
+    Same conventions as :func:`fklib.evaluate.summarize`: map metrics are means over the group's
+    **fake** images (NaN skipped); ``acc`` is measured on the group's fakes together with the real
+    images of the same context, where the context is ``predictor`` plus the ``by`` keys that are not
+    in ``fake_keys`` (e.g. ``method`` when results of several checkpoints are concatenated); it is
+    NaN for a predictor that makes no detection (the references: ``pred_fake`` is NaN).
+
+    Args:
+        df: per-image rows with ``predictor`` (optional: ``"model"`` when absent), ``label``,
+            ``pred_fake`` (for ``acc``), the ``by`` columns and the metric columns.
+        by: group keys, e.g. ``["gan", "property"]`` or ``["method", "gan", "property"]``.
+        metrics: metric names (``"acc"`` is computed, others are column means), or a mapping
+            ``{table metric: column}`` such as ``{"coss": "coss_region"}`` for in-region metrics.
+        predictors: keep only these predictors (default: all, model first then the references).
+        fake_keys: keys describing a fake (real images carry ``gan="real"``, ``property="Real"``).
+        add_mean: append one row per (context, metric) with the fake keys set to ``"mean"``: the
+            unweighted mean over the groups, ``n`` their sum.
+
+    Returns:
+        columns ``predictor``, ``*by``, ``n``, ``metric``, ``value``.
+    """
+    by = list(by)
+    cols = _metric_columns(metrics)
+    df = df if "predictor" in df.columns else df.assign(predictor="model")
+    missing = [c for c in ["label", *by, *(c for m, c in cols.items() if m != "acc")] if c not in df.columns]
+    if "acc" in cols and "pred_fake" not in df.columns:
+        missing.append("pred_fake")
+    if missing:
+        raise ValueError(f"table_rows: per-image results lack column(s) {missing}")
+    if predictors is not None:
+        df = df[df["predictor"].isin(list(predictors))]
+    context = ["predictor", *[k for k in by if k not in fake_keys]]
+    fakes = df[df["label"] == 1]
+    reals = df[df["label"] == 0]
+    real_groups = {k if isinstance(k, tuple) else (k,): g for k, g in reals.groupby(context, sort=False, dropna=False)}
+
+    out: list[dict] = []
+    for predictor in _predictor_order(fakes["predictor"]):
+        sub = fakes[fakes["predictor"] == predictor]
+        for key, group in sub.groupby(by, sort=True, dropna=False):
+            key = key if isinstance(key, tuple) else (key,)
+            base = {"predictor": predictor, **dict(zip(by, key)), "n": len(group)}
+            ctx = tuple(base[c] for c in context)
+            for metric, column in cols.items():
+                if metric == "acc":
+                    both = pd.concat([group, real_groups.get(ctx, reals.iloc[:0])])
+                    value = (float(((both["pred_fake"] > 0.5) == (both["label"] == 1)).mean())
+                             if both["pred_fake"].notna().all() else math.nan)
+                else:
+                    value = float(group[column].mean(skipna=True))
+                out.append({**base, "metric": metric, "value": value})
+    table = pd.DataFrame(out, columns=["predictor", *by, "n", "metric", "value"])
+    if add_mean and not table.empty:
+        keep = [c for c in context if c in table.columns]
+        means = []
+        for key, sub in table.groupby([*keep, "metric"], sort=False, dropna=False):
+            row = dict(zip([*keep, "metric"], key))
+            counts = sub["n"]
+            row.update({k: "mean" for k in by if k in fake_keys},
+                       n=int(counts.sum()), value=float(sub["value"].mean()))
+            means.append(row)
+        table = pd.concat([table, pd.DataFrame(means)[table.columns]], ignore_index=True)
+    table["n"] = table["n"].astype(int)
+    return table
+
+
+def reference_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
+                   metrics: Sequence[str] | Mapping[str, str] = TABLE_METRICS, **kwargs) -> pd.DataFrame:
+    """Table rows of the input-blind references only (``zeros``, ``global_mean``, ``property_mean``).
+
+    For tables whose model rows come from several checkpoints (Table 2, 5) but whose references
+    are shared: ``pd.concat([table_rows(models, by, predictors=["model"]), reference_rows(df1, by)])``.
+    Keyword arguments go to :func:`table_rows`.
+    """
+    return table_rows(df, by, metrics, predictors=REFERENCE_PREDICTORS, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# the paper's cells next to ours
+
+def with_paper(ours: pd.DataFrame, table: int, on: Sequence[str], predictor: str | None = "model",
+               aliases: Mapping[str, Mapping[str, str]] | None = None,
+               include_paper_only: bool = False) -> pd.DataFrame:
+    """Add the paper's value of the same cell (``paper``) and ``delta = value - paper``.
+
+    Args:
+        ours: long-format rows with the ``on`` columns, ``metric`` and ``value``.
+        table: the paper's table (2-5, :func:`fklib.paper.paper_table`).
+        on: key columns to match (a subset of :data:`fklib.paper.TABLE_KEYS` ``[table]``), besides
+            ``metric``. Keys the paper fixes but ``on`` leaves out (e.g. Table 3 has no
+            ``method``) match any value of ours.
+        predictor: when ``ours`` has a ``predictor`` column, only its rows of this predictor get the
+            paper's value (the paper reports its model, not our input-blind references); ``None``
+            matches every predictor.
+        aliases: per key column, our value -> the paper's value used for matching only, e.g.
+            ``{"gan": {"interfacegan": "pggan"}}``; the returned keys are ours, unchanged.
+        include_paper_only: also append the paper's cells that ``ours`` lacks, for the metrics
+            ``ours`` has (``value`` and ``delta`` NaN; ``predictor`` set to ``predictor``), so the
+            table shows the paper's whole layout.
+
+    Returns:
+        ``ours`` (same row order, fresh index) with ``paper`` and ``delta``; NaN where the paper
+        has no such cell.
+
+    Raises:
+        ValueError: a key is not a column of the paper's table or of ``ours``, or the keys do not
+            identify one paper cell per metric.
+    """
+    on = list(on)
+    ref = _paper.paper_table(table)
+    bad = [k for k in on if k not in ref.columns or k == "metric"]
+    if bad:
+        raise ValueError(f"with_paper: table {table} has keys {_paper.TABLE_KEYS[table]}, not {bad}")
+    lacking = [k for k in [*on, "metric", "value"] if k not in ours.columns]
+    if lacking:
+        raise ValueError(f"with_paper: our rows lack column(s) {lacking}")
+    ref = ref[[*on, "metric", "value"]].rename(columns={"value": "paper"})
+    dup = ref.duplicated([*on, "metric"], keep=False)
+    if dup.any():
+        raise ValueError(f"with_paper: keys {on} match several cells of table {table}, e.g. "
+                         f"{ref[dup].iloc[0][[*on, 'metric']].to_dict()}; add keys from {_paper.TABLE_KEYS[table]}")
+    left = ours.reset_index(drop=True).drop(columns=["paper", "delta"], errors="ignore")
+    tmp = {k: f"__key_{i}" for i, k in enumerate([*on, "metric"])}
+    keys = pd.DataFrame({tmp[k]: left[k].map(lambda v, k=k: (aliases or {}).get(k, {}).get(v, v))
+                         if k in (aliases or {}) else left[k] for k in tmp})
+    right = ref.rename(columns=tmp)
+    merged = keys.merge(right, on=list(tmp.values()), how="left", validate="many_to_one")
+    out = left.copy()
+    out["paper"] = merged["paper"].to_numpy(dtype=float)
+    if predictor is not None and "predictor" in out.columns:
+        out.loc[out["predictor"] != predictor, "paper"] = math.nan
+    out["delta"] = out["value"].astype(float) - out["paper"]
+    if include_paper_only:
+        have = out if predictor is None or "predictor" not in out.columns else out[out["predictor"] == predictor]
+        have_keys = set(map(tuple, keys.loc[have.index].to_numpy().tolist()))
+        extra = ref[[tuple(r) not in have_keys for r in ref[[*on, "metric"]].to_numpy().tolist()]]
+        extra = extra[extra["metric"].isin(set(out["metric"]))]
+        if len(extra):
+            extra = extra.assign(value=math.nan, delta=math.nan)
+            if "predictor" in out.columns:
+                extra = extra.assign(predictor=predictor if predictor is not None else "model")
+            ints = [c for c in out.columns if pd.api.types.is_integer_dtype(out[c])]
+            out = pd.concat([out, extra[[c for c in out.columns if c in extra.columns]]], ignore_index=True)
+            out = out.astype({c: "Int64" for c in ints})
+    return out
+
+
+def to_wide(df: pd.DataFrame, index: Sequence[str] | None = None,
+            values: Sequence[str] = ("value", "paper", "delta")) -> pd.DataFrame:
+    """Long rows -> one row per group, columns ``<metric>``, ``<metric>_paper``, ``<metric>_delta``.
+
+    ``index`` defaults to every column except ``metric`` and the value columns (``n`` included).
+    Value columns absent from ``df`` (or all NaN ``paper``/``delta``) are left out. Row and metric
+    order follow their first appearance.
+    """
+    values = [v for v in values if v in df.columns and (v == "value" or df[v].notna().any())]
+    index = list(index) if index is not None else [c for c in df.columns if c not in ("metric", *values, "paper", "delta")]
+    metrics = list(dict.fromkeys(df["metric"]))
+    keyed = df.assign(__row=df.groupby(index, sort=False, dropna=False).ngroup())
+    first = keyed.drop_duplicates("__row").set_index("__row")[index]
+    wide = first.copy()
+    for m in metrics:
+        sub = keyed[keyed["metric"] == m].drop_duplicates("__row").set_index("__row")
+        for v in values:
+            name = m if v == "value" else f"{m}_{v}"
+            wide[name] = sub[v].reindex(wide.index)
+    return wide.reset_index(drop=True)
+
+
+# --------------------------------------------------------------------------------------------
+# writing
+
+def _atomic_write_text(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _decimals(column: str, metric: object) -> int:
+    """2 for PSNR (dB), 3 for everything else."""
+    tokens = set(re.split(r"[^a-z0-9]+", str(column).lower()))
+    return 2 if "psnr" in tokens or str(metric).lower() == "psnr" else 3
+
+
+def format_cell(value: object, column: str = "", metric: object = None) -> str:
+    """Markdown text of one cell: floats to 3 decimals (PSNR 2), counts as integers, NaN empty."""
+    if value is None or value is pd.NA or (isinstance(value, float | np.floating) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return str(bool(value))
+    if isinstance(value, int | np.integer):
+        return str(int(value))
+    if isinstance(value, float | np.floating):
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        if column == "n" or column.startswith("n_"):
+            return str(int(round(value))) if float(value).is_integer() else f"{value:g}"
+        return f"{value:.{_decimals(column, metric)}f}"
+    return str(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(df: pd.DataFrame) -> str:
+    """The frame as a GitHub Markdown table (:func:`format_cell` per cell; a ``metric`` column
+    decides the decimals of the numeric cells of its row)."""
+    df = _plain(df)
+    cols = [str(c) for c in df.columns]
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    metric_col = "metric" in df.columns
+    for _, row in df.iterrows():
+        metric = row["metric"] if metric_col else None
+        lines.append("| " + " | ".join(format_cell(row[c], str(c), metric) for c in df.columns) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def _plain(df: pd.DataFrame) -> pd.DataFrame:
+    """Index folded into columns unless it is the default range index; column names as strings."""
+    if not (isinstance(df.index, pd.RangeIndex) and df.index.start == 0 and df.index.step == 1
+            and df.index.name is None):
+        df = df.reset_index()
+    df = df.copy()
+    df.columns = ["/".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in df.columns]
+    return df
+
+
+def _table_number(name: str) -> int | None:
+    m = re.fullmatch(r"table(\d+)", name)
+    return int(m.group(1)) if m else None
+
+
+def _legend(df: pd.DataFrame, table: int | None) -> list[str]:
+    lines = []
+    cols = [str(c) for c in df.columns]
+    if any(c == "paper" or c.endswith("_paper") for c in cols):
+        where = f"Table {table}" if table else "the same table"
+        lines.append(f"`paper` (`<metric>_paper`): the paper's value of the same cell ({where}, typed in "
+                     "`fklib.paper`); `delta` (`<metric>_delta`) = ours − paper; empty where the paper has no such cell.")
+    preds = set(df["predictor"]) if "predictor" in df.columns else set()
+    if preds & set(REFERENCE_PREDICTORS):
+        lines.append("Input-blind reference rows: `zeros` (all-zero map), `global_mean` (mean training GT map), "
+                     "`property_mean` (mean training GT map of the image's property); a locator is useful only "
+                     "where it beats them. They make no detection, so their ACC is empty.")
+    return lines
+
+
+def save_table(df: pd.DataFrame, name: str, note: str = "", results_dir: str | Path | None = None,
+               title: str | None = None) -> dict[str, Path]:
+    """Write ``<results>/tables/<name>.csv`` and ``<name>.md``; return ``{"csv": path, "md": path}``.
+
+    The CSV holds the frame at full precision (a non-default index becomes columns). The Markdown
+    has a title line (default for ``table<N>``: the paper's caption), the ``note`` (how our setting
+    differs, see :func:`setting_note`), a legend for ``paper``/``delta`` columns and reference
+    rows when present, then the table with floats to 3 decimals and PSNR to 2
+    (:func:`format_cell`). Each file is written to a temporary file in the same folder and renamed.
+
+    Raises:
+        ValueError: ``name`` is empty or holds a path separator.
+    """
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ValueError(f"save_table: {name!r} is not a plain file name")
+    folder = Path(results_dir) if results_dir is not None else paths.results_dir()
+    folder = folder / "tables"
+    n = _table_number(name)
+    if title is None:
+        title = f"Table {n}: {_paper.CAPTIONS[n]} (ours)" if n in _paper.CAPTIONS else name
+    flat = _plain(df)
+    parts = [f"# {title}", ""]
+    if note:
+        parts += [note.strip(), ""]
+    legend = _legend(flat, n)
+    if legend:
+        parts += [" ".join(legend), ""]
+    parts.append(markdown_table(flat))
+    csv_path = _atomic_write_text(folder / f"{name}.csv", flat.to_csv(index=False))
+    md_path = _atomic_write_text(folder / f"{name}.md", "\n".join(parts))
+    return {"csv": csv_path, "md": md_path}
+
+
+def figure_path(n_or_name: int | str, results_dir: str | Path | None = None) -> Path:
+    """``<results>/figures/fig<N>.png`` for a paper figure number (``10`` or ``"10"``), else
+    ``<results>/figures/<name>.png`` (``"gallery"``, ``"fig10b"``)."""
+    name = str(n_or_name)
+    if isinstance(n_or_name, int) or name.isdigit():
+        name = f"fig{int(name)}"
+    name = name.removesuffix(".png")
+    if not name or "/" in name or "\\" in name or name.startswith("."):
+        raise ValueError(f"figure_path: {n_or_name!r} is not a figure number or plain name")
+    folder = Path(results_dir) if results_dir is not None else paths.results_dir()
+    return folder / "figures" / f"{name}.png"
+
+
+def save_paper_figure(fig, n_or_name: int | str, results_dir: str | Path | None = None, dpi: int = 150) -> Path:
+    """Save a matplotlib figure at :func:`figure_path` via :func:`fklib.viz.save_figure` (atomic, 150 dpi)."""
+    from .viz import save_figure
+
+    return save_figure(fig, figure_path(n_or_name, results_dir), dpi=dpi)
+
+
+# --------------------------------------------------------------------------------------------
+# how our setting differs
+
+def _config_dict(profile: str, config) -> dict:
+    if config is None:
+        from .train import PROFILES  # imports torch: only when a profile name is all we have
+
+        if profile not in PROFILES:
+            raise ValueError(f"setting_note: unknown profile {profile!r}; known: {sorted(PROFILES)}")
+        return PROFILES[profile].to_dict()
+    if isinstance(config, Mapping):
+        return dict(config)
+    return config.to_dict() if hasattr(config, "to_dict") else dict(vars(config))
+
+
+def _count(n: int) -> str:
+    return f"{int(n):,}"
+
+
+def setting_note(profile: str = "cpu", *, table: int | None = None, config=None,
+                 n_train_fakes: int | None = None, n_train_reals: int | None = None,
+                 n_test_fakes: int | None = None, n_test_reals: int | None = None,
+                 data: str | None = None, extra: str | None = None) -> str:
+    """The standard sentences of how our setting differs from the paper's (:data:`fklib.paper.PAPER_SETTINGS`).
+
+    Args:
+        profile: a :data:`fklib.train.PROFILES` name, used when ``config`` is not given.
+        table: the paper table the note accompanies (picks the paper's data sizes: Table 3 used
+            the universal model's 2,000 fakes per category; Table 2 rows differ in loss, so no
+            loss is named; Table 5's similarity metrics are in-region).
+        config: a ``TrainConfig`` or its dict (e.g. a checkpoint's ``cfg``), overriding ``profile``.
+        n_train_fakes, n_train_reals, n_test_fakes, n_test_reals: our data sizes, when known.
+        data: a sentence on our data (default: the public samples of the data mirror).
+        extra: appended as is.
+    """
+    cfg = _config_dict(profile, config)
+    ps = _paper.PAPER_SETTINGS
+    size = cfg.get("size")
+    model = cfg.get("model")
+    parts = []
+    parts.append(f"{size} px inputs (paper: {ps['size']} px)" if size != ps["size"] else f"{size} px inputs (as the paper)")
+    ours_model = MODEL_NAMES.get(model, model)
+    parts.append(f"{ours_model} (paper: {ps['backbone']}, COCO-pretrained)" if model != ps["model"]
+                 else f"{ours_model} (as the paper)")
+    sched = cfg.get("schedule")
+    train = (f"{cfg.get('epochs')} epochs, batch {cfg.get('batch_size')}, Adam lr {cfg.get('lr'):g}"
+             + (f" with {sched} schedule" if sched and sched != "constant" else ""))
+    paper_train = f"{ps['epochs']} epochs, batch {ps['batch_size']}, Adam lr {ps['lr']:g}"
+    parts.append(f"{train} (paper: {paper_train})")
+    if table != 2 and cfg.get("loss"):
+        loss = str(cfg["loss"]).upper().replace("+", " + ")
+        parts.append(f"{loss} map loss (paper: L1 after Table 2)")
+    if table == 3:
+        paper_data = (f"{_count(ps['universal_fakes_per_category'])} fakes per GAN/property category, "
+                      f"{_count(ps['universal_train_fakes'])} fakes + {_count(ps['universal_train_reals'])} reals in all")
+    else:
+        paper_data = (f"{_count(ps['train_fakes_per_property'])} fakes + "
+                      f"{_count(ps['train_reals_per_property'])} reals per property")
+    if n_train_fakes is not None or n_train_reals is not None:
+        ours = " + ".join(f"{_count(v)} {w}" for v, w in ((n_train_fakes, "fakes"), (n_train_reals, "reals"))
+                          if v is not None)
+        parts.append(f"training on {ours} (paper: {paper_data})")
+    else:
+        parts.append(f"paper training data: {paper_data}")
+    paper_test = f"{_count(ps['test_fakes'])} fakes + {_count(ps['test_reals'])} reals"
+    if n_test_fakes is not None or n_test_reals is not None:
+        ours = " + ".join(f"{_count(v)} {w}" for v, w in ((n_test_fakes, "fakes"), (n_test_reals, "reals"))
+                          if v is not None)
+        parts.append(f"testing on {ours} (paper: {paper_test})")
+    text = "Our setting vs the paper's (§5.1): " + "; ".join(parts) + "."
+    text += " " + (data if data is not None else
+                   "Data: the public GAN samples of the data mirror (`../shared/data/README.md`), "
+                   "not the paper's own generated sets.")
+    if table == 2:
+        text += (f" The paper enlarged the DFFD baseline's {ps['baseline_map_size']}x{ps['baseline_map_size']} "
+                 f"maps to {ps['size']} px; we evaluate every row at our resolution.")
+    if table == 5:
+        text += " As in the paper, COSS, PSNR and SSIM are measured inside the modified property's region."
+    if extra:
+        text += " " + extra.strip()
+    return text.replace("  ", " ").strip()

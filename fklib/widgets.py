@@ -1,0 +1,351 @@
+"""Teaching demos (``notebooks/demo_*.ipynb``): the callbacks behind the ipywidgets, testable without a browser.
+
+Pick a test image and its edited property, degrade it with JPEG / blur / noise / downscaling and
+see the fake, its ground truth (eq. 4), the locator's map, the overlay and the map metrics::
+
+    from fklib.locate import Locator
+    from fklib.widgets import analyse, build_demo, examples, result_figure
+
+    loc = Locator()                              # the shipped model
+    ex = examples("stgan", "test", per_property=3)
+    r = analyse(loc, ex["Bangs"][0], jpeg_quality=30)
+    r["metrics"]                                 # {"coss": ..., "psnr": ..., "ssim": ...}
+    result_figure(r)                             # real, fake (degraded), GT, prediction, overlay
+    demo = build_demo(loc, ex); display(demo); demo.update()
+
+All computing goes through :func:`degrade_image` and :func:`analyse`; :func:`build_demo` only
+wires widgets to them. As in the paper's RQ5 (§5.2) the degradation acts on the image the
+locator sees, and the ground truth stays the eq.-4 map of the undegraded real/fake pair.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from typing import Any
+
+import ipywidgets
+import numpy as np
+
+#: The degradation settings :func:`analyse` accepts, with their identity values.
+IDENTITY_SETTINGS: dict[str, Any] = {"jpeg_quality": None, "blur_kernel": 1, "noise_variance": 0.0,
+                                     "downscale": 1.0, "seed": 0}
+
+
+def degrade_image(rgb: np.ndarray, jpeg_quality: int | None = None, blur_kernel: int = 1,
+                  noise_variance: float = 0.0, downscale: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Degrade an ``H x W x 3`` uint8 image with :mod:`fklib.degrade`; returns ``H x W x 3`` uint8.
+
+    The steps run in this order (each skipped at its identity setting):
+
+    1. ``downscale``: each side reduced by this factor and resized back (:func:`~fklib.degrade.low_resolution`; 1 = off);
+    2. ``blur_kernel``: Gaussian blur with an odd ``k x k`` kernel (:func:`~fklib.degrade.gaussian_blur`; 1 = off);
+    3. ``noise_variance``: additive Gaussian noise, variance in 0-255 units, seeded by ``seed``
+       (:func:`~fklib.degrade.gaussian_noise`; 0 = off);
+    4. ``jpeg_quality``: JPEG compression at quality 1..100 (:func:`~fklib.degrade.jpeg`; ``None`` = off).
+
+    JPEG comes last, as when a processed picture is finally saved/shared. The intermediate image
+    stays float; the result is rounded to 8 bits once. With every setting at its identity the
+    input array itself is returned (unchanged, no copy).
+
+    Raises:
+        ValueError: not an ``H x W x 3`` uint8 image, or a setting out of range (see :mod:`fklib.degrade`).
+    """
+    import torch
+
+    from . import degrade as dg
+
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"degrade_image: expected an H x W x 3 uint8 RGB array, got {rgb.shape} {rgb.dtype}")
+    x = torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1).div_(255.0)
+    y = dg.low_resolution(x, downscale)
+    y = dg.gaussian_blur(y, blur_kernel)
+    y = dg.gaussian_noise(y, noise_variance, seed)
+    y = dg.jpeg(y, jpeg_quality)
+    if y is x:  # every step at its identity setting
+        return rgb
+    return dg._to_uint8(y).permute(1, 2, 0).numpy()
+
+
+def _settings(degradation: dict) -> dict[str, Any]:
+    unknown = set(degradation) - set(IDENTITY_SETTINGS)
+    if unknown:
+        raise TypeError(f"unknown degradation setting(s) {sorted(unknown)}; known: {list(IDENTITY_SETTINGS)}")
+    s = {**IDENTITY_SETTINGS, **degradation}
+    s["jpeg_quality"] = None if s["jpeg_quality"] is None else int(s["jpeg_quality"])
+    s["blur_kernel"] = int(s["blur_kernel"])
+    s["noise_variance"] = float(s["noise_variance"])
+    s["downscale"] = float(s["downscale"])
+    s["seed"] = int(s["seed"])
+    return s
+
+
+def analyse(locator, item, **degradation) -> dict:
+    """Degrade ``item``'s image, run ``locator`` on it and score its map against the undegraded GT.
+
+    Args:
+        locator: a :class:`fklib.locate.Locator` (anything with ``predict_array(rgb) -> (map, prob)``).
+        item: a :class:`fklib.data.Item` (a fake with its real source, a real, or an entire synthesis).
+        **degradation: ``jpeg_quality``, ``blur_kernel``, ``noise_variance``, ``downscale``, ``seed``
+            of :func:`degrade_image` (missing ones at their identity).
+
+    Returns:
+        dict with ``image`` (the degraded input, uint8), ``real`` (the real source; the image itself
+        for a real item; ``None`` for an entire synthesis), ``gt`` (eq.-4 map of the undegraded pair,
+        float32), ``pred`` (the map at the input size, float32), ``probability`` (p(fake) from the
+        classifier, or ``None``), ``map_mean``, ``metrics`` (``coss``, ``psnr``, ``ssim`` of ``pred``
+        vs ``gt``, :mod:`fklib.metrics`), ``degradation`` (all five settings) and ``meta`` (the
+        item's property, identity, label, ...).
+
+    Raises:
+        TypeError: an unknown degradation setting.
+    """
+    from .metrics import coss, psnr, ssim
+
+    settings = _settings(degradation)
+    image = degrade_image(np.asarray(item.image), **settings)
+    pred, prob = locator.predict_array(image)
+    gt = np.asarray(item.gt_map(), dtype=np.float32)
+    real = item.reference if item.reference is not None else (item.image if item.label == 0 else None)
+    return {
+        "image": image,
+        "real": None if real is None else np.asarray(real),
+        "gt": gt,
+        "pred": pred,
+        "probability": prob,
+        "map_mean": float(pred.mean()),
+        "metrics": {"coss": coss(pred, gt), "psnr": psnr(pred, gt), "ssim": ssim(pred, gt)},
+        "degradation": settings,
+        "meta": item.meta(),
+    }
+
+
+def describe_degradation(settings: dict) -> str:
+    """A short human-readable summary of the settings, e.g. ``JPEG q30, blur 5`` (``none`` when off)."""
+    s = {**IDENTITY_SETTINGS, **settings}
+    parts = []
+    if float(s["downscale"]) != 1:
+        parts.append(f"downscale x{float(s['downscale']):g}")
+    if int(s["blur_kernel"]) > 1:
+        parts.append(f"blur {int(s['blur_kernel'])}")
+    if float(s["noise_variance"]) > 0:
+        parts.append(f"noise var {float(s['noise_variance']):g}")
+    if s["jpeg_quality"] is not None:
+        parts.append(f"JPEG q{int(s['jpeg_quality'])}")
+    return ", ".join(parts) if parts else "none"
+
+
+def metrics_line(result: dict) -> str:
+    """One line: item, degradation, COSS / PSNR / SSIM, map mean and p(fake)."""
+    m, meta = result["metrics"], result["meta"]
+    p = "n/a" if result["probability"] is None else f"{result['probability']:.3f}"
+    return (f"{meta['property']} · {meta['identity']} | degradation: {describe_degradation(result['degradation'])} | "
+            f"COSS {m['coss']:.3f}  PSNR {m['psnr']:.2f} dB  SSIM {m['ssim']:.3f} | "
+            f"map mean {result['map_mean']:.3f}  p(fake) {p}")
+
+
+def result_figure(result: dict):
+    """Five panels: real, fake (degraded input), GT (gray), prediction (jet, colorbar), overlay.
+
+    The title carries the metrics and p(fake). A plain :class:`matplotlib.figure.Figure` (no
+    pyplot state: nothing to close); :func:`figure_png` renders it.
+    """
+    from matplotlib.figure import Figure
+
+    from .viz import _show, overlay
+
+    meta = result["meta"]
+    degraded = describe_degradation(result["degradation"]) != "none"
+    fig = Figure(figsize=(9.0, 2.25), dpi=100)
+    axes = fig.subplots(1, 5)
+    if result["real"] is not None:
+        _show(axes[0], result["real"], "real X")
+    else:
+        _show(axes[0], np.ones((8, 8, 3)), "real X (none: entire synthesis)")
+    input_name = "real" if meta["label"] == 0 else "fake"
+    _show(axes[1], result["image"], f"{input_name} X' (degraded)" if degraded else f"{input_name} X' (input)")
+    _show(axes[2], result["gt"], "ground truth (eq. 4)", "gray")
+    im = _show(axes[3], result["pred"], "prediction", "jet")
+    cb = fig.colorbar(im, ax=axes[3], fraction=0.046, pad=0.03, ticks=[0, 0.5, 1])
+    cb.ax.tick_params(labelsize=6)
+    _show(axes[4], overlay(np.asarray(result["image"]), result["pred"]), "overlay")
+    m = result["metrics"]
+    p = "n/a" if result["probability"] is None else f"{result['probability']:.2f}"
+    fig.suptitle(f"{meta['property']} ({meta['identity']}), degradation: {describe_degradation(result['degradation'])}"
+                 f" — COSS {m['coss']:.3f}, PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, p(fake) {p}",
+                 fontsize=8)
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.80, wspace=0.15)
+    return fig
+
+
+def figure_png(fig, dpi: int = 80) -> bytes:
+    """PNG bytes of a figure (works with any matplotlib backend, also headless)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def examples(set_name: str = "stgan", split: str = "test", per_property: int = 3) -> dict[str, list]:
+    """The first ``per_property`` items of each property of a set's split, in the set's order.
+
+    Returns:
+        property -> list of :class:`~fklib.data.Item` (``Real`` included: its GT is all zero).
+    """
+    from .data import load_set
+
+    if per_property < 1:
+        raise ValueError(f"per_property must be >= 1, got {per_property}")
+    out: dict[str, list] = {}
+    for it in load_set(set_name, split=split):
+        bucket = out.setdefault(it.property, [])
+        if len(bucket) < per_property:
+            bucket.append(it)
+    return out
+
+
+def build_demo(locator, examples: dict[str, list]):
+    """The interactive demo: property / identity dropdowns, degradation sliders, figure + metrics.
+
+    Controls (``demo.controls``): ``property`` (the keys of ``examples``; starts on the first
+    property of fakes), ``identity`` (dropdowns), ``jpeg_on`` (checkbox;
+    moving the quality slider switches it on), ``jpeg_quality`` (10..100), ``blur_kernel`` (odd
+    1..15), ``noise_variance`` (0..400, 0-255 units), ``downscale`` (1..8) and a ``reset`` button.
+    Every change calls ``demo.update()``, which runs :func:`analyse`, stores the result in
+    ``demo.last_result``, the line in ``demo.metrics_text`` and shows :func:`result_figure` and
+    the line in ``demo.output`` (an ``ipywidgets.Output``). Call ``demo.update()`` once after
+    ``display(demo)`` so that a headless run (papermill) shows a result. ``demo.render = False``
+    skips drawing the figure (the metrics line is still shown).
+    """
+    return LocatorDemo(locator, examples)
+
+
+class LocatorDemo(ipywidgets.VBox):
+    """See :func:`build_demo`."""
+
+    def __init__(self, locator, examples: dict[str, list]) -> None:
+        import ipywidgets as w
+
+        if not examples or not any(examples.values()):
+            raise ValueError("build_demo: no examples (property -> non-empty list of items)")
+        self.locator = locator
+        self.examples = {k: list(v) for k, v in examples.items() if v}
+        self.last_result: dict | None = None
+        self.metrics_text = ""
+        #: False skips drawing the figure in ``update`` (the metrics line is still shown).
+        self.render = True
+        self._busy = False
+        style = {"description_width": "110px"}
+        layout = w.Layout(width="420px")
+        props = list(self.examples)
+        start = next((p for p in props if self.examples[p][0].label == 1), props[0])  # start on a fake
+        c = {
+            "property": w.Dropdown(options=props, value=start, description="property", style=style, layout=layout),
+            "identity": w.Dropdown(options=self._identity_options(start), value=0, description="identity",
+                                   style=style, layout=layout),
+            "jpeg_on": w.Checkbox(value=False, description="JPEG on", indent=False),
+            "jpeg_quality": w.IntSlider(value=50, min=10, max=100, step=5, description="JPEG quality",
+                                        continuous_update=False, style=style, layout=layout),
+            "blur_kernel": w.IntSlider(value=1, min=1, max=15, step=2, description="blur kernel",
+                                       continuous_update=False, style=style, layout=layout),
+            "noise_variance": w.FloatSlider(value=0.0, min=0.0, max=400.0, step=5.0, description="noise variance",
+                                            continuous_update=False, readout_format=".0f", style=style, layout=layout),
+            "downscale": w.FloatSlider(value=1.0, min=1.0, max=8.0, step=0.5, description="downscale",
+                                       continuous_update=False, readout_format=".1f", style=style, layout=layout),
+            "reset": w.Button(description="no degradation", tooltip="set every slider to its identity"),
+        }
+        self.controls = c
+        self.output = w.Output()
+        c["property"].observe(self._on_property, names="value")
+        c["jpeg_quality"].observe(self._on_quality, names="value")
+        for name in ("identity", "jpeg_on", "blur_kernel", "noise_variance", "downscale"):
+            c[name].observe(self._on_change, names="value")
+        c["reset"].on_click(self._on_reset)
+        left = w.VBox([c["property"], c["identity"], c["reset"]])
+        right = w.VBox([w.HBox([c["jpeg_quality"], c["jpeg_on"]]), c["blur_kernel"], c["noise_variance"],
+                        c["downscale"]])
+        super().__init__([w.HBox([left, right]), self.output])
+
+    # --- state -> analyse --------------------------------------------------------------------
+
+    def _identity_options(self, prop: str) -> list[tuple[str, int]]:
+        return [(f"{it.identity}", i) for i, it in enumerate(self.examples[prop])]
+
+    def current_item(self):
+        """The item selected by the two dropdowns."""
+        return self.examples[self.controls["property"].value][self.controls["identity"].value]
+
+    def settings(self) -> dict[str, Any]:
+        """The degradation settings of the sliders (the keyword arguments of :func:`analyse`)."""
+        c = self.controls
+        return {"jpeg_quality": int(c["jpeg_quality"].value) if c["jpeg_on"].value else None,
+                "blur_kernel": int(c["blur_kernel"].value), "noise_variance": float(c["noise_variance"].value),
+                "downscale": float(c["downscale"].value), "seed": 0}
+
+    def update(self) -> dict:
+        """Analyse the selected item at the current settings, show it, and return the result."""
+        result = analyse(self.locator, self.current_item(), **self.settings())
+        self.last_result = result
+        self.metrics_text = metrics_line(result)
+        shown = [{"output_type": "stream", "name": "stdout", "text": self.metrics_text + "\n"}]
+        if self.render:
+            png = base64.b64encode(figure_png(result_figure(result))).decode("ascii")
+            shown.insert(0, {"output_type": "display_data", "metadata": {},
+                             "data": {"image/png": png, "text/plain": "<result figure>"}})
+        self.output.outputs = tuple(shown)
+        return result
+
+    # --- widget callbacks (thin) ---------------------------------------------------------------
+
+    def _on_change(self, change=None) -> None:
+        if not self._busy:
+            self.update()
+
+    def _quietly(self, fn) -> None:
+        self._busy = True
+        try:
+            fn()
+        finally:
+            self._busy = False
+
+    def _on_property(self, change) -> None:
+        def set_identities():
+            ident = self.controls["identity"]
+            ident.options = self._identity_options(change["new"])
+            ident.value = 0
+
+        self._quietly(set_identities)
+        self._on_change()
+
+    def _on_quality(self, change) -> None:
+        if not self.controls["jpeg_on"].value:
+            self._quietly(lambda: setattr(self.controls["jpeg_on"], "value", True))
+        self._on_change()
+
+    def _on_reset(self, _button=None) -> None:
+        def reset():
+            c = self.controls
+            c["jpeg_on"].value = False
+            c["blur_kernel"].value = 1
+            c["noise_variance"].value = 0.0
+            c["downscale"].value = 1.0
+
+        self._quietly(reset)
+        self._on_change()
+
+
+def quality_table(locator, item, qualities=(None, 90, 70, 50, 30, 10)):
+    """:func:`analyse` of one item at several JPEG qualities: a DataFrame with one row per quality.
+
+    Columns ``jpeg_quality`` (``None`` = not compressed), ``coss``, ``psnr``, ``ssim``, ``map_mean``,
+    ``p_fake``.
+    """
+    import pandas as pd
+
+    rows = []
+    for q in qualities:
+        r = analyse(locator, item, jpeg_quality=q)
+        rows.append({"jpeg_quality": "off" if q is None else int(q), **r["metrics"], "map_mean": r["map_mean"],
+                     "p_fake": math.nan if r["probability"] is None else r["probability"]})
+    return pd.DataFrame(rows)

@@ -1,0 +1,101 @@
+"""The papermill pipeline: discovery, failure reporting, small executed copies, and the whole
+``smoke`` profile end to end (every table and figure written, every number finite)."""
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+
+from fklib import paths
+from fklib.pipeline import PipelineError, list_notebooks, run_pipeline, shrink_outputs
+
+
+def write_nb(path: Path, *sources: str, params: str = 'profile = "cpu"') -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    p = nbformat.v4.new_code_cell(params)
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p] + [nbformat.v4.new_code_cell(s) for s in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_discovery_order_and_only(tmp_path):
+    for name in ("06_gallery", "00_data", "02_loss", "demo_widgets", "notes", "1_bad"):
+        write_nb(tmp_path / f"{name}.ipynb", "1")
+    names = [p.stem for p in list_notebooks(tmp_path)]
+    assert names == ["00_data", "02_loss", "06_gallery", "demo_widgets"]
+    assert [p.stem for p in list_notebooks(tmp_path, only=["02", "06"])] == ["02_loss", "06_gallery"]
+    with pytest.raises(ValueError, match="07"):
+        list_notebooks(tmp_path, only=["07"])
+
+
+def test_failure_names_notebook_and_cell(tmp_path, monkeypatch):
+    monkeypatch.setenv("FKLIB_RESULTS", str(tmp_path / "results"))
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    write_nb(folder / "00_ok.ipynb", "x = 1", "assert profile == 'smoke'")
+    write_nb(folder / "01_bad.ipynb", "y = 2", "raise RuntimeError('boom in cell')")
+    write_nb(folder / "02_never.ipynb", "open('ran.txt', 'w').write('x')")
+    lines = []
+    with pytest.raises(PipelineError) as err:
+        run_pipeline("smoke", notebooks=folder, log=lines.append)
+    assert err.value.notebook == "01_bad.ipynb"
+    assert "RuntimeError" in str(err.value) and "boom in cell" in str(err.value)
+    assert err.value.cell is not None
+    assert (tmp_path / "results" / "executed" / "00_ok.ipynb").is_file()
+    assert not (folder / "ran.txt").exists()  # stopped at the first failure
+    assert any(line.startswith("[1/3] 00_ok") for line in lines)
+
+
+def test_shrink_replaces_big_images_only(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    big = base64.b64encode(os.urandom(60_000)).decode()
+    small = base64.b64encode(b"x" * 100).decode()
+    cell = nbformat.v4.new_code_cell("plot()")
+    cell.outputs = [nbformat.v4.new_output("display_data", data={"image/png": big, "text/plain": "<Figure>"}),
+                    nbformat.v4.new_output("display_data", data={"image/png": small}),
+                    nbformat.v4.new_output("execute_result", data={"text/plain": "0.93"}, execution_count=1)]
+    nb.cells = [cell]
+    path = tmp_path / "x.ipynb"
+    nbformat.write(nb, path)
+    assert shrink_outputs(path) == 1
+    outs = nbformat.read(path, as_version=4).cells[0].outputs
+    assert "image/png" not in outs[0]["data"] and "results/figures" in outs[0]["data"]["text/plain"]
+    assert outs[1]["data"]["image/png"] == small
+    assert outs[2]["data"]["text/plain"] == "0.93"
+
+
+@pytest.mark.slow
+def test_smoke_profile_end_to_end(tmp_path, data_root):
+    """The whole pipeline on the smoke profile into a temporary results folder (CI runs this)."""
+    results, ckpts = tmp_path / "results", tmp_path / "checkpoints"
+    env = {**os.environ, "FKLIB_CHECKPOINTS": str(ckpts)}
+    proc = subprocess.run([sys.executable, "-m", "fklib.pipeline", "--profile", "smoke", "--results", str(results)],
+                          cwd=paths.project_root(), env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    for nb in list_notebooks():
+        assert (results / "executed" / nb.name).is_file(), nb.name
+        assert f"{nb.stem}: done" in proc.stdout
+    for n in (2, 3, 4, 5):
+        table = pd.read_csv(results / "tables" / f"table{n}.csv")
+        assert (results / "tables" / f"table{n}.md").is_file()
+        model = table[table["predictor"] == "model"]
+        assert len(model) > 0
+        for metric in ("coss", "psnr", "ssim"):
+            assert np.isfinite(model[metric]).all(), (n, metric)
+        assert {"zeros", "global_mean", "property_mean"} <= set(table["predictor"]), n
+        assert "coss_paper" in table.columns and "coss_delta" in table.columns
+    for n in (1, 5, 6, 7):
+        assert (results / "figures" / f"fig{n}.png").stat().st_size > 1000
+    summary = (results / "README.md").read_text()
+    for heading in ("Table 2", "Table 3", "Table 4", "Table 5"):
+        assert heading in summary
+    # The committed results/ were not touched by the smoke run.
+    assert not (paths.project_root() / "results" / "executed" / "smoke").exists()

@@ -1,0 +1,122 @@
+"""The teaching-demo callbacks (fklib.widgets): degradations, analyse, the figure and the widget wiring."""
+
+import numpy as np
+import pytest
+import torch
+
+from fklib import degrade as dg
+from fklib.metrics import coss, psnr, ssim
+from fklib.widgets import (analyse, build_demo, degrade_image, describe_degradation, examples, figure_png,
+                           result_figure)
+from conftest import random_rgb
+
+
+def _high_freq(img: np.ndarray) -> float:
+    x = img.astype(np.float64)
+    return float(np.abs(np.diff(x, axis=0)).mean() + np.abs(np.diff(x, axis=1)).mean())
+
+
+@pytest.fixture
+def smooth_rgb(rng):
+    """A face-sized image with smooth gradients and some texture (JPEG and blur visibly act on it)."""
+    yy, xx = np.mgrid[0:64, 0:64]
+    base = np.stack([xx * 3, yy * 3, (xx + yy) * 2], -1).astype(np.float64)
+    return np.clip(base + rng.normal(0, 20, base.shape), 0, 255).astype(np.uint8)
+
+
+def test_identity_settings_return_the_input(smooth_rgb):
+    out = degrade_image(smooth_rgb)
+    assert out is smooth_rgb
+    out = degrade_image(smooth_rgb, jpeg_quality=None, blur_kernel=1, noise_variance=0, downscale=1, seed=7)
+    assert np.array_equal(out, smooth_rgb) and out.dtype == np.uint8
+    assert describe_degradation({}) == "none"
+
+
+def test_each_slider_changes_the_image(smooth_rgb):
+    for kw in ({"jpeg_quality": 10}, {"blur_kernel": 5}, {"noise_variance": 100}, {"downscale": 4}):
+        out = degrade_image(smooth_rgb, **kw)
+        assert out.shape == smooth_rgb.shape and out.dtype == np.uint8
+        assert not np.array_equal(out, smooth_rgb), kw
+    assert _high_freq(degrade_image(smooth_rgb, blur_kernel=7)) < 0.6 * _high_freq(smooth_rgb)
+    assert _high_freq(degrade_image(smooth_rgb, downscale=4)) < 0.6 * _high_freq(smooth_rgb)
+    noisy = degrade_image(smooth_rgb, noise_variance=100, seed=3)
+    assert np.array_equal(noisy, degrade_image(smooth_rgb, noise_variance=100, seed=3))   # seeded
+    assert not np.array_equal(noisy, degrade_image(smooth_rgb, noise_variance=100, seed=4))
+
+
+def test_order_is_downscale_blur_noise_jpeg(rng):
+    img = random_rgb(rng, 32, 48)
+    x = torch.from_numpy(img.astype(np.float32)).permute(2, 0, 1) / 255
+    y = dg.jpeg(dg.gaussian_noise(dg.gaussian_blur(dg.low_resolution(x, 2), 3), 50, 1), 60)
+    expected = dg._to_uint8(y).permute(1, 2, 0).numpy()
+    got = degrade_image(img, jpeg_quality=60, blur_kernel=3, noise_variance=50, downscale=2, seed=1)
+    assert np.array_equal(got, expected)
+    with pytest.raises(ValueError):
+        degrade_image(img.astype(np.float32))
+    with pytest.raises(ValueError):
+        degrade_image(img, blur_kernel=4)
+
+
+@pytest.fixture(scope="module")
+def locator():
+    from fklib.locate import Locator
+
+    return Locator()
+
+
+@pytest.fixture(scope="module")
+def demo_examples(data_root):
+    return examples("stgan", "test", per_property=2)
+
+
+def test_examples_are_small_and_grouped(demo_examples):
+    assert "Real" in demo_examples and "Bald" in demo_examples
+    for prop, items in demo_examples.items():
+        assert 1 <= len(items) <= 2 and all(it.property == prop for it in items)
+
+
+def test_analyse_a_real_stgan_fake(locator, demo_examples):
+    item = demo_examples["Bald"][0]
+    r = analyse(locator, item)
+    gt = item.gt_map()
+    assert r["image"] is item.image or np.array_equal(r["image"], item.image)
+    assert np.array_equal(r["real"], item.reference) and np.array_equal(r["gt"], gt)
+    assert r["pred"].shape == gt.shape and 0 <= r["probability"] <= 1
+    assert r["metrics"] == pytest.approx({"coss": coss(r["pred"], gt), "psnr": psnr(r["pred"], gt),
+                                          "ssim": ssim(r["pred"], gt)}, rel=1e-9)
+    real_map, _ = locator.predict_array(np.asarray(item.reference))
+    assert r["pred"].mean() > real_map.mean()
+    assert r["degradation"] == {"jpeg_quality": None, "blur_kernel": 1, "noise_variance": 0.0, "downscale": 1.0,
+                                "seed": 0}
+    # a degradation changes the input but not the GT (RQ5)
+    d = analyse(locator, item, jpeg_quality=10, blur_kernel=3)
+    assert not np.array_equal(d["image"], item.image) and np.array_equal(d["gt"], gt)
+    assert d["degradation"]["jpeg_quality"] == 10 and d["degradation"]["blur_kernel"] == 3
+    with pytest.raises(TypeError):
+        analyse(locator, item, quality=10)
+    fig = result_figure(d)
+    assert len(fig.axes) == 6                                  # five panels and a colorbar
+    assert "COSS" in fig._suptitle.get_text() and "p(fake)" in fig._suptitle.get_text()
+    assert figure_png(fig)[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_build_demo_wiring(locator, demo_examples):
+    demo = build_demo(locator, demo_examples)
+    c = demo.controls
+    assert list(c["property"].options) == list(demo_examples)
+    result = demo.update()
+    assert demo.last_result is result and demo.output.outputs                    # something shown
+    assert result["meta"]["property"] == "Bald" and result["meta"]["label"] == 1      # starts on a fake
+    assert "image/png" in demo.output.outputs[0]["data"]
+    demo.render = False                                                          # the wiring only, faster
+    c["blur_kernel"].value = 5
+    assert demo.last_result["degradation"]["blur_kernel"] == 5
+    c["jpeg_quality"].value = 30                                                 # switches JPEG on
+    assert c["jpeg_on"].value and demo.last_result["degradation"]["jpeg_quality"] == 30
+    c["property"].value = "Bangs"
+    assert demo.last_result["meta"]["property"] == "Bangs"
+    assert [o[0] for o in c["identity"].options] == [it.identity for it in demo_examples["Bangs"]]
+    c["reset"].click()
+    assert demo.last_result["degradation"]["jpeg_quality"] is None
+    assert demo.last_result["degradation"]["blur_kernel"] == 1
+    assert "COSS" in demo.metrics_text
