@@ -22,10 +22,20 @@ def _train(argv: list[str]) -> int:
     p.add_argument("--config", type=Path, default=None, help="YAML file of TrainConfig fields (may set 'profile')")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one field, value parsed as YAML (repeatable), e.g. --set epochs=3")
+    p.add_argument("--baseline", action="store_true",
+                   help="the DFFD baseline of Table 2 on STGAN Bald for this profile (fklib.train.baseline_config)")
     p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
-    cfg = make_config(args.profile, args.config, dict(parse_override(o) for o in args.overrides))
+    overrides = dict(parse_override(o) for o in args.overrides)
+    if args.baseline:
+        from .train import baseline_config
+
+        if args.config is not None:
+            raise ValueError("--baseline and --config cannot be combined; use --set overrides")
+        cfg = baseline_config(args.profile, **overrides)
+    else:
+        cfg = make_config(args.profile, args.config, overrides)
     print(f"train: {cfg.name}: model={cfg.model} loss={cfg.loss} size={cfg.size} epochs={cfg.epochs} "
           f"-> {cfg.checkpoint_dir()}")
     res = train(cfg, resume=args.resume, progress=not args.quiet)

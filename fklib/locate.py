@@ -126,44 +126,44 @@ def read_map_png(path: str | Path) -> np.ndarray:
     return (arr.astype(np.float32) / scale).clip(0, 1)
 
 
-def overlay_figure(rgb: np.ndarray, m: np.ndarray, title: str | None = None):
-    """The map (jet, alpha 0.5) over the image with a colorbar inside the right edge; the figure
-    is exactly the image's pixel size at 100 dpi."""
-    import matplotlib
+def jet(m: np.ndarray) -> np.ndarray:
+    """``HxW`` values in [0, 1] -> ``HxWx3`` float RGB of the jet colour map (piecewise linear)."""
+    x = np.clip(np.asarray(m, np.float32), 0, 1)[..., None]
+    centres = np.array([3.0, 2.0, 1.0], np.float32)  # red, green, blue peaks at x = 3/4, 1/2, 1/4
+    return np.clip(1.5 - np.abs(4.0 * x - centres), 0, 1)
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def overlay_image(rgb: np.ndarray, m: np.ndarray, title: str | None = None, alpha: float = 0.5):
+    """The map (jet, ``alpha``) over the image, with a colorbar (0, 0.5, 1) inside the right edge and
+    an optional title; a PIL image of exactly the input's size (no matplotlib: fast to import)."""
+    from PIL import Image, ImageDraw, ImageFont
 
     h, w = m.shape
-    fig = plt.figure(figsize=(w / 100, h / 100), dpi=100)
-    ax = fig.add_axes((0, 0, 1, 1))
-    ax.imshow(rgb, interpolation="nearest")
-    im = ax.imshow(m, cmap="jet", vmin=0, vmax=1, alpha=0.5, interpolation="nearest")
-    ax.set_axis_off()
-    cax = ax.inset_axes((0.93, 0.08, 0.035, 0.84))
-    cb = fig.colorbar(im, cax=cax, ticks=[0, 0.5, 1])
-    font = max(4.0, min(w, h) / 30)
-    cb.ax.yaxis.set_ticks_position("left")  # labels inside the image, not cut off at its edge
-    cb.ax.tick_params(labelsize=font, colors="white", length=2)
-    cb.outline.set_edgecolor("white")
+    out = (1 - alpha) * rgb.astype(np.float32) / 255.0 + alpha * jet(m)
+    img = Image.fromarray(np.rint(out * 255).clip(0, 255).astype(np.uint8))
+    draw = ImageDraw.Draw(img)
+    x0, x1 = int(w * 0.93), max(int(w * 0.965), int(w * 0.93) + 2)
+    y0, y1 = int(h * 0.08), max(int(h * 0.92), int(h * 0.08) + 3)
+    ramp = np.linspace(1, 0, y1 - y0, dtype=np.float32)[:, None].repeat(x1 - x0, 1)
+    img.paste(Image.fromarray(np.rint(jet(ramp) * 255).astype(np.uint8)), (x0, y0))
+    draw.rectangle((x0 - 1, y0 - 1, x1, y1), outline=(255, 255, 255))
+    size = max(8, min(w, h) // 22)
+    try:
+        font = ImageFont.load_default(size=size)
+    except TypeError:  # Pillow without FreeType sizes
+        font = ImageFont.load_default()
+    for value in (0.0, 0.5, 1.0):
+        y = y1 - value * (y1 - y0)
+        draw.text((x0 - 3, y), f"{value:.1f}", fill=(255, 255, 255), font=font, anchor="rm",
+                  stroke_width=1, stroke_fill=(0, 0, 0))
     if title:
-        ax.text(0.02, 0.98, title, transform=ax.transAxes, va="top", color="white", fontsize=font,
-                bbox={"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0})
-    return fig
+        draw.text((3, 2), title, fill=(255, 255, 255), font=font, stroke_width=1, stroke_fill=(0, 0, 0))
+    return img
 
 
 def save_overlay_png(rgb: np.ndarray, m: np.ndarray, path: Path, title: str | None = None) -> Path:
-    """:func:`overlay_figure` saved at exactly the image's pixel size."""
-    import matplotlib.pyplot as plt
-
-    from PIL import Image
-
-    fig = overlay_figure(rgb, m, title)
-    fig.canvas.draw()
-    img = Image.fromarray(np.asarray(fig.canvas.buffer_rgba())[..., :3].copy())
-    plt.close(fig)
-    if img.size != (m.shape[1], m.shape[0]):  # matplotlib rounding of odd sizes: pin the input size
-        img = img.resize((m.shape[1], m.shape[0]), Image.BILINEAR)
+    """:func:`overlay_image` saved as PNG at exactly the image's pixel size."""
+    img = overlay_image(rgb, m, title)
     _atomic_save(lambda tmp: img.save(tmp, format="PNG"), path)
     return path
 

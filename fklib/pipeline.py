@@ -136,6 +136,9 @@ def run_pipeline(profile: str = "cpu", only: list[str] | None = None, notebooks:
     todo = list_notebooks(notebooks, only)
     if not todo:
         raise ValueError(f"no notebooks found in {notebooks or notebooks_dir()}")
+    # Idle OpenMP threads of a kernel sleep instead of spinning: on a shared 2-core machine spinning
+    # threads of concurrent processes slowed notebooks 4-8x (set the variable to override).
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     executed = paths.results_dir() / "executed"
     records = []
     t_all = time.time()

@@ -40,7 +40,7 @@ import pandas as pd
 import torch
 
 from . import paths
-from .degrade import (GAMMA_METRICS, IDENTITY_LEVEL, IMDL_AXES, PAPER_AXES, disorganization_test, disorganize_item,
+from .degrade import (GAMMA_METRICS, IMDL_AXES, PAPER_AXES, disorganization_test, disorganize_item,
                       random_quadrant_permutation, robustness_sweep, summarize_disorganization)
 from .train import TrainConfig, load_checkpoint, model_from_checkpoint, resolve_device, train
 
@@ -65,8 +65,9 @@ MAX_REALS = {"smoke": 3, "cpu": None, "paper": None}
 #: Fine-tuning of the augmented model: epochs and the factor on the profile's learning rate.
 AUGMENT = {"smoke": {"epochs": 1, "lr_factor": 0.2}, "cpu": {"epochs": 3, "lr_factor": 0.2},
            "paper": {"epochs": 3, "lr_factor": 0.2}}
-#: Whether notebook 05 also runs IMDL-BenCo's grid by default (``imdl`` parameter).
-RUN_IMDL = {"smoke": False, "cpu": True, "paper": True}
+#: The models notebook 05 sweeps over IMDL-BenCo's grid by default (its ``imdl`` parameter: ``None``
+#: this default, ``True`` both models, ``False`` none). cpu: the universal model only (about 50 s).
+IMDL_MODELS = {"smoke": (), "cpu": ("universal",), "paper": ("universal", "augmented")}
 
 
 def _check_profile(profile: str) -> None:
@@ -113,13 +114,13 @@ def robustness_items(profile: str, purpose: str = "sweep", set_name: str = "stga
 
 def sweep_axes(profile: str, grid: str = "paper") -> dict[str, tuple]:
     """Degradation levels: ``grid="paper"`` (:data:`~fklib.degrade.PAPER_AXES`) or ``"imdl"``
-    (:data:`~fklib.degrade.IMDL_AXES`); ``smoke`` keeps the mildest and the harshest level."""
+    (:data:`~fklib.degrade.IMDL_AXES`); ``smoke`` keeps the harshest level only."""
     _check_profile(profile)
     axes = {"paper": PAPER_AXES, "imdl": IMDL_AXES}.get(grid)
     if axes is None:
         raise ValueError(f"grid must be 'paper' or 'imdl', got {grid!r}")
     if profile == "smoke":
-        return {k: (v[0], v[-1]) for k, v in axes.items()}
+        return {k: (v[-1],) for k, v in axes.items()}
     return dict(axes)
 
 
@@ -150,6 +151,7 @@ def ensure_augmented(profile: str, retrain: bool = False, log=print) -> Path:
     from .data.fetching import sha256_file
     from .reproduce import ensure_trained, universal_config
 
+    log = log or (lambda *_: None)
     universal = ensure_trained(universal_config(profile), log=log)
     cfg = augmented_config(profile)
     best = cfg.checkpoint_dir() / "best.pt"
@@ -310,7 +312,7 @@ def fig9_figure(model: torch.nn.Module, item, size: int, perm: Sequence[int] | N
     return fig
 
 
-def _level_label(name: str, level) -> str:
+def _level_label(level) -> str:
     if level is None or (isinstance(level, float) and math.isnan(level)):
         return "none"
     return f"{level:g}" if isinstance(level, (int, float, np.integer, np.floating)) else str(level)
@@ -343,7 +345,7 @@ def fig10_figure(sweeps: Mapping[str, pd.DataFrame], metrics: Sequence[str] = GA
             sub = df[df["degradation"] == deg]
             if sub.empty:
                 continue
-            levels = ["none"] + [_level_label(deg, lv) for lv in sub["level"]]
+            levels = ["none"] + [_level_label(lv) for lv in sub["level"]]
             ticks = ticks or levels
             x = np.arange(len(levels))
             for m in metrics:
@@ -385,19 +387,25 @@ def gamma_summary(sweeps: Mapping[str, pd.DataFrame] | pd.DataFrame, harshest: i
 # 07: upsampling families
 
 #: Epochs of the family generators (:func:`fklib.upsampling.train_generator`, 500 faces, 128 px)
-#: and their width; ``smoke`` trains quarter-width generators for one epoch.
-GENERATOR = {"smoke": {"epochs": 1, "base": 4}, "cpu": {"epochs": 8, "base": 16}, "paper": {"epochs": 8, "base": 16}}
+#: and their width. cpu: 4 epochs (about 30 s per family on 2 cores; reconstruction L1 about
+#: 0.07, 0.06 after 8); smoke leaves quarter-width generators untrained (0 epochs: it only
+#: proves the notebook runs; one epoch of five generators takes about a minute).
+GENERATOR = {"smoke": {"epochs": 0, "base": 4}, "cpu": {"epochs": 4, "base": 16}, "paper": {"epochs": 8, "base": 16}}
 #: Faces per split of the family study (each gives a real and up to three partial fakes:
-#: hair, mouth, eyes); ``None``: the whole split of :func:`fklib.upsampling.face_split`.
+#: hair, mouth, eyes); ``None``: the whole split of :func:`fklib.upsampling.face_split`
+#: (700 / 100 / 200 faces).
 FAMILY_FACES = {"smoke": {"train": 4, "val": 2, "test": 2},
-                "cpu": {"train": 120, "val": 24, "test": 40},
+                "cpu": {"train": 80, "val": 24, "test": 40},
                 "paper": {"train": None, "val": None, "test": None}}
 #: The locator trained per family, always at the faces' native 128 px (a resize would add its
-#: own interpolation texture). cpu: the EfficientNet-Lite0 U-Net (ImageNet-pretrained encoder)
-#: for 3 epochs; smoke: a tiny U-Net; paper: the paper's DeepLabV3-ResNet101 and its optimiser.
+#: own interpolation texture). cpu: the EfficientNet-Lite0 U-Net (ImageNet-pretrained encoder),
+#: batch 8, 4 epochs (160 steps, about 50 s per family on 2 cores; on a trial, batch 16
+#: for 3 epochs learned less, a from-scratch small U-Net for 10 epochs nothing, and fine-tuning
+#: the universal STGAN model kept predicting its hair prior); smoke: a tiny U-Net; paper: the
+#: paper's DeepLabV3-ResNet101 and its optimiser on every face.
 FAMILY_LOCATOR = {
     "smoke": dict(model="unet_small", model_kwargs={"base": 8}, epochs=1, batch_size=8),
-    "cpu": dict(model="efficientnet_lite0_unet", model_kwargs={}, epochs=3, batch_size=16, lr=1e-3,
+    "cpu": dict(model="efficientnet_lite0_unet", model_kwargs={}, epochs=4, batch_size=8, lr=1e-3,
                 schedule="cosine", loss="l2+ssim"),
     "paper": dict(model="deeplabv3_resnet101", model_kwargs={}, epochs=10, batch_size=8),
 }
@@ -457,10 +465,10 @@ def upsampling_configs(profile: str, families: Sequence[str] | None = None) -> d
     from .upsampling import FAMILIES
 
     _check_profile(profile)
-    over = dict(FAMILY_LOCATOR[profile])
-    over.update(size=FAMILY_SIZE, sets=[], properties=None, classifier=True, cls_weight=1.0, balance_classes=True,
+    over = dict(size=FAMILY_SIZE, sets=[], properties=None, classifier=True, cls_weight=1.0, balance_classes=True,
                 property_weight=0.0, prior_blend=False, include_reconstruction=False, attention=False,
                 degrade_augment=False, init_from=None, max_items=None, val_max_items=None)
+    over.update(FAMILY_LOCATOR[profile])
     return {f: make_config(profile, overrides={**over, "name": f"{profile}_up_{f}"}) for f in (families or FAMILIES)}
 
 
@@ -485,6 +493,7 @@ def ensure_trained_on(cfg: TrainConfig, train_items, val_items, retrain: bool = 
     """
     from .reproduce import _same_config
 
+    log = log or (lambda *_: None)
     fp = {"train": items_fingerprint(train_items), "val": items_fingerprint(val_items),
           "n_train": len(train_items), "n_val": len(val_items)}
     folder = cfg.checkpoint_dir()
@@ -503,6 +512,9 @@ def ensure_trained_on(cfg: TrainConfig, train_items, val_items, retrain: bool = 
     return Path(res["best"])
 
 
+MAP_METRICS = ("coss", "psnr", "ssim", "mae", "auc", "f1", "iou")
+
+
 @torch.no_grad()
 def score_items(model: torch.nn.Module, items, size: int, batch_size: int = 64, tau: float = 0.1) -> pd.DataFrame:
     """Per-image rows (metadata, ``prob``, ``pred_fake``, ``coss``, ``psnr``, ``ssim``, ``mae``, ``auc``, ``f1``,
@@ -510,44 +522,87 @@ def score_items(model: torch.nn.Module, items, size: int, batch_size: int = 64, 
     from .evaluate import map_metrics, predict
 
     items = list(items)
-    rows: list[dict] = [dict(it.meta()) for it in items]
+    rows: list[dict] = [{**it.meta(), **{k: math.nan for k in MAP_METRICS}} for it in items]
     for idx, _, gt, pred, logit in predict(model, items, size, batch_size, resolve_device("auto")):
         if logit is None:
             raise ValueError("score_items: the model has no classifier")
         prob = torch.sigmoid(logit.reshape(-1)).numpy()
-        mets = map_metrics(pred, gt, tau)
-        for j, i in enumerate(idx.tolist()):
+        idx = idx.tolist()
+        fake = [j for j, i in enumerate(idx) if items[i].label == 1]
+        mets = map_metrics(pred[fake], gt[fake], tau) if fake else {}
+        for j, i in enumerate(idx):
             rows[i]["prob"] = float(prob[j])
             rows[i]["pred_fake"] = float(prob[j] > 0.5)
-            for k, v in mets.items():
-                rows[i][k] = float(v[j]) if items[i].label == 1 else math.nan
+        for n, j in enumerate(fake):
+            rows[idx[j]].update({k: float(v[n]) for k, v in mets.items()})
+    return pd.DataFrame(rows)
+
+
+def reference_scores(train_items, test_items) -> pd.DataFrame:
+    """Per-image rows of the input-blind references (:class:`fklib.metrics.ReferenceMaps`: ``zeros``,
+    ``global_mean``, ``property_mean`` of the GT maps of ``train_items``' fakes) on ``test_items``
+    (columns of :func:`score_items`, ``predictor`` = the kind). They make no detection
+    (``prob``, ``pred_fake`` NaN); COSS, PSNR and SSIM on the fakes (the other map metrics NaN,
+    to save time). Test and training images must have the same size."""
+    from .metrics import ReferenceMaps, coss_batch, psnr_batch, ssim_batch
+
+    train_items = list(train_items)
+    ref = ReferenceMaps.fit(np.stack([it.gt_map() for it in train_items]), [it.label for it in train_items],
+                            [it.property for it in train_items])
+    test_items = list(test_items)
+    fakes = [i for i, it in enumerate(test_items) if it.label == 1]
+    gt = torch.from_numpy(np.stack([np.asarray(test_items[i].gt_map(), np.float32) for i in fakes]))[:, None] \
+        if fakes else None
+    rows = []
+    for kind in ("zeros", "global_mean", "property_mean"):
+        mets = {}
+        if fakes:
+            pred = torch.from_numpy(np.stack([ref.predict(kind, test_items[i].property, gt.shape[-2:])
+                                              for i in fakes]))[:, None]
+            mets = {"coss": coss_batch(pred, gt).numpy(), "psnr": psnr_batch(pred, gt).numpy(),
+                    "ssim": ssim_batch(pred, gt).numpy()}
+        pos = {i: n for n, i in enumerate(fakes)}
+        for i, it in enumerate(test_items):
+            row = {"predictor": kind, **it.meta(), "prob": math.nan, "pred_fake": math.nan,
+                   **{k: math.nan for k in MAP_METRICS}}
+            if i in pos:
+                row.update({k: float(v[pos[i]]) for k, v in mets.items()})
+            rows.append(row)
     return pd.DataFrame(rows)
 
 
 def cross_family_table(scores: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
-    """``train family -> score_items rows`` (test items of every family) -> one row per (train, test) family.
+    """``train family -> per-image rows`` (of :func:`score_items`, optionally with :func:`reference_scores`
+    rows, told apart by ``predictor``) -> one row per (predictor, train family, test family).
 
     ``acc``: on the test family's fakes with all test reals (shared by the families);
-    ``acc_fake`` / ``acc_real``: the fakes / reals detected correctly; map metrics: means over
-    the test family's fakes.
+    ``acc_fake`` / ``acc_real``: the fakes / reals detected correctly (NaN for the references,
+    which make no detection); map metrics: means over the test family's fakes.
     """
     rows = []
-    for train_family, df in scores.items():
-        reals = df[df["label"] == 0]
-        fams = sorted({g.removeprefix("up_") for g in df.loc[df["label"] == 1, "gan"]},
-                      key=lambda f: _family_order(f))
-        for test_family in fams:
-            fakes = df[(df["label"] == 1) & (df["gan"] == f"up_{test_family}")]
-            both = pd.concat([reals, fakes])
-            row = {"train_family": train_family, "test_family": test_family, "n_fake": len(fakes),
-                   "n_real": len(reals),
-                   "acc": float(((both["pred_fake"] > 0.5) == (both["label"] == 1)).mean()),
-                   "acc_fake": float((fakes["pred_fake"] > 0.5).mean()),
-                   "acc_real": float((reals["pred_fake"] <= 0.5).mean()) if len(reals) else math.nan}
-            for m in ("coss", "psnr", "ssim", "auc", "f1", "iou"):
-                row[m] = float(fakes[m].mean())
-            rows.append(row)
-    return pd.DataFrame(rows)
+    for train_family, frame in scores.items():
+        if "predictor" not in frame.columns:
+            frame = frame.assign(predictor="model")
+        for predictor, df in frame.groupby("predictor", sort=False):
+            reals = df[df["label"] == 0]
+            fams = sorted({g.removeprefix("up_") for g in df.loc[df["label"] == 1, "gan"]}, key=_family_order)
+            for test_family in fams:
+                fakes = df[(df["label"] == 1) & (df["gan"] == f"up_{test_family}")]
+                both = pd.concat([reals, fakes])
+                detect = both["pred_fake"].notna().all()
+                row = {"predictor": predictor, "train_family": train_family, "test_family": test_family,
+                       "n_fake": len(fakes), "n_real": len(reals),
+                       "acc": float(((both["pred_fake"] > 0.5) == (both["label"] == 1)).mean()) if detect else math.nan,
+                       "acc_fake": float((fakes["pred_fake"] > 0.5).mean()) if detect else math.nan,
+                       "acc_real": float((reals["pred_fake"] <= 0.5).mean()) if detect and len(reals) else math.nan}
+                for m in ("coss", "psnr", "ssim", "auc", "f1", "iou"):
+                    row[m] = float(fakes[m].mean())
+                rows.append(row)
+    order = {p: i for i, p in enumerate(("model", "zeros", "global_mean", "property_mean"))}
+    out = pd.DataFrame(rows)
+    if len(out):
+        out = out.sort_values("predictor", key=lambda c: c.map(lambda p: order.get(p, len(order))), kind="stable")
+    return out.reset_index(drop=True)
 
 
 def _family_order(family: str) -> int:
@@ -561,9 +616,11 @@ def upsampling_study(profile: str, sets: Mapping[str, Mapping[str, list]] | None
     """Train one locator per family (:func:`upsampling_configs`) and test each on every family.
 
     ``sets``: :func:`family_sets` output (built when ``None``). Each model is scored once over
-    the test reals and the test fakes of all families (:func:`score_items`), then
-    :func:`cross_family_table` makes one row per (train family, test family) pair, with the
-    model's training minutes.
+    the test reals and the test fakes of all families (:func:`score_items`); the input-blind
+    references of its training fakes (:func:`reference_scores`) are scored on its own family's
+    test items only (the families share faces and regions, so they would barely differ); then
+    :func:`cross_family_table` makes one row per (predictor, train family, test family), with
+    the model's training minutes.
     """
     from .reproduce import training_summary
 
@@ -577,16 +634,25 @@ def upsampling_study(profile: str, sets: Mapping[str, Mapping[str, list]] | None
     for f in families:
         ck = ensure_trained_on(configs[f], sets[f]["train"], sets[f]["val"], log=log)
         model, cfg = load_model(ck)
-        scores[f] = score_items(model, test, cfg.size)
+        # references on the own family only (same faces and regions in every family: cheap and enough)
+        scores[f] = pd.concat([score_items(model, test, cfg.size).assign(predictor="model"),
+                               reference_scores(sets[f]["train"], sets[f]["test"])], ignore_index=True)
         minutes[f] = training_summary(ck)["minutes"]
     table = cross_family_table(scores)
-    table.insert(2, "train_minutes", table["train_family"].map(minutes))
+    table.insert(3, "train_minutes", table["train_family"].map(minutes).where(table["predictor"] == "model"))
     return table
 
 
 def upsampling_figure(table: pd.DataFrame, metrics: Sequence[str] = ("acc", "coss", "psnr", "ssim")):
-    """Family x family heatmaps (rows: trained on, columns: tested on), one per metric, annotated."""
+    """Family x family heatmaps of the locators (rows: trained on, columns: tested on), one per metric, annotated.
+
+    With reference rows (``predictor`` column), the heatmaps show ``model``'s rows and each panel's
+    title names the best input-blind reference's mean over the pairs, for scale."""
     plt = _plt()
+    refs = None
+    if "predictor" in table.columns:
+        refs = table[table["predictor"] != "model"]
+        table = table[table["predictor"] == "model"]
     rows = list(dict.fromkeys(table["train_family"]))
     cols = list(dict.fromkeys(table["test_family"]))
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.0 * len(metrics), 3.0), squeeze=False)
@@ -603,7 +669,11 @@ def upsampling_figure(table: pd.DataFrame, metrics: Sequence[str] = ("acc", "cos
                             fontsize=6.5, color="w" if dark else "k", fontweight="bold" if i == j else None)
         ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right", fontsize=7)
         ax.set_yticks(range(len(rows)), rows, fontsize=7)
-        ax.set_title(METRIC_LABELS.get(m, m), fontsize=9)
+        title = METRIC_LABELS.get(m, m)
+        if refs is not None and len(refs) and refs[m].notna().any():
+            best = refs.groupby("predictor")[m].mean()
+            title += f"\n(best blind reference: {best.idxmax()} {best.max():.{1 if m == 'psnr' else 2}f})"
+        ax.set_title(title, fontsize=8)
         ax.set_xlabel("tested on", fontsize=8)
         fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=6)
     axes[0, 0].set_ylabel("trained on", fontsize=8)
@@ -649,5 +719,34 @@ def spectra_panel_figure(plain: Mapping[str, np.ndarray], laplacian: Mapping[str
 
     panels = {f"{k}": v for k, v in plain.items()}
     if laplacian:
-        panels.update({f"{k} (Laplacian)": v for k, v in laplacian.items()})
-    return spectra_figure(panels, ncols=len(plain), panel=2.0)
+        panels.update({f"{k}, Laplacian": v for k, v in laplacian.items()})
+    return spectra_figure(panels, ncols=len(plain), panel=2.4)
+
+
+def spectral_peaks(spectra_: Mapping[str, np.ndarray], periods: Sequence[int] = (2, 4, 8)) -> pd.DataFrame:
+    """How far the periodic peaks of a x2 upsampling cascade stand out of a mean log spectrum.
+
+    For a period ``p`` px the peak frequency is ``f = H / p`` cycles per image (the Nyquist
+    frequency for ``p = 2``). ``peak_<p>px`` = the mean of the spectrum at the axis positions
+    ``(0, ±f)`` and ``(±f, 0)`` from the centre (those inside the array) minus the median of the
+    ring of radius ``f ± 1``: a log-magnitude contrast, 0 when there is no peak (ln units; 1 is a
+    factor e). Square spectra only (:func:`fklib.upsampling.mean_log_spectrum`).
+    """
+    rows = []
+    for name, s in spectra_.items():
+        s = np.asarray(s, dtype=np.float64)
+        h, w = s.shape
+        if h != w:
+            raise ValueError(f"spectral_peaks: {name} spectrum is {h}x{w}, expected square")
+        c = h // 2
+        yy, xx = np.mgrid[0:h, 0:w]
+        rad = np.hypot(yy - c, xx - c)
+        row = {"name": name, "size": h}
+        for p in periods:
+            f = h // p
+            pts = [(c, c + f), (c, c - f), (c + f, c), (c - f, c)]
+            vals = [s[y, x] for y, x in pts if 0 <= y < h and 0 <= x < w]
+            ring = s[np.abs(rad - f) <= 1.0]
+            row[f"peak_{p}px"] = float(np.mean(vals) - np.median(ring)) if vals and ring.size else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)

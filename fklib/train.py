@@ -95,8 +95,10 @@ class TrainConfig:
             :data:`fklib.degrade.PAPER_AXES`; GT maps unchanged; beyond the paper).
         init_from: start from the weights of another run instead of the model's own
             initialisation (fine-tuning; optimizer, schedule and epochs are fresh): a run name
-            (``<checkpoints>/<name>/best.pt``) or a path to a ``.pt`` checkpoint. The checkpoint
-            records its SHA-256 as ``init_sha256``. ``None`` (default): no such start.
+            (``<checkpoints>/<name>/best.pt``) or a path to a ``.pt`` checkpoint. Tensors whose
+            name or shape the config's model lacks (e.g. a property head the new run has not) are
+            skipped and the model's own extra tensors keep their initialisation; both are logged.
+            The checkpoint records the file's SHA-256 as ``init_sha256``. ``None`` (default): no such start.
     """
 
     name: str = "run"
@@ -517,6 +519,9 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=pri
     seed_everything(cfg.seed)
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True, warn_only=True)
+        # Deterministic mode also fills every torch.empty with NaN (a quarter of a DFFD CPU step);
+        # results do not depend on it, so keep determinism without the fill.
+        torch.utils.deterministic.fill_uninitialized_memory = False
 
     out_dir = cfg.checkpoint_dir()
     last_path, best_path = out_dir / "last.pt", out_dir / "best.pt"
@@ -548,7 +553,13 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=pri
         from .data.fetching import sha256_file
 
         init_path = init_checkpoint_path(cfg.init_from)
-        model.load_state_dict(load_checkpoint(init_path)["model"])
+        state, own = load_checkpoint(init_path)["model"], model.state_dict()
+        skipped = sorted(k for k, v in state.items() if k not in own or own[k].shape != v.shape)
+        fresh = sorted(k for k in own if k not in state or k in skipped)
+        model.load_state_dict({k: v for k, v in state.items() if k not in skipped}, strict=False)
+        if skipped or fresh:
+            log(f"init_from {init_path}: {len(skipped)} tensor(s) skipped {skipped[:3]}, "
+                f"{len(fresh)} freshly initialised {fresh[:3]}")
         init_sha256 = sha256_file(init_path)
     model = model.to(device)
     if use_amp and cfg.channels_last:

@@ -194,3 +194,14 @@ def test_two_step_training_writes_an_evaluable_checkpoint(data_root, tmp_path, r
     df = evaluate_checkpoint(res["best"], "stgan", tmp_path / "new", split="all", references=False)
     assert len(df) == 14 and set(df["predictor"]) == {"model"}
     assert df[["coss", "psnr", "ssim", "prob"]].notna().all().all()
+
+
+def test_training_feeds_the_coarse_map_only_to_the_dffd_loss():
+    from fklib.models import LocatorOutput
+    from fklib.train import loss_map
+
+    full, coarse = torch.rand(2, 1, 64, 64), torch.rand(2, 1, 4, 4)
+    out = LocatorOutput(full, torch.zeros(2), None, coarse)
+    assert loss_map(DFFDLoss(), out) is coarse and loss_map(LocatorLoss("l1"), out) is full
+    with pytest.raises(ValueError, match="coarse map"):
+        loss_map(DFFDLoss(), LocatorOutput(full, torch.zeros(2)))

@@ -1,0 +1,257 @@
+"""fklib.robustness (notebooks 05 and 07) and train()'s items / init_from paths, on tiny synthetic data."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from fklib import robustness as rb
+from fklib.data import Item
+from fklib.degrade import GAMMA_METRICS, PAPER_AXES
+from fklib.train import load_checkpoint, make_config, train
+
+SIZE = 32
+FAMILIES = ("transposed", "nearest", "bilinear")
+
+
+def synthetic_items(n: int, seed: int = 0, gan: str = "g", props=("Bald", "Bangs"), set_name: str = "generic"):
+    """Per face: a real and one fake per property (a brighter textured square in a property-specific place)."""
+    rng = np.random.default_rng(seed)
+    items = []
+    for k in range(n):
+        real = rng.integers(40, 200, (SIZE, SIZE, 3), dtype=np.uint8)
+        items.append(Item(real, None, 0, set_name, "real", "Real", f"{seed}-{k}", f"r{k}"))
+        for j, prop in enumerate(props):
+            fake = real.copy()
+            y = 4 + 12 * j
+            fake[y:y + 10, 6:22] = np.clip(fake[y:y + 10, 6:22].astype(int) + 50, 0, 255).astype(np.uint8)
+            items.append(Item(fake, real, 1, set_name, gan, prop, f"{seed}-{k}", f"f{k}/{prop}"))
+    return items
+
+
+def tiny_config(tmp_path, name="tiny", **kw):
+    over = dict(name=name, model="unet_small", model_kwargs={"base": 4}, size=SIZE, epochs=1, batch_size=4,
+                out_dir=str(tmp_path / name), sets=[], max_items=None, val_max_items=None, num_workers=0)
+    over.update(kw)
+    return make_config("smoke", overrides=over)
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """A tiny locator trained through ``train(..., train_items=, val_items=)``."""
+    tmp = tmp_path_factory.mktemp("tiny")
+    cfg = tiny_config(tmp)
+    res = train(cfg, progress=False, log=lambda *_: None, train_items=synthetic_items(6, 0),
+                val_items=synthetic_items(2, 1))
+    return cfg, res["best"]
+
+
+# --- train(): items and init_from ----------------------------------------------------------------
+
+def test_train_items_replace_the_config_sets(tmp_path, monkeypatch):
+    import fklib.train as T
+
+    def refuse(*_a, **_k):
+        raise AssertionError("training_items must not be called when items are given")
+
+    monkeypatch.setattr(T, "training_items", refuse)
+    cfg = tiny_config(tmp_path, "items")
+    res = T.train(cfg, progress=False, log=lambda *_: None, train_items=synthetic_items(4, 0),
+                  val_items=synthetic_items(2, 1))
+    ckpt = load_checkpoint(res["best"])
+    history = json.loads(ckpt["history"])
+    assert len(history) == 1 and math.isfinite(history[0]["val_coss"])  # validated on the given items
+    assert ckpt["data_manifest_hash"] == "" and "init_sha256" not in ckpt
+
+
+def test_init_from_starts_from_the_weights_and_skips_foreign_tensors(tmp_path, tiny_run):
+    _, best = tiny_run
+    base = load_checkpoint(best)["model"]
+    # lr 0: the fine-tuned weights stay the initial ones, so they must equal the source's
+    cfg = tiny_config(tmp_path, "ft", init_from=str(best), lr=0.0, weight_decay=0.0)
+    res = train(cfg, progress=False, log=lambda *_: None, train_items=synthetic_items(4, 2),
+                val_items=synthetic_items(2, 3))
+    ckpt = load_checkpoint(res["best"])
+    from fklib.data.fetching import sha256_file
+
+    assert ckpt["init_sha256"] == sha256_file(best)
+    for k, v in base.items():
+        if not k.endswith("num_batches_tracked") and "running" not in k:
+            torch.testing.assert_close(ckpt["model"][k], v)
+    # a run with a property head: the shared tensors load, the head stays fresh, both are logged
+    lines = []
+    cfg2 = tiny_config(tmp_path, "ft2", init_from=str(best), property_weight=0.5, lr=0.0, weight_decay=0.0)
+    res2 = train(cfg2, progress=False, log=lines.append, train_items=synthetic_items(4, 2),
+                 val_items=synthetic_items(2, 3))
+    assert any("freshly initialised" in str(line) for line in lines)
+    assert set(base) < set(load_checkpoint(res2["best"])["model"])
+
+
+def test_ensure_trained_on_reuses_only_the_same_items(tmp_path):
+    cfg = tiny_config(tmp_path, "ens")
+    tr, va = synthetic_items(3, 0), synthetic_items(1, 1)
+    lines = []
+    first = rb.ensure_trained_on(cfg, tr, va, log=lines.append)
+    assert "training" in lines[-1]
+    again = rb.ensure_trained_on(cfg, tr, va, log=lines.append)
+    assert again == first and "reusing" in lines[-1]
+    rb.ensure_trained_on(cfg, synthetic_items(3, 5), va, log=lines.append)
+    assert "training" in lines[-1]
+    assert rb.items_fingerprint(tr) != rb.items_fingerprint(synthetic_items(3, 5))
+    assert rb.items_fingerprint(tr) == rb.items_fingerprint(synthetic_items(3, 0))
+
+
+# --- 05 ----------------------------------------------------------------------------------------
+
+def test_stratified_items_is_seeded_and_balanced():
+    items = synthetic_items(10, 0, props=("Bald", "Bangs", "Male"))
+    sub = rb.stratified_items(items, 3, max_reals=4, seed=1)
+    counts = pd.Series([("Real" if it.label == 0 else it.property) for it in sub]).value_counts()
+    assert counts.to_dict() == {"Real": 4, "Bald": 3, "Bangs": 3, "Male": 3}
+    assert [it.source for it in sub] == [it.source for it in rb.stratified_items(items, 3, 4, seed=1)]
+    assert [items.index(it) for it in sub] == sorted(items.index(it) for it in sub)  # original order
+    assert len(rb.stratified_items(items, None)) == len(items)
+
+
+def test_sweep_axes_and_augmented_config():
+    assert rb.sweep_axes("cpu") == PAPER_AXES
+    assert rb.sweep_axes("smoke") == {k: (v[-1],) for k, v in PAPER_AXES.items()}
+    assert set(rb.sweep_axes("paper", "imdl")) == {"jpeg", "blur", "noise"}
+    with pytest.raises(ValueError, match="grid"):
+        rb.sweep_axes("cpu", "other")
+    with pytest.raises(ValueError, match="profile"):
+        rb.sweep_axes("gpu")
+    from fklib.reproduce import universal_config
+
+    for profile in rb.PROFILES:
+        uni, aug = universal_config(profile), rb.augmented_config(profile)
+        assert aug.degrade_augment and aug.init_from == uni.name and aug.name == f"{uni.name}_degrade_aug"
+        assert aug.epochs == rb.AUGMENT[profile]["epochs"] and aug.lr == pytest.approx(uni.lr * 0.2)
+        assert (aug.model, aug.size, aug.loss, aug.sets) == (uni.model, uni.size, uni.loss, uni.sets)
+
+
+def test_robustness_items_from_the_stgan_test_split(data_root):
+    items = rb.robustness_items("smoke")
+    fakes = [it for it in items if it.label == 1]
+    assert len({it.property for it in fakes}) == len(fakes) == 13
+    assert sum(1 - it.label for it in items) == rb.MAX_REALS["smoke"]
+
+
+def test_sweep_disorganization_and_figures(tiny_run):
+    cfg, best = tiny_run
+    items = synthetic_items(3, 7)
+    axes = {"jpeg": (50,), "blur": (3, 5)}
+    df = rb.sweep(best, items, axes, "tiny")
+    assert list(df["degradation"]) == ["none", "jpeg", "blur", "blur"] and (df["model"] == "tiny").all()
+    assert df.loc[0, [f"gamma_{m}" for m in GAMMA_METRICS]].tolist() == [1.0] * 4
+    df2 = rb.sweep(best, items, axes, "other")
+    fig10 = rb.fig10_figure({"tiny": df, "other": df2})
+    assert len([a for a in fig10.axes if a.lines]) == 2  # one panel per degradation
+    assert len(fig10.axes[0].lines) == 2 * len(GAMMA_METRICS) + 1  # + the γ = 1 line
+    summary = rb.gamma_summary({"tiny": df, "other": df2})
+    assert len(summary) == 4 and {"gamma_ssim_mean", "gamma_acc_harsh"} <= set(summary.columns)
+
+    per_image, table = rb.disorganization({"tiny": best}, items)
+    assert len(per_image) == len(items) and set(table["metric"]) == set(GAMMA_METRICS)
+    assert (table["n"] == len(items)).all() and (table["n_fake"] == 6).all()
+    row = table.set_index("metric").loc["coss"]
+    assert row["gamma"] == pytest.approx(row["after"] / row["before"])
+    assert rb.fig8_figure(table).axes
+    model, _ = rb.load_model(best)
+    fig9 = rb.fig9_figure(model, items[1], SIZE, perm=(3, 2, 1, 0), title="t")
+    assert len(fig9.axes) == 9
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_disorganization_adds_the_raw_map_of_a_prior_blend(tmp_path):
+    cfg = tiny_config(tmp_path, "prior", property_weight=0.5, prior_blend=True)
+    best = train(cfg, progress=False, log=lambda *_: None, train_items=synthetic_items(4, 0),
+                 val_items=synthetic_items(2, 1))["best"]
+    _, table = rb.disorganization({"u": best}, synthetic_items(2, 3))
+    assert list(dict.fromkeys(table["model"])) == ["u", "u (no prior blend)"]
+
+
+# --- 07 ----------------------------------------------------------------------------------------
+
+def family_tests(n=2):
+    """Test items of three 'families': shared reals, each family's fakes (gan ``up_<family>``)."""
+    out = {}
+    for j, fam in enumerate(FAMILIES):
+        items = synthetic_items(n, 20, gan=f"up_{fam}", props=("hair", "mouth"))
+        out[fam] = items if j == 0 else [it for it in items if it.label == 1]
+    return out
+
+
+def test_cross_family_table_has_every_pair(tiny_run):
+    cfg, best = tiny_run
+    model, _ = rb.load_model(best)
+    tests = family_tests()
+    test = [it for fam in FAMILIES for it in tests[fam]]
+    scores = {}
+    for fam in FAMILIES:
+        s = rb.score_items(model, test, SIZE).assign(predictor="model")
+        assert s.loc[s["label"] == 0, "coss"].isna().all() and s.loc[s["label"] == 1, "coss"].notna().all()
+        refs = rb.reference_scores(synthetic_items(3, 30, gan=f"up_{fam}", props=("hair", "mouth")), test)
+        assert set(refs["predictor"]) == {"zeros", "global_mean", "property_mean"} and refs["pred_fake"].isna().all()
+        scores[fam] = pd.concat([s, refs], ignore_index=True)
+    table = rb.cross_family_table(scores)
+    model_rows = table[table["predictor"] == "model"]
+    assert set(zip(model_rows["train_family"], model_rows["test_family"])) == {(a, b) for a in FAMILIES
+                                                                              for b in FAMILIES}
+    assert list(model_rows["test_family"][:3]) == ["transposed", "nearest", "bilinear"]  # FAMILIES order
+    assert (model_rows["n_fake"] == 4).all() and (model_rows["n_real"] == 2).all()
+    assert model_rows[["acc", "coss", "psnr", "ssim"]].notna().all().all()
+    refs = table[table["predictor"] != "model"]
+    assert refs["acc"].isna().all() and refs["ssim"].notna().all()
+    assert list(dict.fromkeys(table["predictor"])) == ["model", "zeros", "global_mean", "property_mean"]
+    fig = rb.upsampling_figure(table)
+    assert len([a for a in fig.axes if a.images]) == 4
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+
+
+def test_upsampling_study_trains_one_locator_per_family(tmp_path, monkeypatch):
+    monkeypatch.setenv("FKLIB_CHECKPOINTS", str(tmp_path / "ck"))
+    monkeypatch.setitem(rb.FAMILY_LOCATOR, "smoke", dict(model="unet_small", model_kwargs={"base": 4}, epochs=1,
+                                                           batch_size=4))
+    sets = {}
+    for j, fam in enumerate(FAMILIES[:2]):
+        sets[fam] = {"train": synthetic_items(2, 40 + j, gan=f"up_{fam}", props=("hair",)),
+                     "val": synthetic_items(1, 50 + j, gan=f"up_{fam}", props=("hair",)),
+                     "test": [it for it in synthetic_items(1, 20, gan=f"up_{fam}", props=("hair", "mouth"))]}
+    monkeypatch.setattr(rb, "FAMILY_SIZE", SIZE)
+    table = rb.upsampling_study("smoke", sets, log=lambda *_: None)
+    model_rows = table[table["predictor"] == "model"]
+    assert len(model_rows) == 4 and model_rows["train_minutes"].notna().all()
+    ref_rows = table[table["predictor"] != "model"]
+    assert (ref_rows["train_family"] == ref_rows["test_family"]).all() and len(ref_rows) == 6
+    cfgs = rb.upsampling_configs("smoke", FAMILIES[:2])
+    assert [c.name for c in cfgs.values()] == ["smoke_up_transposed", "smoke_up_nearest"]
+    assert all(c.sets == [] and c.property_weight == 0 and not c.prior_blend for c in cfgs.values())
+
+
+def test_spectral_peaks():
+    h = 32
+    s = np.zeros((h, h))
+    c = h // 2
+    s[c, 0] = s[0, c] = 3.0           # period 2 px (Nyquist), axis positions inside the array
+    s[c, c + h // 4] = s[c, c - h // 4] = s[c + h // 4, c] = s[c - h // 4, c] = 1.0  # period 4 px
+    peaks = rb.spectral_peaks({"x": s}).set_index("name")
+    assert peaks.loc["x", "peak_2px"] == pytest.approx(3.0)
+    assert peaks.loc["x", "peak_4px"] == pytest.approx(1.0)
+    assert peaks.loc["x", "peak_8px"] == pytest.approx(0.0)
+    with pytest.raises(ValueError, match="square"):
+        rb.spectral_peaks({"y": np.zeros((4, 8))})
+    fig = rb.spectra_panel_figure({"x": s, "z": s}, {"x": s, "z": s})
+    assert len([a for a in fig.axes if a.images]) == 4
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
