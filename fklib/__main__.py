@@ -86,8 +86,9 @@ def _export(argv: list[str]) -> int:
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--out", type=Path, default=None, help="default: models/fakelocator.safetensors")
     p.add_argument("--command", default=None, help="the training command to record (default from the config)")
+    p.add_argument("--note", default=None, help="a sentence for the card (e.g. how the machine was shared)")
     args = p.parse_args(argv)
-    card = export(args.checkpoint, args.out, command=args.command)
+    card = export(args.checkpoint, args.out, command=args.command, note=args.note)
     print(f"export: {card['weights']} ({card['bytes'] / 1e6:.1f} MB); test means: "
           + ", ".join(f"{k}={v}" for k, v in card.get("test", {}).get("model", {}).items()))
     return 0

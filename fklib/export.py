@@ -116,6 +116,7 @@ def card_markdown(card: dict, weights: Path) -> str:
         f"data manifest hash `{card['data_manifest_hash']}` |",
         f"| training | {cfg['epochs']} epochs, Adam lr {cfg['lr']}, {cfg['schedule']} schedule, batch {cfg['batch_size']}; "
         f"{card['train_seconds'] / 60:.1f} min ({card.get('train_time_kind', 'training time')}) on {card['machine']} |",
+        *([f"| note | {card['note']} |"] if card.get("note") else []),
         f"| git commit of the training run | `{card['git_commit']}` |",
         f"| file | {card['bytes'] / 1e6:.1f} MB, float32, safetensors |",
         "| intended input | an RGB face image, cropped and aligned like CelebA (face centred, ~70 % of the frame); "
@@ -143,7 +144,7 @@ def card_markdown(card: dict, weights: Path) -> str:
 
 
 def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool = True,
-           command: str | None = None) -> dict:
+           command: str | None = None, note: str | None = None) -> dict:
     """Ship ``checkpoint``: weights to ``out`` (default :func:`default_locator`), card data and card beside it."""
     from .models import count_parameters
     from .train import load_checkpoint, model_from_checkpoint
@@ -169,7 +170,7 @@ def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool
             "data_manifest_hash": payload.get("data_manifest_hash", ""), "machine": payload["machine"],
             "train_seconds": float(payload["train_seconds"]), "train_time_kind": payload["train_time_kind"],
             "prior_alpha": payload.get("prior_alpha"),
-            "parameters": count_parameters(model), "bytes": out.stat().st_size}
+            "parameters": count_parameters(model), "bytes": out.stat().st_size, "note": note}
     if evaluate:
         from .evaluate import evaluate_checkpoint
 

@@ -373,3 +373,16 @@ def test_registry_knows_constructor_arguments():
 
     assert accepts("efficientnet_lite0_unet", "pretrained") and accepts("deeplabv3_resnet101", "pretrained")
     assert not accepts("unet_small", "pretrained") and not accepts("no_such_model", "pretrained")
+
+
+def test_map_prior_sets_the_initial_map_level():
+    import math
+
+    import pytest
+
+    from fklib.models import create_model
+
+    m = create_model("efficientnet_lite0_unet", pretrained=False, map_prior=0.05)
+    assert float(m.final.bias) == pytest.approx(math.log(0.05 / 0.95), abs=1e-6)
+    with pytest.raises(ValueError, match="map_prior"):
+        create_model("efficientnet_lite0_unet", pretrained=False, map_prior=1.0)

@@ -9,6 +9,8 @@ keeps the pixel-scale GAN upsampling artefacts (paper Sec. 3) that strided encod
 
 from __future__ import annotations
 
+import math
+
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -112,6 +114,9 @@ class EfficientNetLite0UNet(nn.Module):
         drop_connect_rate: stochastic depth in the encoder's MBConv blocks (training only).
         num_properties: K > 0 adds a K-way edited-property head on the stride-32 features
             (auxiliary multi-task training, beyond the paper); 0 = none.
+        map_prior: initialise the map layer's bias so that the untrained map is about this value
+            (e.g. 0.05, near the mean GT level) instead of 0.5; short trainings then do not spend
+            their first epochs pulling the map down (beyond the paper). ``None``: PyTorch's init.
         channels_last: run the convolutions in channels-last memory format (same values; about
             2x faster training on CPU).
 
@@ -123,8 +128,11 @@ class EfficientNetLite0UNet(nn.Module):
 
     def __init__(self, *, pretrained: bool = True, classifier: bool = True, dropout: float = 0.2,
                  decoder_channels: Sequence[int] = (128, 64, 48, 32, 16), fullres_channels: int = 16,
-                 drop_connect_rate: float = 0.2, channels_last: bool = True, num_properties: int = 0) -> None:
+                 drop_connect_rate: float = 0.2, channels_last: bool = True, num_properties: int = 0,
+                 map_prior: Optional[float] = None) -> None:
         super().__init__()
+        if map_prior is not None and not 0.0 < map_prior < 1.0:
+            raise ValueError(f"map_prior must be in (0, 1), got {map_prior}")
         decoder_channels = tuple(int(c) for c in decoder_channels)
         if len(decoder_channels) != 5:
             raise ValueError(f"decoder_channels needs 5 entries (strides 16, 8, 4, 2, 1), got {decoder_channels}")
@@ -138,6 +146,8 @@ class EfficientNetLite0UNet(nn.Module):
         self.reduce = ConvBNReLU(decoder_channels[3], decoder_channels[4], kernel_size=1)  # at stride 2: cheap
         self.fuse = ConvBNReLU(decoder_channels[4] + fullres_channels, decoder_channels[4])
         self.final = nn.Conv2d(decoder_channels[4], 1, kernel_size=1)
+        if map_prior is not None:  # start the map near the typical GT level instead of 0.5 (short trainings)
+            nn.init.constant_(self.final.bias, math.log(map_prior / (1.0 - map_prior)))
         self.cls_head: Optional[ClassifierHead] = ClassifierHead(enc[4], dropout) if classifier else None
         self.property_head = ClassifierHead(enc[4], dropout, num_properties) if num_properties > 0 else None
 
