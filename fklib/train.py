@@ -41,7 +41,6 @@ from . import paths
 from .data import FakeMapDataset, load_set, manifest_hash
 from .data.readers import ENTIRE, REAL, RECONSTRUCTION, STGAN_PROPERTIES
 from .data.sets import set_folder_name
-from .losses import make_criterion
 from .models import PriorBlend, create_model
 from .models.registry import accepts
 
@@ -567,6 +566,8 @@ def train(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=pri
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
     n_fake = sum(it.label for it in train_items)
     pos_weight = (len(train_items) - n_fake) / n_fake if cfg.balance_classes and n_fake else None
+    from .losses import make_criterion  # imported here: loading a checkpoint (locate) needs no losses
+
     # LocatorLoss, or DFFDLoss for loss="dffd" (the Table-2 baseline; fed the coarse map, see loss_map)
     criterion = make_criterion(cfg.loss, cls_weight=cfg.cls_weight if cfg.classifier else 0.0, pos_weight=pos_weight,
                                **cfg.loss_kwargs)
