@@ -126,21 +126,15 @@ def read_map_png(path: str | Path) -> np.ndarray:
     return (arr.astype(np.float32) / scale).clip(0, 1)
 
 
-def jet(m: np.ndarray) -> np.ndarray:
-    """``HxW`` values in [0, 1] -> ``HxWx3`` float RGB of the jet colour map (piecewise linear)."""
-    x = np.clip(np.asarray(m, np.float32), 0, 1)[..., None]
-    centres = np.array([3.0, 2.0, 1.0], np.float32)  # red, green, blue peaks at x = 3/4, 1/2, 1/4
-    return np.clip(1.5 - np.abs(4.0 * x - centres), 0, 1)
-
-
 def overlay_image(rgb: np.ndarray, m: np.ndarray, title: str | None = None, alpha: float = 0.5):
     """The map (jet, ``alpha``) over the image, with a colorbar (0, 0.5, 1) inside the right edge and
     an optional title; a PIL image of exactly the input's size (no matplotlib: fast to import)."""
     from PIL import Image, ImageDraw, ImageFont
 
+    from .viz import jet, overlay  # numpy only: no matplotlib on the locate path
+
     h, w = m.shape
-    out = (1 - alpha) * rgb.astype(np.float32) / 255.0 + alpha * jet(m)
-    img = Image.fromarray(np.rint(out * 255).clip(0, 255).astype(np.uint8))
+    img = Image.fromarray(np.rint(overlay(rgb, m, alpha) * 255).clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img)
     x0, x1 = int(w * 0.93), max(int(w * 0.965), int(w * 0.93) + 2)
     y0, y1 = int(h * 0.08), max(int(h * 0.92), int(h * 0.08) + 3)

@@ -147,10 +147,9 @@ def evaluate_in_region(checkpoint: str | Path, properties, set_name: str = "stga
     with that of its real source (an edit can remove the region, e.g. hair); it is computed at the
     evaluation resolution. Images whose region is empty get NaN in-region metrics.
     """
-    from .data import FakeMapDataset, load_set
-    from .evaluate import fit_references
+    from .data import load_set
+    from .evaluate import fit_references, predict
     from .metrics import coss, psnr, ssim
-    from .models.fuse import fold_batchnorm
     from .parsing import load_parser, parse, region_mask
     from .train import model_from_checkpoint
 
@@ -160,17 +159,13 @@ def evaluate_in_region(checkpoint: str | Path, properties, set_name: str = "stga
     items = [it for it in load_set(set_name, split=split) if it.label == 0 or it.property in properties]
     if limit is not None:
         items = limit_items(items, limit)
-    ds = FakeMapDataset(items, size=cfg.size)
-    batch = [ds[i] for i in range(len(ds))]
-    x = torch.stack([b["image"] for b in batch])
-    gt = torch.stack([b["gt_map"] for b in batch])[:, 0].numpy()
-    folded = fold_batchnorm(model.eval(), x[:1])
-    maps, logits = [], []
-    for i in range(0, len(x), 64):
-        out = folded(x[i:i + 64])
-        maps.append(out.map.float()[:, 0])
-        logits.append(out.logit.float() if out.logit is not None else None)
-    pred = torch.cat(maps).numpy()
+    xs, gts, preds, logits = [], [], [], []
+    for _, img, g, p, lg in predict(model, items, cfg.size):  # BN-folded, in item order
+        xs.append(img)
+        gts.append(g[:, 0])
+        preds.append(p[:, 0])
+        logits.append(lg)
+    x, gt, pred = torch.cat(xs), torch.cat(gts).numpy(), torch.cat(preds).numpy()
     prob = torch.sigmoid(torch.cat(logits)).numpy() if logits[0] is not None else np.full(len(x), np.nan)
     threshold = None
     if not cfg.classifier:

@@ -103,12 +103,17 @@ def gt_figure(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarr
     return fig
 
 
-def overlay(fake: np.ndarray, pred: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """``HxWx3`` uint8 image with the map (jet colours) blended over it."""
-    from matplotlib import colormaps
+def jet(m: np.ndarray) -> np.ndarray:
+    """``HxW`` values in [0, 1] -> ``HxWx3`` float RGB of the jet colour map (piecewise linear, numpy only)."""
+    x = np.clip(np.asarray(m, np.float32), 0, 1)[..., None]
+    centres = np.array([3.0, 2.0, 1.0], np.float32)  # red, green, blue peaks at x = 3/4, 1/2, 1/4
+    return np.clip(1.5 - np.abs(4.0 * x - centres), 0, 1)
 
-    colours = colormaps["jet"](np.clip(pred, 0, 1))[..., :3]
-    return ((1 - alpha) * fake / 255.0 + alpha * colours).clip(0, 1)
+
+def overlay(fake: np.ndarray, pred: np.ndarray, alpha: float = 0.5) -> np.ndarray:
+    """``HxWx3`` float image in [0, 1]: the map (:func:`jet` colours) blended over the uint8 image
+    (Fig. 1's overlay and ``python -m fklib locate``'s)."""
+    return ((1 - alpha) * np.asarray(fake, np.float32) / 255.0 + alpha * jet(pred)).clip(0, 1)
 
 
 def localization_figure(rows: list[dict], columns=("real", "fake", "gt", "pred", "overlay")):

@@ -11,7 +11,6 @@ import torch
 from conftest import random_rgb, save_png
 from fklib.losses import DFFDLoss, LocatorLoss, dffd_gt, make_criterion
 from fklib.models import DFFDXception, create_model, is_model
-from fklib.models.fuse import fold_batchnorm
 
 TINY = {"width": 0.125, "middle_blocks": 2, "input_size": 64}
 
@@ -141,23 +140,6 @@ def test_loss_takes_the_coarse_map_against_a_full_size_gt():
     losses = DFFDLoss()(out.coarse_map, gt, out.logit, torch.tensor([1.0, 0.0, 1.0, 0.0]))
     losses["loss"].backward()
     assert model.map_conv[0].weight.grad.abs().sum() > 0 and model.stem[0][0].weight.grad.abs().sum() > 0
-
-
-def test_fold_batchnorm_keeps_outputs():
-    torch.manual_seed(0)
-    model = create_model("dffd_xception", **TINY, init="torch")
-    model.train()
-    with torch.no_grad():
-        for _ in range(3):
-            model(torch.rand(4, 3, 64, 64))
-    model.eval()
-    folded = fold_batchnorm(model, torch.rand(1, 3, 64, 64))
-    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
-    x = torch.rand(3, 3, 64, 64)
-    with torch.no_grad():
-        a, b = model(x), folded(x)
-    torch.testing.assert_close(b.map, a.map, atol=1e-5, rtol=1e-4)
-    torch.testing.assert_close(b.logit, a.logit, atol=1e-4, rtol=1e-4)
 
 
 def test_baseline_config():

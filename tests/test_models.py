@@ -351,7 +351,8 @@ def test_fold_batchnorm_keeps_outputs_and_removes_every_bn():
     from fklib.models.fuse import fold_batchnorm
 
     torch.manual_seed(0)
-    for name, kw in (("unet_small", {"base": 4}), ("efficientnet_lite0_unet", {"pretrained": False})):
+    dffd = ("dffd_xception", {"width": 0.125, "middle_blocks": 2, "input_size": 64})  # the Table-2 baseline
+    for name, kw in (("unet_small", {"base": 4}), ("efficientnet_lite0_unet", {"pretrained": False}), dffd):
         model = create_model(name, **kw)
         model.train()
         with torch.no_grad():                      # non-trivial running statistics
