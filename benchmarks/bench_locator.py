@@ -8,7 +8,7 @@ Prints figures; it is not a test. For each registered model (or ``--models``) an
 - training images/s: batch ``--batch`` (8), forward + L1 loss on the map + BCE on the logit +
   Adam step, ``--warmup`` untimed steps then ``--steps`` timed ones;
 - inference images/s: batch ``--infer-batch`` (64), eval mode with BatchNorm folded into the
-  convolutions (:func:`fklib.models.fuse.fold_batchnorm`, as ``fklib.evaluate`` runs), ``torch.inference_mode``;
+  convolutions (:func:`fklib.models.fuse.fold_batchnorm`, as ``fklib.engine.predict`` runs), ``torch.inference_mode``;
 - peak memory growth of each phase over the state after building the model and the batch: on
   CPU the peak RSS (``resource.getrusage``, or psutil where ``resource`` is missing), on CUDA
   ``torch.cuda.max_memory_allocated``.
@@ -113,7 +113,7 @@ def measure(name: str, size: int, phase: str, device: str, batch: int, infer_bat
     else:
         b = infer_batch
         x = torch.rand(b, 3, size, size, device=dev)
-        model = fold_batchnorm(model.eval(), x[:1])   # as fklib.evaluate runs it
+        model = fold_batchnorm(model.eval(), x[:1])   # as fklib.engine.predict runs it
 
         def step() -> None:
             with torch.inference_mode():

@@ -22,7 +22,7 @@ import torch
 from fklib.data import load_set
 from fklib.parsing import ParsingAttention, class_iou, load_parser, parse, parsing_split, region_mask
 from fklib.parsing.parser import TARGET_GROUPS, default_weights, load_celebamask
-from fklib.viz import attention_figure, parsing_gallery
+from fklib.report.figures import attention_figure, parsing_gallery, save_figure
 
 
 def main() -> None:
@@ -63,14 +63,15 @@ def main() -> None:
         reals = [it for it in load_set("stgan", split="test") if it.label == 0][:10]
         faces = np.stack([np.asarray(it.image) for it in reals])
         maps = parse(model, faces, size=128)
-        print(f"gallery: {parsing_gallery(faces, maps, args.gallery, [it.identity for it in reals])}")
+        print(f"gallery: {save_figure(parsing_gallery(faces, maps, [it.identity for it in reals]), args.gallery)}")
     if args.fig6:
         edit = next(it for it in load_set("stgan", split="test") if it.property == "Black_Hair")
         att = ParsingAttention([edit], model)
         region = region_mask(att.parsing(edit.image), edit.property) | region_mask(att.parsing(edit.reference),
                                                                                     edit.property)
-        path = attention_figure(np.asarray(edit.image), att.parsing(edit.image), region, att(edit), args.fig6,
-                                f"STGAN Black_Hair, identity {edit.identity} (sigma {att.sigma}, floor {att.floor})")
+        fig = attention_figure(np.asarray(edit.image), att.parsing(edit.image), region, att(edit),
+                               f"STGAN Black_Hair, identity {edit.identity} (sigma {att.sigma}, floor {att.floor})")
+        path = save_figure(fig, args.fig6)
         print(f"fig6: {path}")
 
 

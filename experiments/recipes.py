@@ -6,7 +6,7 @@
 Each variant is :data:`BASE_RECIPE` (the first, plain recipe: EfficientNet-Lite0 U-Net, L1 +
 0.1 BCE, Adam 1e-3 with cosine decay, batch 16, flips, 128 px) with a few overrides
 (:data:`VARIANTS`); ``--epochs`` sets the budget of every variant that does not set its own. It is trained by
-:func:`fklib.train.train`, then evaluated on the STGAN validation identities (never the test
+:func:`fklib.engine.fit`, then evaluated on the STGAN validation identities (never the test
 split) with and without mirror test-time augmentation. One row per variant: the overrides,
 the device, the training time and the validation means over the 13 properties (ACC, COSS,
 PSNR, SSIM). Variants can run side by side in subprocesses (``--parallel``), e.g. on a GPU.
@@ -61,8 +61,9 @@ VARIANTS: dict[str, dict] = {
 def run_one(name: str, overrides: dict, args) -> dict:
     import torch
 
-    from fklib.evaluate import evaluate_checkpoint, summarize
-    from fklib.train import make_config, model_from_checkpoint, train
+    from fklib.checkpoint import model_from_checkpoint
+    from fklib.config import make_config
+    from fklib.engine import evaluate_checkpoint, fit, summarize
 
     base = {"name": f"recipe-{name}", "out_dir": str(Path(args.ckpt_root) / name), "device": args.device,
             "num_workers": args.num_workers}
@@ -79,7 +80,7 @@ def run_one(name: str, overrides: dict, args) -> dict:
         seconds = sum(h["seconds"] for h in history)
     else:
         t0 = time.time()
-        best = train(cfg, progress=False, log=lambda *a: print(f"[{name}]", *a, flush=True))["best"]
+        best = fit(cfg, progress=False, log=lambda *a: print(f"[{name}]", *a, flush=True))["best"]
         seconds = time.time() - t0
         model, cfg, ckpt = model_from_checkpoint(best)
     folder = Path(args.data_dir) / "stgan_celeba128" if args.data_dir else None
@@ -92,7 +93,7 @@ def run_one(name: str, overrides: dict, args) -> dict:
            "epochs": cfg.epochs, "best_epoch": int(ckpt["epoch"]) + 1, "train_minutes": round(seconds / 60, 2)}
     for tta in (False, True):
         df = evaluate_checkpoint(best, "stgan", folder, split="val", references=False, tta=tta,
-                                 model=model, cfg=cfg, device=cfg.device)
+                                 model=model, cfg=cfg, payload=ckpt, device=cfg.device)
         mean = summarize(df).query("predictor == 'model' and gan == 'mean'").iloc[0]
         suffix = "_tta" if tta else ""
         row.update({f"{k}{suffix}": round(float(mean[k]), 4) for k in ("acc", "coss", "psnr", "ssim")})

@@ -15,7 +15,8 @@ from pathlib import Path
 
 
 def _train(argv: list[str]) -> int:
-    from .train import make_config, parse_override, train
+    from .config import baseline_config, make_config, parse_override  # lazy: `locate` must not import the engine
+    from .engine import fit  # lazy: as above
 
     p = argparse.ArgumentParser(prog="python -m fklib train", description="Train a FakeLocator model.")
     p.add_argument("--profile", default="cpu", help="starting point: cpu (default), paper, smoke")
@@ -23,14 +24,12 @@ def _train(argv: list[str]) -> int:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override one field, value parsed as YAML (repeatable), e.g. --set epochs=3")
     p.add_argument("--baseline", action="store_true",
-                   help="the DFFD baseline of Table 2 on STGAN Bald for this profile (fklib.train.baseline_config)")
+                   help="the DFFD baseline of Table 2 on STGAN Bald for this profile (fklib.config.baseline_config)")
     p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last.pt")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     overrides = dict(parse_override(o) for o in args.overrides)
     if args.baseline:
-        from .train import baseline_config
-
         if args.config is not None:
             raise ValueError("--baseline and --config cannot be combined; use --set overrides")
         cfg = baseline_config(args.profile, **overrides)
@@ -38,7 +37,7 @@ def _train(argv: list[str]) -> int:
         cfg = make_config(args.profile, args.config, overrides)
     print(f"train: {cfg.name}: model={cfg.model} loss={cfg.loss} size={cfg.size} epochs={cfg.epochs} "
           f"-> {cfg.checkpoint_dir()}")
-    res = train(cfg, resume=args.resume, progress=not args.quiet)
+    res = fit(cfg, resume=args.resume, progress=not args.quiet)
     print(f"train: best checkpoint {res['best']}, last {res['last']}")
     return 0
 
@@ -46,7 +45,7 @@ def _train(argv: list[str]) -> int:
 def _evaluate(argv: list[str]) -> int:
     import pandas as pd
 
-    from .evaluate import evaluate_checkpoint, side_by_side, summarize
+    from .engine import evaluate_checkpoint, side_by_side, summarize  # lazy: `locate` must not import the engine
 
     p = argparse.ArgumentParser(prog="python -m fklib evaluate", description="Evaluate a checkpoint.")
     p.add_argument("--checkpoint", required=True, type=Path)
@@ -72,13 +71,13 @@ def _evaluate(argv: list[str]) -> int:
 
 
 def _locate(argv: list[str]) -> int:
-    from .locate import main as locate_main
+    from .locate import main as locate_main  # lazy: each command imports only what it needs
 
     return locate_main(argv)
 
 
 def _export(argv: list[str]) -> int:
-    from .export import export
+    from .export import export  # lazy: imports the engine
 
     p = argparse.ArgumentParser(prog="python -m fklib export",
                                 description="Ship a checkpoint as safetensors with its model card (evaluated on "
@@ -103,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         print(__doc__)
         return 0
     if argv[0] == "data":
-        from .data.__main__ import main as data_main
+        from .data.__main__ import main as data_main  # lazy: each command imports only what it needs
         return data_main(argv[1:])
     if argv[0] not in COMMANDS:
         print(f"unknown command {argv[0]!r}\n{__doc__}", file=sys.stderr)

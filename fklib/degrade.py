@@ -1,5 +1,6 @@
-"""Real-world degradations and the disorganization test (paper §5.2, RQ5, Figs. 8-10).
+"""Real-world degradations and the disorganization test's quadrant permutation (paper §5.2, RQ5).
 
+Pure transforms only (the experiments that use them are :mod:`fklib.studies.robustness`).
 Degradations act on float images in ``[0, 1]``, ``3 x H x W`` or ``B x 3 x H x W``, and return
 the same shape and dtype, clamped to ``[0, 1]``. Each has an identity setting that returns the
 input unchanged (the very tensor):
@@ -13,18 +14,18 @@ As in the paper (RQ5) a degradation is applied to the image the locator sees; th
 map is left unchanged (it stays eq. 4 of the undegraded pair; reals keep a map of zeros).
 
 Sweep axes (:data:`PAPER_AXES`, :data:`IMDL_AXES`) map a degradation name to its levels;
-:func:`robustness_sweep` runs a model over degraded copies of a set and reports mean metrics
-per level with γ = metric(level) / metric(undegraded) (Fig. 10). :func:`disorganization_test`
-cuts image and GT map into four quadrants, permutes them and reports γ per metric (Figs. 8, 9).
-:class:`RandomDegradation` is a training augmentation (``TrainConfig.degrade_augment``).
+:func:`degrade_item` degrades an :class:`~fklib.data.Item`, :func:`degrade_image` chains all four
+on a uint8 image (the teaching demo); :func:`permute_quadrants` and :func:`disorganize_item` cut
+image and GT map into four quadrants and permute them (Figs. 8, 9); :func:`gamma` is the ratio
+the paper plots. :class:`RandomDegradation` is a training augmentation (``TrainConfig.degrade_augment``).
 """
 
 from __future__ import annotations
 
 import io
 import math
-from dataclasses import dataclass
-from typing import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -32,8 +33,11 @@ import torchvision.transforms.v2.functional as TF
 from PIL import Image
 from torchvision.transforms import InterpolationMode
 
-#: The metrics whose ratio γ the paper plots (Figs. 8 and 10).
-GAMMA_METRICS = ("acc", "coss", "psnr", "ssim")
+from .convert import image_to_tensor, tensor_to_image
+from .metrics import PAPER_METRICS
+
+#: The metrics whose ratio γ the paper plots (Figs. 8 and 10): the paper's table metrics.
+GAMMA_METRICS = PAPER_METRICS
 
 
 # --- helpers ------------------------------------------------------------------------------------
@@ -45,10 +49,6 @@ def _check_image(x: torch.Tensor, name: str) -> None:
         raise ValueError(f"{name}: expected a 3xHxW or Bx3xHxW image, got shape {tuple(x.shape)}")
     if not x.is_floating_point():
         raise ValueError(f"{name}: expected a float image in [0, 1], got dtype {x.dtype}")
-
-
-def _to_uint8(x: torch.Tensor) -> torch.Tensor:
-    return (x.clamp(0, 1) * 255.0).round().to(torch.uint8)
 
 
 # --- the four degradations ----------------------------------------------------------------------
@@ -67,7 +67,7 @@ def jpeg(x: torch.Tensor, quality: int | None) -> torch.Tensor:
     q = int(quality)
     if not 1 <= q <= 100:
         raise ValueError(f"jpeg: quality must be in 1..100 (or None), got {quality}")
-    arr = _to_uint8(x).cpu().movedim(-3, -1).numpy()
+    arr = tensor_to_image(x)
     flat = arr.reshape(-1, *arr.shape[-3:])
     out = np.empty_like(flat)
     for i, img in enumerate(flat):
@@ -305,7 +305,7 @@ def gamma(after: Mapping[str, float], before: Mapping[str, float],
     return out
 
 
-# --- item-level helpers and the experiments -------------------------------------------------------
+# --- items and whole images ----------------------------------------------------------------------
 
 def degrade_item(item, name: str, level, seed: int = 0, regenerate_gt: bool = False):
     """A copy of an :class:`~fklib.data.readers.Item` whose image is degraded (at its own resolution, 8-bit).
@@ -314,11 +314,9 @@ def degrade_item(item, name: str, level, seed: int = 0, regenerate_gt: bool = Fa
     real/fake pair's map. ``regenerate_gt=True`` is the other reading ("processed by the real
     image and the degraded fake image"): eq. 4 of the real and the degraded fake.
     """
-    from dataclasses import replace
-
-    x = torch.from_numpy(np.array(item.image, dtype=np.float32)).permute(2, 0, 1).div_(255.0)
+    x = image_to_tensor(item.image)
     y = degrade(x, name, level, seed)
-    img = _to_uint8(y).permute(1, 2, 0).numpy() if y is not x else item.image
+    img = tensor_to_image(y) if y is not x else item.image
     if regenerate_gt:
         return replace(item, image=img, cached_map=None)
     return replace(item, image=img, cached_map=np.asarray(item.gt_map(), dtype=np.float32))
@@ -326,150 +324,77 @@ def degrade_item(item, name: str, level, seed: int = 0, regenerate_gt: bool = Fa
 
 def disorganize_item(item, perm: Sequence[int]):
     """A copy of ``item`` with image and GT map cut in four quadrants and permuted by ``perm``."""
-    from dataclasses import replace
-
     gt = permute_quadrants(np.asarray(item.gt_map(), dtype=np.float32), perm)
     ref = None if item.reference is None else permute_quadrants_hwc(item.reference, perm)
     return replace(item, image=permute_quadrants_hwc(item.image, perm), reference=ref,
                    cached_map=np.ascontiguousarray(gt))
 
 
-def _evaluate_items(model, items, size: int, device, batch_size: int, threshold: float | None,
-                    tau: float) -> dict[str, np.ndarray]:
-    """Per-image scores / decisions / map metrics of ``model`` on ``items`` (fklib.evaluate semantics)."""
-    from .evaluate import map_metrics, predict
-
-    n = len(items)
-    out = {"score": np.full(n, math.nan), "prob": np.full(n, math.nan), "pred_fake": np.full(n, math.nan),
-           "coss": np.full(n, math.nan), "psnr": np.full(n, math.nan), "ssim": np.full(n, math.nan),
-           "mae": np.full(n, math.nan), "auc": np.full(n, math.nan), "f1": np.full(n, math.nan),
-           "iou": np.full(n, math.nan)}
-    for idx, _, gt, pred, logit in predict(model, items, size, batch_size, device):
-        idx = idx.numpy()
-        score = pred.flatten(1).mean(1).numpy()
-        out["score"][idx] = score
-        if logit is not None:
-            prob = torch.sigmoid(logit.reshape(-1)).numpy()
-            out["prob"][idx] = prob
-            out["pred_fake"][idx] = prob > 0.5
-        elif threshold is not None:
-            out["pred_fake"][idx] = score > threshold
-        for k, v in map_metrics(pred, gt, tau).items():
-            out[k][idx] = v
-    return out
+#: The settings of :func:`degrade_image`, with their identity values.
+IDENTITY_SETTINGS: dict[str, Any] = {"jpeg_quality": None, "blur_kernel": 1, "noise_variance": 0.0,
+                                     "downscale": 1.0, "seed": 0}
 
 
-def _summary(per_image: dict[str, np.ndarray], labels: np.ndarray) -> dict[str, float]:
-    """ACC over all items (reals and fakes) and mean map metrics over the fakes (as in fklib.evaluate)."""
-    dec = per_image["pred_fake"]
-    acc = float(np.mean((dec > 0.5) == (labels == 1))) if not np.isnan(dec).any() else math.nan
-    fake = labels == 1
-    row = {"acc": acc}
-    for k in ("coss", "psnr", "ssim", "mae", "auc", "f1", "iou"):
-        vals = per_image[k][fake]
-        vals = vals[~np.isnan(vals)]
-        row[k] = float(vals.mean()) if vals.size else math.nan
-    return row
+def degrade_image(rgb: np.ndarray, jpeg_quality: int | None = None, blur_kernel: int = 1,
+                  noise_variance: float = 0.0, downscale: float = 1.0, seed: int = 0) -> np.ndarray:
+    """Degrade an ``H x W x 3`` uint8 image with all four degradations; returns ``H x W x 3`` uint8.
 
+    The steps run in this order (each skipped at its identity setting):
 
-def robustness_sweep(model, items, size: int, axes: Mapping[str, Sequence] | None = None,
-                     device: str | torch.device = "cpu", batch_size: int = 64, seed: int = 0,
-                     threshold: float | None = None, degrade_reals: bool = True, regenerate_gt: bool = False,
-                     tau: float = 0.1, log=None):
-    """Fig. 10: mean metrics of ``model`` on degraded copies of ``items``, one row per (degradation, level).
+    1. ``downscale``: side reduced by this factor and resized back (:func:`low_resolution`; 1 = off);
+    2. ``blur_kernel``: Gaussian blur with an odd ``k x k`` kernel (:func:`gaussian_blur`; 1 = off);
+    3. ``noise_variance``: additive Gaussian noise, variance in 0-255 units, seeded by ``seed``
+       (:func:`gaussian_noise`; 0 = off);
+    4. ``jpeg_quality``: JPEG compression at quality 1..100 (:func:`jpeg`; ``None`` = off).
 
-    Every item's image is degraded at its own resolution (uint8, before the Dataset's resize);
-    GT maps are unchanged (reals keep zeros). ACC needs reals and fakes, so by default the reals
-    are degraded too (``degrade_reals=False`` keeps them clean: only the fakes are degraded, the
-    paper's wording). Noise item ``i`` uses seed ``seed + i``.
+    JPEG comes last, as when a processed picture is finally saved/shared. The intermediate image
+    stays float; the result is rounded to 8 bits once. With every setting at its identity the
+    input array itself is returned (unchanged, no copy).
 
-    Prediction and metrics are those of :mod:`fklib.evaluate`: :func:`~fklib.evaluate.predict`
-    at ``size``, :func:`~fklib.evaluate.map_metrics` averaged over the **fakes**, ACC over reals
-    and fakes with the decision ``sigmoid(logit) > 0.5``, or ``mean(map) > threshold`` for a
-    model without classifier (ACC is NaN when neither is available).
-
-    Args:
-        axes: degradation -> levels (default :data:`PAPER_AXES`).
-        regenerate_gt: recompute eq. 4 against the degraded fake instead (see :func:`degrade_item`).
-
-    Returns:
-        DataFrame with columns ``degradation, level, n, n_fake, acc, coss, psnr, ssim, mae, auc, f1,
-        iou`` and ``gamma_<m>`` for ACC, COSS, PSNR, SSIM (relative to the undegraded run, which
-        is the first row: degradation ``none``).
+    Raises:
+        ValueError: not an ``H x W x 3`` uint8 image, or a setting out of range.
     """
-    import pandas as pd
-
-    axes = PAPER_AXES if axes is None else axes
-    items = list(items)
-    labels = np.array([it.label for it in items])
-    rows = []
-    base = _summary(_evaluate_items(model, items, size, device, batch_size, threshold, tau), labels)
-    rows.append({"degradation": "none", "level": None, **base})
-    for name, levels in axes.items():
-        if name not in DEGRADATIONS:
-            raise KeyError(f"unknown degradation {name!r}; known: {sorted(DEGRADATIONS)}")
-        for level in levels:
-            deg = [degrade_item(it, name, level, seed + i, regenerate_gt) if (degrade_reals or it.label == 1)
-                   else it for i, it in enumerate(items)]
-            row = _summary(_evaluate_items(model, deg, size, device, batch_size, threshold, tau), labels)
-            rows.append({"degradation": name, "level": level, **row})
-            if log is not None:
-                log(f"{name} {level}: " + ", ".join(f"{k}={row[k]:.4f}" for k in GAMMA_METRICS))
-    df = pd.DataFrame(rows)
-    df.insert(2, "n", len(items))
-    df.insert(3, "n_fake", int(labels.sum()))
-    for m, g in ((m, [gamma(r, base)[m] for r in rows]) for m in GAMMA_METRICS):
-        df[f"gamma_{m}"] = g
-    return df
+    rgb = np.asarray(rgb)
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise ValueError(f"degrade_image: expected an H x W x 3 uint8 RGB array, got {rgb.shape} {rgb.dtype}")
+    x = image_to_tensor(rgb)
+    y = low_resolution(x, downscale)
+    y = gaussian_blur(y, blur_kernel)
+    y = gaussian_noise(y, noise_variance, seed)
+    y = jpeg(y, jpeg_quality)
+    if y is x:  # every step at its identity setting
+        return rgb
+    return tensor_to_image(y)
 
 
-def disorganization_test(model, items, size: int, seed: int = 0, device: str | torch.device = "cpu",
-                         batch_size: int = 64, threshold: float | None = None, tau: float = 0.1):
-    """Figs. 8, 9: metrics before and after cutting each image and its GT map into four permuted quadrants.
+def degradation_settings(settings: dict) -> dict[str, Any]:
+    """The five settings of :func:`degrade_image` (missing ones at their identity), coerced to their types.
 
-    Item ``i`` gets :func:`random_quadrant_permutation` of ``seed + i`` (never the identity),
-    applied at the item's resolution to the image and the GT map alike; prediction as in
-    :func:`robustness_sweep`.
-
-    Returns:
-        Per-image DataFrame: the item's metadata, ``perm``, ``<m>_before`` / ``<m>_after`` for
-        ``correct`` (the detection was right: 1/0), ``coss``, ``psnr``, ``ssim`` (map metrics NaN
-        for reals) and per-image ``gamma_<m>`` of the map metrics. Aggregate with
-        :func:`summarize_disorganization`.
+    Raises:
+        TypeError: an unknown setting.
     """
-    import pandas as pd
-
-    items = list(items)
-    labels = np.array([it.label for it in items])
-    perms = [random_quadrant_permutation(seed + i) for i in range(len(items))]
-    shuffled = [disorganize_item(it, p) for it, p in zip(items, perms)]
-    before = _evaluate_items(model, items, size, device, batch_size, threshold, tau)
-    after = _evaluate_items(model, shuffled, size, device, batch_size, threshold, tau)
-    rows = []
-    for i, it in enumerate(items):
-        row = {**it.meta(), "perm": "".join(map(str, perms[i]))}
-        for tag, res in (("before", before), ("after", after)):
-            dec = res["pred_fake"][i]
-            row[f"correct_{tag}"] = math.nan if math.isnan(dec) else float((dec > 0.5) == (labels[i] == 1))
-            for m in ("coss", "psnr", "ssim"):
-                row[f"{m}_{tag}"] = float(res[m][i]) if labels[i] == 1 else math.nan
-        g = gamma({m: row[f"{m}_after"] for m in ("coss", "psnr", "ssim")},
-                  {m: row[f"{m}_before"] for m in ("coss", "psnr", "ssim")}, ("coss", "psnr", "ssim"))
-        row.update({f"gamma_{m}": v for m, v in g.items()})
-        rows.append(row)
-    return pd.DataFrame(rows)
+    unknown = set(settings) - set(IDENTITY_SETTINGS)
+    if unknown:
+        raise TypeError(f"unknown degradation setting(s) {sorted(unknown)}; known: {list(IDENTITY_SETTINGS)}")
+    s = {**IDENTITY_SETTINGS, **settings}
+    s["jpeg_quality"] = None if s["jpeg_quality"] is None else int(s["jpeg_quality"])
+    s["blur_kernel"] = int(s["blur_kernel"])
+    s["noise_variance"] = float(s["noise_variance"])
+    s["downscale"] = float(s["downscale"])
+    s["seed"] = int(s["seed"])
+    return s
 
 
-def summarize_disorganization(df) -> dict[str, dict[str, float]]:
-    """Aggregate :func:`disorganization_test`: ``{"before": {...}, "after": {...}, "gamma": {...}}``.
-
-    ``acc`` is the mean of ``correct`` over all items; ``coss``, ``psnr``, ``ssim`` are means over
-    the fakes; γ is the ratio of the means (Fig. 8).
-    """
-    out = {}
-    fakes = df[df["label"] == 1]
-    for tag in ("before", "after"):
-        out[tag] = {"acc": float(df[f"correct_{tag}"].mean()) if df[f"correct_{tag}"].notna().all() else math.nan,
-                    **{m: float(fakes[f"{m}_{tag}"].mean()) for m in ("coss", "psnr", "ssim")}}
-    out["gamma"] = gamma(out["after"], out["before"])
-    return out
+def describe_degradation(settings: dict) -> str:
+    """A short human-readable summary of the settings, e.g. ``JPEG q30, blur 5`` (``none`` when off)."""
+    s = {**IDENTITY_SETTINGS, **settings}
+    parts = []
+    if float(s["downscale"]) != 1:
+        parts.append(f"downscale x{float(s['downscale']):g}")
+    if int(s["blur_kernel"]) > 1:
+        parts.append(f"blur {int(s['blur_kernel'])}")
+    if float(s["noise_variance"]) > 0:
+        parts.append(f"noise var {float(s['noise_variance']):g}")
+    if s["jpeg_quality"] is not None:
+        parts.append(f"JPEG q{int(s['jpeg_quality'])}")
+    return ", ".join(parts) if parts else "none"

@@ -1,14 +1,12 @@
 """Shipping a trained locator: a training checkpoint -> ``models/<name>.safetensors`` + model card.
 
-The shipped file holds only what inference needs, with no pickle:
-
-- tensors: the model's ``state_dict`` (float32) and, for a property-prior model, ``prior_maps``;
-- string metadata: the training config (JSON), the prior blend weight, the git commit, the data
-  manifest hash, the training history and the machine it was trained on.
-
-:func:`fklib.train.load_checkpoint` reads it back into the same payload dict as a ``.pt``
-checkpoint, so ``python -m fklib evaluate --checkpoint models/fakelocator.safetensors`` and
-:func:`fklib.train.model_from_checkpoint` accept either.
+The shipped file holds only what inference needs, with no pickle
+(:func:`fklib.checkpoint.save_locator`): the model's ``state_dict`` (float32), ``prior_maps`` for
+a property-prior model, and string metadata (the training config, the prior blend weight, the
+no-classifier threshold, the git commit, the data manifest hash, the training history and the
+machine). :func:`fklib.checkpoint.load_checkpoint` reads it back into the same payload dict as a
+``.pt`` checkpoint, so ``python -m fklib evaluate --checkpoint models/fakelocator.safetensors`` and
+:func:`fklib.checkpoint.model_from_checkpoint` accept either.
 
 ``python -m fklib export --checkpoint checkpoints/cpu/best.pt [--out models/fakelocator.safetensors]``
 writes the weights, evaluates them on the public STGAN test split (model and the input-blind
@@ -19,84 +17,12 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from pathlib import Path
 
-import torch
-
 from . import paths
-
-#: Name of the default locator under ``models/``.
-DEFAULT_NAME = "fakelocator"
-#: Metadata keys stored as strings in the safetensors header.
-_META_KEYS = ("config", "git_commit", "data_manifest_hash", "history", "prior_alpha", "machine", "command",
-              "train_seconds", "train_time_kind", "prior_scores")
-
-
-def default_locator() -> Path:
-    """The shipped default locator: ``<root>/models/fakelocator.safetensors``."""
-    return paths.project_root() / "models" / f"{DEFAULT_NAME}.safetensors"
-
-
-def machine_description() -> str:
-    """``<arch>, <n> cores[, <GPU name>]`` of this machine."""
-    text = f"{platform.machine()}, {os.cpu_count()} cores"
-    if torch.cuda.is_available():
-        text += f", {torch.cuda.get_device_name(0)}"
-    return text
-
-
-def save_locator(payload: dict, out: str | Path) -> Path:
-    """Write a checkpoint payload (as :func:`fklib.train.load_checkpoint` returns it) as safetensors."""
-    from safetensors.torch import save_file
-
-    out = Path(out)
-    tensors = {f"model.{k}": v.detach().float().contiguous() if v.is_floating_point() else v.contiguous()
-               for k, v in payload["model"].items()}
-    if "prior_maps" in payload:
-        tensors["prior_maps"] = payload["prior_maps"].float().contiguous()
-    meta = {"fklib_checkpoint": "1", "format": "fklib-locator"}
-    for key in _META_KEYS:
-        if key in payload:
-            value = payload[key]
-            meta[key] = value if isinstance(value, str) else json.dumps(value)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, out)
-    return out
-
-
-def load_locator(path: str | Path) -> dict:
-    """Read a file written by :func:`save_locator` into a checkpoint payload dict."""
-    from safetensors import safe_open
-
-    path = Path(path)
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as err:  # noqa: BLE001 - any header/parse failure is a bad file for the user
-        raise ValueError(f"{path}: not a readable safetensors file ({type(err).__name__}: {err})") from err
-    if meta.get("format") != "fklib-locator" or "config" not in meta:
-        raise ValueError(f"{path}: a safetensors file, but not an fklib locator (no config in its metadata)")
-    payload = {k: v for k, v in meta.items() if k not in ("format", "fklib_checkpoint")}
-    payload["model"] = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
-    if "prior_maps" in tensors:
-        payload["prior_maps"] = tensors["prior_maps"]
-    if "prior_alpha" in payload:
-        payload["prior_alpha"] = float(payload["prior_alpha"])
-    return payload
-
-
-def summary_means(df) -> dict:
-    """Means over the (gan, property) groups of an evaluation frame, per predictor (for the card)."""
-    from .evaluate import summarize
-
-    s = summarize(df)
-    rows = s[s["gan"] == "mean"].set_index("predictor")
-    return {p: {k: (None if rows.loc[p, k] != rows.loc[p, k] else round(float(rows.loc[p, k]), 4))
-                for k in ("acc", "coss", "psnr", "ssim", "auc", "f1", "iou")} for p in rows.index}
+from .checkpoint import load_checkpoint, machine_description, model_from_checkpoint, save_locator
+from .engine import evaluate_checkpoint, summary_means
+from .models import count_parameters
 
 
 def card_markdown(card: dict, weights: Path) -> str:
@@ -145,11 +71,8 @@ def card_markdown(card: dict, weights: Path) -> str:
 
 def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool = True,
            command: str | None = None, note: str | None = None) -> dict:
-    """Ship ``checkpoint``: weights to ``out`` (default :func:`default_locator`), card data and card beside it."""
-    from .models import count_parameters
-    from .train import load_checkpoint, model_from_checkpoint
-
-    out = Path(out) if out is not None else default_locator()
+    """Ship ``checkpoint``: weights to ``out`` (default :func:`fklib.paths.default_locator`), card data and card beside it."""
+    out = Path(out) if out is not None else paths.default_locator()
     payload = load_checkpoint(checkpoint)
     history = json.loads(payload["history"]) if isinstance(payload.get("history"), str) else payload.get("history", [])
     if "train_wall_seconds" in payload:
@@ -172,9 +95,7 @@ def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool
             "prior_alpha": payload.get("prior_alpha"),
             "parameters": count_parameters(model), "bytes": out.stat().st_size, "note": note}
     if evaluate:
-        from .evaluate import evaluate_checkpoint
-
-        df = evaluate_checkpoint(out, "stgan", split="test", model=model, cfg=cfg, device="cpu")
+        df = evaluate_checkpoint(out, "stgan", split="test", model=model, cfg=cfg, payload=payload, device="cpu")
         model_rows = df[df["predictor"] == "model"]
         card["test"] = summary_means(df)
         card["test_n_fakes"] = int((model_rows["label"] == 1).sum())

@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
+from . import colors, paths
+from .checkpoint import model_from_checkpoint
 from .data.images import load_rgb
+from .models.inference import ImagePredictor
 
 #: Default pixel limit for ``locate`` (about 8k x 8k): larger files are refused before decoding.
 LOCATE_MAX_PIXELS = 64_000_000
@@ -58,44 +59,23 @@ class Located:
         return "fake" if self.map.mean() > self.threshold else "real"
 
 
-class Locator:
+class Locator(ImagePredictor):
     """A loaded locator ready for single images (BatchNorm folded, eval mode, CPU by default).
 
     Args:
         checkpoint: a ``.pt`` checkpoint or a shipped ``.safetensors`` (default: the shipped model).
         device: ``cpu`` or ``cuda``.
+
+    ``predict_array(rgb)`` (:class:`fklib.models.inference.ImagePredictor`) gives the map at the
+    input's size and the fake probability; calling the locator on a path reads the file first.
     """
 
     def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu") -> None:
-        from .export import default_locator
-        from .models.fuse import fold_batchnorm
-        from .train import model_from_checkpoint
-
-        self.checkpoint = Path(checkpoint) if checkpoint is not None else default_locator()
+        self.checkpoint = Path(checkpoint) if checkpoint is not None else paths.default_locator()
         model, cfg, payload = model_from_checkpoint(self.checkpoint)
         self.cfg = cfg
-        self.size = cfg.size
-        self.device = torch.device(device)
         self.threshold = payload.get("no_cl_threshold")
-        example = torch.zeros(1, 3, self.size, self.size, device=self.device)
-        self.model = fold_batchnorm(model.to(self.device).eval(), example)
-
-    @torch.no_grad()
-    def predict_array(self, rgb: np.ndarray) -> tuple[np.ndarray, float | None]:
-        """``H x W x 3`` uint8 RGB -> (``H x W`` map at the input size, fake probability or None)."""
-        if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-            raise ValueError(f"expected an H x W x 3 uint8 RGB array, got {rgb.shape} {rgb.dtype}")
-        h, w = rgb.shape[:2]
-        x = torch.from_numpy(np.array(rgb, copy=True)).permute(2, 0, 1)[None].float().div_(255).to(self.device)
-        if (h, w) != (self.size, self.size):
-            x = F.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False,
-                              antialias=True).clamp_(0, 1)
-        out = self.model(x)
-        pred = out.map.float()
-        if (h, w) != (self.size, self.size):
-            pred = F.interpolate(pred, size=(h, w), mode="bilinear", align_corners=False)
-        prob = None if out.logit is None else float(torch.sigmoid(out.logit.float())[0])
-        return pred[0, 0].clamp_(0, 1).cpu().numpy(), prob
+        super().__init__(model, cfg.size, device)
 
     def __call__(self, path: str | Path, max_pixels: int = LOCATE_MAX_PIXELS) -> Located:
         path = Path(path)
@@ -131,15 +111,13 @@ def overlay_image(rgb: np.ndarray, m: np.ndarray, title: str | None = None, alph
     an optional title; a PIL image of exactly the input's size (no matplotlib: fast to import)."""
     from PIL import Image, ImageDraw, ImageFont
 
-    from .viz import jet, overlay  # numpy only: no matplotlib on the locate path
-
     h, w = m.shape
-    img = Image.fromarray(np.rint(overlay(rgb, m, alpha) * 255).clip(0, 255).astype(np.uint8))
+    img = Image.fromarray(np.rint(colors.overlay(rgb, m, alpha) * 255).clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img)
     x0, x1 = int(w * 0.93), max(int(w * 0.965), int(w * 0.93) + 2)
     y0, y1 = int(h * 0.08), max(int(h * 0.92), int(h * 0.08) + 3)
     ramp = np.linspace(1, 0, y1 - y0, dtype=np.float32)[:, None].repeat(x1 - x0, 1)
-    img.paste(Image.fromarray(np.rint(jet(ramp) * 255).astype(np.uint8)), (x0, y0))
+    img.paste(Image.fromarray(np.rint(colors.jet(ramp) * 255).astype(np.uint8)), (x0, y0))
     draw.rectangle((x0 - 1, y0 - 1, x1, y1), outline=(255, 255, 255))
     size = max(8, min(w, h) // 22)
     try:

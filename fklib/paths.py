@@ -71,3 +71,13 @@ def mirror_dir() -> Path:
     if env:
         return Path(env).expanduser().resolve()
     return (project_root().parent / "shared" / "data").resolve()
+
+
+def models_dir() -> Path:
+    """``<root>/models``: shipped weights (the default locator, the face parser) with their cards."""
+    return project_root() / "models"
+
+
+def default_locator() -> Path:
+    """The shipped default locator: ``<root>/models/fakelocator.safetensors``."""
+    return models_dir() / "fakelocator.safetensors"

@@ -2,7 +2,7 @@
 
 Every ``notebooks/NN_*.ipynb`` (two digits, then a name) runs in order, then the teaching demos
 ``notebooks/demo_*.ipynb``; a new numbered notebook is picked up without changing this file. Each
-gets the parameter ``profile`` (``smoke``, ``cpu`` or ``paper``; see :mod:`fklib.reproduce`) and
+gets the parameter ``profile`` (``smoke``, ``cpu`` or ``paper``; see :mod:`fklib.studies.common`) and
 runs with ``notebooks/`` as its working folder. The executed copy goes to
 ``<results>/executed/<name>.ipynb`` (``<results>`` = ``results/`` or ``$FKLIB_RESULTS``), with
 inline images replaced by a pointer to the PNG the notebook saved, so the copies stay small.
@@ -22,8 +22,7 @@ import time
 from pathlib import Path
 
 from . import paths
-
-PROFILES = ("smoke", "cpu", "paper")
+from .config import PROFILE_NAMES as PROFILES
 _NUMBERED = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
 _DEMO = re.compile(r"^demo_[A-Za-z0-9_]+\.ipynb$")
 #: Inline outputs larger than this (bytes of base64) are replaced by a note in the executed copies.

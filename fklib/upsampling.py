@@ -38,8 +38,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import paths
+from .convert import image_to_tensor
 from .data.maps import BT601
 from .data.readers import REAL, Item
+from .parsing.parser import load_celebamask
 from .parsing.regions import CLASSES
 
 #: The upsampling families of paper §3.2 (interpolation split into its three kinds).
@@ -142,7 +144,7 @@ def _as_float_images(faces) -> torch.Tensor:
         arr = arr[None]
     if arr.ndim != 4 or arr.shape[-1] != 3:
         raise ValueError(f"expected N x H x W x 3 faces, got shape {arr.shape}")
-    return torch.from_numpy(np.ascontiguousarray(arr)).permute(0, 3, 1, 2).float().div_(255.0)
+    return image_to_tensor(arr)
 
 
 def train_generator(family: str, faces, epochs: int = 8, size: int = 128, seed: int = 0, base: int = 16,
@@ -383,8 +385,6 @@ def build_family_sets(families: Sequence[str] = FAMILIES, regions: Sequence[str]
     Returns:
         ``{family: {split: [Item, ...]}}``; real items are shared (the same arrays) across families.
     """
-    from .parsing.parser import load_celebamask
-
     ids, images, labels = load_celebamask(size)
     index = {i: k for k, i in enumerate(ids)}
     parts = face_split(ids, seed)
@@ -487,32 +487,3 @@ def mean_log_spectrum(fakes, reals=None, max_items: int | None = None, eps: floa
         raise ValueError("mean_log_spectrum: no pairs")
     return total / len(fk)
 
-
-def spectra_figure(spectra: Mapping[str, np.ndarray], ncols: int | None = None, cmap: str = "magma",
-                   percentiles: tuple[float, float] = (1.0, 99.8), panel: float = 2.4):
-    """One panel per name: the mean log spectrum (:func:`mean_log_spectrum`), each on its own colour range.
-
-    The colour range of a panel spans the given percentiles of its values (the DC peak would
-    otherwise flatten the rest). Returns a matplotlib Figure (save it with
-    :func:`fklib.viz.save_figure`).
-    """
-    import matplotlib.pyplot as plt
-
-    names = list(spectra)
-    if not names:
-        raise ValueError("spectra_figure: no spectra")
-    ncols = ncols or min(len(names), 4)
-    nrows = math.ceil(len(names) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols, panel * nrows + 0.3), squeeze=False)
-    for ax in axes.flat[len(names):]:
-        ax.axis("off")
-    for ax, name in zip(axes.flat, names):
-        s = np.asarray(spectra[name], dtype=np.float64)
-        lo, hi = np.percentile(s, percentiles)
-        ax.imshow(s, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
-        ax.set_title(f"{name} ({s.shape[1]}x{s.shape[0]})", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle("mean log |FFT| of Gray(fake - real)", fontsize=9)
-    fig.tight_layout()
-    return fig

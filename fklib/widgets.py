@@ -4,7 +4,8 @@ Pick a test image and its edited property, degrade it with JPEG / blur / noise /
 see the fake, its ground truth (eq. 4), the locator's map, the overlay and the map metrics::
 
     from fklib.locate import Locator
-    from fklib.widgets import analyse, build_demo, examples, result_figure
+    from fklib.widgets import analyse, build_demo, examples
+    from fklib.report.figures import result_figure
 
     loc = Locator()                              # the shipped model
     ex = examples("stgan", "test", per_property=3)
@@ -13,7 +14,7 @@ see the fake, its ground truth (eq. 4), the locator's map, the overlay and the m
     result_figure(r)                             # real, fake (degraded), GT, prediction, overlay
     demo = build_demo(loc, ex); display(demo); demo.update()
 
-All computing goes through :func:`degrade_image` and :func:`analyse`; :func:`build_demo` only
+All computing goes through :func:`fklib.degrade.degrade_image` and :func:`analyse`; :func:`build_demo` only
 wires widgets to them. As in the paper's RQ5 (§5.2) the degradation acts on the image the
 locator sees, and the ground truth stays the eq.-4 map of the undegraded real/fake pair.
 """
@@ -21,65 +22,17 @@ locator sees, and the ground truth stays the eq.-4 map of the undegraded real/fa
 from __future__ import annotations
 
 import base64
-import io
 import math
 from typing import Any
 
 import ipywidgets
 import numpy as np
+import pandas as pd
 
-#: The degradation settings :func:`analyse` accepts, with their identity values.
-IDENTITY_SETTINGS: dict[str, Any] = {"jpeg_quality": None, "blur_kernel": 1, "noise_variance": 0.0,
-                                     "downscale": 1.0, "seed": 0}
-
-
-def degrade_image(rgb: np.ndarray, jpeg_quality: int | None = None, blur_kernel: int = 1,
-                  noise_variance: float = 0.0, downscale: float = 1.0, seed: int = 0) -> np.ndarray:
-    """Degrade an ``H x W x 3`` uint8 image with :mod:`fklib.degrade`; returns ``H x W x 3`` uint8.
-
-    The steps run in this order (each skipped at its identity setting):
-
-    1. ``downscale``: each side reduced by this factor and resized back (:func:`~fklib.degrade.low_resolution`; 1 = off);
-    2. ``blur_kernel``: Gaussian blur with an odd ``k x k`` kernel (:func:`~fklib.degrade.gaussian_blur`; 1 = off);
-    3. ``noise_variance``: additive Gaussian noise, variance in 0-255 units, seeded by ``seed``
-       (:func:`~fklib.degrade.gaussian_noise`; 0 = off);
-    4. ``jpeg_quality``: JPEG compression at quality 1..100 (:func:`~fklib.degrade.jpeg`; ``None`` = off).
-
-    JPEG comes last, as when a processed picture is finally saved/shared. The intermediate image
-    stays float; the result is rounded to 8 bits once. With every setting at its identity the
-    input array itself is returned (unchanged, no copy).
-
-    Raises:
-        ValueError: not an ``H x W x 3`` uint8 image, or a setting out of range (see :mod:`fklib.degrade`).
-    """
-    import torch
-
-    from . import degrade as dg
-
-    rgb = np.asarray(rgb)
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise ValueError(f"degrade_image: expected an H x W x 3 uint8 RGB array, got {rgb.shape} {rgb.dtype}")
-    x = torch.from_numpy(np.array(rgb, dtype=np.float32)).permute(2, 0, 1).div_(255.0)
-    y = dg.low_resolution(x, downscale)
-    y = dg.gaussian_blur(y, blur_kernel)
-    y = dg.gaussian_noise(y, noise_variance, seed)
-    y = dg.jpeg(y, jpeg_quality)
-    if y is x:  # every step at its identity setting
-        return rgb
-    return dg._to_uint8(y).permute(1, 2, 0).numpy()
-
-
-def _settings(degradation: dict) -> dict[str, Any]:
-    unknown = set(degradation) - set(IDENTITY_SETTINGS)
-    if unknown:
-        raise TypeError(f"unknown degradation setting(s) {sorted(unknown)}; known: {list(IDENTITY_SETTINGS)}")
-    s = {**IDENTITY_SETTINGS, **degradation}
-    s["jpeg_quality"] = None if s["jpeg_quality"] is None else int(s["jpeg_quality"])
-    s["blur_kernel"] = int(s["blur_kernel"])
-    s["noise_variance"] = float(s["noise_variance"])
-    s["downscale"] = float(s["downscale"])
-    s["seed"] = int(s["seed"])
-    return s
+from .data import load_set
+from .degrade import degradation_settings, degrade_image, describe_degradation
+from .metrics import coss, psnr, ssim
+from .report.figures import figure_png, result_figure
 
 
 def analyse(locator, item, **degradation) -> dict:
@@ -102,9 +55,7 @@ def analyse(locator, item, **degradation) -> dict:
     Raises:
         TypeError: an unknown degradation setting.
     """
-    from .metrics import coss, psnr, ssim
-
-    settings = _settings(degradation)
+    settings = degradation_settings(degradation)
     image = degrade_image(np.asarray(item.image), **settings)
     pred, prob = locator.predict_array(image)
     gt = np.asarray(item.gt_map(), dtype=np.float32)
@@ -122,21 +73,6 @@ def analyse(locator, item, **degradation) -> dict:
     }
 
 
-def describe_degradation(settings: dict) -> str:
-    """A short human-readable summary of the settings, e.g. ``JPEG q30, blur 5`` (``none`` when off)."""
-    s = {**IDENTITY_SETTINGS, **settings}
-    parts = []
-    if float(s["downscale"]) != 1:
-        parts.append(f"downscale x{float(s['downscale']):g}")
-    if int(s["blur_kernel"]) > 1:
-        parts.append(f"blur {int(s['blur_kernel'])}")
-    if float(s["noise_variance"]) > 0:
-        parts.append(f"noise var {float(s['noise_variance']):g}")
-    if s["jpeg_quality"] is not None:
-        parts.append(f"JPEG q{int(s['jpeg_quality'])}")
-    return ", ".join(parts) if parts else "none"
-
-
 def metrics_line(result: dict) -> str:
     """One line: item, degradation, COSS / PSNR / SSIM, map mean and p(fake)."""
     m, meta = result["metrics"], result["meta"]
@@ -146,55 +82,12 @@ def metrics_line(result: dict) -> str:
             f"map mean {result['map_mean']:.3f}  p(fake) {p}")
 
 
-def result_figure(result: dict):
-    """Five panels: real, fake (degraded input), GT (gray), prediction (jet, colorbar), overlay.
-
-    The title carries the metrics and p(fake). A plain :class:`matplotlib.figure.Figure` (no
-    pyplot state: nothing to close); :func:`figure_png` renders it.
-    """
-    from matplotlib.figure import Figure
-
-    from .viz import _show, overlay
-
-    meta = result["meta"]
-    degraded = describe_degradation(result["degradation"]) != "none"
-    fig = Figure(figsize=(9.0, 2.25), dpi=100)
-    axes = fig.subplots(1, 5)
-    if result["real"] is not None:
-        _show(axes[0], result["real"], "real X")
-    else:
-        _show(axes[0], np.ones((8, 8, 3)), "real X (none: entire synthesis)")
-    input_name = "real" if meta["label"] == 0 else "fake"
-    _show(axes[1], result["image"], f"{input_name} X' (degraded)" if degraded else f"{input_name} X' (input)")
-    _show(axes[2], result["gt"], "ground truth (eq. 4)", "gray")
-    im = _show(axes[3], result["pred"], "prediction", "jet")
-    cb = fig.colorbar(im, ax=axes[3], fraction=0.046, pad=0.03, ticks=[0, 0.5, 1])
-    cb.ax.tick_params(labelsize=6)
-    _show(axes[4], overlay(np.asarray(result["image"]), result["pred"]), "overlay")
-    m = result["metrics"]
-    p = "n/a" if result["probability"] is None else f"{result['probability']:.2f}"
-    fig.suptitle(f"{meta['property']} ({meta['identity']}), degradation: {describe_degradation(result['degradation'])}"
-                 f" — COSS {m['coss']:.3f}, PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, p(fake) {p}",
-                 fontsize=8)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.80, wspace=0.15)
-    return fig
-
-
-def figure_png(fig, dpi: int = 80) -> bytes:
-    """PNG bytes of a figure (works with any matplotlib backend, also headless)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
 def examples(set_name: str = "stgan", split: str = "test", per_property: int = 3) -> dict[str, list]:
     """The first ``per_property`` items of each property of a set's split, in the set's order.
 
     Returns:
         property -> list of :class:`~fklib.data.Item` (``Real`` included: its GT is all zero).
     """
-    from .data import load_set
-
     if per_property < 1:
         raise ValueError(f"per_property must be >= 1, got {per_property}")
     out: dict[str, list] = {}
@@ -225,8 +118,7 @@ class LocatorDemo(ipywidgets.VBox):
     """See :func:`build_demo`."""
 
     def __init__(self, locator, examples: dict[str, list]) -> None:
-        import ipywidgets as w
-
+        w = ipywidgets
         if not examples or not any(examples.values()):
             raise ValueError("build_demo: no examples (property -> non-empty list of items)")
         self.locator = locator
@@ -341,8 +233,6 @@ def quality_table(locator, item, qualities=(None, 90, 70, 50, 30, 10)):
     Columns ``jpeg_quality`` (``None`` = not compressed), ``coss``, ``psnr``, ``ssim``, ``map_mean``,
     ``p_fake``.
     """
-    import pandas as pd
-
     rows = []
     for q in qualities:
         r = analyse(locator, item, jpeg_quality=q)

@@ -208,62 +208,22 @@ def test_degrade_item_keeps_the_gt_map(rng):
     assert D.degrade_item(item, "jpeg", None).image is item.image
 
 
-class _TinyLocator(torch.nn.Module):
-    """Predicts the gray level as the map and its mean as the logit: enough to exercise the plumbing."""
+def test_training_dataset_wires_random_degradation(tmp_path):
+    """``degrade_augment`` puts a RandomDegradation on the training Dataset (images only), and only there."""
+    from fklib.config import TrainConfig, make_config
+    from fklib.engine.run import training_dataset
 
-    def forward(self, x, attention=None):
-        from types import SimpleNamespace
-
-        m = x.mean(1, keepdim=True)
-        return SimpleNamespace(map=m, logit=(m.flatten(1).mean(1) - 0.5) * 10)
-
-
-def test_sweep_and_disorganization_run_end_to_end(rng):
-    items = []
-    for k in range(3):
-        real = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
-        fake = real.copy()
-        fake[:8] = 255
-        items += [Item(real, None, 0, "generic", "real", "Real", str(k), "r"),
-                  Item(fake, real, 1, "generic", "g", "Bald", str(k), "f")]
-    df = D.robustness_sweep(_TinyLocator(), items, size=16, axes={"blur": (3, 5), "noise": (25,)})
-    assert list(df["degradation"]) == ["none", "blur", "blur", "noise"]
-    assert df.loc[0, ["gamma_acc", "gamma_coss", "gamma_psnr", "gamma_ssim"]].tolist() == [1.0] * 4
-    assert df["n"].eq(6).all() and df["n_fake"].eq(3).all()
-    dis = D.disorganization_test(_TinyLocator(), items, size=16, seed=0)
-    assert len(dis) == 6 and dis.loc[dis["label"] == 0, "coss_before"].isna().all()
-    summary = D.summarize_disorganization(dis)
-    assert set(summary) == {"before", "after", "gamma"} and set(summary["gamma"]) == set(D.GAMMA_METRICS)
-
-
-def test_train_config_wires_random_degradation(data_root, tmp_path, monkeypatch):
-    import fklib.train as T
-
-    assert T.TrainConfig().degrade_augment is False
-    old = T.TrainConfig().to_dict()
+    assert TrainConfig().degrade_augment is False
+    old = TrainConfig().to_dict()
     old.pop("degrade_augment")  # a checkpoint written before the field existed still resumes
-    assert T.TrainConfig.from_dict(old).to_dict() == T.TrainConfig().to_dict()
-
-    class Stop(Exception):
-        pass
-
-    seen = []
-
-    class Recording(FakeMapDataset):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            seen.append(self.transform)
-
-    def stop(*_args, **_kwargs):
-        raise Stop
-
-    monkeypatch.setattr(T, "FakeMapDataset", Recording)
-    monkeypatch.setattr(T, "build_model", stop)
+    assert TrainConfig.from_dict(old).to_dict() == TrainConfig().to_dict()
+    real = np.full((16, 16, 3), 100, np.uint8)
+    items = [Item(real, None, 0, "generic", "real", "Real", "0", "r")]
     for flag in (True, False):
-        cfg = T.make_config("smoke", overrides=dict(name="deg", size=32, max_items=8, val_max_items=4,
-                                                    out_dir=str(tmp_path / "deg"), degrade_augment=flag))
-        with pytest.raises(Stop):
-            T.train(cfg, progress=False, log=lambda *_: None)
-    train_transform, val_transform, plain_transform, _ = seen
-    assert isinstance(train_transform, D.RandomDegradation) and train_transform.p == 0.5
-    assert val_transform is None and plain_transform is None
+        cfg = make_config("smoke", overrides=dict(size=16, degrade_augment=flag, flip=False))
+        ds = training_dataset(cfg, items)
+        if flag:
+            assert isinstance(ds.transform, D.RandomDegradation) and ds.transform.p == 0.5
+        else:
+            assert ds.transform is None and torch.equal(ds[0]["image"], torch.full((3, 16, 16), 100 / 255))
+

@@ -143,7 +143,7 @@ def test_loss_takes_the_coarse_map_against_a_full_size_gt():
 
 
 def test_baseline_config():
-    from fklib.train import baseline_config
+    from fklib.config import baseline_config
 
     cpu = baseline_config()
     assert (cpu.model, cpu.loss, cpu.properties, cpu.classifier, cpu.property_weight, cpu.prior_blend,
@@ -153,17 +153,18 @@ def test_baseline_config():
     paper = baseline_config("paper")
     assert paper.model_kwargs == {"width": 1.0, "middle_blocks": 8, "input_size": 299} and paper.size == 224
     assert baseline_config("cpu", epochs=1).epochs == 1
-    with pytest.raises(ValueError, match="baseline profile"):
+    with pytest.raises(ValueError, match="unknown profile"):
         baseline_config("gpu")
 
 
 def test_two_step_training_writes_an_evaluable_checkpoint(data_root, tmp_path, rng):
-    from fklib.evaluate import evaluate_checkpoint
-    from fklib.train import baseline_config, load_checkpoint, train
+    from fklib.checkpoint import load_checkpoint
+    from fklib.config import baseline_config
+    from fklib.engine import evaluate_checkpoint, fit
 
     cfg = baseline_config("smoke", out_dir=str(tmp_path / "dffd"), model_kwargs=TINY, size=64, epochs=1,
                           batch_size=8, max_items=16, val_max_items=8)
-    res = train(cfg, progress=False, log=lambda *_: None)
+    res = fit(cfg, progress=False, log=lambda *_: None)
     history = res["history"]
     assert len(history) == 1 and math.isfinite(history[0]["train_loss"]) and math.isfinite(history[0]["val_loss"])
     assert load_checkpoint(res["best"])["model"]
@@ -180,7 +181,7 @@ def test_two_step_training_writes_an_evaluable_checkpoint(data_root, tmp_path, r
 
 def test_training_feeds_the_coarse_map_only_to_the_dffd_loss():
     from fklib.models import LocatorOutput
-    from fklib.train import loss_map
+    from fklib.engine.train import loss_map
 
     full, coarse = torch.rand(2, 1, 64, 64), torch.rand(2, 1, 4, 4)
     out = LocatorOutput(full, torch.zeros(2), None, coarse)

@@ -7,8 +7,8 @@ import torch
 from skimage.metrics import structural_similarity
 
 from fklib.__main__ import main as cli
-from fklib.evaluate import evaluate_checkpoint, side_by_side, summarize
-from fklib.train import make_config, train
+from fklib.config import make_config
+from fklib.engine import evaluate_checkpoint, fit, side_by_side, summarize
 from conftest import random_rgb, save_png
 
 
@@ -16,7 +16,7 @@ from conftest import random_rgb, save_png
 def smoke_ckpt(tmp_path_factory, data_root):
     out = tmp_path_factory.mktemp("ckpt")
     cfg = make_config("smoke", overrides={"out_dir": str(out), "size": 32, "model_kwargs": {"base": 4}})
-    return train(cfg, progress=False, log=lambda *_: None)["best"]
+    return fit(cfg, progress=False, log=lambda *_: None)["best"]
 
 
 def make_stgan_folder(root, rng, n=2):
@@ -31,7 +31,7 @@ def make_stgan_folder(root, rng, n=2):
 
 
 def test_rows_match_independent_metrics(smoke_ckpt, tmp_path, rng):
-    from fklib.train import model_from_checkpoint
+    from fklib.checkpoint import model_from_checkpoint
     from fklib.data import FakeMapDataset, load_set
 
     folder = make_stgan_folder(tmp_path / "new", rng)

@@ -9,10 +9,12 @@ from PIL import Image
 
 from fklib.__main__ import main as cli
 from fklib.data import load_set
-from fklib.evaluate import evaluate_checkpoint
-from fklib.export import default_locator, export, load_locator, save_locator
+from fklib.checkpoint import load_checkpoint, load_locator, model_from_checkpoint, save_locator
+from fklib.config import make_config
+from fklib.engine import evaluate_checkpoint, fit
+from fklib.export import export
 from fklib.locate import Locator, locate_files, output_stems, read_map_png
-from fklib.train import load_checkpoint, make_config, model_from_checkpoint, train
+from fklib.paths import default_locator
 from conftest import random_rgb, save_png
 
 
@@ -116,7 +118,7 @@ def test_out_must_be_a_folder(locator, stgan_pair, tmp_path):
 def smoke_ckpt(tmp_path_factory, data_root):
     out = tmp_path_factory.mktemp("ckpt")
     cfg = make_config("smoke", overrides={"out_dir": str(out), "size": 32, "model_kwargs": {"base": 4}})
-    return train(cfg, progress=False, log=lambda *_: None)["best"]
+    return fit(cfg, progress=False, log=lambda *_: None)["best"]
 
 
 def test_safetensors_round_trip(smoke_ckpt, tmp_path, rng):

@@ -11,7 +11,7 @@ import torch
 from skimage.metrics import structural_similarity
 
 from fklib.metrics import (
-    KINDS,
+    REFERENCE_KINDS,
     PixelStats,
     ReferenceMaps,
     accuracy,
@@ -370,7 +370,7 @@ def _reference_case():
 def test_reference_maps_hand_case(tmp_path):
     ref = ReferenceMaps.fit(*_reference_case())
     assert ref.shape == (2, 2)
-    assert KINDS == ("zeros", "global_mean", "property_mean")
+    assert REFERENCE_KINDS == ("zeros", "global_mean", "property_mean")
     np.testing.assert_array_equal(ref.predict("zeros"), np.zeros((2, 2)))
     assert ref.predict("zeros", shape=(3, 4)).shape == (3, 4)
     np.testing.assert_allclose(ref.predict("global_mean"), np.full((2, 2), 1 / 3), atol=1e-7)

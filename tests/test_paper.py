@@ -1,5 +1,5 @@
 """The typed paper numbers against the paper itself: the test parses the paper's tables on its own
-and checks every value of ``fklib.paper`` against the cell it came from, and no cell is missed."""
+and checks every value of ``fklib.report.paper`` against the cell it came from, and no cell is missed."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from fklib import paper, paths
+from fklib import paths
+from fklib.report import paper
 
 
 def paper_md() -> Path:

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from fklib import report
+from fklib.metrics import REFERENCE_KINDS
 from fklib.report import (figure_path, format_cell, markdown_table, reference_rows, save_paper_figure, save_table,
                           setting_note, table_rows, to_wide, with_paper)
 
@@ -61,15 +61,9 @@ def test_table_rows_context_mean_and_mapping():
     region = table_rows(per_image().assign(coss_region=0.9), metrics={"coss": "coss_region"})
     assert set(region["metric"]) == {"coss"} and np.allclose(region["value"], 0.9)
     refs = reference_rows(per_image())
-    assert set(refs["predictor"]) == set(report.REFERENCE_PREDICTORS)
+    assert set(refs["predictor"]) == set(REFERENCE_KINDS)
     with pytest.raises(ValueError, match="lack"):
         table_rows(per_image().drop(columns="ssim"))
-
-
-def test_reference_names_are_evaluates():
-    from fklib.evaluate import REFERENCES
-
-    assert tuple(REFERENCES) == report.REFERENCE_PREDICTORS
 
 
 def test_with_paper_delta_and_missing_cells():

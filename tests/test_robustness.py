@@ -1,4 +1,4 @@
-"""fklib.robustness (notebooks 05 and 07) and train()'s items / init_from paths, on tiny synthetic data."""
+"""fklib.studies.robustness / .upsampling (notebooks 05 and 07) and fit()'s items / init_from paths, on tiny data."""
 
 from __future__ import annotations
 
@@ -10,10 +10,16 @@ import pandas as pd
 import pytest
 import torch
 
-from fklib import robustness as rb
+from fklib.checkpoint import load_checkpoint
+from fklib.config import make_config
 from fklib.data import Item
 from fklib.degrade import GAMMA_METRICS, PAPER_AXES
-from fklib.train import load_checkpoint, make_config, train
+from fklib.engine import fit, score_items, setup
+from fklib.report import robustness_figures as rf
+from fklib.studies import cache
+from fklib.studies import robustness as rb
+from fklib.studies import upsampling as us
+from conftest import save_png
 
 SIZE = 32
 FAMILIES = ("transposed", "nearest", "bilinear")
@@ -46,23 +52,21 @@ def tiny_run(tmp_path_factory):
     """A tiny locator trained through ``train(..., train_items=, val_items=)``."""
     tmp = tmp_path_factory.mktemp("tiny")
     cfg = tiny_config(tmp)
-    res = train(cfg, progress=False, log=lambda *_: None, train_items=synthetic_items(6, 0),
-                val_items=synthetic_items(2, 1))
+    res = fit(cfg, progress=False, log=lambda *_: None, train_items=synthetic_items(6, 0),
+              val_items=synthetic_items(2, 1))
     return cfg, res["best"]
 
 
 # --- train(): items and init_from ----------------------------------------------------------------
 
-def test_train_items_replace_the_config_sets(tmp_path, monkeypatch):
-    import fklib.train as T
-
-    def refuse(*_a, **_k):
-        raise AssertionError("training_items must not be called when items are given")
-
-    monkeypatch.setattr(T, "training_items", refuse)
-    cfg = tiny_config(tmp_path, "items")
-    res = T.train(cfg, progress=False, log=lambda *_: None, train_items=synthetic_items(4, 0),
-                  val_items=synthetic_items(2, 1))
+def test_train_items_replace_the_config_sets(tmp_path):
+    cfg = tiny_config(tmp_path, "items")          # sets=[]: only items passed directly can train it
+    train_items, val_items = synthetic_items(4, 0), synthetic_items(2, 1)
+    run = setup(cfg, log=lambda *_: None, train_items=train_items, val_items=val_items)
+    assert run.train_items == train_items and run.val_items == val_items
+    with pytest.raises(ValueError, match="no train items"):
+        setup(cfg, log=lambda *_: None)
+    res = fit(cfg, progress=False, log=lambda *_: None, train_items=train_items, val_items=val_items)
     ckpt = load_checkpoint(res["best"])
     history = json.loads(ckpt["history"])
     assert len(history) == 1 and math.isfinite(history[0]["val_coss"])  # validated on the given items
@@ -74,8 +78,8 @@ def test_init_from_starts_from_the_weights_and_skips_foreign_tensors(tmp_path, t
     base = load_checkpoint(best)["model"]
     # lr 0: the fine-tuned weights stay the initial ones, so they must equal the source's
     cfg = tiny_config(tmp_path, "ft", init_from=str(best), lr=0.0, weight_decay=0.0)
-    res = train(cfg, progress=False, log=lambda *_: None, train_items=synthetic_items(4, 2),
-                val_items=synthetic_items(2, 3))
+    res = fit(cfg, progress=False, log=lambda *_: None, train_items=synthetic_items(4, 2),
+              val_items=synthetic_items(2, 3))
     ckpt = load_checkpoint(res["best"])
     from fklib.data.fetching import sha256_file
 
@@ -86,36 +90,41 @@ def test_init_from_starts_from_the_weights_and_skips_foreign_tensors(tmp_path, t
     # a run with a property head: the shared tensors load, the head stays fresh, both are logged
     lines = []
     cfg2 = tiny_config(tmp_path, "ft2", init_from=str(best), property_weight=0.5, lr=0.0, weight_decay=0.0)
-    res2 = train(cfg2, progress=False, log=lines.append, train_items=synthetic_items(4, 2),
-                 val_items=synthetic_items(2, 3))
+    res2 = fit(cfg2, progress=False, log=lines.append, train_items=synthetic_items(4, 2),
+               val_items=synthetic_items(2, 3))
     assert any("freshly initialised" in str(line) for line in lines)
     assert set(base) < set(load_checkpoint(res2["best"])["model"])
 
 
-def test_ensure_trained_on_reuses_only_the_same_items(tmp_path):
+def test_ensure_trained_reuses_only_the_same_config_and_items(tmp_path):
     cfg = tiny_config(tmp_path, "ens")
     tr, va = synthetic_items(3, 0), synthetic_items(1, 1)
     lines = []
-    first = rb.ensure_trained_on(cfg, tr, va, log=lines.append)
+    first = cache.ensure_trained(cfg, tr, va, log=lines.append)
     assert "training" in lines[-1]
-    again = rb.ensure_trained_on(cfg, tr, va, log=lines.append)
+    again = cache.ensure_trained(cfg, tr, va, log=lines.append)
     assert again == first and "reusing" in lines[-1]
-    rb.ensure_trained_on(cfg, synthetic_items(3, 5), va, log=lines.append)
+    cache.ensure_trained(cfg, synthetic_items(3, 5), va, log=lines.append)
     assert "training" in lines[-1]
-    assert rb.items_fingerprint(tr) != rb.items_fingerprint(synthetic_items(3, 5))
-    assert rb.items_fingerprint(tr) == rb.items_fingerprint(synthetic_items(3, 0))
+    cache.ensure_trained(make_config("smoke", overrides={**cfg.to_dict(), "lr": 0.5}), synthetic_items(3, 5), va,
+                         log=lines.append)
+    assert "training" in lines[-1]                 # another config in the same folder: trained again
+    assert cache.items_fingerprint(tr) != cache.items_fingerprint(synthetic_items(3, 5))
+    assert cache.items_fingerprint(tr) == cache.items_fingerprint(synthetic_items(3, 0))
 
 
 # --- 05 ----------------------------------------------------------------------------------------
 
 def test_stratified_items_is_seeded_and_balanced():
+    from fklib.data import stratified_items
+
     items = synthetic_items(10, 0, props=("Bald", "Bangs", "Male"))
-    sub = rb.stratified_items(items, 3, max_reals=4, seed=1)
+    sub = stratified_items(items, 3, max_reals=4, seed=1)
     counts = pd.Series([("Real" if it.label == 0 else it.property) for it in sub]).value_counts()
     assert counts.to_dict() == {"Real": 4, "Bald": 3, "Bangs": 3, "Male": 3}
-    assert [it.source for it in sub] == [it.source for it in rb.stratified_items(items, 3, 4, seed=1)]
+    assert [it.source for it in sub] == [it.source for it in stratified_items(items, 3, 4, seed=1)]
     assert [items.index(it) for it in sub] == sorted(items.index(it) for it in sub)  # original order
-    assert len(rb.stratified_items(items, None)) == len(items)
+    assert len(stratified_items(items, None)) == len(items)
 
 
 def test_sweep_axes_and_augmented_config():
@@ -126,9 +135,10 @@ def test_sweep_axes_and_augmented_config():
         rb.sweep_axes("cpu", "other")
     with pytest.raises(ValueError, match="profile"):
         rb.sweep_axes("gpu")
-    from fklib.reproduce import universal_config
+    from fklib.config import PROFILE_NAMES
+    from fklib.studies.common import universal_config
 
-    for profile in rb.PROFILES:
+    for profile in PROFILE_NAMES:
         uni, aug = universal_config(profile), rb.augmented_config(profile)
         assert aug.degrade_augment and aug.init_from == uni.name and aug.name == f"{uni.name}_degrade_aug"
         assert aug.epochs == rb.AUGMENT[profile]["epochs"] and aug.lr == pytest.approx(uni.lr * 0.2)
@@ -150,7 +160,7 @@ def test_sweep_disorganization_and_figures(tiny_run):
     assert list(df["degradation"]) == ["none", "jpeg", "blur", "blur"] and (df["model"] == "tiny").all()
     assert df.loc[0, [f"gamma_{m}" for m in GAMMA_METRICS]].tolist() == [1.0] * 4
     df2 = rb.sweep(best, items, axes, "other")
-    fig10 = rb.fig10_figure({"tiny": df, "other": df2})
+    fig10 = rf.fig10_figure({"tiny": df, "other": df2})
     assert len([a for a in fig10.axes if a.lines]) == 2  # one panel per degradation
     assert len(fig10.axes[0].lines) == 2 * len(GAMMA_METRICS) + 1  # + the γ = 1 line
     summary = rb.gamma_summary({"tiny": df, "other": df2})
@@ -161,19 +171,77 @@ def test_sweep_disorganization_and_figures(tiny_run):
     assert (table["n"] == len(items)).all() and (table["n_fake"] == 6).all()
     row = table.set_index("metric").loc["coss"]
     assert row["gamma"] == pytest.approx(row["after"] / row["before"])
-    assert rb.fig8_figure(table).axes
-    model, _ = rb.load_model(best)
-    fig9 = rb.fig9_figure(model, items[1], SIZE, perm=(3, 2, 1, 0), title="t")
+    assert rf.fig8_figure(table).axes
+    model, _ = cache.load_model(best)
+    fig9 = rf.fig9_figure(rb.disorganization_example(model, items[1], SIZE, perm=(3, 2, 1, 0)), title="t")
     assert len(fig9.axes) == 9
     import matplotlib.pyplot as plt
 
     plt.close("all")
 
 
+def test_a_sweep_row_equals_evaluate_on_items_degraded_by_hand(tiny_run, tmp_path):
+    """The JPEG-50 row of the sweep (fakes degraded, reals clean, GT against the degraded fake) equals
+    ``evaluate`` of a folder where the same JPEG was applied by hand with Pillow and saved as PNG."""
+    import io
+
+    from PIL import Image
+
+    from fklib.engine import evaluate_checkpoint
+
+    _, best = tiny_run
+    items = synthetic_items(3, 7)
+    model, cfg = cache.load_model(best)
+    df = rb.robustness_sweep(model, items, SIZE, axes={"jpeg": (50,)}, degrade_reals=False, regenerate_gt=True)
+    row = df[df["degradation"] == "jpeg"].iloc[0]
+    folder = tmp_path / "jpeg50"
+    for it in items:
+        if it.label == 0:
+            save_png(folder / "real" / f"{it.identity}.png", it.image)
+            continue
+        buf = io.BytesIO()
+        Image.fromarray(it.image).save(buf, format="JPEG", quality=50)
+        save_png(folder / "fake" / "g" / it.property / f"{it.identity}.png", np.asarray(Image.open(buf).convert("RGB")))
+    ev = evaluate_checkpoint(best, "generic", folder, split="all", references=False)
+    fakes = ev[ev["label"] == 1]
+    assert row["acc"] == pytest.approx(((ev["pred_fake"] > 0.5) == (ev["label"] == 1)).mean())
+    for m in ("coss", "psnr", "ssim", "auc"):
+        assert row[m] == pytest.approx(fakes[m].mean(), rel=1e-9), m
+    assert row["n"] == len(ev) and row["n_fake"] == len(fakes)
+
+
+class _TinyLocator(torch.nn.Module):
+    """Predicts the gray level as the map and its mean as the logit: enough to exercise the plumbing."""
+
+    def forward(self, x, attention=None):
+        from fklib.models import LocatorOutput
+
+        m = x.mean(1, keepdim=True)
+        return LocatorOutput(m, (m.flatten(1).mean(1) - 0.5) * 10)
+
+
+def test_sweep_and_disorganization_run_end_to_end(rng):
+    items = []
+    for k in range(3):
+        real = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+        fake = real.copy()
+        fake[:8] = 255
+        items += [Item(real, None, 0, "generic", "real", "Real", str(k), "r"),
+                  Item(fake, real, 1, "generic", "g", "Bald", str(k), "f")]
+    df = rb.robustness_sweep(_TinyLocator(), items, size=16, axes={"blur": (3, 5), "noise": (25,)})
+    assert list(df["degradation"]) == ["none", "blur", "blur", "noise"]
+    assert df.loc[0, ["gamma_acc", "gamma_coss", "gamma_psnr", "gamma_ssim"]].tolist() == [1.0] * 4
+    assert df["n"].eq(6).all() and df["n_fake"].eq(3).all()
+    dis = rb.disorganization_test(_TinyLocator(), items, size=16, seed=0)
+    assert len(dis) == 6 and dis.loc[dis["label"] == 0, "coss_before"].isna().all()
+    summary = rb.summarize_disorganization(dis)
+    assert set(summary) == {"before", "after", "gamma"} and set(summary["gamma"]) == set(GAMMA_METRICS)
+
+
 def test_disorganization_adds_the_raw_map_of_a_prior_blend(tmp_path):
     cfg = tiny_config(tmp_path, "prior", property_weight=0.5, prior_blend=True)
-    best = train(cfg, progress=False, log=lambda *_: None, train_items=synthetic_items(4, 0),
-                 val_items=synthetic_items(2, 1))["best"]
+    best = fit(cfg, progress=False, log=lambda *_: None, train_items=synthetic_items(4, 0),
+               val_items=synthetic_items(2, 1))["best"]
     _, table = rb.disorganization({"u": best}, synthetic_items(2, 3))
     assert list(dict.fromkeys(table["model"])) == ["u", "u (no prior blend)"]
 
@@ -191,17 +259,17 @@ def family_tests(n=2):
 
 def test_cross_family_table_has_every_pair(tiny_run):
     cfg, best = tiny_run
-    model, _ = rb.load_model(best)
+    model, _ = cache.load_model(best)
     tests = family_tests()
     test = [it for fam in FAMILIES for it in tests[fam]]
     scores = {}
     for fam in FAMILIES:
-        s = rb.score_items(model, test, SIZE).assign(predictor="model")
-        assert s.loc[s["label"] == 0, "coss"].isna().all() and s.loc[s["label"] == 1, "coss"].notna().all()
-        refs = rb.reference_scores(synthetic_items(3, 30, gan=f"up_{fam}", props=("hair", "mouth")), test)
+        s = score_items(model, test, SIZE)
+        assert (s["predictor"] == "model").all() and s.loc[s["label"] == 1, "coss"].notna().all()
+        refs = us.reference_scores(synthetic_items(3, 30, gan=f"up_{fam}", props=("hair", "mouth")), test, SIZE)
         assert set(refs["predictor"]) == {"zeros", "global_mean", "property_mean"} and refs["pred_fake"].isna().all()
         scores[fam] = pd.concat([s, refs], ignore_index=True)
-    table = rb.cross_family_table(scores)
+    table = us.cross_family_table(scores)
     model_rows = table[table["predictor"] == "model"]
     assert set(zip(model_rows["train_family"], model_rows["test_family"])) == {(a, b) for a in FAMILIES
                                                                               for b in FAMILIES}
@@ -211,7 +279,7 @@ def test_cross_family_table_has_every_pair(tiny_run):
     refs = table[table["predictor"] != "model"]
     assert refs["acc"].isna().all() and refs["ssim"].notna().all()
     assert list(dict.fromkeys(table["predictor"])) == ["model", "zeros", "global_mean", "property_mean"]
-    fig = rb.upsampling_figure(table)
+    fig = rf.upsampling_figure(table)
     assert len([a for a in fig.axes if a.images]) == 4
     import matplotlib.pyplot as plt
 
@@ -220,20 +288,20 @@ def test_cross_family_table_has_every_pair(tiny_run):
 
 def test_upsampling_study_trains_one_locator_per_family(tmp_path, monkeypatch):
     monkeypatch.setenv("FKLIB_CHECKPOINTS", str(tmp_path / "ck"))
-    monkeypatch.setitem(rb.FAMILY_LOCATOR, "smoke", dict(model="unet_small", model_kwargs={"base": 4}, epochs=1,
+    monkeypatch.setitem(us.FAMILY_LOCATOR, "smoke", dict(model="unet_small", model_kwargs={"base": 4}, epochs=1,
                                                            batch_size=4))
     sets = {}
     for j, fam in enumerate(FAMILIES[:2]):
         sets[fam] = {"train": synthetic_items(2, 40 + j, gan=f"up_{fam}", props=("hair",)),
                      "val": synthetic_items(1, 50 + j, gan=f"up_{fam}", props=("hair",)),
                      "test": [it for it in synthetic_items(1, 20, gan=f"up_{fam}", props=("hair", "mouth"))]}
-    monkeypatch.setattr(rb, "FAMILY_SIZE", SIZE)
-    table = rb.upsampling_study("smoke", sets, log=lambda *_: None)
+    monkeypatch.setattr(us, "FAMILY_SIZE", SIZE)
+    table = us.upsampling_study("smoke", sets, log=lambda *_: None)
     model_rows = table[table["predictor"] == "model"]
     assert len(model_rows) == 4 and model_rows["train_minutes"].notna().all()
     ref_rows = table[table["predictor"] != "model"]
     assert (ref_rows["train_family"] == ref_rows["test_family"]).all() and len(ref_rows) == 6
-    cfgs = rb.upsampling_configs("smoke", FAMILIES[:2])
+    cfgs = us.upsampling_configs("smoke", FAMILIES[:2])
     assert [c.name for c in cfgs.values()] == ["smoke_up_transposed", "smoke_up_nearest"]
     assert all(c.sets == [] and c.property_weight == 0 and not c.prior_blend for c in cfgs.values())
 
@@ -244,13 +312,13 @@ def test_spectral_peaks():
     c = h // 2
     s[c, 0] = s[0, c] = 3.0           # period 2 px (Nyquist), axis positions inside the array
     s[c, c + h // 4] = s[c, c - h // 4] = s[c + h // 4, c] = s[c - h // 4, c] = 1.0  # period 4 px
-    peaks = rb.spectral_peaks({"x": s}).set_index("name")
+    peaks = us.spectral_peaks({"x": s}).set_index("name")
     assert peaks.loc["x", "peak_2px"] == pytest.approx(3.0)
     assert peaks.loc["x", "peak_4px"] == pytest.approx(1.0)
     assert peaks.loc["x", "peak_8px"] == pytest.approx(0.0)
     with pytest.raises(ValueError, match="square"):
-        rb.spectral_peaks({"y": np.zeros((4, 8))})
-    fig = rb.spectra_panel_figure({"x": s, "z": s}, {"x": s, "z": s})
+        us.spectral_peaks({"y": np.zeros((4, 8))})
+    fig = rf.spectra_panel_figure({"x": s, "z": s}, {"x": s, "z": s})
     assert len([a for a in fig.axes if a.images]) == 4
     import matplotlib.pyplot as plt
 

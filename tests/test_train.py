@@ -1,4 +1,4 @@
-"""Training: configs/profiles, atomic weights-only checkpoints, resume == uninterrupted, DDP on gloo."""
+"""Training: configs/profiles, atomic weights-only checkpoints, the engine's pieces, resume == uninterrupted, DDP."""
 
 import json
 import os
@@ -8,8 +8,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from fklib.train import (PROFILES, TrainConfig, load_checkpoint, make_config, model_from_checkpoint,
-                         parse_override, train)
+from fklib.checkpoint import build_model, load_checkpoint, model_from_checkpoint
+from fklib.config import PROFILES, PROPERTY_CLASSES, ConfigError, TrainConfig, make_config, parse_override
+from fklib.engine import fit, setup, train_one_epoch, validate
+from fklib.engine.train import save_epoch
 
 
 def tiny_config(tmp_path, name="t", **kw) -> TrainConfig:
@@ -37,9 +39,47 @@ def test_profiles_and_overrides(tmp_path):
         make_config("cpu", tmp_path / "nope.yaml")
 
 
+@pytest.mark.parametrize("field, value, allowed", [
+    ("loss", "l3", "l1"), ("loss", "l2+foo", "'+' sum"), ("schedule", "linear", "cosine"),
+    ("protocol", "mixed", "paired"), ("properties", ["Nonexistent"], "Mouth_Slightly_Open"),
+    ("sets", ["celeba"], "stgan"), ("sets", ["attgan"], "no training split"), ("model", "resnet", "unet_small"),
+    ("epochs", -1, ">= 1"), ("epochs", "abc", "integer"), ("batch_size", 0, ">= 1"), ("lr", "abc", "number"),
+    ("betas", 5, "two numbers"), ("device", "gpu", "cuda"), ("attention_floor", 2, "[0, 1]"),
+])
+def test_bad_fields_are_named_with_the_allowed_values(field, value, allowed):
+    with pytest.raises(ConfigError, match=f"'{field}'") as err:
+        make_config("smoke", overrides={field: value})
+    assert allowed in str(err.value)
+
+
+def test_fields_are_coerced_to_their_types(tmp_path):
+    """YAML reads ``1e-3`` as a string; the config coerces every field by its declared type."""
+    cfg = make_config("smoke", overrides=dict(parse_override(o) for o in
+                                              ["lr=1e-3", "weight_decay=1e-7", "epochs=3", "flip=false"]))
+    assert (cfg.lr, cfg.weight_decay, cfg.epochs, cfg.flip) == (1e-3, 1e-7, 3, False)
+    assert isinstance(cfg.lr, float) and isinstance(cfg.epochs, int)
+    f = tmp_path / "c.yaml"
+    f.write_text("lr: 1e-4\nbetas: [0.9, 0.99]\n")
+    assert make_config("smoke", f).betas == (0.9, 0.99)
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+
+def test_config_errors_come_before_any_data_or_model(tmp_path, monkeypatch):
+    """A typo in a config field fails in make_config: the CLI never reaches data loading or the model."""
+    import fklib.engine.run as S
+    from fklib.__main__ import main as cli
+
+    def refuse(*_a, **_k):
+        raise AssertionError("reached the training set-up")
+
+    monkeypatch.setattr(S, "training_items", refuse)
+    assert cli(["train", "--profile", "smoke", "--set", "loss=l3", "--set", f"out_dir={tmp_path}/x"]) == 1
+    assert not (tmp_path / "x").exists()
+
+
 def test_checkpoint_is_weights_only_and_rebuilds_the_model(data_root, tmp_path):
     cfg = tiny_config(tmp_path, epochs=1)
-    res = train(cfg, progress=False, log=lambda *_: None)
+    res = fit(cfg, progress=False, log=lambda *_: None)
     ckpt = load_checkpoint(res["last"])             # weights_only=True inside
     assert ckpt["git_commit"] and len(ckpt["data_manifest_hash"]) == 64
     assert json.loads(ckpt["config"])["model"] == "unet_small"
@@ -60,32 +100,60 @@ def test_bad_checkpoint_is_named(tmp_path):
         load_checkpoint(tmp_path / "missing.pt")
 
 
+def test_setup_builds_the_configured_pieces(data_root, tmp_path):
+    cfg = tiny_config(tmp_path, "pieces", balance_classes=True, loss="l2+ssim", schedule="cosine")
+    run = setup(cfg, log=lambda *_: None)
+    fakes = sum(it.label for it in run.train_items)
+    assert {it.property for it in run.train_items if it.label} == {"Bald", "Bangs"}
+    assert run.criterion.pos_weight == pytest.approx((len(run.train_items) - fakes) / fakes)
+    assert run.criterion.map_loss_name == "l2+ssim"
+    steps = len(run.train_items) // cfg.batch_size * cfg.epochs
+    lrs = []
+    for _ in range(steps):
+        lrs.append(run.scheduler.get_last_lr()[0])
+        run.optimizer.step()
+        run.scheduler.step()
+    assert lrs[0] == pytest.approx(cfg.lr) and lrs[-1] < lrs[len(lrs) // 2] < lrs[0]   # cosine decay
+    assert run.optimizer.defaults["betas"] == cfg.betas and run.start_epoch == 0
+
+
+def test_one_epoch_then_validate_on_independent_numbers(data_root, tmp_path):
+    cfg = tiny_config(tmp_path, "epoch", epochs=1)
+    run = setup(cfg, log=lambda *_: None)
+    before = {k: v.clone() for k, v in run.model.state_dict().items()}
+    record = train_one_epoch(run, 0, progress=False)
+    assert record["epoch"] == 1 and record["train_loss"] > 0
+    assert any(not torch.equal(before[k], v) for k, v in run.model.state_dict().items())
+    val = validate(run.model, run.val_items, cfg.size, run.device, run.criterion)
+    # independently: one forward over the validation items, cosine similarity of the fakes' maps
+    from fklib.data import FakeMapDataset
+
+    ds = FakeMapDataset(run.val_items, size=cfg.size)
+    batch = torch.utils.data.default_collate([ds[i] for i in range(len(ds))])
+    with torch.no_grad():
+        out = run.model.eval()(batch["image"])
+    fake = batch["label"] > 0.5
+    p, g = out.map[fake].flatten(1).double(), batch["gt_map"][fake].flatten(1).double()
+    cos = ((p * g).sum(1) / (p.norm(dim=1) * g.norm(dim=1))).mean().item()
+    assert val["coss"] == pytest.approx(cos, abs=1e-6)
+    assert val["acc"] == pytest.approx(((out.logit > 0) == fake).float().mean().item())
+    loss = run.criterion(out.map, batch["gt_map"], out.logit, batch["label"])["loss"].item()
+    assert val["loss"] == pytest.approx(loss, rel=1e-5)
+
+
 def test_resume_matches_uninterrupted_run(data_root, tmp_path):
-    full = train(tiny_config(tmp_path, "full"), progress=False, log=lambda *_: None)
-    part_cfg = tiny_config(tmp_path, "part")
-    # "interrupted" after the first epoch: same config, but only one epoch was run
-    first = make_config("cpu", overrides={**part_cfg.to_dict(), "epochs": 2})
-    import fklib.train as T
+    full = fit(tiny_config(tmp_path, "full"), progress=False, log=lambda *_: None)
+    cfg = tiny_config(tmp_path, "part")
+    # "interrupted" after the first epoch: run epoch 1 with the engine's pieces and write its checkpoints
+    run = setup(cfg, log=lambda *_: None)
+    record = train_one_epoch(run, 0, progress=False)
+    val = validate(run.model, run.val_items, cfg.size, run.device, run.criterion)
+    from fklib.engine import validation_score
 
-    class Stop(Exception):
-        pass
-
-    calls = {"n": 0}
-    real_save = T.save_checkpoint
-
-    def save_then_stop(path, payload):
-        real_save(path, payload)
-        if path.name == "last.pt":
-            calls["n"] += 1
-            raise Stop()
-
-    T.save_checkpoint = save_then_stop
-    try:
-        with pytest.raises(Stop):
-            train(first, progress=False, log=lambda *_: None)
-    finally:
-        T.save_checkpoint = real_save
-    resumed = train(first, resume=True, progress=False, log=lambda *_: None)
+    record.update({f"val_{k}": v for k, v in val.items()})
+    record["val_score"] = validation_score(val)
+    save_epoch(run, 0, record, record["val_score"])
+    resumed = fit(cfg, resume=True, progress=False, log=lambda *_: None)
     a, b = full["model"].state_dict(), resumed["model"].state_dict()
     for k in a:
         assert torch.equal(a[k], b[k]), k
@@ -103,7 +171,7 @@ def _ddp_worker(rank, world, port, cfg_dict, out):
                       MASTER_PORT=str(port))
     torch.set_num_threads(1)
     cfg = TrainConfig.from_dict(cfg_dict)
-    res = train(cfg, progress=False, log=lambda *_: None)
+    res = fit(cfg, progress=False, log=lambda *_: None)
     torch.save({k: v.detach().clone() for k, v in res["model"].state_dict().items()}, f"{out}/rank{rank}.pt")
     torch.distributed.destroy_process_group()
 
@@ -115,7 +183,6 @@ def test_ddp_two_process_gloo_ranks_agree(data_root, tmp_path):
     r1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
     init = tiny_config(tmp_path, "ddp")
     torch.manual_seed(init.seed)
-    from fklib.train import build_model
     fresh = build_model(init).state_dict()
     changed = False
     for k in r0:
@@ -126,10 +193,9 @@ def test_ddp_two_process_gloo_ranks_agree(data_root, tmp_path):
 
 def test_property_head_and_prior_blend_are_chosen_on_validation(data_root, tmp_path):
     from fklib.models import PriorBlend
-    from fklib.train import PROPERTY_CLASSES
 
     cfg = tiny_config(tmp_path, "blend", epochs=1, property_weight=0.5, prior_blend=True)
-    res = train(cfg, progress=False, log=lambda *_: None)
+    res = fit(cfg, progress=False, log=lambda *_: None)
     ckpt = load_checkpoint(res["best"])
     alpha = ckpt["prior_alpha"]
     scores = json.loads(ckpt["prior_scores"])
@@ -148,10 +214,23 @@ def test_property_head_and_prior_blend_are_chosen_on_validation(data_root, tmp_p
         torch.testing.assert_close(model(x).map, expected)
 
 
+def test_no_classifier_threshold_is_chosen_on_validation_and_stored(data_root, tmp_path):
+    """A "no cl" model's decision threshold is written into best.pt; evaluate and locate use it."""
+    from fklib.engine import no_cl_threshold, training_items
+    from fklib.locate import Locator
+
+    cfg = tiny_config(tmp_path, "nocl", epochs=1, classifier=False)
+    res = fit(cfg, progress=False, log=lambda *_: None)
+    stored = load_checkpoint(res["best"])["no_cl_threshold"]
+    model, _, _ = model_from_checkpoint(res["best"])
+    assert stored == no_cl_threshold(model, training_items(cfg, "val"), cfg.size, "cpu")
+    assert Locator(res["best"]).threshold == stored
+
+
 def test_training_with_face_attention_from_the_shipped_parser(data_root, tmp_path):
     from fklib.parsing.parser import default_weights
 
     assert default_weights().is_file(), "the shipped face-parser weights are missing"
     cfg = tiny_config(tmp_path, "att", epochs=1, attention=True, max_items=16, val_max_items=8)
-    res = train(cfg, progress=False, log=lambda *_: None)
+    res = fit(cfg, progress=False, log=lambda *_: None)
     assert json.loads(load_checkpoint(res["best"])["config"])["attention"] is True

@@ -138,7 +138,9 @@ def test_spectrum_from_items_and_figure():
                                  generated=rng.random((2, 32, 32, 3)).astype(np.float32), family="nearest")
     s = U.mean_log_spectrum(items)
     assert s.shape == (32, 32) and np.isfinite(s).all()
-    fig = U.spectra_figure({"nearest": s, "other": s[:16, :16]})
+    from fklib.report.robustness_figures import spectra_figure
+
+    fig = spectra_figure({"nearest": s, "other": s[:16, :16]})
     assert len([a for a in fig.axes if a.images]) == 2
     plt.close(fig)
     with pytest.raises(ValueError):

@@ -9,8 +9,10 @@ Public API::
     load_set("stgan", split="train")          # list[Item], cached under data/cache/
     ensure_splits(), identities("test"), paper_protocol(ids)
     FakeMapDataset(items, size=128, flip=True)
+    image_to_tensor(rgb), tensor_to_image(x)  # uint8 HxWx3 <-> float 3xHxW in [0, 1]
 """
 
+from ..convert import image_to_tensor, tensor_to_image
 from .dataset import FakeMapDataset, resize_pair
 from .fetching import FetchError, fetch, load_manifest, manifest_hash, upstream_url
 from .images import load_label, load_rgb
@@ -18,14 +20,16 @@ from .maps import binary_map, entire_map, gt_map, real_map
 from .readers import (ENTIRE, REAL, RECONSTRUCTION, STARGAN_PROPERTIES, STGAN_PROPERTIES, Item, ParsingSample,
                       Strip, read_attgan_grid, read_celebamask, read_celebamask_pair, read_generic,
                       read_interfacegan, read_stargan_strip, read_stgan_strip)
+from .select import limit_items, stratified_items
 from .sets import SET_FOLDERS, gt_maps, load_set
 from .splits import ensure_splits, identities, make_splits, paper_protocol, read_splits
 
 __all__ = [
+    "image_to_tensor", "tensor_to_image",
     "FakeMapDataset", "resize_pair", "FetchError", "fetch", "load_manifest", "manifest_hash", "upstream_url",
     "load_label", "load_rgb", "binary_map", "entire_map", "gt_map", "real_map", "ENTIRE", "REAL",
     "RECONSTRUCTION", "STARGAN_PROPERTIES", "STGAN_PROPERTIES", "Item", "ParsingSample", "Strip",
     "read_attgan_grid", "read_celebamask", "read_celebamask_pair", "read_generic", "read_interfacegan",
-    "read_stargan_strip", "read_stgan_strip", "SET_FOLDERS", "gt_maps", "load_set", "ensure_splits",
+    "read_stargan_strip", "read_stgan_strip", "SET_FOLDERS", "gt_maps", "load_set", "limit_items", "stratified_items", "ensure_splits",
     "identities", "make_splits", "paper_protocol", "read_splits",
 ]

@@ -6,11 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import fetching as fetch_mod
+from .splits import default_splits_path, ensure_splits
+
 
 def main(argv: list[str] | None = None) -> int:
-    from . import fetching as fetch_mod
-    from .splits import ensure_splits, default_splits_path
-
     parser = argparse.ArgumentParser(prog="python -m fklib.data", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_ in (("fetch", "fill data/ from the mirror or upstream, verifying SHA-256"),

@@ -8,6 +8,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..convert import image_to_tensor
 from .readers import Item
 
 
@@ -64,7 +65,7 @@ class FakeMapDataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict:
         item = self.items[index]
-        image = torch.from_numpy(np.array(item.image, dtype=np.float32)).permute(2, 0, 1).div_(255.0)
+        image = image_to_tensor(item.image)
         gt = torch.from_numpy(np.array(item.gt_map(), dtype=np.float32))[None]
         if self.transform is not None:
             image = self.transform(image)

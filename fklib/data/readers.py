@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .images import load_rgb
+from .images import load_label, load_rgb
 from .maps import entire_map, gt_map, real_map
 
 #: The 13 STGAN/AttGAN attributes, in strip order (tiles k = 1..13; k = 0 is the reconstruction).
@@ -237,8 +237,6 @@ class ParsingSample:
 
 def read_celebamask_pair(image_path: str | Path, label_path: str | Path) -> ParsingSample:
     """Read one CelebAMask-HQ image and its label map; sizes must match, classes must be 0..18."""
-    from .images import load_label
-
     image_path, label_path = Path(image_path), Path(label_path)
     img = load_rgb(image_path)
     lab = load_label(label_path)

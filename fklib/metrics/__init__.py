@@ -1,17 +1,20 @@
 """Evaluation metrics (paper §5.1) split into per-image statistics and reductions.
 
 - :mod:`fklib.metrics.functional`     -- per-image map metrics: :func:`coss`, :func:`psnr`,
-  :func:`ssim` (+ batched torch :func:`ssim_batch`), :func:`mae`, in-region forms via ``mask``,
-  and :func:`per_image_metrics`.
+  :func:`ssim` (+ batched torch :func:`ssim_batch`), :func:`mae`, in-region forms via ``mask``.
 - :mod:`fklib.metrics.pixel`          -- AUC / F1 / IoU against the GT binarised at ``tau``:
   per-image counts and exact AUC, pooled (micro) reductions, NaN-excluding mean.
-- :mod:`fklib.metrics.classification` -- ACC and the validation threshold choice.
+- :mod:`fklib.metrics.per_image`      -- every map metric of an image or a batch
+  (:func:`per_image_metrics`, :func:`batch_map_metrics`, :func:`region_map_metrics`) and the
+  metric names of the tables (:data:`MAP_METRICS`, :data:`PAPER_METRICS`).
+- :mod:`fklib.metrics.classification` -- ACC, the decision ACC of the tables, the validation threshold choice.
 - :mod:`fklib.metrics.reference`      -- input-blind reference predictors (zeros, mean maps).
 """
 
-from fklib.metrics.classification import accuracy, choose_threshold, classifier_accuracy
-from fklib.metrics.functional import (coss, coss_batch, mae, per_image_metrics, psnr, psnr_batch, ssim, ssim_batch,
-                                      ssim_map)
+from fklib.metrics.classification import accuracy, choose_threshold, classifier_accuracy, decision_accuracy
+from fklib.metrics.functional import coss, coss_batch, mae, psnr, psnr_batch, ssim, ssim_batch, ssim_map
+from fklib.metrics.per_image import (MAP_METRICS, PAPER_METRICS, REGION_METRICS, batch_map_metrics, mean_metrics,
+                                     per_image_metrics, region_map_metrics)
 from fklib.metrics.pixel import (
     PixelStats,
     auc_from_histograms,
@@ -24,12 +27,14 @@ from fklib.metrics.pixel import (
     pooled_f1_iou,
     score_histograms,
 )
-from fklib.metrics.reference import KINDS, ReferenceMaps, zero_map
+from fklib.metrics.reference import REFERENCE_KINDS, ReferenceMaps, zero_map
 
 __all__ = [
-    "coss", "psnr", "ssim", "ssim_map", "ssim_batch", "coss_batch", "psnr_batch", "mae", "per_image_metrics",
+    "coss", "psnr", "ssim", "ssim_map", "ssim_batch", "coss_batch", "psnr_batch", "mae",
+    "MAP_METRICS", "PAPER_METRICS", "REGION_METRICS", "per_image_metrics", "batch_map_metrics", "region_map_metrics",
+    "mean_metrics",
     "PixelStats", "pixel_stats", "f1_from_stats", "iou_from_stats", "pixel_auc",
     "score_histograms", "auc_from_histograms", "pooled_auc", "pooled_f1_iou", "mean_excluding_nan",
-    "accuracy", "classifier_accuracy", "choose_threshold",
-    "KINDS", "zero_map", "ReferenceMaps",
+    "accuracy", "classifier_accuracy", "decision_accuracy", "choose_threshold",
+    "REFERENCE_KINDS", "zero_map", "ReferenceMaps",
 ]

@@ -44,6 +44,22 @@ def accuracy(scores: ArrayLike1D, labels: ArrayLike1D, threshold: float) -> floa
     return float(np.mean((s > threshold) == lab))
 
 
+def decision_accuracy(decisions: ArrayLike1D, labels: ArrayLike1D) -> float:
+    """ACC of 0/1 fake decisions (``pred_fake`` of an evaluation row): ``accuracy(decisions, labels, 0.5)``.
+
+    ``nan`` when any decision is ``nan`` (a predictor that makes no detection, such as the
+    input-blind references). This is the ACC of every table: a group's fakes together with the
+    real images of the same evaluation.
+
+    Shape:
+        - decisions, labels: ``(N,)``, ``N >= 1``.
+    """
+    d = to_numpy(decisions).ravel()
+    if d.size and np.isnan(d).any():
+        return float("nan")
+    return accuracy(d, labels, 0.5)
+
+
 def classifier_accuracy(logits: ArrayLike1D, labels: ArrayLike1D) -> float:
     """Accuracy of a classifier head: ``accuracy(sigmoid(logits), labels, 0.5)``.
 

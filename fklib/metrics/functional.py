@@ -16,7 +16,6 @@ from typing import Union
 import numpy as np
 import torch
 import torch.nn.functional as TF
-from skimage.metrics import structural_similarity
 
 #: A 2-D map given as a numpy array or a torch tensor.
 MapLike = Union[np.ndarray, torch.Tensor]
@@ -159,6 +158,8 @@ def ssim_map(pred: MapLike, gt: MapLike) -> np.ndarray:
     Raises:
         ValueError: maps not 2-D, shapes differ, or a side shorter than 7.
     """
+    from skimage.metrics import structural_similarity  # lazy: skimage costs ~0.2 s at import (locate, losses)
+
     p, g = as_map_pair(pred, gt, "ssim")
     if min(p.shape) < SSIM_WIN:
         raise ValueError(f"ssim: maps must be at least {SSIM_WIN}x{SSIM_WIN}, got {p.shape}")
@@ -286,37 +287,3 @@ def ssim_values(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
     c2 = SSIM_K2 ** 2
     s = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)) / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2))
     return s.flatten(1).mean(dim=1)
-
-
-def per_image_metrics(pred: MapLike, gt: MapLike, mask: MapLike | None = None, tau: float = 0.1) -> dict[str, float]:
-    """All per-image map metrics of one prediction, as a dict of python floats.
-
-    Keys: ``coss``, ``psnr``, ``ssim``, ``mae`` (this module) and ``auc``, ``f1``, ``iou``
-    (:mod:`fklib.metrics.pixel`, GT and prediction binarised at ``tau``, strictly greater).
-    With ``mask`` every metric uses only the masked pixels (SSIM: the full map averaged over
-    the mask); ``auc`` is ``nan`` when the (masked) binary GT lacks positives or negatives.
-    An empty mask gives ``nan`` for all seven.
-
-    Shape:
-        - pred, gt, mask: ``(H, W)``.
-
-    Raises:
-        ValueError: maps not 2-D, shapes differ, or a bad mask.
-    """
-    # imported here: fklib.metrics.pixel imports this module's helpers
-    from fklib.metrics.pixel import f1_from_stats, iou_from_stats, pixel_auc, pixel_stats
-
-    p, g = as_map_pair(pred, gt, "per_image_metrics")
-    m = as_mask(mask, p.shape, "per_image_metrics")
-    if m is not None and not m.any():
-        return dict.fromkeys(("coss", "psnr", "ssim", "mae", "auc", "f1", "iou"), math.nan)
-    stats = pixel_stats(p, g, tau=tau, mask=m)
-    return {
-        "coss": coss(p, g, m),
-        "psnr": psnr(p, g, m),
-        "ssim": ssim(p, g, m),
-        "mae": mae(p, g, m),
-        "auc": pixel_auc(p, g, tau=tau, mask=m),
-        "f1": f1_from_stats(stats),
-        "iou": iou_from_stats(stats),
-    }

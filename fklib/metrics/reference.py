@@ -19,8 +19,8 @@ import numpy as np
 
 from fklib.metrics.functional import MapLike, to_numpy
 
-#: The prediction kinds of :meth:`ReferenceMaps.predict`.
-KINDS = ("zeros", "global_mean", "property_mean")
+#: The prediction kinds of :meth:`ReferenceMaps.predict`: the reference predictors' names in every table.
+REFERENCE_KINDS = ("zeros", "global_mean", "property_mean")
 
 
 def zero_map(shape: tuple[int, int]) -> np.ndarray:
@@ -115,8 +115,8 @@ class ReferenceMaps:
         Raises:
             ValueError: unknown kind, ``property_mean`` without a property, or a shape mismatch.
         """
-        if kind not in KINDS:
-            raise ValueError(f"ReferenceMaps.predict: unknown kind {kind!r}; expected one of {KINDS}")
+        if kind not in REFERENCE_KINDS:
+            raise ValueError(f"ReferenceMaps.predict: unknown kind {kind!r}; expected one of {REFERENCE_KINDS}")
         shape = self.shape if shape is None else tuple(int(v) for v in shape)
         if kind == "zeros":
             return zero_map(shape)

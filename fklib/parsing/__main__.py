@@ -14,13 +14,12 @@ import sys
 from pathlib import Path
 
 import torch
+from safetensors.torch import save_file
+
+from .parser import ParserConfig, train_parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from safetensors.torch import save_file
-
-    from .parser import ParserConfig, train_parser
-
     p = argparse.ArgumentParser(prog="python -m fklib.parsing", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train the face parser on celebamask_hq")

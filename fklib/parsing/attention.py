@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.ndimage import gaussian_filter
 
+from .parser import parse
 from .regions import PROPERTY_REGIONS, region_mask
 
 
@@ -58,8 +59,6 @@ class ParsingAttention:
     """
 
     def __init__(self, items, parser, sigma: float = 8.0, floor: float = 0.3, size: int = 128) -> None:
-        from .parser import parse
-
         self.sigma, self.floor = sigma, floor
         arrays, keys = [], {}
         for it in items:

@@ -27,6 +27,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .. import paths
+from ..data import read_celebamask_pair
+from ..convert import image_to_tensor
 from ..models.common import ConvBNReLU, DoubleConv, ImageNetNormalize, upsample_to
 from ..models.efficientnet_unet import EfficientNetLite0Encoder
 from .regions import CLASSES
@@ -78,7 +80,7 @@ def parse(model: nn.Module, images: np.ndarray | Tensor, size: int = 128, batch_
     if isinstance(images, np.ndarray):
         if images.ndim == 3:
             images = images[None]
-        x = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2).float() / 255.0
+        x = image_to_tensor(images)
     else:
         x = images.float()
     model.eval()
@@ -109,7 +111,6 @@ def load_celebamask(size: int = 128, folder: str | Path | None = None) -> tuple[
     """
     from PIL import Image
 
-    from ..data import read_celebamask_pair
 
     folder = Path(folder) if folder is not None else paths.data_dir() / "celebamask_hq"
     image_dir, label_dir = folder / "images", folder / "labels"

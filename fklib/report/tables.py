@@ -1,16 +1,16 @@
-"""Results tables and figures, written to fixed places, with the paper's value next to ours.
+"""Results tables, written to fixed places, with the paper's value next to ours.
 
 A notebook does::
 
-    df = evaluate_checkpoint(ckpt, "stgan")                       # one row per (predictor, image)
+    df = evaluate(ckpt, "stgan")                                  # one row per (predictor, image)
     rows = table_rows(df, by=["gan", "property"])                 # model + the 3 input-blind references
     save_table(to_wide(with_paper(rows, 3, on=["gan", "property"])), "table3",
                note=setting_note("cpu", table=3))
-    save_paper_figure(fig, 10)                                    # results/figures/fig10.png
 
-Places: ``results/tables/<name>.csv`` and ``<name>.md``; ``results/figures/fig<N>.png`` (150 dpi,
-the paper's numbering). Both are written atomically (temporary file in the same folder, then
-rename). ``results_dir`` arguments default to :func:`fklib.paths.results_dir`.
+or in one call :func:`paper_table` (rows -> the wide table with the paper's value and our delta).
+
+Places: ``results/tables/<name>.csv`` and ``<name>.md``, written atomically (temporary file in the
+same folder, then rename). ``results_dir`` arguments default to :func:`fklib.paths.results_dir`.
 
 Long format (what :func:`table_rows` returns and :func:`with_paper` takes): one row per
 (predictor, group, metric) with columns ``predictor``, the ``by`` keys, ``n`` (fakes averaged),
@@ -29,20 +29,14 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .. import paths
+from ..metrics import PAPER_METRICS, REFERENCE_KINDS, decision_accuracy
 from . import paper as _paper
-from . import paths
 
-#: The input-blind reference predictors of :func:`fklib.evaluate.evaluate_checkpoint`, in table order.
-REFERENCE_PREDICTORS = ("zeros", "global_mean", "property_mean")
+#: The model's rows; the input-blind reference predictors (:data:`fklib.metrics.REFERENCE_KINDS`) follow.
+MODEL = "model"
 #: Default metrics of a paper table, in the paper's column order of Table 2.
-TABLE_METRICS = ("acc", "coss", "psnr", "ssim")
-#: Readable names of the registered models, for :func:`setting_note`.
-MODEL_NAMES = {
-    "deeplabv3_resnet101": "DeepLabV3-ResNet101",
-    "efficientnet_lite0_unet": "EfficientNet-Lite0 U-Net (ImageNet-pretrained encoder)",
-    "unet_small": "small U-Net (trained from scratch)",
-    "dffd_xception": "DFFD Xception with attention map",
-}
+TABLE_METRICS = PAPER_METRICS
 
 
 # --------------------------------------------------------------------------------------------
@@ -56,7 +50,7 @@ def _metric_columns(metrics: Sequence[str] | Mapping[str, str]) -> dict[str, str
 
 def _predictor_order(names) -> list[str]:
     names = list(dict.fromkeys(names))
-    first = [p for p in ("model", *REFERENCE_PREDICTORS) if p in names]
+    first = [p for p in (MODEL, *REFERENCE_KINDS) if p in names]
     return first + [p for p in names if p not in first]
 
 
@@ -66,7 +60,7 @@ def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
                add_mean: bool = False) -> pd.DataFrame:
     """Long-format table rows (mean per group) from per-image results of ``evaluate_checkpoint``.
 
-    Same conventions as :func:`fklib.evaluate.summarize`: map metrics are means over the group's
+    Same conventions as :func:`fklib.engine.summarize`: map metrics are means over the group's
     **fake** images (NaN skipped); ``acc`` is measured on the group's fakes together with the real
     images of the same context, where the context is ``predictor`` plus the ``by`` keys that are not
     in ``fake_keys`` (e.g. ``method`` when results of several checkpoints are concatenated); it is
@@ -88,7 +82,7 @@ def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
     """
     by = list(by)
     cols = _metric_columns(metrics)
-    df = df if "predictor" in df.columns else df.assign(predictor="model")
+    df = df if "predictor" in df.columns else df.assign(predictor=MODEL)
     missing = [c for c in ["label", *by, *(c for m, c in cols.items() if m != "acc")] if c not in df.columns]
     if "acc" in cols and "pred_fake" not in df.columns:
         missing.append("pred_fake")
@@ -111,8 +105,7 @@ def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
             for metric, column in cols.items():
                 if metric == "acc":
                     both = pd.concat([group, real_groups.get(ctx, reals.iloc[:0])])
-                    value = (float(((both["pred_fake"] > 0.5) == (both["label"] == 1)).mean())
-                             if both["pred_fake"].notna().all() else math.nan)
+                    value = decision_accuracy(both["pred_fake"], both["label"])
                 else:
                     value = float(group[column].mean(skipna=True))
                 out.append({**base, "metric": metric, "value": value})
@@ -139,21 +132,21 @@ def reference_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
     are shared: ``pd.concat([table_rows(models, by, predictors=["model"]), reference_rows(df1, by)])``.
     Keyword arguments go to :func:`table_rows`.
     """
-    return table_rows(df, by, metrics, predictors=REFERENCE_PREDICTORS, **kwargs)
+    return table_rows(df, by, metrics, predictors=REFERENCE_KINDS, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------
 # the paper's cells next to ours
 
-def with_paper(ours: pd.DataFrame, table: int, on: Sequence[str], predictor: str | None = "model",
+def with_paper(ours: pd.DataFrame, table: int, on: Sequence[str], predictor: str | None = MODEL,
                aliases: Mapping[str, Mapping[str, str]] | None = None,
                include_paper_only: bool = False) -> pd.DataFrame:
     """Add the paper's value of the same cell (``paper``) and ``delta = value - paper``.
 
     Args:
         ours: long-format rows with the ``on`` columns, ``metric`` and ``value``.
-        table: the paper's table (2-5, :func:`fklib.paper.paper_table`).
-        on: key columns to match (a subset of :data:`fklib.paper.TABLE_KEYS` ``[table]``), besides
+        table: the paper's table (2-5, :func:`fklib.report.paper.paper_table`).
+        on: key columns to match (a subset of :data:`fklib.report.paper.TABLE_KEYS` ``[table]``), besides
             ``metric``. Keys the paper fixes but ``on`` leaves out (e.g. Table 3 has no
             ``method``) match any value of ours.
         predictor: when ``ours`` has a ``predictor`` column, only its rows of this predictor get the
@@ -307,9 +300,9 @@ def _legend(df: pd.DataFrame, table: int | None) -> list[str]:
     if any(c == "paper" or c.endswith("_paper") for c in cols):
         where = f"Table {table}" if table else "the same table"
         lines.append(f"`paper` (`<metric>_paper`): the paper's value of the same cell ({where}, typed in "
-                     "`fklib.paper`); `delta` (`<metric>_delta`) = ours − paper; empty where the paper has no such cell.")
+                     "`fklib.report.paper`); `delta` (`<metric>_delta`) = ours − paper; empty where the paper has no such cell.")
     preds = set(df["predictor"]) if "predictor" in df.columns else set()
-    if preds & set(REFERENCE_PREDICTORS):
+    if preds & set(REFERENCE_KINDS):
         lines.append("Input-blind reference rows: `zeros` (all-zero map), `global_mean` (mean training GT map), "
                      "`property_mean` (mean training GT map of the image's property); a locator is useful only "
                      "where it beats them. They make no detection, so their ACC is empty.")
@@ -349,104 +342,18 @@ def save_table(df: pd.DataFrame, name: str, note: str = "", results_dir: str | P
     return {"csv": csv_path, "md": md_path}
 
 
-def figure_path(n_or_name: int | str, results_dir: str | Path | None = None) -> Path:
-    """``<results>/figures/fig<N>.png`` for a paper figure number (``10`` or ``"10"``), else
-    ``<results>/figures/<name>.png`` (``"gallery"``, ``"fig10b"``)."""
-    name = str(n_or_name)
-    if isinstance(n_or_name, int) or name.isdigit():
-        name = f"fig{int(name)}"
-    name = name.removesuffix(".png")
-    if not name or "/" in name or "\\" in name or name.startswith("."):
-        raise ValueError(f"figure_path: {n_or_name!r} is not a figure number or plain name")
-    folder = Path(results_dir) if results_dir is not None else paths.results_dir()
-    return folder / "figures" / f"{name}.png"
+def paper_table(df: pd.DataFrame, table: int, by, on, metrics=TABLE_METRICS, aliases=None,
+                predictors=None, add_mean: bool = False, order: tuple[str, list] | None = None) -> pd.DataFrame:
+    """Per-image rows -> the wide table of paper table ``table`` with the paper's value and our delta per cell.
 
-
-def save_paper_figure(fig, n_or_name: int | str, results_dir: str | Path | None = None, dpi: int = 150) -> Path:
-    """Save a matplotlib figure at :func:`figure_path` via :func:`fklib.viz.save_figure` (atomic, 150 dpi)."""
-    from .viz import save_figure
-
-    return save_figure(fig, figure_path(n_or_name, results_dir), dpi=dpi)
-
-
-# --------------------------------------------------------------------------------------------
-# how our setting differs
-
-def _config_dict(profile: str, config) -> dict:
-    if config is None:
-        from .train import PROFILES  # imports torch: only when a profile name is all we have
-
-        if profile not in PROFILES:
-            raise ValueError(f"setting_note: unknown profile {profile!r}; known: {sorted(PROFILES)}")
-        return PROFILES[profile].to_dict()
-    if isinstance(config, Mapping):
-        return dict(config)
-    return config.to_dict() if hasattr(config, "to_dict") else dict(vars(config))
-
-
-def _count(n: int) -> str:
-    return f"{int(n):,}"
-
-
-def setting_note(profile: str = "cpu", *, table: int | None = None, config=None,
-                 n_train_fakes: int | None = None, n_train_reals: int | None = None,
-                 n_test_fakes: int | None = None, n_test_reals: int | None = None,
-                 data: str | None = None, extra: str | None = None) -> str:
-    """The standard sentences of how our setting differs from the paper's (:data:`fklib.paper.PAPER_SETTINGS`).
-
-    Args:
-        profile: a :data:`fklib.train.PROFILES` name, used when ``config`` is not given.
-        table: the paper table the note accompanies (picks the paper's data sizes: Table 3 used
-            the universal model's 2,000 fakes per category; Table 2 rows differ in loss, so no
-            loss is named; Table 5's similarity metrics are in-region).
-        config: a ``TrainConfig`` or its dict (e.g. a checkpoint's ``cfg``), overriding ``profile``.
-        n_train_fakes, n_train_reals, n_test_fakes, n_test_reals: our data sizes, when known.
-        data: a sentence on our data (default: the public samples of the data mirror).
-        extra: appended as is.
+    :func:`table_rows` (``by``, ``metrics``, ``predictors``, ``add_mean``), then :func:`with_paper`
+    (``on``, ``aliases``), then :func:`to_wide`; columns the paper lacks (all-NaN) are dropped.
+    ``order = (column, values)`` sorts the rows by that column's listed values (others last, stable).
     """
-    cfg = _config_dict(profile, config)
-    ps = _paper.PAPER_SETTINGS
-    size = cfg.get("size")
-    model = cfg.get("model")
-    parts = []
-    parts.append(f"{size} px inputs (paper: {ps['size']} px)" if size != ps["size"] else f"{size} px inputs (as the paper)")
-    ours_model = MODEL_NAMES.get(model, model)
-    parts.append(f"{ours_model} (paper: {ps['backbone']}, COCO-pretrained)" if model != ps["model"]
-                 else f"{ours_model} (as the paper)")
-    sched = cfg.get("schedule")
-    train = (f"{cfg.get('epochs')} epochs, batch {cfg.get('batch_size')}, Adam lr {cfg.get('lr'):g}"
-             + (f" with {sched} schedule" if sched and sched != "constant" else ""))
-    paper_train = f"{ps['epochs']} epochs, batch {ps['batch_size']}, Adam lr {ps['lr']:g}"
-    parts.append(f"{train} (paper: {paper_train})")
-    if table != 2 and cfg.get("loss"):
-        loss = str(cfg["loss"]).upper().replace("+", " + ")
-        parts.append(f"{loss} map loss (paper: L1 after Table 2)")
-    if table == 3:
-        paper_data = (f"{_count(ps['universal_fakes_per_category'])} fakes per GAN/property category, "
-                      f"{_count(ps['universal_train_fakes'])} fakes + {_count(ps['universal_train_reals'])} reals in all")
-    else:
-        paper_data = (f"{_count(ps['train_fakes_per_property'])} fakes + "
-                      f"{_count(ps['train_reals_per_property'])} reals per property")
-    if n_train_fakes is not None or n_train_reals is not None:
-        ours = " + ".join(f"{_count(v)} {w}" for v, w in ((n_train_fakes, "fakes"), (n_train_reals, "reals"))
-                          if v is not None)
-        parts.append(f"training on {ours} (paper: {paper_data})")
-    else:
-        parts.append(f"paper training data: {paper_data}")
-    paper_test = f"{_count(ps['test_fakes'])} fakes + {_count(ps['test_reals'])} reals"
-    if n_test_fakes is not None or n_test_reals is not None:
-        ours = " + ".join(f"{_count(v)} {w}" for v, w in ((n_test_fakes, "fakes"), (n_test_reals, "reals"))
-                          if v is not None)
-        parts.append(f"testing on {ours} (paper: {paper_test})")
-    text = "Our setting vs the paper's (§5.1): " + "; ".join(parts) + "."
-    text += " " + (data if data is not None else
-                   "Data: the public GAN samples of the data mirror (`../shared/data/README.md`), "
-                   "not the paper's own generated sets.")
-    if table == 2:
-        text += (f" The paper enlarged the DFFD baseline's {ps['baseline_map_size']}x{ps['baseline_map_size']} "
-                 f"maps to {ps['size']} px; we evaluate every row at our resolution.")
-    if table == 5:
-        text += " As in the paper, COSS, PSNR and SSIM are measured inside the modified property's region."
-    if extra:
-        text += " " + extra.strip()
-    return text.replace("  ", " ").strip()
+    long = table_rows(df, by=list(by), metrics=metrics, predictors=predictors, add_mean=add_mean)
+    wide = to_wide(with_paper(long, table, on=list(on), aliases=aliases))
+    wide = wide.dropna(axis=1, how="all")  # e.g. paper/delta columns of metrics the paper lacks
+    if order is not None:
+        key = wide[order[0]].map({v: i for i, v in enumerate(order[1])}).fillna(len(order[1]))
+        wide = wide.assign(_k=key).sort_values("_k", kind="stable").drop(columns="_k").reset_index(drop=True)
+    return wide

@@ -1,0 +1,405 @@
+"""What a training run is: :class:`TrainConfig` (validated when built), the named profiles, the baseline.
+
+``python -m fklib train --profile cpu [--config my.yaml] [--set key=value ...]`` builds its config
+here: a profile gives the starting values (:data:`PROFILES`), a YAML file and ``--set`` override
+fields (:func:`make_config`). Every field is coerced to its declared type and checked against its
+range or its allowed values when the config is built (:meth:`TrainConfig.__post_init__`), so a
+typo fails in one line naming the field before any data or model is touched.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import paths
+from .data import ENTIRE, REAL, RECONSTRUCTION, STARGAN_PROPERTIES, STGAN_PROPERTIES
+from .data.sets import SET_FOLDERS
+from .losses import MAP_LOSSES
+from .models import list_models
+
+#: The profiles, in the order of their cost: ``smoke`` proves the pipeline runs, ``cpu`` (default)
+#: is the committed results on 2 CPU cores, ``paper`` is the paper's setting on a GPU.
+PROFILE_NAMES = ("smoke", "cpu", "paper")
+#: Learning-rate schedules of :attr:`TrainConfig.schedule`.
+SCHEDULES = ("constant", "cosine")
+#: Training protocols of :attr:`TrainConfig.protocol`.
+PROTOCOLS = ("paired", "paper")
+#: The Table-2 baseline's own objective (DFFD), besides the map losses of :data:`fklib.losses.MAP_LOSSES`.
+DFFD_LOSS = "dffd"
+#: Sets a locator can train on (short names; the full folder names are accepted too).
+TRAIN_SETS = tuple(k for k in SET_FOLDERS if k not in ("generic", "attgan"))
+#: Properties that :attr:`TrainConfig.properties` may name.
+KNOWN_PROPERTIES = tuple(dict.fromkeys((*STGAN_PROPERTIES, *STARGAN_PROPERTIES, RECONSTRUCTION, ENTIRE)))
+#: Classes of the auxiliary property head (``property_weight > 0``); other properties are ignored.
+PROPERTY_CLASSES = (REAL, *STGAN_PROPERTIES, RECONSTRUCTION, ENTIRE)
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+class ConfigError(ValueError):
+    """A config field with a value of the wrong type or out of range; the message names the field."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything that defines a training run (see :data:`PROFILES` for the named starting points).
+
+    Attributes:
+        name: run name; checkpoints go to ``out_dir`` (default ``checkpoints/<name>``).
+        model: registry name for :func:`fklib.models.create_model`; ``model_kwargs`` passed on.
+        classifier: add the real/fake classifier head (``False`` = the paper's "no cl").
+        loss: map loss (``l1``, ``l2``, ``focal``, ``dice``, ``ssim`` or a sum such as ``l1+ssim``);
+            ``cls_weight`` = λ for the BCE term. ``dffd`` is the Table-2 baseline's own objective
+            (:class:`fklib.losses.DFFDLoss` on the model's ``coarse_map``; use with
+            ``model=dffd_xception``, see :func:`baseline_config`).
+        property_weight: > 0 adds an auxiliary head predicting the edited property
+            (:data:`PROPERTY_CLASSES`) trained with cross-entropy of this weight (beyond the paper).
+        prior_blend: with a property head, blend the map with the per-property training mean
+            maps weighted by the predicted property (:class:`fklib.models.PriorBlend`); the
+            blend weight is chosen on the validation split after training and stored in
+            ``best.pt`` (beyond the paper).
+        balance_classes: weight the classifier's BCE so that reals and fakes count equally
+            (``pos_weight = n_real / n_fake`` of the training items).
+        size: training and evaluation resolution (px).
+        epochs, batch_size, lr, betas, weight_decay: Adam settings (the paper: 10, 8, 1e-4,
+            (0.99, 0.999), 1e-7).
+        schedule: ``constant`` or ``cosine`` (cosine decay to 0 over all steps, after ``warmup`` steps).
+        flip: paired random horizontal flips.
+        sets: training sets (short names: ``stgan``, ``stargan``, ``interfacegan``); empty when the
+            items are passed to :func:`fklib.engine.fit` directly.
+        properties: keep only these properties' fakes (``None`` = all); reals are kept when
+            ``include_reals``.
+        protocol: ``paired`` (reals and fakes of the same training persons) or ``paper``
+            (reals from one half of the persons, fakes from the other; paper §5.1).
+        include_reconstruction: also train on STGAN/AttGAN reconstructions (property
+            ``Reconstruction``: no attribute changed, only the GAN's redraw), as extra fakes.
+        data_dir: folder holding the set folders (default ``data/``).
+        max_items: cap on training items per set (smoke runs); ``None`` = all.
+        val_max_items: cap on validation items per set.
+        seed: seeds shuffling, flips and initialisation.
+        num_workers: DataLoader workers.
+        device: ``auto`` (CUDA when available), ``cpu``, ``cuda`` or ``cuda:N``.
+        amp, channels_last: bf16 autocast and channels-last memory format, used on CUDA only.
+        attention: multiply face attention maps (region of the edited property from our face
+            parser, blurred; :class:`fklib.parsing.ParsingAttention`) into the encoder during
+            training; test time uses none (ones), as in the paper. ``attention_sigma`` and
+            ``attention_floor`` shape the map.
+        degrade_augment: degrade training images at random (:class:`fklib.degrade.RandomDegradation`:
+            p = 0.5, one of JPEG / blur / noise / low resolution at a level of
+            :data:`fklib.degrade.PAPER_AXES`; GT maps unchanged; beyond the paper).
+        init_from: start from the weights of another run instead of the model's own
+            initialisation (fine-tuning; optimizer, schedule and epochs are fresh): a run name
+            (``<checkpoints>/<name>/best.pt``) or a path to a ``.pt`` checkpoint
+            (:func:`fklib.checkpoint.load_init_weights`). ``None`` (default): no such start.
+        out_dir: the run's folder (default ``<checkpoints>/<name>``).
+
+    Raises:
+        ConfigError: a field of the wrong type (after coercion: ``"1e-3"`` is a float, ``"3"`` an
+            int) or out of range, an unknown model / loss / schedule / protocol / set / property.
+    """
+
+    name: str = "run"
+    model: str = "efficientnet_lite0_unet"
+    model_kwargs: dict[str, Any] = field(default_factory=dict)
+    classifier: bool = True
+    loss: str = "l1"
+    loss_kwargs: dict[str, Any] = field(default_factory=dict)
+    cls_weight: float = 0.1
+    property_weight: float = 0.0
+    balance_classes: bool = False
+    prior_blend: bool = False
+    size: int = 128
+    epochs: int = 8
+    batch_size: int = 16
+    lr: float = 1e-3
+    betas: tuple[float, float] = (0.9, 0.999)
+    weight_decay: float = 1e-7
+    schedule: str = "cosine"
+    warmup: int = 0
+    flip: bool = True
+    sets: list[str] = field(default_factory=lambda: ["stgan"])
+    properties: list[str] | None = None
+    include_reals: bool = True
+    protocol: str = "paired"
+    include_reconstruction: bool = False
+    data_dir: str | None = None
+    max_items: int | None = None
+    val_max_items: int | None = None
+    seed: int = 0
+    num_workers: int = 0
+    device: str = "auto"
+    amp: bool = True
+    channels_last: bool = True
+    attention: bool = False
+    attention_sigma: float = 8.0
+    attention_floor: float = 0.3
+    degrade_augment: bool = False
+    init_from: str | None = None
+    out_dir: str | None = None
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            setattr(self, f.name, _coerce(f.name, f.type, getattr(self, f.name)))
+        _check_ranges(self)
+
+    def checkpoint_dir(self) -> Path:
+        return Path(self.out_dir) if self.out_dir else paths.checkpoints_dir() / self.name
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["betas"] = list(self.betas)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        if not isinstance(d, dict):
+            raise ConfigError(f"a config must be a mapping of field names to values, got {type(d).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - known
+        if unknown:
+            raise ConfigError(f"unknown config key(s) {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**d)
+
+
+# --- coercion and checks ------------------------------------------------------------------------
+
+def _fail(name: str, expected: str, value: Any) -> ConfigError:
+    return ConfigError(f"config field {name!r}: expected {expected}, got {value!r}")
+
+
+def _as_bool(name: str, v: Any) -> bool:
+    if isinstance(v, bool):
+        return v
+    if isinstance(v, str) and v.strip().lower() in ("true", "false", "yes", "no", "1", "0"):
+        return v.strip().lower() in ("true", "yes", "1")
+    raise _fail(name, "true or false", v)
+
+
+def _as_int(name: str, v: Any) -> int:
+    if isinstance(v, bool):
+        raise _fail(name, "an integer", v)
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return int(v)
+    if isinstance(v, str):
+        try:
+            f = float(v.strip())
+        except ValueError:
+            raise _fail(name, "an integer", v) from None
+        if f.is_integer():
+            return int(f)
+    raise _fail(name, "an integer", v)
+
+
+def _as_float(name: str, v: Any) -> float:
+    if isinstance(v, bool):
+        raise _fail(name, "a number", v)
+    try:
+        f = float(v.strip()) if isinstance(v, str) else float(v)
+    except (TypeError, ValueError):
+        raise _fail(name, "a number", v) from None
+    if not math.isfinite(f):
+        raise _fail(name, "a finite number", v)
+    return f
+
+
+def _as_str(name: str, v: Any) -> str:
+    if isinstance(v, Path):
+        return str(v)
+    if not isinstance(v, str):
+        raise _fail(name, "a string", v)
+    return v
+
+
+def _coerce(name: str, annotation: str, v: Any) -> Any:
+    """``v`` as the field's declared type (annotations are strings under ``from __future__``)."""
+    optional = annotation.endswith(" | None")
+    base = annotation.removesuffix(" | None")
+    if v is None:
+        if optional:
+            return None
+        raise _fail(name, base, v)
+    if base == "bool":
+        return _as_bool(name, v)
+    if base == "int":
+        return _as_int(name, v)
+    if base == "float":
+        return _as_float(name, v)
+    if base == "str":
+        return _as_str(name, v)
+    if base == "dict[str, Any]":
+        if not isinstance(v, dict):
+            raise _fail(name, "a mapping", v)
+        return dict(v)
+    if base == "list[str]":
+        if isinstance(v, str):
+            v = [v]
+        if not isinstance(v, (list, tuple)):
+            raise _fail(name, "a list of names", v)
+        return [_as_str(name, x) for x in v]
+    if base == "tuple[float, float]":
+        if not isinstance(v, (list, tuple)) or len(v) != 2:
+            raise _fail(name, "two numbers, e.g. [0.9, 0.999]", v)
+        return (_as_float(name, v[0]), _as_float(name, v[1]))
+    raise TypeError(f"TrainConfig.{name}: no coercion for annotation {annotation!r}")  # a programming error
+
+
+def _check_ranges(c: TrainConfig) -> None:
+    def need(ok: bool, name: str, expected: str) -> None:
+        if not ok:
+            raise _fail(name, expected, getattr(c, name))
+
+    need(bool(c.name.strip()), "name", "a non-empty run name")
+    need(c.model in list_models(), "model", f"one of {list_models()}")
+    parts = c.loss.split("+")
+    need(c.loss == DFFD_LOSS or all(p in MAP_LOSSES for p in parts), "loss",
+         f"one of {sorted(MAP_LOSSES)}, a '+' sum of them (e.g. 'l2+ssim') or {DFFD_LOSS!r}")
+    for name in ("cls_weight", "property_weight", "weight_decay", "lr", "attention_sigma"):
+        need(getattr(c, name) >= 0, name, "a number >= 0")
+    for name in ("size", "epochs", "batch_size"):
+        need(getattr(c, name) >= 1, name, "an integer >= 1")
+    for name in ("warmup", "num_workers", "seed"):
+        need(getattr(c, name) >= 0, name, "an integer >= 0")
+    for name in ("max_items", "val_max_items"):
+        need(getattr(c, name) is None or getattr(c, name) >= 1, name, "an integer >= 1 or null")
+    need(all(0 <= b < 1 for b in c.betas), "betas", "two numbers in [0, 1)")
+    need(0 <= c.attention_floor <= 1, "attention_floor", "a number in [0, 1]")
+    need(c.schedule in SCHEDULES, "schedule", f"one of {SCHEDULES}")
+    need(c.protocol in PROTOCOLS, "protocol", f"one of {PROTOCOLS}")
+    full = {v for v in SET_FOLDERS.values() if v}
+    need(all(s in TRAIN_SETS or s in full - {SET_FOLDERS["attgan"]} for s in c.sets), "sets",
+         f"a list of {TRAIN_SETS} (AttGAN has no training split)")
+    need(c.properties is None or (len(c.properties) > 0 and all(p in KNOWN_PROPERTIES for p in c.properties)),
+         "properties", f"null or a list of {KNOWN_PROPERTIES}")
+    need(bool(_DEVICE.match(c.device)), "device", "auto, cpu, cuda, cuda:N or mps")
+
+
+# --- profiles -----------------------------------------------------------------------------------
+
+#: Named starting points. ``paper`` is §5.1 of the paper; ``cpu`` is tuned for quality within
+#: minutes on 2 cores; ``smoke`` only proves the pipeline runs.
+PROFILES: dict[str, TrainConfig] = {
+    "smoke": TrainConfig(name="smoke", model="unet_small", model_kwargs={"base": 8}, epochs=1, batch_size=8,
+                         max_items=48, val_max_items=28, size=64),
+    # Chosen on the validation split (results/tables/recipes.csv): L2 + SSIM map loss, classifier
+    # weight 1 with balanced classes, the property head and its prior blend, reconstructions as
+    # extra fakes; 16 epochs fit in about 16 minutes on 2 CPU cores.
+    "cpu": TrainConfig(name="cpu", loss="l2+ssim", cls_weight=1.0, balance_classes=True, property_weight=0.5,
+                       prior_blend=True, include_reconstruction=True, epochs=16),
+    "paper": TrainConfig(name="paper", model="deeplabv3_resnet101", size=224, epochs=10, batch_size=8, lr=1e-4,
+                         betas=(0.99, 0.999), weight_decay=1e-7, schedule="constant", flip=False, cls_weight=1.0),
+}
+assert tuple(PROFILES) == PROFILE_NAMES
+
+
+def check_profile(profile: str) -> str:
+    """``profile`` itself when it is one of :data:`PROFILE_NAMES`; else a :class:`ConfigError` listing them."""
+    if profile not in PROFILE_NAMES:
+        raise ConfigError(f"unknown profile {profile!r}; expected one of {PROFILE_NAMES}")
+    return profile
+
+
+def load_config_file(path: str | Path) -> dict:
+    """The mapping of a YAML config file (``FileNotFoundError`` / :class:`ConfigError` naming the file)."""
+    import yaml  # lazy: only a command with --config needs it
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such config file")
+    try:
+        loaded = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML ({err})".replace("\n", " ")) from None
+    if not isinstance(loaded, dict):
+        raise ConfigError(f"{path}: expected a mapping of config keys")
+    return loaded
+
+
+def make_config(profile: str = "cpu", config_file: str | Path | None = None,
+                overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Profile, then YAML file (may name its own ``profile``), then explicit overrides; validated."""
+    values: dict[str, Any] = {}
+    if config_file is not None:
+        loaded = load_config_file(config_file)
+        profile = loaded.pop("profile", profile)
+        values.update(loaded)
+    check_profile(profile)
+    values.update(overrides or {})
+    base = PROFILES[profile].to_dict()
+    base.update(values)
+    return TrainConfig.from_dict(base)
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """``key=value`` with the value parsed as YAML (``epochs=3``, ``properties=[Bald]``)."""
+    import yaml  # lazy: only a command with --set needs it
+
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like key=value")
+    key, value = text.split("=", 1)
+    try:
+        return key.strip(), yaml.safe_load(value)
+    except yaml.YAMLError:
+        raise ConfigError(f"override {text!r}: the value is not valid YAML") from None
+
+
+#: Per-profile settings of the Table-2 baseline (DFFD) on top of the profile (see :func:`baseline_config`).
+BASELINE_PROFILES: dict[str, dict[str, Any]] = {
+    # Proves the pipeline runs.
+    "smoke": dict(model_kwargs={"width": 0.125, "middle_blocks": 2, "input_size": 64}, epochs=1, batch_size=8,
+                  lr=1e-3, weight_decay=1e-3),
+    # From scratch on 2 CPU cores in about 3 minutes: an eighth of Xception's widths (0.35 M parameters;
+    # a quarter costs 3x more per step) at DFFD's 299 px (19 x 19 map), batch 8 for more steps
+    # (200 in all), a larger learning rate with cosine decay.
+    "cpu": dict(model_kwargs={"width": 0.125, "middle_blocks": 8, "input_size": 299}, epochs=8, batch_size=8,
+                lr=1e-3, weight_decay=1e-3, schedule="cosine", flip=True),
+    # DFFD's own recipe: the real Xception widths at 299 px, Adam lr 1e-4 and weight decay 1e-3,
+    # batch 16 (train_map_supervised.py), no flips; 100 epochs of the 200 STGAN Bald items.
+    "paper": dict(model_kwargs={"width": 1.0, "middle_blocks": 8, "input_size": 299}, epochs=100, batch_size=16,
+                  lr=1e-4, betas=(0.9, 0.999), weight_decay=1e-3, schedule="constant", flip=False),
+}
+
+
+def baseline_config(profile: str = "cpu", **overrides: Any) -> TrainConfig:
+    """The Table-2 baseline: DFFD (Stehouwer et al. 2019) trained on STGAN *Bald* (paper §5.2, RQ1).
+
+    Starts from training profile ``profile`` (its ``size`` is kept: the model resizes its input
+    to 299 px itself and its map is upsampled back, so evaluation runs at the profile's
+    resolution -- 128 px for ``cpu``, 224 px for ``paper``, as the paper enlarged the baseline's
+    maps to 224 x 224), then sets: ``model="dffd_xception"``, ``loss="dffd"``
+    (:class:`fklib.losses.DFFDLoss`, map and classifier terms weighted 1 as in DFFD),
+    ``properties=["Bald"]``, ``sets=["stgan"]``, ``classifier=True``, ``cls_weight=1``, no
+    property head (``property_weight=0``, ``prior_blend=False``), no reconstructions, no class
+    balancing, no face attention, and the optimisation settings of :data:`BASELINE_PROFILES`.
+    ``overrides`` (any :class:`TrainConfig` field) come last and replace whole fields (give all
+    of ``model_kwargs`` when changing one of them).
+    """
+    check_profile(profile)
+    values: dict[str, Any] = dict(
+        name=f"dffd_baseline_{profile}", model="dffd_xception", loss=DFFD_LOSS, loss_kwargs={}, classifier=True,
+        cls_weight=1.0, property_weight=0.0, prior_blend=False, include_reconstruction=False, balance_classes=False,
+        sets=["stgan"], properties=["Bald"], include_reals=True, attention=False,
+    )
+    values.update(BASELINE_PROFILES[profile])
+    values.update(overrides)
+    return make_config(profile, overrides=values)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` -> CUDA when available, else CPU; a CUDA device without a GPU is a :class:`ConfigError`."""
+    if not _DEVICE.match(str(name)):
+        raise ConfigError(f"device {name!r}: expected auto, cpu, cuda, cuda:N or mps")
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if str(name).startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError(f"device {name!r}: no CUDA GPU is available on this machine (use --device cpu)")
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise ConfigError("device 'mps': not available on this machine (use --device cpu)")
+    return torch.device(name)

@@ -1,0 +1,147 @@
+"""Evaluation of a checkpoint on any folder in a reader layout, with the input-blind references.
+
+``python -m fklib evaluate --checkpoint C [--data DIR] [--set stgan|attgan|stargan|interfacegan|generic]
+[--split test|val|train|all] --out FILE.csv``
+
+One row per (predictor, image) (:func:`fklib.engine.scoring.score_items`): the model and the three
+input-blind reference predictors (``zeros``, ``global_mean``, ``property_mean``; means over the
+*training* fakes of the checkpoint's training sets). Columns: predictor, set, gan, property,
+identity, label, source, score (mean of the predicted map), prob (classifier probability, NaN
+without a classifier), pred_fake (the detection decision), and the map metrics coss, psnr, ssim,
+mae, auc, f1, iou.
+
+Conventions (as in the paper, §5.1):
+
+- Evaluation happens at the checkpoint's resolution: image and GT map get the Dataset's
+  resize (bilinear, anti-aliased); the paper evaluated at 224 px, our ``cpu`` profile at 128.
+- Localization metrics are averaged over **fake** images only.
+- ACC of a (GAN, property) group is measured on its fakes together with all the real images
+  of the evaluated split. With a classifier the decision is ``sigmoid(logit) > 0.5``; without
+  one it is ``mean(map) > t`` with ``t`` chosen on the validation split of the training sets
+  (stored in the checkpoint by training). The input-blind references make no detection (ACC is
+  NaN for them).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from ..checkpoint import model_from_checkpoint
+from ..config import TrainConfig, resolve_device
+from ..data import limit_items, load_set
+from ..data.sets import set_folder_name
+from ..metrics import MAP_METRICS, REFERENCE_KINDS, ReferenceMaps, choose_threshold, decision_accuracy
+from .items import training_items
+from .scoring import MODEL, fit_reference_maps, score_items
+
+SPLITS = ("train", "val", "test", "all")
+
+
+def fit_references(cfg: TrainConfig) -> ReferenceMaps:
+    """Mean GT maps (global, per property) over the training fakes of the config's training sets."""
+    items = training_items(dataclasses.replace(cfg, include_reconstruction=False), "train")
+    return fit_reference_maps(items, cfg.size)
+
+
+def no_cl_threshold(model: torch.nn.Module, items, size: int, device, tta: bool = False) -> float:
+    """Detection threshold on the map mean for a model without classifier, chosen on validation items
+    (:func:`fklib.metrics.choose_threshold` of the maps' means and the labels)."""
+    rows = score_items(model, items, size, device=device, tta=tta, metrics=())
+    return float(choose_threshold(rows["score"].to_numpy(), rows["label"].to_numpy()))
+
+
+def decision_threshold(model: torch.nn.Module, cfg: TrainConfig, payload: dict, device, tta: bool = False):
+    """``None`` for a model with a classifier; else the checkpoint's stored ``no_cl_threshold``
+    (chosen on validation at the end of training), recomputed when absent or with ``tta``."""
+    if cfg.classifier:
+        return None
+    if "no_cl_threshold" in payload and not tta:
+        return float(payload["no_cl_threshold"])
+    return no_cl_threshold(model, training_items(cfg, "val"), cfg.size, device, tta)
+
+
+def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: str | Path | None = None,
+                        split: str = "test", batch_size: int = 64, device: str = "auto",
+                        references: bool = True, tau: float = 0.1, tta: bool = False, model=None,
+                        cfg: TrainConfig | None = None, payload: dict | None = None,
+                        max_per_property: int | None = None) -> pd.DataFrame:
+    """Evaluate a checkpoint (or an already built ``model`` + ``cfg``) on one set; one row per image and predictor.
+
+    Args:
+        checkpoint: a checkpoint written by :func:`fklib.engine.fit` (ignored when ``model`` is given).
+        set_name: reader layout of ``data`` (``stgan``, ``attgan``, ``stargan``, ``interfacegan``, ``generic``).
+        data: the folder (default ``data/<set folder>``).
+        split: ``test``/``val``/``train`` (identities from ``results/splits.csv``) or ``all``. A
+            folder that is not the fetched set has no split: use ``all``.
+        references: add the three input-blind reference predictors.
+        tau: binarisation threshold of the GT (and prediction) for AUC/F1/IoU.
+        tta: average each prediction with the one on the mirrored image.
+        payload: the checkpoint's payload when ``model`` is given (for its stored threshold).
+        max_per_property: keep only the first ``n`` fakes of each property and the first ``n``
+            reals (quick runs such as the ``smoke`` profile); ``None`` keeps everything.
+    """
+    if split not in SPLITS:
+        raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
+    if set_folder_name(set_name) is None and split != "all":
+        raise ValueError("a generic folder has no split: use --split all")
+    dev = resolve_device(device)
+    if model is None:
+        model, cfg, payload = model_from_checkpoint(checkpoint)
+    items = load_set(set_name, folder=data, split=None if split == "all" else split)
+    if not items:
+        raise ValueError(f"no {split} images in {data or set_name} (a folder outside results/splits.csv "
+                         "needs --split all)")
+    if max_per_property is not None:
+        items = limit_items(items, max_per_property)
+    refs = fit_references(cfg) if references else None
+    threshold = decision_threshold(model, cfg, payload or {}, dev, tta)
+    df = score_items(model, items, cfg.size, references=refs, threshold=threshold, batch_size=batch_size,
+                     device=dev, tta=tta, tau=tau)
+    df.attrs["threshold"] = threshold
+    return df
+
+
+def summarize(df: pd.DataFrame) -> pd.DataFrame:
+    """Per (predictor, gan, property) table: n fakes, ACC (fakes + the split's reals), mean map metrics on fakes."""
+    out = []
+    for predictor, sub in df.groupby("predictor", sort=False):
+        reals = sub[sub["label"] == 0]
+        for (gan, prop), fakes in sub[sub["label"] == 1].groupby(["gan", "property"], sort=True):
+            both = pd.concat([fakes, reals])
+            row = {"predictor": predictor, "gan": gan, "property": prop, "n": len(fakes),
+                   "acc": decision_accuracy(both["pred_fake"], both["label"])}
+            row.update({k: float(fakes[k].mean(skipna=True)) for k in MAP_METRICS})
+            out.append(row)
+    table = pd.DataFrame(out)
+    if table.empty:
+        return table
+    mean_rows = []
+    for predictor, sub in table.groupby("predictor", sort=False):
+        row = {"predictor": predictor, "gan": "mean", "property": "(all properties)", "n": int(sub["n"].sum()),
+               "acc": float(sub["acc"].mean())}
+        row.update({k: float(sub[k].mean()) for k in MAP_METRICS})
+        mean_rows.append(row)
+    return pd.concat([table, pd.DataFrame(mean_rows)], ignore_index=True)
+
+
+def summary_means(df: pd.DataFrame, metrics=("acc", "coss", "psnr", "ssim", "auc", "f1", "iou")) -> dict:
+    """Means over the (gan, property) groups of an evaluation frame, per predictor (4 decimals; None for NaN)."""
+    s = summarize(df)
+    rows = s[s["gan"] == "mean"].set_index("predictor")
+    return {p: {k: (None if math.isnan(rows.loc[p, k]) else round(float(rows.loc[p, k]), 4)) for k in metrics}
+            for p in rows.index}
+
+
+def side_by_side(summary: pd.DataFrame, metrics=("acc", "coss", "psnr", "ssim")) -> pd.DataFrame:
+    """Wide view: one row per (gan, property), columns ``<metric>/<predictor>``."""
+    wide = summary.pivot_table(index=["gan", "property"], columns="predictor", values=list(metrics), sort=False)
+    order = [p for p in (MODEL, *REFERENCE_KINDS) if p in summary["predictor"].unique()]
+    wide = wide.reindex(columns=[(m, p) for m in metrics for p in order])
+    wide.columns = [f"{m}/{p}" for m, p in wide.columns]
+    return wide
+

@@ -1,0 +1,159 @@
+"""Setting a training run up: process and determinism, items, Dataset, model, optimiser, resume (:func:`setup`)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+
+from ..checkpoint import build_model, config_of, load_checkpoint, load_init_weights, run_metadata
+from ..config import TrainConfig, resolve_device
+from ..data import FakeMapDataset
+from ..degrade import RandomDegradation
+from ..losses import make_criterion
+from ..parsing import ParsingAttention, load_parser
+from .items import training_items
+
+
+@dataclass
+class Run:
+    """Everything :func:`setup` builds for a training run, and its progress."""
+
+    cfg: TrainConfig
+    device: torch.device
+    rank: int
+    world: int
+    use_amp: bool
+    train_items: list
+    val_items: list
+    train_ds: FakeMapDataset
+    model: torch.nn.Module
+    ddp_model: torch.nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    criterion: torch.nn.Module
+    sampler: torch.utils.data.distributed.DistributedSampler | None
+    meta: dict
+    start_epoch: int = 0
+    history: list = field(default_factory=list)
+    best_score: float = -math.inf
+    t_start: float = field(default_factory=time.time)
+
+    @property
+    def best_path(self) -> Path:
+        return self.cfg.checkpoint_dir() / "best.pt"
+
+    @property
+    def last_path(self) -> Path:
+        return self.cfg.checkpoint_dir() / "last.pt"
+
+
+def dist_info() -> tuple[int, int, int]:
+    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) otherwise."""
+    if "RANK" in os.environ and "WORLD_SIZE" in os.environ:
+        return int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
+    return 0, 1, 0
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
+def init_process(cfg: TrainConfig) -> tuple[torch.device, int, int]:
+    """Device, process group (under torchrun), seeding and CPU determinism; returns (device, rank, world)."""
+    rank, world, local_rank = dist_info()
+    device = resolve_device(cfg.device)
+    if world > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    if device.type == "cuda" and world > 1:
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    seed_everything(cfg.seed)
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        # Deterministic mode also fills every torch.empty with NaN (a quarter of a DFFD CPU step);
+        # results do not depend on it, so keep determinism without the fill.
+        torch.utils.deterministic.fill_uninitialized_memory = False
+    return device, rank, world
+
+
+def training_dataset(cfg: TrainConfig, items: list) -> FakeMapDataset:
+    """The training Dataset: flips, face attention (``cfg.attention``) and degradations (``cfg.degrade_augment``)."""
+    attention = None
+    if cfg.attention:  # face attention from our parser during training only (paper §4.4)
+        attention = ParsingAttention(items, load_parser(), sigma=cfg.attention_sigma, floor=cfg.attention_floor)
+    transform = RandomDegradation(p=0.5) if cfg.degrade_augment else None
+    return FakeMapDataset(items, size=cfg.size, flip=cfg.flip, attention=attention, transform=transform)
+
+
+def lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
+    """The schedule's factor on ``cfg.lr`` at ``step`` of ``total`` (linear warmup, then constant or cosine)."""
+    if cfg.warmup and step < cfg.warmup:
+        return (step + 1) / cfg.warmup
+    if cfg.schedule == "constant":
+        return 1.0
+    t = (step - cfg.warmup) / max(total - cfg.warmup, 1)
+    return 0.5 * (1.0 + math.cos(math.pi * min(t, 1.0)))
+
+
+def setup(cfg: TrainConfig, resume: bool = False, log=print, train_items: list | None = None,
+          val_items: list | None = None) -> Run:
+    """Build a :class:`Run`: process, items, Dataset, model (and its ``init_from`` weights), optimiser,
+    criterion, sampler, schedule, then the ``last.pt`` state with ``resume``; DDP-wrap under torchrun."""
+    device, rank, world = init_process(cfg)
+    use_amp = cfg.amp and device.type == "cuda"
+    train_items = training_items(cfg, "train") if train_items is None else list(train_items)
+    val_items = [] if rank != 0 else (training_items(cfg, "val") if val_items is None else list(val_items))
+    train_ds = training_dataset(cfg, train_items)
+    model = build_model(cfg, pretrained=cfg.init_from is None)
+    init_sha256 = load_init_weights(model, cfg.init_from, log) if cfg.init_from is not None else None
+    model = model.to(device)
+    if use_amp and cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
+    n_fake = sum(it.label for it in train_items)
+    pos_weight = (len(train_items) - n_fake) / n_fake if cfg.balance_classes and n_fake else None
+    # LocatorLoss, or DFFDLoss for loss="dffd" (the Table-2 baseline; fed the coarse map, see loss_map)
+    criterion = make_criterion(cfg.loss, cls_weight=cfg.cls_weight if cfg.classifier else 0.0, pos_weight=pos_weight,
+                               **cfg.loss_kwargs)
+    sampler = None
+    if world > 1:
+        sampler = torch.utils.data.distributed.DistributedSampler(train_ds, num_replicas=world, rank=rank,
+                                                                  shuffle=True, seed=cfg.seed, drop_last=True)
+    steps_per_epoch = max((len(sampler) if sampler is not None else len(train_ds)) // cfg.batch_size, 1)
+    total_steps = steps_per_epoch * cfg.epochs
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s, total_steps))
+    run = Run(cfg, device, rank, world, use_amp, train_items, val_items, train_ds, model, model, opt, sched,
+              criterion, sampler, meta={})
+    if resume and run.last_path.is_file():
+        restore(run, log)
+    if world > 1:
+        run.ddp_model = torch.nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None)
+    run.meta = run_metadata(cfg, init_sha256)
+    return run
+
+
+def restore(run: Run, log=print) -> None:
+    """Continue ``run`` from its ``last.pt`` (same config required): weights, optimiser, schedule, RNG, history."""
+    ckpt = load_checkpoint(run.last_path)
+    saved = config_of(ckpt).to_dict()  # keys added later: defaults
+    if saved != run.cfg.to_dict():
+        diff = sorted(k for k in saved if saved.get(k) != run.cfg.to_dict().get(k))
+        raise ValueError(f"{run.last_path}: written with a different config (keys {diff}); cannot resume")
+    run.model.load_state_dict(ckpt["model"])
+    run.optimizer.load_state_dict(ckpt["optimizer"])
+    run.scheduler.load_state_dict(json.loads(ckpt["scheduler"]))
+    torch.set_rng_state(ckpt["rng_cpu"])
+    run.start_epoch = int(ckpt["epoch"]) + 1
+    run.history = json.loads(ckpt["history"])
+    run.best_score = float(ckpt["best_score"])
+    log(f"resumed from {run.last_path} after epoch {run.start_epoch}")

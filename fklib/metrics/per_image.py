@@ -1,0 +1,138 @@
+"""All map metrics of one image, or of a batch of images at once (what the scoring loop records).
+
+- :data:`MAP_METRICS` -- the per-image map metrics every evaluation row carries, in column order.
+- :data:`PAPER_METRICS` -- the four columns of the paper's tables (ACC, COSS, PSNR, SSIM).
+- :func:`per_image_metrics` -- all of them for one ``HxW`` prediction (numpy, float64), optionally in a region.
+- :func:`batch_map_metrics` -- the same for a ``Bx1xHxW`` batch: COSS, PSNR, SSIM batched in torch
+  (float64), MAE, and AUC / F1 / IoU per image (:mod:`fklib.metrics.pixel`).
+- :func:`region_map_metrics` -- COSS, PSNR, SSIM of each image of a batch over the whole map and
+  inside a region (paper Table 5), with the numpy per-image functions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import torch
+
+from fklib.metrics.functional import MapLike, as_map_pair, as_mask, coss, coss_batch, mae, psnr, psnr_batch, ssim, \
+    ssim_batch
+from fklib.metrics.pixel import f1_from_stats, iou_from_stats, pixel_auc, pixel_stats
+
+#: Per-image map metrics, in the column order of every evaluation row.
+MAP_METRICS = ("coss", "psnr", "ssim", "mae", "auc", "f1", "iou")
+#: The metrics of the paper's tables (Tables 2-5, Figs. 8 and 10), in the paper's column order.
+PAPER_METRICS = ("acc", "coss", "psnr", "ssim")
+#: Map metrics that :func:`region_map_metrics` computes, whole-image and in-region (``<m>_region``).
+REGION_METRICS = ("coss", "psnr", "ssim")
+
+
+def per_image_metrics(pred: MapLike, gt: MapLike, mask: MapLike | None = None, tau: float = 0.1) -> dict[str, float]:
+    """All per-image map metrics of one prediction, as a dict of python floats.
+
+    Keys: :data:`MAP_METRICS` -- ``coss``, ``psnr``, ``ssim``, ``mae`` (:mod:`fklib.metrics.functional`)
+    and ``auc``, ``f1``, ``iou`` (:mod:`fklib.metrics.pixel`, GT and prediction binarised at ``tau``,
+    strictly greater). With ``mask`` every metric uses only the masked pixels (SSIM: the full map
+    averaged over the mask); ``auc`` is ``nan`` when the (masked) binary GT lacks positives or
+    negatives. An empty mask gives ``nan`` for all seven.
+
+    Shape:
+        - pred, gt, mask: ``(H, W)``.
+
+    Raises:
+        ValueError: maps not 2-D, shapes differ, or a bad mask.
+    """
+    p, g = as_map_pair(pred, gt, "per_image_metrics")
+    m = as_mask(mask, p.shape, "per_image_metrics")
+    if m is not None and not m.any():
+        return dict.fromkeys(MAP_METRICS, math.nan)
+    stats = pixel_stats(p, g, tau=tau, mask=m)
+    return {
+        "coss": coss(p, g, m),
+        "psnr": psnr(p, g, m),
+        "ssim": ssim(p, g, m),
+        "mae": mae(p, g, m),
+        "auc": pixel_auc(p, g, tau=tau, mask=m),
+        "f1": f1_from_stats(stats),
+        "iou": iou_from_stats(stats),
+    }
+
+
+def batch_map_metrics(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1,
+                      names: Sequence[str] = MAP_METRICS) -> dict[str, np.ndarray]:
+    """Per-image metrics of a batch: ``{name: (B,) float64 array}`` for each of ``names``.
+
+    ``coss``, ``psnr``, ``ssim`` are the batched torch forms (:func:`coss_batch`, :func:`psnr_batch`,
+    :func:`ssim_batch`, float64); ``mae`` is the mean absolute error per image; ``auc``, ``f1`` and
+    ``iou`` are :func:`pixel_auc`, :func:`f1_from_stats` and :func:`iou_from_stats` of each image
+    (GT and prediction binarised at ``tau``). Only the metrics named are computed.
+
+    Shape:
+        - pred, gt: ``(B, 1, H, W)`` CPU tensors.
+
+    Raises:
+        ValueError: an unknown metric name.
+    """
+    unknown = [n for n in names if n not in MAP_METRICS]
+    if unknown:
+        raise ValueError(f"batch_map_metrics: unknown metric(s) {unknown}; known: {MAP_METRICS}")
+    out: dict[str, np.ndarray] = {}
+    if "coss" in names:
+        out["coss"] = coss_batch(pred, gt).numpy()
+    if "psnr" in names:
+        out["psnr"] = psnr_batch(pred, gt).numpy()
+    if "ssim" in names:
+        out["ssim"] = ssim_batch(pred, gt).numpy()
+    if "mae" in names:
+        out["mae"] = (pred - gt).abs().flatten(1).mean(1).numpy()
+    pixel = [n for n in ("auc", "f1", "iou") if n in names]
+    if pixel:
+        values: dict[str, list[float]] = {n: [] for n in pixel}
+        for p, g in zip(pred[:, 0].numpy(), gt[:, 0].numpy()):
+            if "auc" in values:
+                values["auc"].append(pixel_auc(p, g, tau))
+            if "f1" in values or "iou" in values:
+                stats = pixel_stats(p, g, tau)
+                if "f1" in values:
+                    values["f1"].append(f1_from_stats(stats))
+                if "iou" in values:
+                    values["iou"].append(iou_from_stats(stats))
+        out.update({n: np.array(v, float) for n, v in values.items()})
+    return {n: out[n] for n in names}
+
+
+def region_map_metrics(pred: torch.Tensor, gt: torch.Tensor, masks: Sequence[np.ndarray | None]) -> dict[str, np.ndarray]:
+    """COSS, PSNR and SSIM per image of a batch, over the whole map and over each image's region.
+
+    Keys ``coss``, ``psnr``, ``ssim`` (whole map) and ``coss_region``, ``psnr_region``,
+    ``ssim_region`` (only the pixels of ``masks[i]``, see the ``mask`` argument of
+    :func:`~fklib.metrics.functional.coss`); an image without a region (``None`` or an empty
+    mask) gets ``nan`` in-region values. Computed with the numpy per-image functions (float64).
+
+    Shape:
+        - pred, gt: ``(B, 1, H, W)`` (or ``(B, H, W)``) CPU tensors; masks: ``B`` boolean ``HxW`` or ``None``.
+    """
+    p_all = pred.reshape(len(pred), *pred.shape[-2:]).numpy()
+    g_all = gt.reshape(len(gt), *gt.shape[-2:]).numpy()
+    if len(masks) != len(p_all):
+        raise ValueError(f"region_map_metrics: {len(p_all)} maps but {len(masks)} masks")
+    fns = {"coss": coss, "psnr": psnr, "ssim": ssim}
+    out: dict[str, list[float]] = {k: [] for k in (*REGION_METRICS, *(f"{m}_region" for m in REGION_METRICS))}
+    for p, g, m in zip(p_all, g_all, masks):
+        ok = m is not None and bool(np.any(m))
+        for name, fn in fns.items():
+            out[name].append(fn(p, g))
+            out[f"{name}_region"].append(fn(p, g, m) if ok else math.nan)
+    return {k: np.array(v, float) for k, v in out.items()}
+
+
+def mean_metrics(rows: Mapping[str, np.ndarray], names: Sequence[str]) -> dict[str, float]:
+    """NaN-skipping means of per-image metric arrays (``nan`` where nothing is left)."""
+    out = {}
+    for n in names:
+        v = np.asarray(rows[n], dtype=np.float64)
+        v = v[~np.isnan(v)]
+        out[n] = float(v.mean()) if v.size else math.nan
+    return out

@@ -1,0 +1,19 @@
+"""Everything written under ``results/``: tables, notes, figures, the paper's values, the summary.
+
+- :mod:`fklib.report.tables`  -- per-image rows -> table rows, the paper's value and our delta, ``save_table``.
+- :mod:`fklib.report.notes`   -- :func:`setting_note`: how our setting differs from the paper's.
+- :mod:`fklib.report.figures` -- every figure (:mod:`fklib.report.robustness_figures` for Figs. 8-10 and
+  the upsampling study) and the one helper that saves them (``save_paper_figure``).
+- :mod:`fklib.report.paper`   -- the paper's numbers, typed once.
+- :mod:`fklib.report.summary` -- ``results/README.md`` from the tables.
+"""
+
+from .figures import figure_path, save_figure, save_paper_figure
+from .notes import setting_note
+from .tables import (MODEL, format_cell, markdown_table, paper_table, reference_rows, save_table, table_rows, to_wide,
+                     with_paper)
+
+__all__ = [
+    "save_table", "save_paper_figure", "save_figure", "figure_path", "setting_note", "table_rows", "reference_rows",
+    "with_paper", "to_wide", "paper_table", "format_cell", "markdown_table", "MODEL",
+]

@@ -1,0 +1,105 @@
+"""The one trained-model cache of the studies: a finished run with the same config (and items) is reused.
+
+:func:`ensure_trained` returns ``best.pt`` of a config, training it only when no finished run with
+the same config exists in its folder (``train_wall_seconds`` marks a finished run). For a model
+trained on items passed directly (not a set of ``data/``), ``<run>/items.json`` records a
+fingerprint of the training and validation items, which must match too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..checkpoint import config_of, load_checkpoint, model_from_checkpoint
+from ..config import TrainConfig
+from ..engine import fit
+
+
+def items_fingerprint(items) -> str:
+    """SHA-256 (16 hex digits) over the items' metadata, images and references (identifies a data set)."""
+    h = hashlib.sha256()
+    for it in items:
+        h.update(json.dumps(it.meta(), sort_keys=True).encode())
+        for arr in (it.image, it.reference):
+            if arr is not None:
+                a = np.ascontiguousarray(arr)
+                h.update(f"{a.shape}{a.dtype}".encode())
+                h.update(a.tobytes())
+    return h.hexdigest()[:16]
+
+
+def _finished_with(best: Path, cfg: TrainConfig) -> dict | None:
+    """The payload of ``best`` when it is a finished run of ``cfg``, else ``None``."""
+    if not best.is_file():
+        return None
+    ckpt = load_checkpoint(best)
+    if "train_wall_seconds" in ckpt and config_of(ckpt).to_dict() == cfg.to_dict():
+        return ckpt
+    return None
+
+
+def ensure_trained(cfg: TrainConfig, train_items=None, val_items=None, retrain: bool = False, log=print) -> Path:
+    """``best.pt`` of ``cfg``: reused when a finished run with the same config (and items) exists, else trained.
+
+    ``train_items`` / ``val_items``: data passed to :func:`fklib.engine.fit` directly (both or neither);
+    the run is then reused only when ``<run>/items.json`` holds the same :func:`items_fingerprint` s.
+    """
+    log = log or (lambda *_: None)
+    folder = cfg.checkpoint_dir()
+    best = folder / "best.pt"
+    with_items = train_items is not None
+    fp = None
+    if with_items:
+        fp = {"train": items_fingerprint(train_items), "val": items_fingerprint(val_items),
+              "n_train": len(train_items), "n_val": len(val_items)}
+    sidecar = folder / "items.json"
+    if not retrain:
+        ckpt = _finished_with(best, cfg)
+        if ckpt is not None and not with_items:
+            log(f"{cfg.name}: reusing {best} (same config, trained in {ckpt['train_wall_seconds'] / 60:.1f} min)")
+            return best
+        if ckpt is not None and sidecar.is_file() and json.loads(sidecar.read_text()) == fp:
+            log(f"{cfg.name}: reusing {best} (same config and items)")
+            return best
+    if with_items:
+        log(f"{cfg.name}: training {cfg.model}, {cfg.epochs} epochs at {cfg.size} px on {len(train_items)} items ...")
+        sidecar.unlink(missing_ok=True)
+    else:
+        log(f"{cfg.name}: training {cfg.model}, loss {cfg.loss}, {cfg.epochs} epochs at {cfg.size} px ...")
+    res = fit(cfg, progress=False, log=lambda *_: None, train_items=train_items,
+              val_items=list(val_items) if with_items else None)
+    if with_items:
+        folder.mkdir(parents=True, exist_ok=True)
+        sidecar.write_text(json.dumps(fp))
+    return Path(res["best"])
+
+
+def training_summary(checkpoint: str | Path) -> dict:
+    """Wall time, epochs and the last validation record of a checkpoint."""
+    ckpt = load_checkpoint(checkpoint)
+    history = json.loads(ckpt["history"])
+    return {"minutes": round(float(ckpt.get("train_wall_seconds", math.nan)) / 60, 2), "epochs": len(history),
+            **{k: v for k, v in (history[-1] if history else {}).items() if k.startswith("val_")}}
+
+
+def history_frame(checkpoint: str | Path) -> pd.DataFrame:
+    """The per-epoch training history (loss, validation metrics, seconds) of a checkpoint."""
+    return pd.DataFrame(json.loads(load_checkpoint(checkpoint)["history"]))
+
+
+def checkpoint_config(checkpoint: str | Path) -> TrainConfig:
+    """The config a checkpoint was trained with."""
+    return config_of(load_checkpoint(checkpoint))
+
+
+def load_model(checkpoint: str | Path) -> tuple[torch.nn.Module, TrainConfig]:
+    """The model (eval mode; a prior-blend checkpoint comes wrapped in :class:`fklib.models.PriorBlend`) and its config."""
+    model, cfg, _ = model_from_checkpoint(checkpoint)
+    return model, cfg

@@ -1,0 +1,78 @@
+"""What the studies share: the profiles' models (universal, single-property) and the evaluation they report.
+
+Profiles (the notebooks' ``profile`` parameter; ``python -m fklib.pipeline --profile``):
+
+- ``smoke``: proves the pipeline runs (tiny from-scratch U-Net, 64 px, 1 epoch, capped data);
+  its numbers mean nothing.
+- ``cpu`` (default): the universal model of :data:`fklib.config.PROFILES` ``["cpu"]`` and
+  single-property models (Tables 2, 4, 5) with the same EfficientNet-Lite0 U-Net at 128 px, a
+  shorter schedule (:data:`SINGLE_EPOCHS`), on 2 CPU cores.
+- ``paper``: the paper's settings (DeepLabV3-ResNet101, 224 px, Adam 1e-4, 10 epochs) on a GPU.
+
+Every model is trained on the training identities of ``results/splits.csv`` and reported on
+the test identities; a checkpoint whose config matches is reused (:func:`fklib.studies.cache.ensure_trained`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+
+import pandas as pd
+
+from ..config import PROFILE_NAMES, TrainConfig, check_profile, make_config
+from ..engine import evaluate_checkpoint
+
+#: Epochs of the single-property models per profile (the universal model uses its profile's).
+SINGLE_EPOCHS = {"smoke": 1, "cpu": 12, "paper": 10}
+#: Test images kept per property in the notebooks' evaluations (``None``: the whole test split).
+EVAL_LIMIT = {"smoke": 4, "cpu": None, "paper": None}
+#: Short run names of the properties the tables train on.
+_SHORT = {"Bald": "bald", "Mouth_Slightly_Open": "smile", "Blond_Hair": "blond"}
+assert set(SINGLE_EPOCHS) == set(EVAL_LIMIT) == set(PROFILE_NAMES)
+
+
+def universal_config(profile: str) -> TrainConfig:
+    """The universal model of ``profile`` (:data:`fklib.config.PROFILES`)."""
+    return make_config(profile)
+
+
+def single_config(profile: str, prop: str, loss: str = "l1", classifier: bool = True, attention: bool = False,
+                  name: str | None = None) -> TrainConfig:
+    """A model trained on STGAN fakes of one property (+ the training reals), as in Tables 2, 4 and 5.
+
+    Starts from ``profile`` and removes what is specific to the universal model (property head,
+    prior blend, reconstructions); classifier weight 1 (balanced), :data:`SINGLE_EPOCHS`.
+
+    With the EfficientNet U-Net (``cpu``): batch 8 (the paper's) and ``map_prior=0.05`` (the
+    untrained map starts near the GT level instead of 0.5). Chosen on the validation split
+    (STGAN Bald, L1, 12 epochs): batch 16 with PyTorch's init reached val COSS 0.789, PSNR 19.7,
+    SSIM 0.366 -- still climbing, below the input-blind mean map; batch 8 + ``map_prior`` reached
+    0.852, 26.2, 0.691 for about the same compute.
+    """
+    check_profile(profile)
+    tag = name or "_".join([_SHORT.get(prop, prop.lower()), loss, *([] if classifier else ["nocl"]),
+                            *(["fp"] if attention else [])])
+    over = dict(name=f"{profile}_{tag}", properties=[prop], sets=["stgan"], loss=loss, classifier=classifier,
+                cls_weight=1.0, balance_classes=True, property_weight=0.0, prior_blend=False,
+                include_reconstruction=False, attention=attention, epochs=SINGLE_EPOCHS[profile])
+    if make_config(profile).model == "efficientnet_lite0_unet":
+        over.update(batch_size=8, model_kwargs={"map_prior": 0.05})
+    return make_config(profile, overrides=over)
+
+
+def evaluate(checkpoint: str | Path, set_name: str = "stgan", properties=None, split: str = "test",
+             references: bool = True, limit: int | None = None, **keys) -> pd.DataFrame:
+    """Per-image rows of :func:`fklib.engine.evaluate_checkpoint`, keeping the fakes of ``properties``
+    (all when ``None``) and every real; ``keys`` are added as constant columns (e.g. ``method="l1"``).
+    ``limit``: at most this many images per property (see :data:`EVAL_LIMIT`)."""
+    df = evaluate_checkpoint(checkpoint, set_name, split=split, references=references, device="auto",
+                             max_per_property=limit)
+    if properties is not None:
+        df = df[(df["label"] == 0) | df["property"].isin(list(properties))]
+    return df.assign(**keys).reset_index(drop=True)
+
+
+def replace(cfg: TrainConfig, **changes) -> TrainConfig:
+    """``dataclasses.replace`` for notebooks (e.g. a shorter smoke run); the result is validated again."""
+    return dataclasses.replace(cfg, **changes)

@@ -1,0 +1,94 @@
+"""Notebook 04, paper Table 5 and Figs. 6-7 (§4.4, RQ4): face-parsing attention, scored in the edited region.
+
+Two models trained on STGAN *Blond_Hair* without and with the face attention map of our face
+parser (test time: a white map), tested on other properties with COSS, PSNR and SSIM inside the
+region of the modified property: our parser's region of the fake united with that of its real
+source (an edit can remove the region, e.g. hair), computed at the evaluation resolution.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+import torch.nn.functional as F
+
+from ..checkpoint import model_from_checkpoint
+from ..config import TrainConfig
+from ..data import FakeMapDataset, image_to_tensor, limit_items, load_set, tensor_to_image
+from ..engine import decision_threshold, fit_references, score_items
+from ..models.inference import ImagePredictor
+from ..parsing import ParsingAttention, load_parser, parse, region_mask
+from .common import single_config
+
+#: Table 5: trained on Blond_Hair with/without face parsing, tested on these STGAN properties.
+TABLE5_TRAIN, TABLE5_TESTS = "Blond_Hair", ("Black_Hair", "Brown_Hair", "Mouth_Slightly_Open")
+#: The resolution our face parser runs at.
+PARSER_SIZE = 128
+
+
+def table5_configs(profile: str) -> dict[str, TrainConfig]:
+    """``no_fp`` and ``with_fp``: the single-property L1 model of :data:`TABLE5_TRAIN` without / with attention."""
+    return {"no_fp": single_config(profile, TABLE5_TRAIN, "l1"),
+            "with_fp": single_config(profile, TABLE5_TRAIN, "l1", attention=True)}
+
+
+def edited_regions(items, size: int, parser=None) -> dict[int, np.ndarray]:
+    """Item index -> boolean ``size x size`` region of its property, for every fake with a real source.
+
+    :func:`fklib.parsing.region_mask` of our parser's map of the fake (as the model sees it, at
+    ``size``) united with that of its real source resized the same way.
+    """
+    parser = parser or load_parser()
+    fakes = [i for i, it in enumerate(items) if it.label == 1 and it.reference is not None]
+    if not fakes:
+        return {}
+    ds = FakeMapDataset(items, size=size)
+    seen = torch.stack([ds[i]["image"] for i in fakes])
+    refs = torch.stack([image_to_tensor(items[i].reference) for i in fakes])
+    refs = F.interpolate(refs, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+    p_fake = parse(parser, tensor_to_image(seen), size=PARSER_SIZE)
+    p_real = parse(parser, tensor_to_image(refs), size=PARSER_SIZE)
+    return {i: region_mask(p_fake[k], items[i].property) | region_mask(p_real[k], items[i].property)
+            for k, i in enumerate(fakes)}
+
+
+def evaluate_in_region(checkpoint: str | Path, properties, set_name: str = "stgan", split: str = "test",
+                       references: bool = True, limit: int | None = None, **keys) -> pd.DataFrame:
+    """Per-image rows with in-region metrics (paper Table 5): ``coss``, ``psnr``, ``ssim`` of the whole
+    map and ``coss_region``, ``psnr_region``, ``ssim_region`` over :func:`edited_regions`, plus
+    ``region_fraction`` (the region's share of the image); images without a region get NaN
+    in-region metrics. Reals and the fakes of ``properties`` of the split; ``keys`` as columns."""
+    model, cfg, payload = model_from_checkpoint(checkpoint)
+    items = [it for it in load_set(set_name, split=split) if it.label == 0 or it.property in properties]
+    if limit is not None:
+        items = limit_items(items, limit)
+    regions = edited_regions(items, cfg.size)
+    threshold = decision_threshold(model, cfg, payload, torch.device("cpu"))
+    rows = score_items(model, items, cfg.size, references=fit_references(cfg) if references else None,
+                       threshold=threshold, regions=regions)
+    fraction = {it.source: float(regions[i].mean()) if i in regions else 0.0 for i, it in enumerate(items)}
+    rows.insert(rows.columns.get_loc("score"), "region_fraction", rows["source"].map(fraction))
+    return rows.assign(**keys)
+
+
+def attention_example(prop: str = "Black_Hair", set_name: str = "stgan", split: str = "test") -> dict:
+    """Paper Fig. 6's panels for the first test edit of ``prop``: ``item``, ``image``, ``parsing``
+    (of the fake), ``region`` (of fake and real source), ``attention`` (the training attention map)."""
+    edit = next(it for it in load_set(set_name, split=split) if it.property == prop)
+    att = ParsingAttention([edit], load_parser())
+    region = region_mask(att.parsing(edit.image), edit.property) | region_mask(att.parsing(edit.reference),
+                                                                               edit.property)
+    return {"item": edit, "image": np.asarray(edit.image), "parsing": att.parsing(edit.image), "region": region,
+            "attention": att(edit)}
+
+
+def predicted_maps(checkpoints: dict[str, str | Path], image: np.ndarray) -> dict[str, np.ndarray]:
+    """Each checkpoint's map of one image, at the image's size (paper Fig. 7's predictions)."""
+    out = {}
+    for name, ck in checkpoints.items():
+        model, cfg, _ = model_from_checkpoint(ck)
+        out[name] = ImagePredictor(model, cfg.size).predict_array(np.asarray(image))[0]
+    return out

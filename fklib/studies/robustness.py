@@ -1,0 +1,305 @@
+"""Notebook 05, paper §5.2 RQ5 (Figs. 8-10): the universal model under disorganization and degradations.
+
+- :func:`robustness_items`: a fixed, seeded, property-stratified subsample of the STGAN test
+  split (every test real, :data:`SWEEP_FAKES_PER_PROPERTY` fakes per property) for the
+  degradation sweeps; the disorganization test uses :data:`DISORGANIZATION_FAKES_PER_PROPERTY`.
+- :func:`augmented_config` / :func:`ensure_augmented`: the universal model **fine-tuned** with
+  random degradations (``degrade_augment``, beyond the paper): it starts from the universal
+  model's ``best.pt`` (``TrainConfig.init_from``) and trains :data:`AUGMENT` epochs more at a
+  fifth of the profile's learning rate. Fine-tuning instead of training from scratch keeps the
+  comparison about augmentation (same start, same data) and fits the CPU budget.
+- :func:`robustness_sweep` / :func:`sweep` (Fig. 10) over :func:`sweep_axes` (the paper's grid,
+  :data:`fklib.degrade.PAPER_AXES`, or IMDL-BenCo's, :data:`fklib.degrade.IMDL_AXES`; fewer
+  levels in ``smoke``); :func:`disorganization_test` / :func:`disorganization` (Fig. 8);
+  :func:`disorganization_example` (Fig. 9's maps).
+
+Every prediction and metric comes from :func:`fklib.engine.score_items`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..checkpoint import load_checkpoint
+from ..config import TrainConfig, check_profile, resolve_device
+from ..data import load_set, stratified_items
+from ..data.fetching import sha256_file
+from ..degrade import (DEGRADATIONS, GAMMA_METRICS, IMDL_AXES, PAPER_AXES, degrade_item, disorganize_item, gamma,
+                       inverse_permutation, permute_quadrants, random_quadrant_permutation)
+from ..engine import predict, score_items
+from ..metrics import MAP_METRICS, decision_accuracy, mean_metrics
+from ..models import PriorBlend
+from .cache import ensure_trained, load_model
+from .common import universal_config
+
+#: STGAN test fakes per property in the degradation sweeps (``None``: all; with every test real).
+#: cpu: 8 x 13 = 104 fakes + 47 reals = 151 images, 25 passes each of the two models (the paper
+#: degraded 1,000 fakes).
+SWEEP_FAKES_PER_PROPERTY = {"smoke": 1, "cpu": 8, "paper": None}
+#: STGAN test fakes per property in the disorganization test (2 passes per model: cheap).
+DISORGANIZATION_FAKES_PER_PROPERTY = {"smoke": 1, "cpu": None, "paper": None}
+#: Test reals kept (``None``: all 47 of the STGAN test split).
+MAX_REALS = {"smoke": 3, "cpu": None, "paper": None}
+#: Fine-tuning of the augmented model: epochs and the factor on the profile's learning rate.
+AUGMENT = {"smoke": {"epochs": 1, "lr_factor": 0.2}, "cpu": {"epochs": 3, "lr_factor": 0.2},
+           "paper": {"epochs": 3, "lr_factor": 0.2}}
+#: The models notebook 05 sweeps over IMDL-BenCo's grid by default (its ``imdl`` parameter: ``None``
+#: this default, ``True`` both models, ``False`` none). cpu: the universal model only (about 50 s).
+IMDL_MODELS = {"smoke": (), "cpu": ("universal",), "paper": ("universal", "augmented")}
+
+
+# --- items and models ---------------------------------------------------------------------------
+
+def robustness_items(profile: str, purpose: str = "sweep", set_name: str = "stgan", split: str = "test",
+                     seed: int = 0) -> list:
+    """The fixed STGAN test subsample of notebook 05 (``purpose``: ``sweep`` or ``disorganization``).
+
+    Every property gets the same number of fakes (:data:`SWEEP_FAKES_PER_PROPERTY` or
+    :data:`DISORGANIZATION_FAKES_PER_PROPERTY`), drawn with ``seed``; reals: :data:`MAX_REALS`.
+    """
+    check_profile(profile)
+    per = {"sweep": SWEEP_FAKES_PER_PROPERTY, "disorganization": DISORGANIZATION_FAKES_PER_PROPERTY}
+    if purpose not in per:
+        raise ValueError(f"purpose must be 'sweep' or 'disorganization', got {purpose!r}")
+    return stratified_items(load_set(set_name, split=split), per[purpose][profile], MAX_REALS[profile], seed)
+
+
+def sweep_axes(profile: str, grid: str = "paper") -> dict[str, tuple]:
+    """Degradation levels: ``grid="paper"`` (:data:`~fklib.degrade.PAPER_AXES`) or ``"imdl"``
+    (:data:`~fklib.degrade.IMDL_AXES`); ``smoke`` keeps the harshest level only."""
+    check_profile(profile)
+    axes = {"paper": PAPER_AXES, "imdl": IMDL_AXES}.get(grid)
+    if axes is None:
+        raise ValueError(f"grid must be 'paper' or 'imdl', got {grid!r}")
+    if profile == "smoke":
+        return {k: (v[-1],) for k, v in axes.items()}
+    return dict(axes)
+
+
+def augmented_config(profile: str) -> TrainConfig:
+    """The universal model of ``profile`` fine-tuned with random degradations (beyond the paper).
+
+    The universal config (:func:`fklib.studies.common.universal_config`) with ``degrade_augment=True``
+    (:class:`fklib.degrade.RandomDegradation`: p = 0.5, one of JPEG / blur / noise / low
+    resolution at a level of the paper grid; GT maps unchanged), ``init_from`` = the universal
+    run (its ``best.pt``), :data:`AUGMENT` epochs (cpu: 3) at ``lr_factor`` (0.2) times the
+    profile's learning rate, same schedule, data, losses and heads; named ``<profile>_degrade_aug``.
+    """
+    check_profile(profile)
+    base = universal_config(profile)
+    aug = AUGMENT[profile]
+    return dataclasses.replace(base, name=f"{base.name}_degrade_aug", degrade_augment=True, init_from=base.name,
+                               epochs=aug["epochs"], lr=base.lr * aug["lr_factor"], warmup=0)
+
+
+def ensure_augmented(profile: str, retrain: bool = False, log=print) -> Path:
+    """``best.pt`` of :func:`augmented_config`, trained by :func:`fklib.studies.cache.ensure_trained`.
+
+    The universal model is ensured first; a finished augmented run is reused only when it
+    started from the universal ``best.pt`` as it is now (``init_sha256`` of its checkpoint).
+    """
+    log = log or (lambda *_: None)
+    universal = ensure_trained(universal_config(profile), log=log)
+    cfg = augmented_config(profile)
+    best = cfg.checkpoint_dir() / "best.pt"
+    if best.is_file() and not retrain:
+        try:
+            stale = load_checkpoint(best).get("init_sha256") != sha256_file(universal)
+        except ValueError:
+            stale = True
+        if stale:
+            log(f"{cfg.name}: the universal model changed since this fine-tuning: training again")
+            retrain = True
+    return ensure_trained(cfg, retrain=retrain, log=log)
+
+
+# --- experiments --------------------------------------------------------------------------------
+
+def _scores(model, items, size: int, device, batch_size: int, threshold: float | None, tau: float) -> pd.DataFrame:
+    return score_items(model, items, size, device=device, batch_size=batch_size, threshold=threshold, tau=tau)
+
+
+def degradation_summary(rows: pd.DataFrame) -> dict[str, float]:
+    """ACC over all rows (reals and fakes) and mean map metrics over the fakes (NaN skipped)."""
+    fakes = rows[rows["label"] == 1]
+    return {"acc": decision_accuracy(rows["pred_fake"], rows["label"]),
+            **mean_metrics({k: fakes[k].to_numpy() for k in MAP_METRICS}, MAP_METRICS)}
+
+
+def robustness_sweep(model, items, size: int, axes: Mapping[str, Sequence] | None = None,
+                     device: str | torch.device = "cpu", batch_size: int = 64, seed: int = 0,
+                     threshold: float | None = None, degrade_reals: bool = True, regenerate_gt: bool = False,
+                     tau: float = 0.1, log=None) -> pd.DataFrame:
+    """Fig. 10: mean metrics of ``model`` on degraded copies of ``items``, one row per (degradation, level).
+
+    Every item's image is degraded at its own resolution (uint8, before the Dataset's resize;
+    :func:`fklib.degrade.degrade_item`); GT maps are unchanged (reals keep zeros). ACC needs reals
+    and fakes, so by default the reals are degraded too (``degrade_reals=False`` keeps them clean:
+    only the fakes are degraded, the paper's wording). Noise item ``i`` uses seed ``seed + i``.
+    Prediction, decision and metrics are :func:`fklib.engine.score_items`' (map metrics averaged over
+    the **fakes**, ACC over reals and fakes).
+
+    Args:
+        axes: degradation -> levels (default :data:`PAPER_AXES`).
+        regenerate_gt: recompute eq. 4 against the degraded fake instead (see :func:`degrade_item`).
+
+    Returns:
+        DataFrame with columns ``degradation, level, n, n_fake, acc, coss, psnr, ssim, mae, auc, f1,
+        iou`` and ``gamma_<m>`` for ACC, COSS, PSNR, SSIM (relative to the undegraded run, which
+        is the first row: degradation ``none``).
+    """
+    axes = PAPER_AXES if axes is None else axes
+    items = list(items)
+    labels = np.array([it.label for it in items])
+    base = degradation_summary(_scores(model, items, size, device, batch_size, threshold, tau))
+    rows = [{"degradation": "none", "level": None, **base}]
+    for name, levels in axes.items():
+        if name not in DEGRADATIONS:
+            raise KeyError(f"unknown degradation {name!r}; known: {sorted(DEGRADATIONS)}")
+        for level in levels:
+            deg = [degrade_item(it, name, level, seed + i, regenerate_gt) if (degrade_reals or it.label == 1)
+                   else it for i, it in enumerate(items)]
+            row = degradation_summary(_scores(model, deg, size, device, batch_size, threshold, tau))
+            rows.append({"degradation": name, "level": level, **row})
+            if log is not None:
+                log(f"{name} {level}: " + ", ".join(f"{k}={row[k]:.4f}" for k in GAMMA_METRICS))
+    df = pd.DataFrame(rows)
+    df.insert(2, "n", len(items))
+    df.insert(3, "n_fake", int(labels.sum()))
+    for m in GAMMA_METRICS:
+        df[f"gamma_{m}"] = [gamma(r, base)[m] for r in rows]
+    return df
+
+
+def disorganization_test(model, items, size: int, seed: int = 0, device: str | torch.device = "cpu",
+                         batch_size: int = 64, threshold: float | None = None, tau: float = 0.1) -> pd.DataFrame:
+    """Figs. 8, 9: metrics before and after cutting each image and its GT map into four permuted quadrants.
+
+    Item ``i`` gets :func:`~fklib.degrade.random_quadrant_permutation` of ``seed + i`` (never the
+    identity), applied at the item's resolution to the image and the GT map alike.
+
+    Returns:
+        Per-image DataFrame: the item's metadata, ``perm``, ``<m>_before`` / ``<m>_after`` for
+        ``correct`` (the detection was right: 1/0), ``coss``, ``psnr``, ``ssim`` (map metrics NaN
+        for reals) and per-image ``gamma_<m>`` of the map metrics. Aggregate with
+        :func:`summarize_disorganization`.
+    """
+    items = list(items)
+    perms = [random_quadrant_permutation(seed + i) for i in range(len(items))]
+    shuffled = [disorganize_item(it, p) for it, p in zip(items, perms)]
+    res = {"before": _scores(model, items, size, device, batch_size, threshold, tau),
+           "after": _scores(model, shuffled, size, device, batch_size, threshold, tau)}
+    rows = []
+    for i, it in enumerate(items):
+        row = {**it.meta(), "perm": "".join(map(str, perms[i]))}
+        for tag, frame in res.items():
+            dec = frame["pred_fake"].iloc[i]
+            row[f"correct_{tag}"] = math.nan if math.isnan(dec) else float((dec > 0.5) == (it.label == 1))
+            for m in ("coss", "psnr", "ssim"):
+                row[f"{m}_{tag}"] = float(frame[m].iloc[i]) if it.label == 1 else math.nan
+        g = gamma({m: row[f"{m}_after"] for m in ("coss", "psnr", "ssim")},
+                  {m: row[f"{m}_before"] for m in ("coss", "psnr", "ssim")}, ("coss", "psnr", "ssim"))
+        row.update({f"gamma_{m}": v for m, v in g.items()})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def summarize_disorganization(df: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Aggregate :func:`disorganization_test`: ``{"before": {...}, "after": {...}, "gamma": {...}}``.
+
+    ``acc`` is the mean of ``correct`` over all items; ``coss``, ``psnr``, ``ssim`` are means over
+    the fakes; γ is the ratio of the means (Fig. 8).
+    """
+    out = {}
+    fakes = df[df["label"] == 1]
+    for tag in ("before", "after"):
+        out[tag] = {"acc": float(df[f"correct_{tag}"].mean()) if df[f"correct_{tag}"].notna().all() else math.nan,
+                    **{m: float(fakes[f"{m}_{tag}"].mean()) for m in ("coss", "psnr", "ssim")}}
+    out["gamma"] = gamma(out["after"], out["before"])
+    return out
+
+
+def disorganization(checkpoints: Mapping[str, str | Path], items, seed: int = 0, raw_maps: bool = True,
+                    batch_size: int = 64) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Fig. 8: every model on ``items`` before and after the quadrant permutation of image and GT.
+
+    With ``raw_maps``, a model whose checkpoint blends its map with per-property prior maps
+    (``PriorBlend``: where edits usually are, a location memory) is also tested without the
+    blend, as ``<name> (no prior blend)``.
+
+    Returns:
+        ``(per_image, table)``: the per-image rows of :func:`disorganization_test` with a ``model``
+        column, and one row per (model, metric) with ``before``, ``after``, ``gamma`` (= after /
+        before of the means), ``n`` (images) and ``n_fake``.
+    """
+    device = resolve_device("auto")
+    frames, rows = [], []
+    for name, ck in checkpoints.items():
+        model, cfg = load_model(ck)
+        variants = [(name, model)]
+        if raw_maps and isinstance(model, PriorBlend):
+            variants.append((f"{name} (no prior blend)", model.model))
+        for label, m in variants:
+            df = disorganization_test(m, items, cfg.size, seed=seed, device=device, batch_size=batch_size)
+            frames.append(df.assign(model=label))
+            s = summarize_disorganization(df)
+            for metric in GAMMA_METRICS:
+                rows.append({"model": label, "metric": metric, "n": len(df), "n_fake": int(df["label"].sum()),
+                             "before": s["before"][metric], "after": s["after"][metric],
+                             "gamma": s["gamma"][metric]})
+    return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
+
+
+def sweep(checkpoint: str | Path, items, axes: Mapping[str, Sequence] | None = None, model_name: str | None = None,
+          seed: int = 0, batch_size: int = 64, log=None) -> pd.DataFrame:
+    """Fig. 10: :func:`robustness_sweep` of one checkpoint (reals degraded too, GT kept), with a
+    leading ``model`` column (``model_name``, default the run name)."""
+    model, cfg = load_model(checkpoint)
+    df = robustness_sweep(model, items, cfg.size, axes=axes, device=resolve_device("auto"), batch_size=batch_size,
+                          seed=seed, log=log)
+    df.insert(0, "model", model_name or cfg.name)
+    return df
+
+
+def gamma_summary(sweeps: Mapping[str, pd.DataFrame] | pd.DataFrame, harshest: int = 2) -> pd.DataFrame:
+    """Per (model, degradation): mean γ of each metric over all levels and over the ``harshest`` last levels."""
+    df = pd.concat(list(sweeps.values())) if isinstance(sweeps, Mapping) else sweeps
+    df = df[df["degradation"] != "none"]
+    rows = []
+    for (model, deg), sub in df.groupby(["model", "degradation"], sort=False):
+        row = {"model": model, "degradation": deg}
+        for m in GAMMA_METRICS:
+            row[f"gamma_{m}_mean"] = float(sub[f"gamma_{m}"].mean())
+            row[f"gamma_{m}_harsh"] = float(sub[f"gamma_{m}"].iloc[-harshest:].mean())
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def predict_maps(model: torch.nn.Module, items, size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(images, gt_maps, pred_maps)`` at ``size`` (``N x S x S x 3`` float, ``N x S x S``, ``N x S x S``)."""
+    imgs, gts, preds = [], [], []
+    for batch, out in predict(model, items, size, device=resolve_device("auto")):
+        imgs.append(batch["image"].permute(0, 2, 3, 1).numpy())
+        gts.append(batch["gt_map"][:, 0].numpy())
+        preds.append(out.map.float().cpu()[:, 0].numpy())
+    return np.concatenate(imgs), np.concatenate(gts), np.concatenate(preds)
+
+
+def disorganization_example(model: torch.nn.Module, item, size: int, perm: Sequence[int] | None = None,
+                            seed: int = 0) -> dict:
+    """Fig. 9's maps: a fake, its GT and the prediction before and after the quadrant permutation, and
+    the disorganized prediction put back in place (inverse permutation). ``perm`` defaults to
+    ``random_quadrant_permutation(seed)``. Returns ``perm`` and ``rows``: (label, image, gt, pred)."""
+    perm = tuple(perm) if perm is not None else random_quadrant_permutation(seed)
+    imgs, gts, preds = predict_maps(model, [item, disorganize_item(item, perm)], size)
+    back = permute_quadrants(preds[1], inverse_permutation(perm))
+    return {"perm": perm, "rows": [("original", imgs[0], gts[0], preds[0]),
+                                   (f"disorganized {''.join(map(str, perm))}", imgs[1], gts[1], preds[1]),
+                                   ("put back", None, gts[0], back)]}

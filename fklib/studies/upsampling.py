@@ -1,0 +1,240 @@
+"""Notebook 07 (beyond the paper): one locator per upsampling family of our own generators, and residual spectra.
+
+:func:`family_sets` builds partial fakes with *our* small generators, one per upsampling family
+(:mod:`fklib.upsampling`; they are not the paper's GANs); :func:`upsampling_configs` /
+:func:`upsampling_study` train one locator per family (:data:`FAMILY_LOCATOR`, :data:`FAMILY_FACES`)
+and test it on every family (:func:`cross_family_table`); :func:`spectra` gives the mean FFT
+log-magnitude of (fake - real) per real GAN and per family, :func:`spectral_peaks` how far their
+periodic peaks stand out.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .. import paths
+from ..config import TrainConfig, check_profile, make_config, resolve_device
+from ..data import load_set
+from ..engine import MODEL, fit_reference_maps, score_items
+from ..metrics import REFERENCE_KINDS, decision_accuracy
+from ..upsampling import FAMILIES, REGIONS, WHOLE, build_family_sets, mean_log_spectrum
+from .cache import ensure_trained, load_model, training_summary
+
+#: Epochs of the family generators (:func:`fklib.upsampling.train_generator`, 500 faces, 128 px)
+#: and their width. cpu: 4 epochs (about 30 s per family on 2 cores; reconstruction L1 about
+#: 0.07, 0.06 after 8); smoke leaves quarter-width generators untrained (0 epochs: it only
+#: proves the notebook runs; one epoch of five generators takes about a minute).
+GENERATOR = {"smoke": {"epochs": 0, "base": 4}, "cpu": {"epochs": 4, "base": 16}, "paper": {"epochs": 8, "base": 16}}
+#: Faces per split of the family study (each gives a real and up to three partial fakes:
+#: hair, mouth, eyes); ``None``: the whole split of :func:`fklib.upsampling.face_split`
+#: (700 / 100 / 200 faces).
+FAMILY_FACES = {"smoke": {"train": 4, "val": 2, "test": 2},
+                "cpu": {"train": 80, "val": 24, "test": 40},
+                "paper": {"train": None, "val": None, "test": None}}
+#: The locator trained per family, always at the faces' native 128 px (a resize would add its
+#: own interpolation texture). cpu: the EfficientNet-Lite0 U-Net (ImageNet-pretrained encoder),
+#: batch 8, 4 epochs (160 steps, about 50 s per family on 2 cores; on a trial, batch 16
+#: for 3 epochs learned less, a from-scratch small U-Net for 10 epochs nothing, and fine-tuning
+#: the universal STGAN model kept predicting its hair prior); smoke: a tiny U-Net; paper: the
+#: paper's DeepLabV3-ResNet101 and its optimiser on every face.
+FAMILY_LOCATOR = {
+    "smoke": dict(model="unet_small", model_kwargs={"base": 8}, epochs=1, batch_size=8),
+    "cpu": dict(model="efficientnet_lite0_unet", model_kwargs={}, epochs=4, batch_size=8, lr=1e-3,
+                schedule="cosine", loss="l2+ssim"),
+    "paper": dict(model="deeplabv3_resnet101", model_kwargs={}, epochs=10, batch_size=8),
+}
+FAMILY_SIZE = 128
+
+
+def _generator_dirs(profile: str) -> tuple[Path, Path | None]:
+    """(generator weights, redraw cache) folders: smoke keeps both under its own checkpoints folder."""
+    if profile == "smoke":
+        root = paths.checkpoints_dir() / "upsampling_smoke"
+        return root, root / "cache"
+    return paths.checkpoints_dir() / "upsampling", None
+
+
+def _first_faces(items, n: int | None) -> list:
+    """The items of the first ``n`` identities (in order of appearance); all when ``n`` is None."""
+    if n is None:
+        return list(items)
+    keep: list[str] = []
+    for it in items:
+        if it.identity not in keep:
+            if len(keep) == n:
+                continue
+            keep.append(it.identity)
+    keep_set = set(keep)
+    return [it for it in items if it.identity in keep_set]
+
+
+def family_sets(profile: str, families: Sequence[str] | None = None, regions: Sequence[str] | None = None,
+                splits: Sequence[str] = ("train", "val", "test"), log=print) -> dict[str, dict[str, list]]:
+    """``{family: {split: [Item]}}`` of the study: :func:`fklib.upsampling.build_family_sets` with the
+    profile's generators (:data:`GENERATOR`) and :data:`FAMILY_FACES` faces per split.
+
+    ``regions`` default to hair, mouth and eyes (partial fakes); ``("whole",)`` gives the full
+    redraws (for spectra). Generators are cached in ``<checkpoints>/upsampling`` (smoke: its own folder).
+    """
+    check_profile(profile)
+    families = tuple(families or FAMILIES)
+    regions = tuple(regions or REGIONS)
+    counts = FAMILY_FACES[profile]
+    caps = [counts[s] for s in splits]
+    max_faces = None if any(c is None for c in caps) else max(caps)
+    gen_dir, cache_dir = _generator_dirs(profile)
+    sets = build_family_sets(families, regions, splits, epochs=GENERATOR[profile]["epochs"], size=FAMILY_SIZE,
+                             base=GENERATOR[profile]["base"], max_faces=max_faces, checkpoint_dir=gen_dir,
+                             cache_dir=cache_dir, log=log)
+    return {f: {s: _first_faces(v, counts[s]) for s, v in per.items()} for f, per in sets.items()}
+
+
+def upsampling_configs(profile: str, families: Sequence[str] | None = None) -> dict[str, TrainConfig]:
+    """One locator config per family: the profile's settings with :data:`FAMILY_LOCATOR`, 128 px,
+    classifier (balanced), no property head / prior blend / attention / reconstructions;
+    named ``<profile>_up_<family>``. Train with :func:`~fklib.studies.cache.ensure_trained` and the family's items."""
+    check_profile(profile)
+    over = dict(size=FAMILY_SIZE, sets=[], properties=None, classifier=True, cls_weight=1.0, balance_classes=True,
+                property_weight=0.0, prior_blend=False, include_reconstruction=False, attention=False,
+                degrade_augment=False, init_from=None, max_items=None, val_max_items=None)
+    over.update(FAMILY_LOCATOR[profile])
+    return {f: make_config(profile, overrides={**over, "name": f"{profile}_up_{f}"}) for f in (families or FAMILIES)}
+
+
+def reference_scores(train_items, test_items, size: int) -> pd.DataFrame:
+    """Rows of the input-blind references fitted on ``train_items``' fakes (:func:`fklib.engine.fit_reference_maps`)
+    on ``test_items`` (:func:`fklib.engine.score_items` without a model); they make no detection, and
+    only COSS, PSNR and SSIM are computed (the other map metrics NaN, to save time)."""
+    train_items = list(train_items)
+    return score_items(None, test_items, size, references=fit_reference_maps(train_items, size),
+                       metrics=("coss", "psnr", "ssim"))
+
+
+def cross_family_table(scores: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """``train family -> per-image rows`` (of :func:`fklib.engine.score_items`, optionally with :func:`reference_scores`
+    rows, told apart by ``predictor``) -> one row per (predictor, train family, test family).
+
+    ``acc``: on the test family's fakes with all test reals (shared by the families);
+    ``acc_fake`` / ``acc_real``: the fakes / reals detected correctly (NaN for the references,
+    which make no detection); map metrics: means over the test family's fakes.
+    """
+    rows = []
+    for train_family, frame in scores.items():
+        if "predictor" not in frame.columns:
+            frame = frame.assign(predictor=MODEL)
+        for predictor, df in frame.groupby("predictor", sort=False):
+            reals = df[df["label"] == 0]
+            fams = sorted({g.removeprefix("up_") for g in df.loc[df["label"] == 1, "gan"]}, key=_family_order)
+            for test_family in fams:
+                fakes = df[(df["label"] == 1) & (df["gan"] == f"up_{test_family}")]
+                both = pd.concat([reals, fakes])
+                detect = both["pred_fake"].notna().all()
+                row = {"predictor": predictor, "train_family": train_family, "test_family": test_family,
+                       "n_fake": len(fakes), "n_real": len(reals),
+                       "acc": decision_accuracy(both["pred_fake"], both["label"]),
+                       "acc_fake": float((fakes["pred_fake"] > 0.5).mean()) if detect else math.nan,
+                       "acc_real": float((reals["pred_fake"] <= 0.5).mean()) if detect and len(reals) else math.nan}
+                for m in ("coss", "psnr", "ssim", "auc", "f1", "iou"):
+                    row[m] = float(fakes[m].mean())
+                rows.append(row)
+    order = {p: i for i, p in enumerate((MODEL, *REFERENCE_KINDS))}
+    out = pd.DataFrame(rows)
+    if len(out):
+        out = out.sort_values("predictor", key=lambda c: c.map(lambda p: order.get(p, len(order))), kind="stable")
+    return out.reset_index(drop=True)
+
+
+def _family_order(family: str) -> int:
+    return FAMILIES.index(family) if family in FAMILIES else len(FAMILIES)
+
+
+def upsampling_study(profile: str, sets: Mapping[str, Mapping[str, list]] | None = None,
+                     families: Sequence[str] | None = None, log=print) -> pd.DataFrame:
+    """Train one locator per family (:func:`upsampling_configs`) and test each on every family.
+
+    ``sets``: :func:`family_sets` output (built when ``None``). Each model is scored once over
+    the test reals and the test fakes of all families (:func:`fklib.engine.score_items`); the input-blind
+    references of its training fakes (:func:`reference_scores`) are scored on its own family's
+    test items only (the families share faces and regions, so they would barely differ); then
+    :func:`cross_family_table` makes one row per (predictor, train family, test family), with
+    the model's training minutes.
+    """
+    sets = sets if sets is not None else family_sets(profile, families, log=log)
+    families = tuple(families or sets)
+    configs = upsampling_configs(profile, families)
+    test = list(sets[families[0]]["test"])
+    for f in families[1:]:
+        test += [it for it in sets[f]["test"] if it.label == 1]
+    scores, minutes = {}, {}
+    for f in families:
+        ck = ensure_trained(configs[f], sets[f]["train"], sets[f]["val"], log=log)
+        model, cfg = load_model(ck)
+        # references on the own family only (same faces and regions in every family: cheap and enough)
+        scores[f] = pd.concat([score_items(model, test, cfg.size, device=resolve_device("auto")),
+                               reference_scores(sets[f]["train"], sets[f]["test"], cfg.size)], ignore_index=True)
+        minutes[f] = training_summary(ck)["minutes"]
+    table = cross_family_table(scores)
+    table.insert(3, "train_minutes", table["train_family"].map(minutes).where(table["predictor"] == "model"))
+    return table
+
+
+#: Pairs per spectrum (``None``: all test fakes).
+SPECTRA_ITEMS = {"smoke": 8, "cpu": 200, "paper": None}
+SPECTRA_GANS = ("stgan", "attgan", "stargan")
+
+
+def spectra(profile: str, family_items: Mapping[str, Sequence] | None = None, gans: Sequence[str] = SPECTRA_GANS,
+            laplacian: bool = False, log=print) -> dict[str, np.ndarray]:
+    """Mean log |FFT| of Gray(fake - real) (:func:`fklib.upsampling.mean_log_spectrum`) per real GAN and family.
+
+    Real GANs: their test fakes with a real source (partial edits; StarGAN's tiles are 256 px).
+    Families: whole redraws of the test faces (``family_items``: ``{family: items}``; built with
+    :func:`family_sets` ``regions=("whole",)`` when ``None``) -- partial composites would show
+    mostly the shape of the edited region. ``laplacian``: of the residual's Laplacian.
+    """
+    n = SPECTRA_ITEMS[profile]
+    out = {}
+    for g in gans:
+        items = [it for it in load_set(g, split="test") if it.label == 1 and it.reference is not None]
+        if items:
+            out[g] = mean_log_spectrum(items, max_items=n, laplacian=laplacian)
+    if family_items is None:
+        family_items = {f: v["test"] for f, v in family_sets(profile, regions=(WHOLE,), splits=("test",),
+                                                               log=log).items()}
+    for f, items in family_items.items():
+        out[f] = mean_log_spectrum(items, max_items=n, laplacian=laplacian)
+    return out
+
+
+def spectral_peaks(spectra_: Mapping[str, np.ndarray], periods: Sequence[int] = (2, 4, 8)) -> pd.DataFrame:
+    """How far the periodic peaks of a x2 upsampling cascade stand out of a mean log spectrum.
+
+    For a period ``p`` px the peak frequency is ``f = H / p`` cycles per image (the Nyquist
+    frequency for ``p = 2``). ``peak_<p>px`` = the mean of the spectrum at the axis positions
+    ``(0, ±f)`` and ``(±f, 0)`` from the centre (those inside the array) minus the median of the
+    ring of radius ``f ± 1``: a log-magnitude contrast, 0 when there is no peak (ln units; 1 is a
+    factor e). Square spectra only (:func:`fklib.upsampling.mean_log_spectrum`).
+    """
+    rows = []
+    for name, s in spectra_.items():
+        s = np.asarray(s, dtype=np.float64)
+        h, w = s.shape
+        if h != w:
+            raise ValueError(f"spectral_peaks: {name} spectrum is {h}x{w}, expected square")
+        c = h // 2
+        yy, xx = np.mgrid[0:h, 0:w]
+        rad = np.hypot(yy - c, xx - c)
+        row = {"name": name, "size": h}
+        for p in periods:
+            f = h // p
+            pts = [(c, c + f), (c, c - f), (c + f, c), (c - f, c)]
+            vals = [s[y, x] for y, x in pts if 0 <= y < h and 0 <= x < w]
+            ring = s[np.abs(rad - f) <= 1.0]
+            row[f"peak_{p}px"] = float(np.mean(vals) - np.median(ring)) if vals and ring.size else math.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
