@@ -57,6 +57,32 @@ VARIANTS: dict[str, dict] = {
     "epochs40": {"epochs": 40},
 }
 
+#: The universal recipe of issue 12 (all training sets, splices, degradations, balanced sampling) that the
+#: ``u-*`` variants modify; 8 epochs of 2400 samples is the proxy budget the variants are compared at.
+UNIVERSAL_RECIPE: dict = {
+    "model": "efficientnet_lite0_unet", "model_kwargs": {}, "sets": ["stgan", "stargan", "interfacegan"],
+    "include_reconstruction": True, "degrade_augment": True, "splice_p": 0.5,
+    "splice_kinds": ["blob", "region", "union"], "set_balance": True,
+    "set_shares": {"stgan": 2, "stargan": 1, "interfacegan": 1}, "real_fraction": 0.25, "samples_per_epoch": 2400,
+    "epochs": 8, "batch_size": 16, "lr": 1e-3, "schedule": "cosine", "loss": "l2+ssim", "cls_weight": 1.0,
+    "balance_classes": False, "property_weight": 0.5, "prior_blend": False,
+    "val_splice_sets": ["stgan_val", "stargan_val"],
+}
+#: name -> overrides of :data:`UNIVERSAL_RECIPE` (evaluated on every validation set, the network alone).
+UNIVERSAL_VARIANTS: dict[str, dict] = {
+    "u-base": {},
+    "u-srm": {"model_kwargs": {"hf": "srm"}},
+    "u-nosplice": {"splice_p": 0.0},
+    "u-splice0.8": {"splice_p": 0.8},
+    "u-blob": {"splice_kinds": ["blob"]},
+    "u-lite1": {"model": "efficientnet_lite1_unet"},
+    "u-lite2": {"model": "efficientnet_lite2_unet"},
+    "u-l1": {"loss": "l1"},
+    "u-real0.5": {"real_fraction": 0.5},
+    "u-noprop": {"property_weight": 0.0},
+}
+VARIANTS.update(UNIVERSAL_VARIANTS)
+
 
 def run_one(name: str, overrides: dict, args) -> dict:
     import torch
@@ -71,7 +97,11 @@ def run_one(name: str, overrides: dict, args) -> dict:
         base["data_dir"] = args.data_dir
     if args.epochs:
         base["epochs"] = args.epochs   # variants that set their own epochs keep them
-    cfg = make_config("cpu", overrides={**BASE_RECIPE, **base, **overrides})
+    universal = name in UNIVERSAL_VARIANTS
+    recipe = UNIVERSAL_RECIPE if universal else BASE_RECIPE
+    if universal and args.epochs:
+        base["epochs"] = args.epochs
+    cfg = make_config("cpu", overrides={**recipe, **base, **overrides})
     if args.from_checkpoint:   # a run made elsewhere (e.g. `python -m fklib train --profile cpu`)
         best = Path(args.from_checkpoint)
         model, cfg, ckpt = model_from_checkpoint(best)
@@ -91,6 +121,11 @@ def run_one(name: str, overrides: dict, args) -> dict:
         device = f"cpu ({torch.get_num_threads()} threads)"
     row = {"variant": name, "overrides": json.dumps(overrides), "device": device,
            "epochs": cfg.epochs, "best_epoch": int(ckpt["epoch"]) + 1, "train_minutes": round(seconds / 60, 2)}
+    if universal:
+        from fklib.studies.recipes import selection_score, validation_rows, validation_summary
+
+        summary = validation_summary(validation_rows(best))
+        return {**row, "samples_per_epoch": cfg.samples_per_epoch, "val_score": selection_score(summary), **summary}
     for tta in (False, True):
         df = evaluate_checkpoint(best, "stgan", folder, split="val", references=False, tta=tta,
                                  model=model, cfg=cfg, payload=ckpt, device=cfg.device)

@@ -21,6 +21,7 @@ import torch
 from . import paths
 from .data import ENTIRE, REAL, RECONSTRUCTION, STARGAN_PROPERTIES, STGAN_PROPERTIES
 from .data.sets import SET_FOLDERS
+from .data.splices import SPLICE_KINDS, SPLICE_SETS
 from .losses import MAP_LOSSES
 from .models import list_models
 
@@ -93,6 +94,16 @@ class TrainConfig:
         degrade_augment: degrade training images at random (:class:`fklib.degrade.RandomDegradation`:
             p = 0.5, one of JPEG / blur / noise / low resolution at a level of
             :data:`fklib.degrade.PAPER_AXES`; GT maps unchanged; beyond the paper).
+        splice_p: probability that a training partial edit becomes a splice of itself (its GAN pixels
+            composited into its real source inside a random soft mask, :class:`fklib.data.SpliceAugment`;
+            the GT is eq. 4 of the composite); ``splice_kinds`` are the mask kinds drawn from
+            (``blob``, ``region``, ``union``; beyond the paper).
+        set_balance: sample each epoch with replacement so that every training set gets its share
+            (``set_shares``: set -> relative weight; empty: equal shares), and within a set reals get
+            ``real_fraction`` of it (``None``: the set's own proportion); ``samples_per_epoch`` sets the
+            epoch's length (``None``: the number of training items).
+        val_splice_sets: fixed splice sets (:data:`fklib.data.SPLICE_SETS`, e.g. ``stgan_val``) whose
+            items join the validation items (model selection sees splices too).
         init_from: start from the weights of another run instead of the model's own
             initialisation (fine-tuning; optimizer, schedule and epochs are fresh): a run name
             (``<checkpoints>/<name>/best.pt``) or a path to a ``.pt`` checkpoint
@@ -140,6 +151,13 @@ class TrainConfig:
     attention_sigma: float = 8.0
     attention_floor: float = 0.3
     degrade_augment: bool = False
+    splice_p: float = 0.0
+    splice_kinds: list[str] = field(default_factory=lambda: list(SPLICE_KINDS))
+    set_balance: bool = False
+    set_shares: dict[str, Any] = field(default_factory=dict)
+    real_fraction: float | None = None
+    samples_per_epoch: int | None = None
+    val_splice_sets: list[str] = field(default_factory=list)
     init_from: str | None = None
     out_dir: str | None = None
 
@@ -267,7 +285,7 @@ def _check_ranges(c: TrainConfig) -> None:
         need(getattr(c, name) >= 1, name, "an integer >= 1")
     for name in ("warmup", "num_workers", "seed"):
         need(getattr(c, name) >= 0, name, "an integer >= 0")
-    for name in ("max_items", "val_max_items"):
+    for name in ("max_items", "val_max_items", "samples_per_epoch"):
         need(getattr(c, name) is None or getattr(c, name) >= 1, name, "an integer >= 1 or null")
     need(all(0 <= b < 1 for b in c.betas), "betas", "two numbers in [0, 1)")
     need(0 <= c.attention_floor <= 1, "attention_floor", "a number in [0, 1]")
@@ -279,6 +297,14 @@ def _check_ranges(c: TrainConfig) -> None:
     need(c.properties is None or (len(c.properties) > 0 and all(p in KNOWN_PROPERTIES for p in c.properties)),
          "properties", f"null or a list of {KNOWN_PROPERTIES}")
     need(bool(_DEVICE.match(c.device)), "device", "auto, cpu, cuda, cuda:N or mps")
+    need(0 <= c.splice_p <= 1, "splice_p", "a probability in [0, 1]")
+    need(len(c.splice_kinds) > 0 and all(k in SPLICE_KINDS for k in c.splice_kinds), "splice_kinds",
+         f"a non-empty list of {SPLICE_KINDS}")
+    need(all(k in c.sets and isinstance(v, (int, float)) and v > 0 for k, v in c.set_shares.items()), "set_shares",
+         "a mapping of training sets (of 'sets') to positive weights")
+    need(c.real_fraction is None or 0 < c.real_fraction < 1, "real_fraction", "null or a number in (0, 1)")
+    need(all(v in SPLICE_SETS and v.endswith("_val") for v in c.val_splice_sets), "val_splice_sets",
+         f"a list of the validation splice sets {[k for k in SPLICE_SETS if k.endswith('_val')]}")
 
 
 # --- profiles -----------------------------------------------------------------------------------

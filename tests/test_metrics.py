@@ -370,7 +370,7 @@ def _reference_case():
 def test_reference_maps_hand_case(tmp_path):
     ref = ReferenceMaps.fit(*_reference_case())
     assert ref.shape == (2, 2)
-    assert REFERENCE_KINDS == ("zeros", "global_mean", "property_mean")
+    assert REFERENCE_KINDS == ("zeros", "global_mean", "property_mean", "layout_prior")
     np.testing.assert_array_equal(ref.predict("zeros"), np.zeros((2, 2)))
     assert ref.predict("zeros", shape=(3, 4)).shape == (3, 4)
     np.testing.assert_allclose(ref.predict("global_mean"), np.full((2, 2), 1 / 3), atol=1e-7)
@@ -391,6 +391,30 @@ def test_reference_maps_hand_case(tmp_path):
     assert back.property_counts == ref.property_counts
     with np.load(written, allow_pickle=False) as z:
         assert set(z.files) == {"global_mean", "names", "means", "counts"}
+
+
+def test_layout_prior_hand_case():
+    """T[p, c] = mean GT of p's training fakes over the pixels of class c; fall-backs; the geometric mean."""
+    from fklib.metrics import LayoutPrior, References
+
+    maps, labels, props = _reference_case()
+    parsings = np.array([[[0, 1], [1, 1]], [[0, 0], [1, 1]], [[1, 1], [0, 0]], [[2, 2], [2, 2]]])
+    prior = LayoutPrior.fit(maps, parsings, labels, props, num_classes=3)
+    # Bald: class 0 pixels: 1 (image 0) and 0, 0 (image 1) -> 1/3; class 1: 0, 0, 0 (image 0), 1, 1 (image 1) -> 2/5
+    np.testing.assert_allclose(prior.tables["Bald"], [1 / 3, 2 / 5, 4 / 12])           # class 2: the fall-back
+    # all fakes: class 0: 1, 0, 0, 0, 0 -> 1/5; class 1: 0, 0, 0, 1, 1, 0, 1 -> 3/7; class 2: no pixel -> the mean 4/12
+    np.testing.assert_allclose(prior.global_table, [1 / 5, 3 / 7, 4 / 12])
+    np.testing.assert_allclose(prior.tables["Smile"], [0.0, 0.5, 4 / 12])
+    np.testing.assert_allclose(prior.lookup("Bald", np.array([[1, 0], [2, 1]])), [[0.4, 1 / 3], [1 / 3, 0.4]],
+                               rtol=1e-6)
+    np.testing.assert_allclose(prior.lookup("Unseen", np.array([[0]])), [[0.2]], rtol=1e-6)
+    refs = References(ReferenceMaps.fit(maps, labels, props), prior)
+    got = refs.predict("layout_prior", "Bald", parsing=np.array([[1, 0], [2, 1]]))
+    np.testing.assert_allclose(got, np.sqrt(np.array([[0.4, 1 / 3], [1 / 3, 0.4]]) * [[0.5, 0.0], [0.5, 0.5]]),
+                               rtol=1e-6)
+    with pytest.raises(ValueError, match="parsing"):
+        refs.predict("layout_prior", "Bald")
+    assert References(ReferenceMaps.fit(maps, labels, props)).kinds == REFERENCE_KINDS[:3]
 
 
 def test_reference_maps_errors():

@@ -387,3 +387,47 @@ def test_map_prior_sets_the_initial_map_level():
     assert float(m.final.bias) == pytest.approx(math.log(0.05 / 0.95), abs=1e-6)
     with pytest.raises(ValueError, match="map_prior"):
         create_model("efficientnet_lite0_unet", pretrained=False, map_prior=1.0)
+
+
+def test_srm_filters_are_the_published_kernels():
+    from fklib.models import SRMFilters
+
+    srm = SRMFilters()
+    flat = torch.full((1, 3, 12, 12), 0.4)
+    assert srm(flat)[..., 2:-2, 2:-2].abs().max() < 1e-6                  # residuals of a flat image vanish
+    x = torch.zeros(1, 3, 11, 11)
+    x[0, 1, 5, 5] = 1.0                                                    # an impulse in the green channel
+    out = srm(x)
+    assert out.shape == (1, 9, 11, 11) and out[0, :3].abs().max() == 0 and out[0, 6:].abs().max() == 0
+    # the response to an impulse is the (flipped) kernel itself, divided by its scale
+    third = torch.tensor([[0, 0, 0, 0, 0], [0, 0, 0, 0, 0], [0, 1, -2, 1, 0], [0, 0, 0, 0, 0], [0, 0, 0, 0, 0]]) / 2
+    torch.testing.assert_close(out[0, 5, 3:8, 3:8], third.float().flip(0, 1))
+    assert out[0, 4, 5, 5] == pytest.approx(-12 / 12)
+
+
+@pytest.mark.parametrize("name, deep", [("efficientnet_lite1_unet", 320), ("efficientnet_lite2_unet", 352)])
+def test_larger_lite_encoders_load_their_imagenet_weights(name, deep):
+    from fklib.models import create_model, lite_weights_path
+
+    model = create_model(name)
+    variant = int(name[len("efficientnet_lite")])
+    state = torch.load(lite_weights_path(variant), map_location="cpu", weights_only=True)
+    torch.testing.assert_close(model.encoder.conv_stem.weight, state["_conv_stem.weight"])
+    assert model.encoder.channels[-1] == deep
+    out = model.eval()(torch.rand(1, 3, 64, 64))
+    assert out.map.shape == (1, 1, 64, 64) and out.logit.shape == (1,)
+
+
+def test_the_noise_stream_feeds_the_decoder():
+    from fklib.models import create_model
+
+    plain = create_model("efficientnet_lite0_unet", pretrained=False)
+    hf = create_model("efficientnet_lite0_unet", pretrained=False, hf="srm")
+    assert hf.noise is not None and plain.noise is None
+    assert hf.fuse[0].in_channels == plain.fuse[0].in_channels + 16
+    x = torch.rand(2, 3, 64, 64, requires_grad=False)
+    out = hf.eval()(x)
+    out.map.sum().backward()
+    assert hf.noise.s4[0][0].weight.grad.abs().sum() > 0                    # every stage reaches the map
+    with pytest.raises(ValueError, match="hf"):
+        create_model("efficientnet_lite0_unet", pretrained=False, hf="dct")

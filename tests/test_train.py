@@ -234,3 +234,45 @@ def test_training_with_face_attention_from_the_shipped_parser(data_root, tmp_pat
     cfg = tiny_config(tmp_path, "att", epochs=1, attention=True, max_items=16, val_max_items=8)
     res = fit(cfg, progress=False, log=lambda *_: None)
     assert json.loads(load_checkpoint(res["best"])["config"])["attention"] is True
+
+
+def test_balanced_sampling_gives_each_set_and_class_its_share():
+    import numpy as np
+
+    from fklib.data import Item
+    from fklib.engine.run import sampling_weights
+
+    img = np.zeros((8, 8, 3), np.uint8)
+
+    def items(set_name, reals, fakes):
+        return [Item(img, None, 0, set_name, "real", "Real", str(k), "r") for k in range(reals)] + \
+               [Item(img, img, 1, set_name, "g", "Bald", str(k), "f") for k in range(fakes)]
+
+    data = items("stgan_celeba128", 2, 10) + items("stargan_disrupted256", 3, 5)
+    cfg = make_config("smoke", overrides=dict(sets=["stgan", "stargan"], set_balance=True, real_fraction=0.25,
+                                              set_shares={"stgan": 3, "stargan": 1}))
+    w = sampling_weights(cfg, data).numpy()
+    assert w.sum() == pytest.approx(1.0)
+    share = lambda s, label: w[[i for i, it in enumerate(data) if it.set == s and it.label == label]]  # noqa: E731
+    assert share("stgan_celeba128", 0).sum() == pytest.approx(0.75 * 0.25)
+    assert share("stgan_celeba128", 1).sum() == pytest.approx(0.75 * 0.75)
+    assert share("stargan_disrupted256", 0).sum() == pytest.approx(0.25 * 0.25)
+    assert np.allclose(share("stgan_celeba128", 1), share("stgan_celeba128", 1)[0])   # even within a group
+    natural = sampling_weights(make_config("smoke", overrides=dict(set_balance=True)), data).numpy()
+    assert share("stgan_celeba128", 0).sum() != pytest.approx(natural[:2].sum())       # the set's own proportion
+    assert natural[:2].sum() == pytest.approx(0.5 * 2 / 12)
+    assert sampling_weights(make_config("smoke"), data) is None
+
+
+def test_training_with_splices_and_balanced_sampling(data_root, tmp_path):
+    cfg = tiny_config(tmp_path, "splice", epochs=1, splice_p=0.7, set_balance=True, real_fraction=0.3,
+                      samples_per_epoch=24, sets=["stgan", "stargan"], val_splice_sets=["stgan_val"])
+    run = setup(cfg, log=lambda *_: None)
+    assert run.train_ds.item_transform is not None and run.train_ds.item_transform.p == 0.7
+    assert any(it.set == "generic" and it.gan == "stgan-splice" for it in run.val_items)
+    from fklib.engine.train import epoch_loader
+
+    batches = list(epoch_loader(run, 0))
+    assert sum(len(b["image"]) for b in batches) == 24 and {len(b["image"]) for b in batches} == {8}
+    res = fit(cfg, progress=False, log=lambda *_: None)
+    assert json.loads(load_checkpoint(res["best"])["history"])[0]["val_coss"] > 0

@@ -1,4 +1,4 @@
-"""``python -m fklib.data {fetch,splits,prepare}`` -- thin: parse, call, print."""
+"""``python -m fklib.data {fetch,splits,splices,prepare}`` -- thin: parse, call, print."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from . import fetching as fetch_mod
+from .splices import SPLICE_SETS, ensure_splice_set
 from .splits import default_splits_path, ensure_splits
 
 
@@ -14,7 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fklib.data", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     for name, help_ in (("fetch", "fill data/ from the mirror or upstream, verifying SHA-256"),
-                        ("prepare", "fetch, then write results/splits.csv if missing")):
+                        ("prepare", "fetch, write results/splits.csv if missing, build the fixed splice sets")):
         p = sub.add_parser(name, help=help_)
         p.add_argument("--dest", type=Path, default=None, help="target folder (default: data/)")
         p.add_argument("--mirror", type=Path, default=None,
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--quiet", action="store_true", help="no progress bar")
     p = sub.add_parser("splits", help="write results/splits.csv if missing, else check it")
     p.add_argument("--out", type=Path, default=None, help="split CSV (default: results/splits.csv)")
+    p = sub.add_parser("splices", help="build the fixed splice sets (data/splices/) when missing or out of date")
+    p.add_argument("--dest", type=Path, default=None, help="data folder (default: data/)")
     args = parser.parse_args(argv)
 
     try:
@@ -41,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
             df = ensure_splits(out)
             counts = df.groupby(["set", "split"]).size().unstack(fill_value=0)
             print(f"splits: {out}\n{counts.to_string()}")
+        if args.command in ("splices", "prepare"):
+            for name in SPLICE_SETS:
+                print(f"splices: {ensure_splice_set(name, args.dest)}")
     except (fetch_mod.FetchError, FileNotFoundError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

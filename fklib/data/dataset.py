@@ -47,11 +47,14 @@ class FakeMapDataset(torch.utils.data.Dataset):
         transform: applied to the **image only** (``3 x H x W`` float in ``[0, 1]`` at the item's
             resolution, before the resize), e.g. :class:`fklib.degrade.RandomDegradation`; the
             GT map is left as it is. ``None``: no transform.
+        item_transform: applied to the item first (``Item -> Item``: image and GT change together),
+            e.g. :class:`fklib.data.SpliceAugment`. ``None``: no transform.
     """
 
     def __init__(self, items: Sequence[Item], size: int = 128, flip: bool = False,
                  attention: Callable[[Item], np.ndarray] | None = None,
-                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None):
+                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+                 item_transform: Callable[[Item], Item] | None = None):
         if size <= 0:
             raise ValueError(f"size must be positive, got {size}")
         self.items = list(items)
@@ -59,12 +62,15 @@ class FakeMapDataset(torch.utils.data.Dataset):
         self.flip = flip
         self.attention = attention
         self.transform = transform
+        self.item_transform = item_transform
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict:
         item = self.items[index]
+        if self.item_transform is not None:
+            item = self.item_transform(item)
         image = image_to_tensor(item.image)
         gt = torch.from_numpy(np.array(item.gt_map(), dtype=np.float32))[None]
         if self.transform is not None:

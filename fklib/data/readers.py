@@ -29,6 +29,9 @@ STGAN_PROPERTIES = (
 )
 #: StarGAN (disrupting-deepfakes) target attributes, in strip order.
 STARGAN_PROPERTIES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+#: CelebAMask-HQ's 19 face-parsing classes, by label index (``celebamask_hq/labels``, our face parser).
+CELEBAMASK_CLASSES = ("background", "skin", "nose", "eyeglasses", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear",
+                      "r_ear", "mouth", "u_lip", "l_lip", "hair", "hat", "earring", "necklace", "neck", "cloth")
 RECONSTRUCTION = "Reconstruction"
 REAL = "Real"
 ENTIRE = "Entire"

@@ -25,6 +25,7 @@ Conventions (as in the paper, §5.1):
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -35,17 +36,30 @@ from ..checkpoint import model_from_checkpoint
 from ..config import TrainConfig, resolve_device
 from ..data import limit_items, load_set
 from ..data.sets import set_folder_name
-from ..metrics import MAP_METRICS, REFERENCE_KINDS, ReferenceMaps, choose_threshold, decision_accuracy
+from ..metrics import MAP_METRICS, REFERENCE_KINDS, References, choose_threshold, decision_accuracy
 from .items import training_items
-from .scoring import MODEL, fit_reference_maps, score_items
+from .references import fit_reference_maps
+from .scoring import MODEL, score_items
 
 SPLITS = ("train", "val", "test", "all")
 
 
-def fit_references(cfg: TrainConfig) -> ReferenceMaps:
-    """Mean GT maps (global, per property) over the training fakes of the config's training sets."""
-    items = training_items(dataclasses.replace(cfg, include_reconstruction=False), "train")
-    return fit_reference_maps(items, cfg.size)
+#: Fitted references per training-data key, kept for the process (a notebook evaluates one model on several sets).
+_FITTED: dict[str, References] = {}
+
+
+def fit_references(cfg: TrainConfig) -> References:
+    """The reference predictors (:func:`fklib.engine.references.fit_reference_maps`: mean maps and the
+    face-layout prior) of the training fakes of the config's training sets, at its resolution."""
+    base = dataclasses.replace(cfg, include_reconstruction=False)
+    key = json.dumps({k: base.to_dict()[k] for k in REFERENCE_KEYS}, sort_keys=True)
+    if key not in _FITTED:
+        _FITTED[key] = fit_reference_maps(training_items(base, "train"), cfg.size)
+    return _FITTED[key]
+
+
+#: The config fields that decide which training items the references are fitted on.
+REFERENCE_KEYS = ("sets", "properties", "include_reals", "protocol", "data_dir", "max_items", "seed", "size")
 
 
 def no_cl_threshold(model: torch.nn.Module, items, size: int, device, tta: bool = False) -> float:

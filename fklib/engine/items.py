@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 
 from ..config import TrainConfig
-from ..data import load_set, paper_protocol
+from ..data import ensure_splice_set, load_set, paper_protocol
 from ..data.sets import set_folder_name
 
 
@@ -37,7 +37,7 @@ def training_items(cfg: TrainConfig, split: str = "train") -> list:
     ``train`` with ``include_reconstruction``); with ``protocol="paper"`` the training reals and
     fakes come from disjoint halves of the persons (:func:`fklib.data.paper_protocol`); then at
     most ``max_items`` (``train``) or ``val_max_items`` (other splits) items per set, a seeded
-    draw kept in order.
+    draw kept in order. The ``val`` split also gets the fakes of ``cfg.val_splice_sets``.
 
     Raises:
         ValueError: no item is left.
@@ -58,6 +58,13 @@ def training_items(cfg: TrainConfig, split: str = "train") -> list:
             idx = np.random.default_rng(cfg.seed).choice(len(part), cap, replace=False)
             part = [part[i] for i in sorted(idx)]
         items += part
+    if split == "val":
+        for name in cfg.val_splice_sets:  # fixed splices of the validation identities
+            part = load_set("generic", folder=ensure_splice_set(name, cfg.data_dir))
+            if cfg.val_max_items is not None and len(part) > cfg.val_max_items:
+                idx = np.random.default_rng(cfg.seed).choice(len(part), cfg.val_max_items, replace=False)
+                part = [part[i] for i in sorted(idx)]
+            items += [it for it in part if it.label == 1]
     if not items:
         raise ValueError(f"no {split} items for sets={cfg.sets} properties={cfg.properties}")
     return items

@@ -15,10 +15,11 @@ import torch.distributed as dist
 
 from ..checkpoint import build_model, config_of, load_checkpoint, load_init_weights, run_metadata
 from ..config import TrainConfig, resolve_device
-from ..data import FakeMapDataset
+from ..data import FakeMapDataset, SpliceAugment
+from ..data.sets import SET_FOLDERS
 from ..degrade import RandomDegradation
 from ..losses import make_criterion
-from ..parsing import ParsingAttention, load_parser
+from ..parsing import ParsedImages, ParsingAttention, load_parser
 from .items import training_items
 
 
@@ -41,6 +42,7 @@ class Run:
     criterion: torch.nn.Module
     sampler: torch.utils.data.distributed.DistributedSampler | None
     meta: dict
+    weights: torch.Tensor | None = None
     start_epoch: int = 0
     history: list = field(default_factory=list)
     best_score: float = -math.inf
@@ -86,12 +88,50 @@ def init_process(cfg: TrainConfig) -> tuple[torch.device, int, int]:
 
 
 def training_dataset(cfg: TrainConfig, items: list) -> FakeMapDataset:
-    """The training Dataset: flips, face attention (``cfg.attention``) and degradations (``cfg.degrade_augment``)."""
+    """The training Dataset: flips, face attention (``cfg.attention``), degradations (``cfg.degrade_augment``)
+    and splices (``cfg.splice_p``; region masks from our parser's parsing of the real faces)."""
     attention = None
     if cfg.attention:  # face attention from our parser during training only (paper §4.4)
         attention = ParsingAttention(items, load_parser(), sigma=cfg.attention_sigma, floor=cfg.attention_floor)
     transform = RandomDegradation(p=0.5) if cfg.degrade_augment else None
-    return FakeMapDataset(items, size=cfg.size, flip=cfg.flip, attention=attention, transform=transform)
+    splices = None
+    if cfg.splice_p > 0:
+        parsing = None
+        if any(k != "blob" for k in cfg.splice_kinds):
+            parsing = ParsedImages([it for it in items if it.reference is not None], load_parser(),
+                                   references_only=True)
+        splices = SpliceAugment(cfg.splice_p, cfg.splice_kinds, parsing)
+    return FakeMapDataset(items, size=cfg.size, flip=cfg.flip, attention=attention, transform=transform,
+                          item_transform=splices)
+
+
+def sampling_weights(cfg: TrainConfig, items: list) -> torch.Tensor | None:
+    """Per-item sampling weights of an epoch drawn with replacement, or ``None`` for a plain shuffle.
+
+    With ``cfg.set_balance`` every training set (the items' ``set``) gets its share of ``cfg.set_shares``
+    (relative weights by short or folder name; equal when empty) and, within
+    a set, reals get ``cfg.real_fraction`` of it (``None``: the set's own proportion), spread evenly
+    over the items of each (set, real/fake) group. Without it but with ``cfg.samples_per_epoch``,
+    every item weighs the same.
+    """
+    if not cfg.set_balance:
+        return torch.ones(len(items), dtype=torch.float64) if cfg.samples_per_epoch else None
+    sets = sorted({it.set for it in items})
+    short = {v: k for k, v in SET_FOLDERS.items() if v}
+    shares = {s: float(cfg.set_shares.get(short.get(s, s), cfg.set_shares.get(s, 1.0))) for s in sets}
+    total = sum(shares.values())
+    counts: dict[tuple[str, int], int] = {}
+    for it in items:
+        counts[(it.set, it.label)] = counts.get((it.set, it.label), 0) + 1
+    weights = []
+    for it in items:
+        n_real, n_fake = counts.get((it.set, 0), 0), counts.get((it.set, 1), 0)
+        real_share = cfg.real_fraction if cfg.real_fraction is not None else n_real / (n_real + n_fake)
+        if n_real == 0 or n_fake == 0:
+            real_share = 1.0 if n_fake == 0 else 0.0
+        share = real_share if it.label == 0 else 1.0 - real_share
+        weights.append(share / counts[(it.set, it.label)] * shares[it.set] / total)
+    return torch.tensor(weights, dtype=torch.float64)
 
 
 def lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
@@ -128,11 +168,14 @@ def setup(cfg: TrainConfig, resume: bool = False, log=print, train_items: list |
     if world > 1:
         sampler = torch.utils.data.distributed.DistributedSampler(train_ds, num_replicas=world, rank=rank,
                                                                   shuffle=True, seed=cfg.seed, drop_last=True)
-    steps_per_epoch = max((len(sampler) if sampler is not None else len(train_ds)) // cfg.batch_size, 1)
+    weights = sampling_weights(cfg, train_items)
+    n_epoch = (cfg.samples_per_epoch or len(train_ds)) // world if weights is not None else \
+        (len(sampler) if sampler is not None else len(train_ds))
+    steps_per_epoch = max(n_epoch // cfg.batch_size, 1)
     total_steps = steps_per_epoch * cfg.epochs
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(cfg, s, total_steps))
     run = Run(cfg, device, rank, world, use_amp, train_items, val_items, train_ds, model, model, opt, sched,
-              criterion, sampler, meta={})
+              criterion, sampler, meta={}, weights=weights)
     if resume and run.last_path.is_file():
         restore(run, log)
     if world > 1:

@@ -8,7 +8,6 @@
 - :func:`score_items` -- one row per (predictor, image): the model and, when given, the input-blind
   reference predictors (:class:`fklib.metrics.ReferenceMaps`); what ``evaluate``, every study and
   the training validation use.
-- :func:`fit_reference_maps` -- the reference maps of some training items at a resolution.
 
 Row columns: ``predictor``, the item's metadata (``set``, ``gan``, ``property``, ``identity``,
 ``label``, ``source``), ``score`` (mean of the map), ``prob`` (classifier probability, NaN without
@@ -27,9 +26,10 @@ import pandas as pd
 import torch
 
 from ..data import FakeMapDataset
-from ..metrics import MAP_METRICS, REFERENCE_KINDS, ReferenceMaps, batch_map_metrics, region_map_metrics
+from ..metrics import MAP_METRICS, References, batch_map_metrics, region_map_metrics
 from ..models import LocatorOutput
 from ..models.fuse import fold_batchnorm
+from .references import BatchReferences
 
 #: Name of the model's rows (the reference predictors' rows are named by their kind).
 MODEL = "model"
@@ -90,13 +90,6 @@ def decide(prob: np.ndarray | None, score: np.ndarray, threshold: float | None =
     return np.full(len(score), math.nan)
 
 
-def fit_reference_maps(items, size: int) -> ReferenceMaps:
-    """Mean GT maps (global, per property) of the fakes of ``items``, at ``size`` (the Dataset's resize)."""
-    ds = FakeMapDataset(items, size=size)
-    maps = np.stack([ds[i]["gt_map"][0].numpy() for i in range(len(ds))])
-    return ReferenceMaps.fit(maps, np.array([it.label for it in items]), [it.property for it in items])
-
-
 def _metric_values(pred: torch.Tensor, gt: torch.Tensor, index: list[int], metrics: Sequence[str], tau: float,
                    regions: Mapping[int, np.ndarray] | None) -> dict[str, np.ndarray]:
     n = len(index)
@@ -120,8 +113,8 @@ def _rows(name: str, items: list, index: list[int], score: np.ndarray, prob: np.
     return rows
 
 
-def score_items(model: torch.nn.Module | None, items, size: int, *, references: ReferenceMaps | None = None,
-                reference_kinds: Sequence[str] = REFERENCE_KINDS, threshold: float | None = None,
+def score_items(model: torch.nn.Module | None, items, size: int, *, references: References | None = None,
+                reference_kinds: Sequence[str] | None = None, threshold: float | None = None,
                 batch_size: int = 64, device: str | torch.device = "cpu", tta: bool = False, tau: float = 0.1,
                 metrics: Sequence[str] = MAP_METRICS, regions: Mapping[int, np.ndarray] | None = None,
                 fold: bool = True, num_workers: int = 0,
@@ -132,7 +125,8 @@ def score_items(model: torch.nn.Module | None, items, size: int, *, references: 
         model: a locator, or ``None`` for reference rows only.
         items: :class:`~fklib.data.Item` s (any mix of reals and fakes).
         size: the evaluation resolution (the model's training resolution).
-        references: reference maps (:func:`fit_reference_maps`) whose ``reference_kinds`` get rows too.
+        references: reference predictors (:func:`fklib.engine.references.fit_reference_maps`) whose
+            ``reference_kinds`` (default: all it has fitted) get rows too.
         threshold: the no-classifier decision threshold (:func:`decide`).
         tta: mirror test-time augmentation (:func:`forward`).
         tau: binarisation threshold of the GT and the prediction for AUC / F1 / IoU.
@@ -148,6 +142,7 @@ def score_items(model: torch.nn.Module | None, items, size: int, *, references: 
     """
     items = list(items)
     rows: list[dict] = []
+    refs = BatchReferences(references, reference_kinds) if references is not None else None
     if model is not None:
         stream = ((b, o) for b, o in predict(model, items, size, batch_size, device, tta, fold, num_workers))
     else:
@@ -162,10 +157,9 @@ def score_items(model: torch.nn.Module | None, items, size: int, *, references: 
             prob = None if out.logit is None else torch.sigmoid(out.logit.float().cpu()).numpy()
             rows += _rows(MODEL, items, index, score, prob, decide(prob, score, threshold),
                           _metric_values(pred, gt, index, metrics, tau, regions))
-        if references is not None:
-            for kind in reference_kinds:
-                ref = torch.from_numpy(np.stack([references.predict(kind, items[i].property, tuple(gt.shape[-2:]))
-                                                 for i in index]))[:, None].float()
+        if refs is not None:
+            for kind, maps in refs.maps(batch, [items[i] for i in index]).items():
+                ref = torch.from_numpy(maps)[:, None].float()
                 score = ref.flatten(1).mean(1).numpy()
                 rows += _rows(kind, items, index, score, None, decide(None, score),
                               _metric_values(ref, gt, index, metrics, tau, regions))

@@ -65,8 +65,16 @@ def property_targets(properties: list[str], device: torch.device) -> torch.Tenso
 
 
 def epoch_loader(run: Run, epoch: int) -> torch.utils.data.DataLoader:
-    """The epoch's training batches: a seeded shuffle (``seed * 100003 + epoch``) or the DDP shard."""
+    """The epoch's training batches: a seeded shuffle (``seed * 100003 + epoch``) or the DDP shard; with
+    sampling weights (:func:`fklib.engine.run.sampling_weights`) a seeded draw with replacement of
+    ``samples_per_epoch`` items (each rank takes every ``world``-th)."""
     cfg = run.cfg
+    if run.weights is not None:
+        gen = torch.Generator().manual_seed(cfg.seed * 100003 + epoch)
+        n = cfg.samples_per_epoch or len(run.train_ds)
+        idx = torch.multinomial(run.weights, n, replacement=True, generator=gen)[run.rank::run.world]
+        return torch.utils.data.DataLoader(run.train_ds, batch_size=cfg.batch_size, sampler=idx.tolist(),
+                                           num_workers=cfg.num_workers, drop_last=True)
     if run.sampler is not None:
         run.sampler.set_epoch(epoch)
         return torch.utils.data.DataLoader(run.train_ds, batch_size=cfg.batch_size, sampler=run.sampler,

@@ -8,7 +8,7 @@
   (:func:`per_image_metrics`, :func:`batch_map_metrics`, :func:`region_map_metrics`) and the
   metric names of the tables (:data:`MAP_METRICS`, :data:`PAPER_METRICS`).
 - :mod:`fklib.metrics.classification` -- ACC, the decision ACC of the tables, the validation threshold choice.
-- :mod:`fklib.metrics.reference`      -- input-blind reference predictors (zeros, mean maps).
+- :mod:`fklib.metrics.reference`      -- reference predictors (zeros, mean maps, the face-layout prior).
 """
 
 from fklib.metrics.classification import accuracy, choose_threshold, classifier_accuracy, decision_accuracy
@@ -27,7 +27,7 @@ from fklib.metrics.pixel import (
     pooled_f1_iou,
     score_histograms,
 )
-from fklib.metrics.reference import REFERENCE_KINDS, ReferenceMaps, zero_map
+from fklib.metrics.reference import MEAN_KINDS, REFERENCE_KINDS, LayoutPrior, ReferenceMaps, References, zero_map
 
 __all__ = [
     "coss", "psnr", "ssim", "ssim_map", "ssim_batch", "coss_batch", "psnr_batch", "mae",
@@ -36,5 +36,5 @@ __all__ = [
     "PixelStats", "pixel_stats", "f1_from_stats", "iou_from_stats", "pixel_auc",
     "score_histograms", "auc_from_histograms", "pooled_auc", "pooled_f1_iou", "mean_excluding_nan",
     "accuracy", "classifier_accuracy", "decision_accuracy", "choose_threshold",
-    "REFERENCE_KINDS", "zero_map", "ReferenceMaps",
+    "REFERENCE_KINDS", "MEAN_KINDS", "zero_map", "ReferenceMaps", "LayoutPrior", "References",
 ]

@@ -1,13 +1,23 @@
-"""Input-blind reference predictors: what a results table's numbers mean without looking at the image.
+"""Reference predictors: what a results table's numbers mean without seeing fake texture.
 
-Every results table carries three rows that ignore the input image:
+Every results table carries four rows that do not look at the image's texture:
 
 - ``zeros``         -- the all-zero map (the correct map of every real image);
 - ``global_mean``   -- the mean GT map over the **training fakes** (label 1);
 - ``property_mean`` -- the mean GT map over the training fakes of the image's property
-  (e.g. ``"Bald"``); a property unseen in training falls back to ``global_mean``.
+  (e.g. ``"Bald"``); a property unseen in training falls back to ``global_mean``;
+- ``layout_prior``  -- texture-blind but not input-blind: where the face's parts are. For each
+  property ``p`` and face-parsing class ``c`` (the 19 CelebAMask-HQ classes, parsing of the
+  fake by our face parser), ``T[p, c]`` is the mean training GT over the pixels of class ``c``
+  of the training fakes of ``p`` (:class:`LayoutPrior`); at test time each pixel of the parsed
+  image gets ``T[p, class]``, and the prediction is the **geometric mean** of that lookup and
+  the ``property_mean`` map: ``sqrt(T[p, parsing] * property_mean_p)`` (the lookup alone knows
+  the parts but not where inside a part edits land; the mean map the opposite). A class without
+  a training pixel of ``p`` takes the class's mean over all training fakes, else ``p``'s overall
+  mean; an unseen property takes the all-fakes table.
 
-A locator is only useful where it beats these.
+A locator is only useful where it beats these; one that does not beat ``layout_prior`` is
+segmenting faces, not finding fakes.
 """
 
 from __future__ import annotations
@@ -19,8 +29,10 @@ import numpy as np
 
 from fklib.metrics.functional import MapLike, to_numpy
 
-#: The prediction kinds of :meth:`ReferenceMaps.predict`: the reference predictors' names in every table.
-REFERENCE_KINDS = ("zeros", "global_mean", "property_mean")
+#: The reference predictors of every table, in table order (:meth:`References.predict`).
+REFERENCE_KINDS = ("zeros", "global_mean", "property_mean", "layout_prior")
+#: The input-blind ones, predicted by :meth:`ReferenceMaps.predict`.
+MEAN_KINDS = ("zeros", "global_mean", "property_mean")
 
 
 def zero_map(shape: tuple[int, int]) -> np.ndarray:
@@ -115,8 +127,8 @@ class ReferenceMaps:
         Raises:
             ValueError: unknown kind, ``property_mean`` without a property, or a shape mismatch.
         """
-        if kind not in REFERENCE_KINDS:
-            raise ValueError(f"ReferenceMaps.predict: unknown kind {kind!r}; expected one of {REFERENCE_KINDS}")
+        if kind not in MEAN_KINDS:
+            raise ValueError(f"ReferenceMaps.predict: unknown kind {kind!r}; expected one of {MEAN_KINDS}")
         shape = self.shape if shape is None else tuple(int(v) for v in shape)
         if kind == "zeros":
             return zero_map(shape)
@@ -152,3 +164,91 @@ class ReferenceMaps:
             means = {n: z["means"][i] for i, n in enumerate(names)}
             counts = {n: int(z["counts"][i]) for i, n in enumerate(names)}
             return cls(z["global_mean"], means, counts)
+
+
+class LayoutPrior:
+    """The face-layout table ``T[p, c]``: mean training GT of property ``p``'s fakes over parsing class ``c``.
+
+    Build with :meth:`fit`; :meth:`lookup` maps a parsing to a map (see the module doc for the
+    fall-backs).
+
+    Attributes:
+        tables: property -> ``(num_classes,)`` float64 table.
+        global_table: the table over all training fakes.
+    """
+
+    def __init__(self, tables: dict[str, np.ndarray], global_table: np.ndarray) -> None:
+        self.tables = {str(k): np.asarray(v, dtype=np.float64) for k, v in tables.items()}
+        self.global_table = np.asarray(global_table, dtype=np.float64)
+
+    @staticmethod
+    def _table(maps: np.ndarray, parsings: np.ndarray, num_classes: int, fallback: np.ndarray | None) -> np.ndarray:
+        flat_c = parsings.reshape(-1).astype(np.int64)
+        sums = np.bincount(flat_c, weights=maps.reshape(-1), minlength=num_classes)[:num_classes]
+        counts = np.bincount(flat_c, minlength=num_classes)[:num_classes]
+        overall = float(maps.mean()) if maps.size else 0.0
+        table = np.where(counts > 0, sums / np.maximum(counts, 1), np.nan)
+        if fallback is not None:
+            table = np.where(np.isnan(table), fallback, table)
+        return np.where(np.isnan(table), overall, table)
+
+    @classmethod
+    def fit(cls, maps: MapLike, parsings: np.ndarray, labels: Sequence[int] | np.ndarray, properties: Sequence[str],
+            num_classes: int = 19) -> LayoutPrior:
+        """The tables of the fakes (label 1) among ``maps`` (``N x H x W``, GT in [0, 1]) and their
+        ``parsings`` (``N x H x W`` class indices in ``0..num_classes-1``)."""
+        m = to_numpy(maps)
+        par = np.asarray(parsings)
+        lab = to_numpy(labels).ravel()
+        props = np.array([str(p) for p in properties], dtype=object)
+        if m.ndim != 3 or par.shape != m.shape or lab.size != len(m) or len(props) != len(m):
+            raise ValueError(f"LayoutPrior.fit: maps {m.shape}, parsings {par.shape}, {lab.size} labels and "
+                             f"{len(props)} properties do not match")
+        if par.size and (par.min() < 0 or par.max() >= num_classes):
+            raise ValueError(f"LayoutPrior.fit: parsing classes must be in 0..{num_classes - 1}")
+        fake = lab == 1
+        if not fake.any():
+            raise ValueError("LayoutPrior.fit: no fake (label 1) sample")
+        global_table = cls._table(m[fake], par[fake], num_classes, None)
+        tables = {p: cls._table(m[fake & (props == p)], par[fake & (props == p)], num_classes, global_table)
+                  for p in sorted(set(props[fake]))}
+        return cls(tables, global_table)
+
+    def lookup(self, property: str | None, parsing: np.ndarray) -> np.ndarray:
+        """``T[property, parsing]``: an ``HxW`` float32 map (the all-fakes table for an unseen property)."""
+        table = self.tables.get(str(property), self.global_table)
+        par = np.asarray(parsing).astype(np.int64)
+        return table[np.clip(par, 0, len(table) - 1)].astype(np.float32)
+
+
+class References:
+    """All reference predictors of a table: the mean maps (:class:`ReferenceMaps`) and, when given,
+    the :class:`LayoutPrior`.
+
+    Attributes:
+        kinds: the kinds this object predicts (:data:`REFERENCE_KINDS`; without ``layout_prior`` when
+            no layout prior is given).
+    """
+
+    def __init__(self, maps: ReferenceMaps, layout: LayoutPrior | None = None) -> None:
+        self.maps = maps
+        self.layout = layout
+        self.kinds = REFERENCE_KINDS if layout is not None else MEAN_KINDS
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.maps.shape
+
+    def predict(self, kind: str, property: str | None = None, shape: tuple[int, int] | None = None,
+                parsing: np.ndarray | None = None) -> np.ndarray:
+        """The ``HxW`` float32 map of ``kind`` for an image of ``property`` (``layout_prior`` needs the
+        image's ``parsing``: ``sqrt(T[property, parsing] * property_mean)``)."""
+        if kind != "layout_prior":
+            return self.maps.predict(kind, property, shape)
+        if self.layout is None or parsing is None:
+            raise ValueError("References.predict: 'layout_prior' needs a fitted layout prior and the image's parsing")
+        mean = self.maps.predict("property_mean", property, shape)
+        lookup = self.layout.lookup(property, parsing)
+        if lookup.shape != mean.shape:
+            raise ValueError(f"References.predict: parsing {lookup.shape} and maps {mean.shape} differ in shape")
+        return np.sqrt(lookup * mean).astype(np.float32)

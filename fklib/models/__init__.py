@@ -26,14 +26,16 @@ from .common import (IMAGENET_MEAN, IMAGENET_STD, ClassifierHead, ImageNetNormal
                      count_parameters)
 from .deeplab import DeepLabV3ResNet101, coco_voc_checkpoint_path, load_coco_voc_state_dict
 from .dffd import DFFDXception
-from .efficientnet_unet import EfficientNetLite0Encoder, EfficientNetLite0UNet, lite0_weights_path
+from .efficientnet_unet import (EfficientNetLite0Encoder, EfficientNetLite0UNet, EfficientNetLiteEncoder,
+                               EfficientNetLiteUNet, SRMFilters, lite0_weights_path, lite_weights_path)
 from .registry import create_model, is_model, list_models, register_model
 from .unet import UNetSmall
 
 __all__ = [
     "create_model", "list_models", "register_model", "is_model", "LocatorOutput", "PriorBlend", "count_parameters",
     "ImageNetNormalize", "ClassifierHead", "attend", "IMAGENET_MEAN", "IMAGENET_STD",
-    "UNetSmall", "EfficientNetLite0UNet", "EfficientNetLite0Encoder", "lite0_weights_path",
+    "UNetSmall", "EfficientNetLite0UNet", "EfficientNetLite0Encoder", "EfficientNetLiteUNet", "EfficientNetLiteEncoder",
+    "SRMFilters", "lite0_weights_path", "lite_weights_path",
     "DeepLabV3ResNet101", "coco_voc_checkpoint_path", "load_coco_voc_state_dict",
     "DFFDXception",
 ]

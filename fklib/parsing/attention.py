@@ -44,6 +44,45 @@ def attention_from_mask(mask: np.ndarray, sigma: float = 8.0, floor: float = 0.3
     return (floor + (1.0 - floor) * blurred).astype(np.float32)
 
 
+class ParsedImages:
+    """Our parser's class-index map of each distinct image array of some items, computed once up front.
+
+    ``parsed(arr)`` returns the ``HxW`` parsing of an array that was among the items' images or
+    references, looked up by the array's memory (address, shape, strides): views of the same pixels
+    -- the items of one real face in the decoded-data cache share them -- are parsed once.
+
+    Args:
+        items: the items whose ``image`` and ``reference`` arrays are parsed.
+        parser: a face parser (:func:`fklib.parsing.load_parser`).
+        size: the parser's working resolution.
+        references_only: parse only the real references (e.g. the face regions of splices).
+    """
+
+    def __init__(self, items, parser, size: int = 128, references_only: bool = False) -> None:
+        arrays, keys = [], {}
+        for it in items:
+            for arr in ((it.reference,) if references_only else (it.image, it.reference)):
+                if arr is not None and self._key(arr) not in keys:
+                    keys[self._key(arr)] = len(arrays)
+                    arrays.append(np.asarray(arr))
+        self._keys = keys
+        self._maps: dict[int, np.ndarray] = {}
+        by_shape: dict[tuple, list[int]] = {}
+        for k, a in enumerate(arrays):
+            by_shape.setdefault(a.shape, []).append(k)
+        for idx in by_shape.values():
+            for k, m in zip(idx, parse(parser, np.stack([arrays[k] for k in idx]), size=size)):
+                self._maps[k] = m
+
+    @staticmethod
+    def _key(arr: np.ndarray) -> tuple:
+        a = np.asarray(arr)
+        return a.__array_interface__["data"][0], a.shape, a.strides
+
+    def __call__(self, arr: np.ndarray) -> np.ndarray:
+        return self._maps[self._keys[self._key(arr)]]
+
+
 class ParsingAttention:
     """Face attention for training items: ``item -> HxW`` map, from parsing computed once up front.
 
@@ -60,23 +99,7 @@ class ParsingAttention:
 
     def __init__(self, items, parser, sigma: float = 8.0, floor: float = 0.3, size: int = 128) -> None:
         self.sigma, self.floor = sigma, floor
-        arrays, keys = [], {}
-        for it in items:
-            for arr in (it.image, it.reference):
-                if arr is not None and id(arr) not in keys:
-                    keys[id(arr)] = len(arrays)
-                    arrays.append(np.asarray(arr))
-        self._keys = keys
-        self._maps = {}
-        by_shape: dict[tuple, list[int]] = {}
-        for k, a in enumerate(arrays):
-            by_shape.setdefault(a.shape, []).append(k)
-        for idx in by_shape.values():
-            for k, m in zip(idx, parse(parser, np.stack([arrays[k] for k in idx]), size=size)):
-                self._maps[k] = m
-
-    def parsing(self, arr: np.ndarray) -> np.ndarray:
-        return self._maps[self._keys[id(arr)]]
+        self.parsing = ParsedImages(items, parser, size)
 
     def __call__(self, item) -> np.ndarray:
         h, w = item.image.shape[:2]

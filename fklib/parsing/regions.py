@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-#: CelebAMask-HQ class indices, in order.
-CLASSES = ("background", "skin", "nose", "eyeglasses", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear",
-           "mouth", "u_lip", "l_lip", "hair", "hat", "earring", "necklace", "neck", "cloth")
+from ..data.readers import CELEBAMASK_CLASSES as CLASSES  # the 19 class names, by label index
 _I = {name: i for i, name in enumerate(CLASSES)}
 
 FACE = ("skin", "nose", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear", "r_ear", "mouth", "u_lip", "l_lip")

@@ -21,6 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from ..config import PROFILE_NAMES, TrainConfig, check_profile, make_config
+from ..data import ensure_splice_set
 from ..engine import evaluate_checkpoint
 
 #: Epochs of the single-property models per profile (the universal model uses its profile's).
@@ -62,12 +63,19 @@ def single_config(profile: str, prop: str, loss: str = "l1", classifier: bool = 
 
 
 def evaluate(checkpoint: str | Path, set_name: str = "stgan", properties=None, split: str = "test",
-             references: bool = True, limit: int | None = None, **keys) -> pd.DataFrame:
+             references: bool = True, limit: int | None = None, splices: str | None = None, **keys) -> pd.DataFrame:
     """Per-image rows of :func:`fklib.engine.evaluate_checkpoint`, keeping the fakes of ``properties``
     (all when ``None``) and every real; ``keys`` are added as constant columns (e.g. ``method="l1"``).
-    ``limit``: at most this many images per property (see :data:`EVAL_LIMIT`)."""
-    df = evaluate_checkpoint(checkpoint, set_name, split=split, references=references, device="auto",
-                             max_per_property=limit)
+    ``limit``: at most this many images per property (see :data:`EVAL_LIMIT`). ``splices``: a fixed
+    splice set (:data:`fklib.data.SPLICE_SETS`, e.g. ``stgan_test``) instead of ``set_name`` / ``split``;
+    its rows get ``set = "splices/<name>"`` (its reals are its own, for ACC)."""
+    if splices is not None:
+        df = evaluate_checkpoint(checkpoint, "generic", ensure_splice_set(splices), split="all",
+                                 references=references, device="auto", max_per_property=limit)
+        df = df.assign(set=f"splices/{splices}")
+    else:
+        df = evaluate_checkpoint(checkpoint, set_name, split=split, references=references, device="auto",
+                                 max_per_property=limit)
     if properties is not None:
         df = df[(df["label"] == 0) | df["property"].isin(list(properties))]
     return df.assign(**keys).reset_index(drop=True)

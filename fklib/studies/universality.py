@@ -5,8 +5,10 @@ from __future__ import annotations
 from ..config import TrainConfig
 from .common import single_config
 
-#: Sets of Table 3 (the universal model is trained on STGAN only: the others are cross-GAN).
+#: Sets of Table 3 (AttGAN is never trained on: cross-GAN).
 TABLE3_SETS = ("stgan", "attgan", "stargan", "interfacegan")
+#: Table 3's splice rows ("STGAN splice", "StarGAN splice"): the fixed blob splices of the test identities.
+TABLE3_SPLICES = ("stgan_test", "stargan_test")
 #: Table 4's pairs: training property -> test (set, property) cells, first the gray "itself" cell.
 TABLE4_TESTS = {
     "Bald": [("stgan", "Bald"), ("attgan", "Bald"), ("attgan", "Black_Hair"), ("attgan", "Eyeglasses")],

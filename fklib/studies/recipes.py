@@ -1,0 +1,80 @@
+"""Choosing the universal locator's recipe on the **validation** split (``experiments/recipes.py``, notebook 01).
+
+:func:`validation_rows` evaluates a checkpoint -- the network alone: a prior-blend model is
+unwrapped (:class:`fklib.models.PriorBlend` mixes in the per-property mean maps, which a locator
+must beat, not borrow) -- on every validation set we have (:data:`VALIDATION_SETS`): STGAN,
+StarGAN and InterFaceGAN validation identities and the fixed blob splices of the STGAN and
+StarGAN validation identities, with the reference predictors of its training data.
+:func:`validation_summary` reduces them to one row of numbers per checkpoint (means over each
+set's (GAN, property) groups, as the tables), including how many STGAN properties the network
+beats both the per-property mean map and the layout prior on, for COSS and for SSIM.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ..checkpoint import model_from_checkpoint
+from ..config import resolve_device
+from ..data import ensure_splice_set
+from ..engine import MODEL, evaluate_checkpoint, summarize
+from ..models import PriorBlend
+
+#: (name in the summary, reader set, splice set or None): the validation sets of a recipe.
+VALIDATION_SETS = (("stgan", "stgan", None), ("stargan", "stargan", None), ("interfacegan", "interfacegan", None),
+                   ("stgan_splice", "generic", "stgan_val"), ("stargan_splice", "generic", "stargan_val"))
+#: The references a locator must beat.
+STRONG_REFERENCES = ("property_mean", "layout_prior")
+
+
+def validation_rows(checkpoint: str | Path, sets=VALIDATION_SETS, network_alone: bool = True) -> pd.DataFrame:
+    """Per-image rows (:func:`fklib.engine.evaluate_checkpoint`) of the checkpoint on each validation set,
+    with an ``eval_set`` column; the reference predictors are those of the checkpoint's training data."""
+    model, cfg, payload = model_from_checkpoint(checkpoint)
+    if network_alone and isinstance(model, PriorBlend):
+        model = model.model
+    device = resolve_device("auto")
+    frames = []
+    for name, set_name, splices in sets:
+        folder = ensure_splice_set(splices, cfg.data_dir) if splices else None
+        df = evaluate_checkpoint(checkpoint, set_name, folder, split="all" if splices else "val", model=model,
+                                 cfg=cfg, payload=payload, device=str(device))
+        frames.append(df.assign(eval_set=name))
+    return pd.concat(frames, ignore_index=True)
+
+
+def validation_summary(rows: pd.DataFrame) -> dict:
+    """One dict of numbers per checkpoint: ``<set>_<metric>`` for the model (means over the set's (GAN,
+    property) groups), ``<set>_<metric>_<reference>`` for the strong references, and, for STGAN,
+    ``stgan_props_beaten_coss`` / ``_ssim``: properties where the model is above both strong references."""
+    out: dict = {}
+    for name, sub in rows.groupby("eval_set", sort=False):
+        s = summarize(sub)
+        mean = s[s["gan"] == "mean"].set_index("predictor")
+        for m in ("acc", "coss", "psnr", "ssim", "auc", "f1"):
+            out[f"{name}_{m}"] = round(float(mean.loc[MODEL, m]), 4)
+            for ref in STRONG_REFERENCES:
+                if ref in mean.index and m != "acc":
+                    out[f"{name}_{m}_{ref}"] = round(float(mean.loc[ref, m]), 4)
+        if name == "stgan":
+            per = s[s["gan"] != "mean"].set_index(["predictor", "property"])
+            for m in ("coss", "ssim"):
+                props = per.loc[MODEL].index
+                beaten = [p for p in props if all(per.loc[(MODEL, p), m] > per.loc[(ref, p), m]
+                                                  for ref in STRONG_REFERENCES if (ref, p) in per.index)]
+                out[f"stgan_props_beaten_{m}"] = len(beaten)
+    return out
+
+
+def selection_score(summary: dict) -> float:
+    """One number to rank recipes on validation: the mean of STGAN COSS, SSIM and AUC, splice (STGAN
+    and StarGAN) COSS and AUC, StarGAN COSS and AUC, and the ACC of the four sets (higher is better)."""
+    keys = ("stgan_coss", "stgan_ssim", "stgan_auc", "stgan_splice_coss", "stgan_splice_auc", "stargan_splice_coss",
+            "stargan_splice_auc", "stargan_coss", "stargan_auc", "stgan_acc", "stargan_acc", "interfacegan_acc",
+            "stgan_splice_acc")
+    vals = [summary[k] for k in keys if k in summary and not math.isnan(summary[k])]
+    return round(sum(vals) / len(vals), 4) if vals else math.nan
+
