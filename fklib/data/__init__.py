@@ -17,8 +17,8 @@ from .dataset import FakeMapDataset, resize_pair
 from .fetching import FetchError, fetch, load_manifest, manifest_hash, upstream_url
 from .images import load_label, load_rgb
 from .maps import binary_map, entire_map, gt_map, real_map
-from .readers import (ENTIRE, REAL, RECONSTRUCTION, STARGAN_PROPERTIES, STGAN_PROPERTIES, Item, ParsingSample,
-                      Strip, read_attgan_grid, read_celebamask, read_celebamask_pair, read_generic,
+from .readers import (ENTIRE, REAL, RECONSTRUCTION, STARGAN_PROPERTIES, STGAN_PROPERTIES, BadFilesError, Item,
+                      ParsingSample, Strip, read_attgan_grid, read_celebamask, read_celebamask_pair, read_generic,
                       read_interfacegan, read_stargan_strip, read_stgan_strip)
 from .select import limit_items, stratified_items
 from .sets import SET_FOLDERS, gt_maps, load_set
@@ -28,7 +28,7 @@ __all__ = [
     "image_to_tensor", "tensor_to_image",
     "FakeMapDataset", "resize_pair", "FetchError", "fetch", "load_manifest", "manifest_hash", "upstream_url",
     "load_label", "load_rgb", "binary_map", "entire_map", "gt_map", "real_map", "ENTIRE", "REAL",
-    "RECONSTRUCTION", "STARGAN_PROPERTIES", "STGAN_PROPERTIES", "Item", "ParsingSample", "Strip",
+    "RECONSTRUCTION", "STARGAN_PROPERTIES", "STGAN_PROPERTIES", "BadFilesError", "Item", "ParsingSample", "Strip",
     "read_attgan_grid", "read_celebamask", "read_celebamask_pair", "read_generic", "read_interfacegan",
     "read_stargan_strip", "read_stgan_strip", "SET_FOLDERS", "gt_maps", "load_set", "limit_items", "stratified_items", "ensure_splits",
     "identities", "make_splits", "paper_protocol", "read_splits",
