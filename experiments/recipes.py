@@ -110,7 +110,7 @@ def run_one(name: str, overrides: dict, args) -> dict:
         seconds = sum(h["seconds"] for h in history)
     else:
         t0 = time.time()
-        best = fit(cfg, progress=False, log=lambda *a: print(f"[{name}]", *a, flush=True))["best"]
+        best = fit(cfg, progress=False, log=lambda *a: print(f"[{name}]", *a, flush=True), overwrite=True)["best"]
         seconds = time.time() - t0
         model, cfg, ckpt = model_from_checkpoint(best)
     folder = Path(args.data_dir) / "stgan_celeba128" if args.data_dir else None

@@ -26,6 +26,8 @@ def _train(argv: list[str]) -> int:
     p.add_argument("--baseline", action="store_true",
                    help="the DFFD baseline of Table 2 on STGAN Bald for this profile (fklib.config.baseline_config)")
     p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last.pt")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the run already in <out_dir> (without it, or --resume, such a folder is refused)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     args = p.parse_args(argv)
     overrides = dict(parse_override(o) for o in args.overrides)
@@ -37,7 +39,11 @@ def _train(argv: list[str]) -> int:
         cfg = make_config(args.profile, args.config, overrides)
     print(f"train: {cfg.name}: model={cfg.model} loss={cfg.loss} size={cfg.size} epochs={cfg.epochs} "
           f"-> {cfg.checkpoint_dir()}")
-    res = fit(cfg, resume=args.resume, progress=not args.quiet)
+    res = fit(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+    if not Path(res["best"]).is_file():
+        print(f"error: {res['best']}: not written (no epoch had a finite validation score); last {res['last']}",
+              file=sys.stderr)
+        return 1
     print(f"train: best checkpoint {res['best']}, last {res['last']}")
     return 0
 
@@ -45,6 +51,7 @@ def _train(argv: list[str]) -> int:
 def _evaluate(argv: list[str]) -> int:
     import pandas as pd
 
+    from .data.readers import BadFilesError  # lazy: each command imports only what it needs
     from .engine import evaluate_checkpoint, side_by_side, summarize  # lazy: `locate` must not import the engine
 
     p = argparse.ArgumentParser(prog="python -m fklib evaluate", description="Evaluate a checkpoint.")
@@ -57,9 +64,17 @@ def _evaluate(argv: list[str]) -> int:
     p.add_argument("--device", default="auto")
     p.add_argument("--no-references", action="store_true", help="skip the input-blind reference predictors")
     p.add_argument("--tta", action="store_true", help="average with the prediction on the mirrored image")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="evaluate the readable files and list the bad ones (default: name every bad file, stop)")
     args = p.parse_args(argv)
-    df = evaluate_checkpoint(args.checkpoint, args.set_name, args.data, args.split, device=args.device,
-                             references=not args.no_references, tta=args.tta)
+    try:
+        df = evaluate_checkpoint(args.checkpoint, args.set_name, args.data, args.split, device=args.device,
+                                 references=not args.no_references, tta=args.tta, skip_bad=args.skip_bad)
+    except BadFilesError as err:
+        print(f"error: {err}\n(--skip-bad evaluates the other files)", file=sys.stderr)
+        return 1
+    for msg in df.attrs.get("skipped", []):
+        print(f"evaluate: skipped {msg}", file=sys.stderr)
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         df.to_csv(args.out, index=False)

@@ -4,6 +4,8 @@
   and primitive values written to a temporary file and renamed; they load with
   ``torch.load(path, weights_only=True)``, so loading never runs code. A ``.safetensors`` file
   (:func:`save_locator`, what ``python -m fklib export`` ships) loads into the same payload dict.
+  Both record the SHA-256 of their weights (:func:`weights_sha256`, key ``weights_sha256``), checked
+  on every load: a damaged file is refused naming it (files written before the hash load as before).
 - :func:`build_model` -- the model of a :class:`~fklib.config.TrainConfig`;
   :func:`model_from_checkpoint` -- the trained model of a checkpoint (with its prior blend), its
   config and payload; :func:`load_init_weights` -- a fine-tuning start (``init_from``).
@@ -13,6 +15,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import platform
@@ -31,7 +34,7 @@ from .models.registry import accepts
 
 #: Metadata keys stored as strings in a shipped locator's safetensors header.
 LOCATOR_META_KEYS = ("config", "git_commit", "data_manifest_hash", "history", "prior_alpha", "machine", "command",
-                     "train_seconds", "train_time_kind", "prior_scores", "no_cl_threshold")
+                     "train_seconds", "train_time_kind", "prior_scores", "no_cl_threshold", "weights_sha256")
 
 
 # --- run metadata -------------------------------------------------------------------------------
@@ -69,11 +72,61 @@ def run_metadata(cfg: TrainConfig, init_sha256: str | None = None) -> dict:
     return meta
 
 
+# --- weights integrity --------------------------------------------------------------------------
+
+def weight_tensors(payload: dict) -> dict[str, torch.Tensor]:
+    """The tensors a checkpoint's weights consist of, named as a shipped locator stores them:
+    ``model.<name>`` for each entry of ``payload["model"]``, and ``prior_maps`` when present."""
+    tensors = {f"model.{k}": v for k, v in payload["model"].items()}
+    if "prior_maps" in payload:
+        tensors["prior_maps"] = payload["prior_maps"]
+    return tensors
+
+
+def weights_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over ``tensors`` in sorted name order: each name, dtype, shape and raw bytes."""
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def check_payload(path: Path, payload) -> dict:
+    """``payload`` when it is an fklib checkpoint whose weights match their recorded SHA-256.
+
+    Raises:
+        ValueError: naming ``path``: no weights or no config, a config that is not valid JSON or not a
+            valid :class:`TrainConfig`, or weights that differ from the stored ``weights_sha256``
+            (a damaged or modified file). A file without a stored hash (older files) is accepted.
+    """
+    model = payload.get("model") if isinstance(payload, dict) else None
+    if not isinstance(model, dict) or not all(isinstance(v, torch.Tensor) for v in model.values()):
+        raise ValueError(f"{path}: not an fklib checkpoint (no 'model' weights in it)")
+    if "config" not in payload:
+        raise ValueError(f"{path}: not an fklib checkpoint (no 'config' in it)")
+    try:
+        config_of(payload)
+    except (TypeError, ValueError) as err:  # json.JSONDecodeError and ConfigError are ValueErrors
+        raise ValueError(f"{path}: its config is not valid ({err})") from None
+    stored = payload.get("weights_sha256")
+    if stored is not None and weights_sha256(weight_tensors(payload)) != stored:
+        raise ValueError(f"{path}: its weights do not match the SHA-256 recorded in it (the file is damaged "
+                         "or was modified); use an intact copy")
+    return payload
+
+
 # --- files --------------------------------------------------------------------------------------
 
 def save_checkpoint(path: Path, payload: dict) -> None:
-    """Write ``payload`` with torch.save to a temp file beside ``path``, then rename."""
+    """Write ``payload`` with torch.save to a temp file beside ``path``, then rename.
+
+    A payload with ``model`` weights gets their :func:`weights_sha256` (key ``weights_sha256``).
+    """
     path = Path(path)
+    if "model" in payload:
+        payload = {**payload, "weights_sha256": weights_sha256(weight_tensors(payload))}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
     torch.save(payload, tmp)
@@ -82,21 +135,28 @@ def save_checkpoint(path: Path, payload: dict) -> None:
 
 def load_checkpoint(path: str | Path) -> dict:
     """Load a checkpoint safely: ``.pt`` with ``weights_only=True`` (tensors and primitive values only),
-    ``.safetensors`` as written by :func:`save_locator`."""
+    ``.safetensors`` as written by :func:`save_locator`; checked by :func:`check_payload`.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: naming the file: not loadable, not an fklib checkpoint, or damaged.
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint")
     if path.suffix == ".safetensors":
-        return load_locator(path)
+        return check_payload(path, load_locator(path))
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file for the user
         raise ValueError(f"{path}: not a loadable fklib checkpoint ({type(err).__name__}: {err})") from err
+    return check_payload(path, payload)
 
 
 def save_locator(payload: dict, out: str | Path) -> Path:
     """Write a checkpoint payload (as :func:`load_checkpoint` returns it) as safetensors: float32 weights,
-    ``prior_maps`` when present, and the :data:`LOCATOR_META_KEYS` as string metadata; no pickle."""
+    ``prior_maps`` when present, and the :data:`LOCATOR_META_KEYS` as string metadata (with the
+    :func:`weights_sha256` of the stored tensors); no pickle."""
     from safetensors.torch import save_file
 
     out = Path(out)
@@ -109,6 +169,7 @@ def save_locator(payload: dict, out: str | Path) -> Path:
         if key in payload:
             value = payload[key]
             meta[key] = value if isinstance(value, str) else json.dumps(value)
+    meta["weights_sha256"] = weights_sha256(tensors)  # of the tensors as stored (float32)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
     save_file(tensors, str(tmp), metadata=meta)
@@ -117,7 +178,8 @@ def save_locator(payload: dict, out: str | Path) -> Path:
 
 
 def load_locator(path: str | Path) -> dict:
-    """Read a file written by :func:`save_locator` into a checkpoint payload dict."""
+    """Read a file written by :func:`save_locator` into a checkpoint payload dict (unchecked: see
+    :func:`load_checkpoint`)."""
     from safetensors import safe_open
 
     path = Path(path)
@@ -156,16 +218,45 @@ def build_model(cfg: TrainConfig, pretrained: bool = True) -> torch.nn.Module:
     return create_model(cfg.model, classifier=cfg.classifier, **kwargs)
 
 
+def _names(keys: list[str]) -> str:
+    return ", ".join(keys[:3]) + (f", ... ({len(keys)} in all)" if len(keys) > 3 else "")
+
+
+def check_weights(path: Path, model: torch.nn.Module, state: dict, model_name: str) -> None:
+    """Raise a ``ValueError`` naming ``path`` unless ``state`` fits ``model`` exactly (same tensor names
+    and shapes) and holds only finite values."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(state))
+    extra = sorted(set(state) - set(own))
+    shapes = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
+    problems = ([f"{len(missing)} missing ({_names(missing)})"] if missing else []) + \
+               ([f"{len(extra)} unexpected ({_names(extra)})"] if extra else []) + \
+               ([f"{len(shapes)} of another shape ({_names(shapes)})"] if shapes else [])
+    if problems:
+        raise ValueError(f"{path}: its weights do not fit the {model_name!r} model of its config: tensors "
+                         + "; ".join(problems))
+    bad = sorted(k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all()))
+    if bad:
+        raise ValueError(f"{path}: {len(bad)} weight tensor(s) hold NaN or infinite values ({_names(bad)}): "
+                         "the file is damaged")
+
+
 def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfig, dict]:
     """Rebuild the model of a checkpoint (eval mode, CPU) with its config and the raw payload.
 
     A checkpoint with ``prior_maps`` comes wrapped in :class:`fklib.models.PriorBlend`.
+
+    Raises:
+        FileNotFoundError, ValueError: naming the file (see :func:`load_checkpoint` and :func:`check_weights`).
     """
     ckpt = load_checkpoint(path)
     cfg = config_of(ckpt)
     model = build_model(cfg, pretrained=False)  # the checkpoint holds the trained weights
+    check_weights(Path(path), model, ckpt["model"], cfg.model)
     model.load_state_dict(ckpt["model"])
     if "prior_maps" in ckpt:
+        if "prior_alpha" not in ckpt:
+            raise ValueError(f"{path}: has prior maps but no 'prior_alpha' (not a complete fklib checkpoint)")
         model = PriorBlend(model, ckpt["prior_maps"], float(ckpt["prior_alpha"]))
     return model.eval(), cfg, ckpt
 

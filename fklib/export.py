@@ -10,7 +10,9 @@ machine). :func:`fklib.checkpoint.load_checkpoint` reads it back into the same p
 
 ``python -m fklib export --checkpoint checkpoints/cpu/best.pt [--out models/fakelocator.safetensors]``
 writes the weights, evaluates them on the public STGAN test split (model and the input-blind
-references) and writes the card data ``<out>.json`` and the card ``<out>.md``.
+references) and writes the card data ``<out>.json`` and the card ``<out>.md``. The SHA-256 of the
+weights (:func:`fklib.checkpoint.weights_sha256`) is in the file's metadata, checked on every load,
+and in the card (``weights_sha256``); the card JSON holds ``null`` where a value is missing, never NaN.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pathlib import Path
 from . import paths
 from .checkpoint import load_checkpoint, machine_description, model_from_checkpoint, save_locator
 from .engine import evaluate_checkpoint, summary_means
+from .files import json_safe
 from .models import count_parameters
 
 
@@ -45,6 +48,7 @@ def card_markdown(card: dict, weights: Path) -> str:
         *([f"| note | {card['note']} |"] if card.get("note") else []),
         f"| git commit of the training run | `{card['git_commit']}` |",
         f"| file | {card['bytes'] / 1e6:.1f} MB, float32, safetensors |",
+        *([f"| weights SHA-256 (checked on load) | `{card['weights_sha256']}` |"] if card.get("weights_sha256") else []),
         "| intended input | an RGB face image, cropped and aligned like CelebA (face centred, ~70 % of the frame); "
         "any size, resized to the model's resolution and the map resized back |", "",
         f"Public STGAN **test** split ({card['test_n_fakes']} fakes of 13 properties + "
@@ -86,8 +90,8 @@ def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool
         payload["command"] = command
     payload.setdefault("command", "python -m fklib train --profile " + json.loads(payload["config"])["name"])
     save_locator(payload, out)
-    model, cfg, _ = model_from_checkpoint(out)
-    card = {"weights": out.name, "command": payload["command"],
+    model, cfg, shipped = model_from_checkpoint(out)
+    card = {"weights": out.name, "weights_sha256": shipped["weights_sha256"], "command": payload["command"],
             "export_command": f"python -m fklib export --checkpoint {checkpoint} --out {out.name}",
             "config": cfg.to_dict(), "git_commit": payload.get("git_commit", "unknown"),
             "data_manifest_hash": payload.get("data_manifest_hash", ""), "machine": payload["machine"],
@@ -102,7 +106,7 @@ def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool
         card["test_n_reals"] = int((model_rows["label"] == 0).sum())
         json_path = out.with_suffix(".json")
         tmp = json_path.with_name(f".{json_path.name}.part")
-        tmp.write_text(json.dumps(card, indent=2) + "\n")
+        tmp.write_text(json.dumps(json_safe(card), indent=2, allow_nan=False) + "\n")
         os.replace(tmp, json_path)
         md_path = out.with_suffix(".md")
         md_path.write_text(card_markdown(card, out))

@@ -13,15 +13,23 @@ anti-aliasing); the map is resized back to the input size. It was trained on Cel
 aligned faces: other framings are processed as given and the map is less reliable there.
 
 A file that cannot be read (missing, not an image, truncated, larger than ``--max-pixels``) gives
-one error line naming it, the other files still run, and the exit status is 1.
+one error line naming it, the other files still run, and the exit status is 1. A model whose
+output is not finite (damaged weights) is refused the same way; the JSON never holds NaN.
+
+Outputs never overwrite an input, and no two inputs share a stem: every output name is planned
+before anything is written (:func:`output_stems`). ``--out`` is checked (a folder, writable)
+before the model is loaded. Each image's files are written under an exclusive lock on ``--out``,
+so two runs into one folder never mix the files of one image.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +39,13 @@ import numpy as np
 from . import colors, paths
 from .checkpoint import model_from_checkpoint
 from .data.images import load_rgb
+from .files import folder_lock, json_safe
 from .models.inference import ImagePredictor
 
 #: Default pixel limit for ``locate`` (about 8k x 8k): larger files are refused before decoding.
 LOCATE_MAX_PIXELS = 64_000_000
+#: The files written per image: kind -> suffix after the stem.
+OUTPUT_SUFFIXES = {"map": "_map.png", "json": ".json", "overlay": "_overlay.png"}
 
 
 @dataclass
@@ -76,6 +87,18 @@ class Locator(ImagePredictor):
         self.cfg = cfg
         self.threshold = payload.get("no_cl_threshold")
         super().__init__(model, cfg.size, device)
+
+    def predict_array(self, rgb: np.ndarray) -> tuple[np.ndarray, float | None]:
+        """:meth:`ImagePredictor.predict_array`, refusing an output with NaN or infinite values.
+
+        Raises:
+            ValueError: the map or the probability is not finite (naming the checkpoint: damaged weights).
+        """
+        m, prob = super().predict_array(rgb)
+        if not np.isfinite(m).all() or (prob is not None and not math.isfinite(prob)):
+            raise ValueError(f"the model's output is not finite (NaN or infinite values): are the weights of "
+                             f"{self.checkpoint} damaged?")
+        return m, prob
 
     def __call__(self, path: str | Path, max_pixels: int = LOCATE_MAX_PIXELS) -> Located:
         path = Path(path)
@@ -151,52 +174,102 @@ def _atomic_save(write, path: Path) -> None:
             tmp.unlink()
 
 
-def output_stems(paths: list[Path]) -> list[str]:
-    """One output stem per input: the file stem, made unique (``x``, ``x_2``, ...) within one run."""
-    seen: dict[str, int] = {}
-    stems = []
-    for p in paths:
-        stem = p.stem
-        n = seen.get(stem, 0) + 1
-        seen[stem] = n
-        stems.append(stem if n == 1 else f"{stem}_{n}")
+def _file_key(path: Path):
+    """What identifies the file at ``path``: device and inode when it exists (hard links, symlinks), else its real path."""
+    try:
+        st = path.stat()
+        return st.st_dev, st.st_ino
+    except OSError:
+        return os.path.realpath(path)
+
+
+def output_stems(paths: list[Path], out_dir: str | Path | None = None,
+                 suffixes: tuple[str, ...] = tuple(OUTPUT_SUFFIXES.values())) -> list[str]:
+    """One output stem per input, all planned before anything is written.
+
+    An input keeps its file stem where it can (the first input of that stem); every other one gets
+    the first free ``<stem>_2``, ``<stem>_3``, ...: no two inputs share a stem, also when an input is
+    itself named ``x_2``. With ``out_dir``, a stem whose output files (``<stem><suffix>``) would be
+    one of the inputs is not free either, so an input is never written over.
+    """
+    inputs = {_file_key(p) for p in paths}
+    taken: set[str] = set()
+
+    def take(stem: str) -> bool:
+        if stem in taken or (out_dir is not None and
+                             any(_file_key(Path(out_dir) / f"{stem}{s}") in inputs for s in suffixes)):
+            return False
+        taken.add(stem)
+        return True
+
+    stems: list[str | None] = [p.stem if take(p.stem) else None for p in paths]
+    for i, p in enumerate(paths):
+        n = 2
+        while stems[i] is None:
+            stems[i] = f"{p.stem}_{n}" if take(f"{p.stem}_{n}") else None
+            n += 1
     return stems
+
+
+def prepare_out_dir(out_dir: str | Path) -> Path:
+    """``out_dir``, created when missing, once it is known to be a folder this process can write into.
+
+    Raises:
+        ValueError: naming it: it exists and is not a folder, lies under a file, or cannot be written.
+    """
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"{out_dir}: exists and is not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out_dir):  # the one sure test (permissions, read-only mounts, root)
+            pass
+    except OSError as e:
+        raise ValueError(f"{out_dir}: cannot write into this output folder ({e.strerror or e})") from None
+    return out_dir
 
 
 def locate_files(images: list[str | Path], out_dir: str | Path = "located", checkpoint: str | Path | None = None,
                  bits: int = 16, overlay: bool = True, max_pixels: int = LOCATE_MAX_PIXELS,
                  locator: Locator | None = None, log=print, err=None) -> tuple[list[dict], list[str]]:
-    """Locate each image, writing map, overlay and JSON; return (the JSON records, the error lines)."""
+    """Locate each image, writing map, overlay and JSON; return (the JSON records, the error lines).
+
+    ``out_dir`` is checked first (:func:`prepare_out_dir`) and every output name planned before
+    anything is written (:func:`output_stems`); an image's files are written together under an
+    exclusive lock on ``out_dir`` (:func:`fklib.files.folder_lock`). A bad image (or a write that
+    fails) gives one error line naming it and the next image runs.
+    """
     err = err or (lambda s: print(s, file=sys.stderr))
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"{out_dir}: exists and is not a folder")
-    locator = locator or Locator(checkpoint)
+    out_dir = prepare_out_dir(out_dir)
     paths = [Path(p) for p in images]
+    suffixes = {k: v for k, v in OUTPUT_SUFFIXES.items() if overlay or k != "overlay"}
+    stems = output_stems(paths, out_dir, tuple(suffixes.values()))
+    locator = locator or Locator(checkpoint)
     records, errors = [], []
-    for path, stem in zip(paths, output_stems(paths)):
+    for path, stem in zip(paths, stems):
         t0 = time.perf_counter()
+        files = {k: out_dir / f"{stem}{suffix}" for k, suffix in suffixes.items()}
         try:
             rgb = load_rgb(path, max_pixels=max_pixels)
             m, prob = locator.predict_array(rgb)
-        except (FileNotFoundError, ValueError) as e:
+            res = Located(path, m, prob, locator.threshold)
+            record = {"image": str(path), "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
+                      "fake_probability": prob, "decision": res.decision(), "map": res.stats(),
+                      "map_png_bits": bits, "model": {"checkpoint": str(locator.checkpoint),
+                                                      "model": locator.cfg.model, "input_size": locator.size},
+                      "files": {k: str(v) for k, v in files.items()}, "seconds": round(time.perf_counter() - t0, 3)}
+            text = json.dumps(json_safe(record), indent=2, allow_nan=False) + "\n"
+            with folder_lock(out_dir):  # this image's files come from one run
+                save_map_png(m, files["map"], bits)
+                if overlay:
+                    label = res.decision() if prob is None else f"{res.decision()} (p={prob:.2f})"
+                    save_overlay_png(rgb, m, files["overlay"], title=label)
+                _atomic_save(lambda tmp: tmp.write_text(text), files["json"])
+        except (OSError, ValueError) as e:  # OSError: FileNotFoundError of an input, or a failed write
             msg = str(e) if str(path) in str(e) else f"{path}: {e}"
             errors.append(msg)
             err(f"error: {msg}")
             continue
-        res = Located(path, m, prob, locator.threshold)
-        files = {"map": out_dir / f"{stem}_map.png", "json": out_dir / f"{stem}.json"}
-        save_map_png(m, files["map"], bits)
-        if overlay:
-            files["overlay"] = out_dir / f"{stem}_overlay.png"
-            label = res.decision() if prob is None else f"{res.decision()} (p={prob:.2f})"
-            save_overlay_png(rgb, m, files["overlay"], title=label)
-        record = {"image": str(path), "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
-                  "fake_probability": prob, "decision": res.decision(), "map": res.stats(),
-                  "map_png_bits": bits, "model": {"checkpoint": str(locator.checkpoint), "model": locator.cfg.model,
-                                                  "input_size": locator.size},
-                  "files": {k: str(v) for k, v in files.items()}, "seconds": round(time.perf_counter() - t0, 3)}
-        _atomic_save(lambda tmp: tmp.write_text(json.dumps(record, indent=2) + "\n"), files["json"])
         records.append(record)
         p = "n/a" if prob is None else f"{prob:.3f}"
         log(f"{path}: {res.decision()} (p={p}), map mean {record['map']['mean']:.3f} -> {files['map']}")
@@ -216,6 +289,7 @@ def main(argv: list[str] | None = None) -> int:
                    help=f"refuse larger images before decoding (default {LOCATE_MAX_PIXELS})")
     args = p.parse_args(argv)
     try:
+        prepare_out_dir(args.out)  # before the model: a bad --out fails at once, naming it
         locator = Locator(args.checkpoint)
         _, errors = locate_files(args.images, args.out, bits=args.bits, overlay=not args.no_overlay,
                                  max_pixels=args.max_pixels, locator=locator)

@@ -66,10 +66,19 @@ def checkpoints_dir() -> Path:
 
 
 def mirror_dir() -> Path:
-    """The local read-only mirror: ``$FKLIB_DATA_MIRROR``, else ``<root>/../shared/data``."""
+    """The local read-only mirror: ``$FKLIB_DATA_MIRROR``, else ``<root>/../shared/data``.
+
+    Raises:
+        FileNotFoundError: ``$FKLIB_DATA_MIRROR`` is set to something that is not a folder (a
+            typo must not fall back silently to downloading); the default may be absent.
+    """
     env = os.environ.get("FKLIB_DATA_MIRROR")
     if env:
-        return Path(env).expanduser().resolve()
+        mirror = Path(env).expanduser().resolve()
+        if not mirror.is_dir():
+            raise FileNotFoundError(f"FKLIB_DATA_MIRROR={env}: mirror folder {mirror} does not exist "
+                                    "(fix or unset the variable)")
+        return mirror
     return (project_root().parent / "shared" / "data").resolve()
 
 

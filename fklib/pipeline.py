@@ -25,6 +25,8 @@ from . import paths
 from .config import PROFILE_NAMES as PROFILES
 _NUMBERED = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
 _DEMO = re.compile(r"^demo_[A-Za-z0-9_]+\.ipynb$")
+#: The notebook that writes ``results/README.md`` from the tables of the others.
+SUMMARY_NOTEBOOK = "99_summary"
 #: Inline outputs larger than this (bytes of base64) are replaced by a note in the executed copies.
 MAX_INLINE_BYTES = 20_000
 
@@ -42,15 +44,24 @@ def notebooks_dir() -> Path:
     return paths.project_root() / "notebooks"
 
 
+def notebook_matches(nb: Path, wanted: str) -> bool:
+    """``wanted`` names ``nb`` exactly: its number (``2`` or ``02``, compared as numbers) or its whole stem."""
+    m = _NUMBERED.match(nb.name)
+    if wanted.isdigit():
+        return m is not None and int(wanted) == int(m.group(1))
+    return nb.stem == wanted
+
+
 def list_notebooks(folder: Path | None = None, only: list[str] | None = None, demos: bool = True) -> list[Path]:
-    """The numbered notebooks in order, then the demos; ``only`` keeps numbers/names given (``02``, ``demo_map``)."""
+    """The numbered notebooks in order, then the demos; ``only`` keeps the numbers/names given exactly
+    (``02``, ``2``, ``03_universality``, ``demo_locator``; see :func:`notebook_matches`)."""
     folder = folder or notebooks_dir()
     numbered = sorted(p for p in folder.glob("*.ipynb") if _NUMBERED.match(p.name))
     found = numbered + (sorted(p for p in folder.glob("demo_*.ipynb") if _DEMO.match(p.name)) if demos else [])
     if only:
         wanted = [w.strip() for w in only if w.strip()]
-        keep = [p for p in found if any(p.name.startswith(w) or p.stem == w for w in wanted)]
-        missing = [w for w in wanted if not any(p.name.startswith(w) or p.stem == w for p in found)]
+        keep = [p for p in found if any(notebook_matches(p, w) for w in wanted)]
+        missing = [w for w in wanted if not any(notebook_matches(p, w) for p in found)]
         if missing:
             raise ValueError(f"no notebook matches {missing} in {folder} (have: {[p.stem for p in found]})")
         return keep
@@ -147,6 +158,12 @@ def run_pipeline(profile: str = "cpu", only: list[str] | None = None, notebooks:
         records.append({"notebook": nb.stem, "seconds": round(seconds, 1)})
         log(f"[{k}/{len(todo)}] {nb.stem}: done in {seconds:.0f} s -> {executed / nb.name}")
     log(f"pipeline ({profile}): {len(todo)} notebooks in {(time.time() - t_all) / 60:.1f} min")
+    if any(nb.stem == SUMMARY_NOTEBOOK for nb in todo):
+        from .report.summary import summary_sources  # lazy: pandas, only when the summary ran
+
+        if not summary_sources(paths.results_dir()):
+            log(f"pipeline: warning: {SUMMARY_NOTEBOOK} had nothing to summarise: no result tables in "
+                f"{paths.results_dir() / 'tables'} (run the notebooks that write them first, e.g. without --only)")
     return records
 
 

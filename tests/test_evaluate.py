@@ -80,3 +80,31 @@ def test_cli_writes_csv_and_names_bad_input(smoke_ckpt, tmp_path, capsys):
     assert cli(["evaluate", "--checkpoint", str(smoke_ckpt), "--set", "generic", "--data",
                 str(tmp_path / "nowhere"), "--split", "all"]) == 1
     assert "nowhere" in capsys.readouterr().err
+
+
+def test_every_bad_file_is_reported_and_skip_bad_evaluates_the_rest(smoke_ckpt, tmp_path, rng, capsys):
+    folder = make_stgan_folder(tmp_path / "new", rng, n=4)
+    (folder / "90001.png").write_bytes(b"not a png")                   # unreadable
+    save_png(folder / "90003.png", random_rgb(rng, 128, 1800))         # not the strip layout
+    args = ["evaluate", "--checkpoint", str(smoke_ckpt), "--set", "stgan", "--data", str(folder), "--split", "all",
+            "--device", "cpu", "--no-references"]
+    assert cli(args) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "2 file(s) could not be read" in err and "--skip-bad" in err
+    assert "90001.png" in err and "90003.png" in err
+    out = tmp_path / "e.csv"
+    assert cli(args + ["--skip-bad", "--out", str(out)]) == 0
+    captured = capsys.readouterr()
+    skipped = [line for line in captured.err.splitlines() if line.startswith("evaluate: skipped")]
+    assert len(skipped) == 2 and "90001.png" in skipped[0] and "90003.png" in skipped[1]
+    df = pd.read_csv(out)
+    assert sorted(df["identity"].astype(str).unique()) == ["90000", "90002"] and len(df) == 2 * 14
+
+
+@pytest.mark.parametrize("device, expected", [("bogus", "expected auto, cpu"), ("cuda", "no CUDA GPU")])
+def test_bad_device_is_one_line(smoke_ckpt, capsys, device, expected):
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert cli(["evaluate", "--checkpoint", str(smoke_ckpt), "--device", device]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: device '{device}'") and expected in line

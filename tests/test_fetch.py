@@ -197,3 +197,72 @@ def test_manifest_hash_depends_on_content():
     m = {"a/x": "1" * 64, "b/y": "2" * 64}
     assert manifest_hash("a/", m) != manifest_hash("b/", m)
     assert manifest_hash("a/", m) == manifest_hash("a/", {**m, "b/y": "3" * 64})
+
+
+def test_mirror_variable_pointing_nowhere_is_an_error_not_a_download(tmp_path, mini, monkeypatch, capsys):
+    from fklib.data.__main__ import main
+
+    _, manifest, _ = mini
+    downloads = []
+    monkeypatch.setattr(fetching, "_pooch_get", lambda url, *a: downloads.append(url))
+    monkeypatch.setattr(fetching, "load_manifest", lambda: manifest)
+    nowhere = tmp_path / "no-such-mirror"
+    monkeypatch.setenv("FKLIB_DATA_MIRROR", str(nowhere))
+    with pytest.raises(FileNotFoundError, match=f"FKLIB_DATA_MIRROR={nowhere}.*does not exist"):
+        fetch(tmp_path / "data", manifest=manifest, progress=False)
+    assert main(["fetch", "--dest", str(tmp_path / "data"), "--quiet"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "FKLIB_DATA_MIRROR" in err and str(nowhere) in err
+    assert downloads == [] and not (tmp_path / "data" / "setA").exists()
+
+
+def test_repair_twice_keeps_every_file_moved_aside(tmp_path, mini):
+    mirror, manifest, files = mini
+    dest = tmp_path / "data"
+    fetch(dest, mirror=mirror, manifest=manifest, progress=False)
+    target = dest / "setA/two.bin"
+    for edit in (b"first edit", b"second edit", b"third edit"):
+        target.write_bytes(edit)
+        report = fetch(dest, mirror=mirror, manifest=manifest, progress=False, repair=True)
+        assert target.read_bytes() == files["setA/two.bin"]
+        assert len(report.moved_aside) == 1 and "moved aside" in str(report)
+    assert (dest / "setA/two.bin.corrupt").read_bytes() == b"first edit"
+    assert (dest / "setA/two.bin.corrupt.2").read_bytes() == b"second edit"
+    assert (dest / "setA/two.bin.corrupt.3").read_bytes() == b"third edit"
+
+
+def test_partial_files_of_a_killed_fetch_are_removed_by_the_next(tmp_path, mini):
+    """SIGKILL during a copy leaves a hidden ``.<name>.*.part``; the next fetch removes it and completes."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    mirror, manifest, files = mini
+    dest, started = tmp_path / "data", tmp_path / "started"
+    code = (
+        "import time\n"
+        "from fklib.data import fetching\n"
+        "def stuck(src, dst, *a, **k):\n"
+        "    dst.write(b'half'); dst.flush(); open(%r, 'w').close(); time.sleep(120)\n"
+        "fetching.shutil.copyfileobj = stuck\n"
+        "fetching.fetch(%r, mirror=%r, manifest=%r, progress=False)\n" % (str(started), str(dest), str(mirror), manifest)
+    )
+    env = {**os.environ, "PYTHONPATH": str(paths.project_root())}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    try:
+        deadline = time.time() + 60
+        while not started.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "the fetch never started copying"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    left = [p for p in dest.rglob(".*.part")]
+    assert len(left) == 1 and left[0].read_bytes() == b"half"
+    report = fetch(dest, mirror=mirror, manifest=manifest, progress=False)
+    assert report.cleaned == 1 and "interrupted fetch removed" in str(report)
+    assert no_partials(dest)
+    for rel, data in files.items():
+        assert (dest / rel).read_bytes() == data

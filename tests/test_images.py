@@ -83,3 +83,46 @@ def test_decompression_bomb_guard(tmp_path, rng):
     with pytest.raises(ValueError, match="big.png.*2000 pixels"):
         load_rgb(path, max_pixels=1999)
     assert load_rgb(path, max_pixels=2000).shape == (40, 50, 3)
+
+
+def test_exif_orientation_is_applied(tmp_path, rng):
+    """A JPEG stored 256x160 with orientation 6 is shown 160x256: that is what load_rgb returns."""
+    yy, xx = np.mgrid[0:256, 0:160]                                    # H x W as a viewer shows it: smooth,
+    shown = np.stack([yy, xx, (yy + xx) // 2], -1).astype(np.uint8)    # so that JPEG keeps it close
+    stored = Image.fromarray(shown).transpose(Image.Transpose.ROTATE_90)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    stored.save(path, quality=95, exif=exif)
+    out = load_rgb(path)
+    assert out.shape == (256, 160, 3)
+    with Image.open(path) as raw:                                      # decoded as stored, turned by hand
+        assert raw.size == (256, 160)
+        expected = np.asarray(raw.convert("RGB").transpose(Image.Transpose.ROTATE_270))
+    np.testing.assert_array_equal(out, expected)
+    assert np.abs(out.astype(int) - shown.astype(int)).mean() < 2     # the upright picture (JPEG loss aside)
+
+
+def test_float_tiff_in_unit_range_is_scaled(tmp_path, rng):
+    values = rng.random((6, 7)).astype(np.float32)
+    values[0, 0], values[0, 1] = 0.0, 1.0
+    path = tmp_path / "f.tif"
+    Image.fromarray(values, mode="F").save(path)
+    out = load_rgb(path)
+    expected = np.rint(values.astype(np.float64) * 255).astype(np.uint8)
+    for c in range(3):
+        np.testing.assert_array_equal(out[..., c], expected)
+
+
+def test_float_tiff_with_nan_and_float_rgb_tiff_are_refused_by_name(tmp_path, rng):
+    values = rng.random((4, 4)).astype(np.float32)
+    values[1, 1] = np.nan
+    path = tmp_path / "nan.tif"
+    Image.fromarray(values, mode="F").save(path)
+    with pytest.raises(ValueError, match="nan.tif.*NaN"):
+        load_rgb(path)
+    tifffile = pytest.importorskip("tifffile")
+    rgb = tmp_path / "rgbf.tif"
+    tifffile.imwrite(rgb, rng.random((4, 5, 3)).astype(np.float32), photometric="rgb")
+    with pytest.raises(ValueError, match="rgbf.tif"):
+        load_rgb(rgb)

@@ -1,6 +1,8 @@
 """``python -m fklib locate`` with the shipped model, bad files, and shipping a checkpoint (fklib.export)."""
 
 import json
+import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -151,3 +153,277 @@ def test_export_card_matches_evaluation(smoke_ckpt, tmp_path):
     expected = fakes.groupby(["gan", "property"])["coss"].mean().mean()  # mean over properties
     assert card["test"]["model"]["coss"] == pytest.approx(expected, abs=1e-4)
     assert card["test_n_reals"] == int(((df["predictor"] == "model") & (df["label"] == 0)).sum())
+    from safetensors import safe_open                                  # the weights' hash, in file and card
+
+    with safe_open(str(tmp_path / "m.safetensors"), framework="pt") as f:
+        stored, tensors = f.metadata()["weights_sha256"], {k: f.get_tensor(k) for k in f.keys()}
+    assert card["weights_sha256"] == stored == expected_sha256(tensors)
+    assert strict_json(tmp_path / "m.json")["weights_sha256"] == stored
+
+
+# --- damaged weights (issue 17, item 1) ------------------------------------------------------------
+
+def flip(data: bytes, offset: int, n: int) -> bytes:
+    """``data`` with ``n`` bytes from ``offset`` bit-inverted."""
+    raw = bytearray(data)
+    raw[offset:offset + n] = bytes(b ^ 0xFF for b in raw[offset:offset + n])
+    return bytes(raw)
+
+
+def safetensors_data_start(data: bytes) -> int:
+    return 8 + int.from_bytes(data[:8], "little")
+
+
+def expected_sha256(tensors: dict) -> str:
+    """The documented weights hash, computed here from the tensors: sorted names, dtype, shape, raw bytes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.numpy().tobytes() if t.dtype != torch.bfloat16 else t.view(torch.int16).numpy().tobytes())
+    return h.hexdigest()
+
+
+def error_lines(err: str) -> list[str]:
+    assert "Traceback" not in err
+    return [line for line in err.splitlines() if line.startswith("error: ")]
+
+
+def test_flipped_shipped_weights_are_refused_and_no_nan_is_written(tmp_path, capsys):
+    """The issue's case: 4 KB flipped in a copy of the shipped (hash-less) file gave exit 0, p=nan, NaN in the JSON."""
+    data = default_locator().read_bytes()
+    start = safetensors_data_start(data)
+    flipped = tmp_path / "flipped.safetensors"
+    flipped.write_bytes(flip(data, start + (len(data) - start) // 2, 4096))
+    good = save_png(tmp_path / "good.png", np.full((128, 128, 3), 127, np.uint8))
+    out = tmp_path / "out"
+    assert cli(["locate", str(good), "--checkpoint", str(flipped), "--out", str(out)]) == 1
+    lines = error_lines(capsys.readouterr().err)
+    assert len(lines) == 1 and str(flipped) in lines[0]
+    assert not any(out.glob("*.json"))
+
+
+def test_locator_files_carry_their_weights_hash_and_a_damaged_one_is_refused(tmp_path, capsys):
+    from safetensors import safe_open
+
+    hashed = save_locator(load_checkpoint(default_locator()), tmp_path / "hashed.safetensors")
+    with safe_open(str(hashed), framework="pt") as f:
+        stored = f.metadata()["weights_sha256"]
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    assert stored == expected_sha256(tensors)
+    model_from_checkpoint(hashed)                                    # intact: loads
+    data = hashed.read_bytes()
+    damaged = tmp_path / "damaged.safetensors"
+    damaged.write_bytes(flip(data, safetensors_data_start(data) + 100_000, 4096))
+    with pytest.raises(ValueError, match=r"damaged.safetensors: its weights do not match the SHA-256"):
+        load_checkpoint(damaged)
+    img = save_png(tmp_path / "x.png", np.full((64, 64, 3), 90, np.uint8))
+    assert cli(["locate", str(img), "--checkpoint", str(damaged), "--out", str(tmp_path / "o")]) == 1
+    assert str(damaged) in error_lines(capsys.readouterr().err)[0]
+
+
+def test_pt_checkpoint_with_64_flipped_bytes_is_refused(smoke_ckpt, tmp_path):
+    payload = load_checkpoint(smoke_ckpt)
+    tensors = {f"model.{k}": v for k, v in payload["model"].items()}
+    name, largest = max(tensors.items(), key=lambda kv: kv[1].numel())
+    raw = smoke_ckpt.read_bytes()
+    at = raw.find(largest.numpy().tobytes()[:256])                     # inside that tensor's stored bytes
+    assert at > 0, name
+    bad = tmp_path / "flipped.pt"
+    bad.write_bytes(flip(raw, at + 8, 64))
+    with pytest.raises(ValueError, match=r"flipped.pt: its weights do not match the SHA-256"):
+        model_from_checkpoint(bad)
+    assert payload["weights_sha256"] == expected_sha256(tensors)      # written by training, best and last
+    assert load_checkpoint(smoke_ckpt.with_name("last.pt"))["weights_sha256"] == payload["weights_sha256"]
+
+
+def test_non_finite_model_output_is_refused(smoke_ckpt, tmp_path, capsys):
+    """Finite but absurd weights overflow to NaN: locate names the image and the checkpoint, writes no JSON."""
+    from fklib.checkpoint import save_checkpoint
+
+    payload = load_checkpoint(smoke_ckpt)
+    payload["model"] = {k: v * 1e30 if v.ndim == 4 else v for k, v in payload["model"].items()}
+    huge = tmp_path / "huge.pt"
+    save_checkpoint(huge, payload)
+    img = save_png(tmp_path / "face.png", random_rgb(np.random.default_rng(0), 40, 40))
+    out = tmp_path / "out"
+    assert cli(["locate", str(img), "--checkpoint", str(huge), "--out", str(out)]) == 1
+    (line,) = error_lines(capsys.readouterr().err)
+    assert str(img) in line and str(huge) in line and "not finite" in line
+    assert not any(out.iterdir())
+
+
+def strict_json(path):
+    def refuse(const):
+        raise AssertionError(f"{path}: non-standard JSON constant {const}")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+# --- EXIF orientation (item 2) ---------------------------------------------------------------------
+
+def test_exif_rotated_jpeg_is_located_upright(locator, stgan_pair, tmp_path):
+    """Stored 256x160 with orientation 6 (shown 160x256): map, overlay and JSON are 160x256, the model sees it upright."""
+    upright = Image.open(stgan_pair[0]).convert("RGB").resize((160, 256))
+    stored = upright.transpose(Image.Transpose.ROTATE_90)             # orientation 6 turns it back
+    assert stored.size == (256, 160)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / "phone.jpg"
+    stored.save(path, quality=95, exif=exif)
+    records, errors = locate_files([path], tmp_path / "out", locator=locator, log=lambda *_: None)
+    assert not errors
+    rec = records[0]
+    assert (rec["width"], rec["height"]) == (160, 256)
+    assert Image.open(tmp_path / "out" / "phone_map.png").size == (160, 256)
+    assert Image.open(tmp_path / "out" / "phone_overlay.png").size == (160, 256)
+    with Image.open(path) as raw:                                      # decoded as stored, turned by hand
+        shown = np.asarray(raw.convert("RGB").transpose(Image.Transpose.ROTATE_270))
+    _, prob = locator.predict_array(shown)
+    assert rec["fake_probability"] == pytest.approx(prob, abs=1e-6)
+
+
+# --- outputs never overwrite each other or an input (item 7) ---------------------------------------
+
+def test_no_two_inputs_share_a_stem(locator, tmp_path):
+    rng = np.random.default_rng(7)
+    inputs = [save_png(tmp_path / "c1" / "a.png", random_rgb(rng, 48, 48)),
+              save_png(tmp_path / "c2" / "a.png", random_rgb(rng, 48, 48)),
+              save_png(tmp_path / "a_2.png", random_rgb(rng, 48, 48))]
+    out = tmp_path / "O"
+    records, errors = locate_files(inputs, out, locator=locator, log=lambda *_: None)
+    assert not errors
+    jsons = sorted(out.glob("*.json"))
+    assert len(jsons) == 3 and len(list(out.iterdir())) == 9
+    by_image = {strict_json(p)["image"]: p for p in jsons}
+    assert set(by_image) == {str(p) for p in inputs}
+    assert by_image[str(inputs[2])].name == "a_2.json"                 # a file named a_2 keeps its name
+    for p in inputs:                                                   # each output set is its own input's
+        m, _ = locator.predict_array(np.asarray(Image.open(p).convert("RGB")))
+        data = strict_json(by_image[str(p)])
+        assert data["map"]["mean"] == pytest.approx(float(m.mean()), abs=1e-6)
+        assert np.abs(read_map_png(data["files"]["map"]) - m).max() <= 1 / 65535 + 1e-6
+
+
+def test_an_input_is_never_written_over(smoke_ckpt, tmp_path, monkeypatch):
+    """``cd dir && locate foo.png foo_map.png --out .`` overwrote the user's foo_map.png before reading it."""
+    rng = np.random.default_rng(3)
+    save_png(tmp_path / "foo.png", random_rgb(rng, 32, 32))
+    save_png(tmp_path / "foo_map.png", random_rgb(rng, 32, 32))
+    before = {p: (tmp_path / p).read_bytes() for p in ("foo.png", "foo_map.png")}
+    monkeypatch.chdir(tmp_path)
+    assert cli(["locate", "foo.png", "foo_map.png", "--out", ".", "--checkpoint", str(smoke_ckpt)]) == 0
+    assert {p: (tmp_path / p).read_bytes() for p in before} == before
+    images = {strict_json(p)["image"] for p in tmp_path.glob("*.json")}
+    assert images == {"foo.png", "foo_map.png"}
+    assert (tmp_path / "foo_2_map.png").is_file() and (tmp_path / "foo_map_map.png").is_file()
+
+
+def test_two_concurrent_runs_do_not_mix_one_images_files(smoke_ckpt, tmp_path, monkeypatch):
+    """Run A (16-bit maps) pauses after writing a map; run B (8-bit) starts then: one image's map and JSON
+    must still come from the same run."""
+    import threading
+
+    import fklib.locate as L
+
+    img = save_png(tmp_path / "face.png", random_rgb(np.random.default_rng(5), 32, 32))
+    out = tmp_path / "O"
+    a_wrote_map, b_done = threading.Event(), threading.Event()
+    save_map = L.save_map_png
+
+    def slow_save(m, path, bits=16):
+        save_map(m, path, bits)
+        if threading.current_thread().name == "A":
+            a_wrote_map.set()
+            b_done.wait(timeout=2)          # B finishes meanwhile unless it waits for A's files
+
+    monkeypatch.setattr(L, "save_map_png", slow_save)
+    shared = L.Locator(smoke_ckpt)
+
+    def run(bits, done=None):
+        L.locate_files([img], out, bits=bits, overlay=False, locator=shared, log=lambda *_: None)
+        if done is not None:
+            done.set()
+
+    a = threading.Thread(target=run, args=(16,), name="A")
+    a.start()
+    assert a_wrote_map.wait(timeout=30)
+    b = threading.Thread(target=run, args=(8, b_done), name="B")
+    b.start()
+    a.join(60)
+    b.join(60)
+    bits = strict_json(out / "face.json")["map_png_bits"]
+    assert Image.open(out / "face_map.png").mode == ("L" if bits == 8 else "I;16")
+
+
+# --- one-line errors instead of tracebacks (item 11) -----------------------------------------------
+
+def test_out_under_a_file_or_read_only_is_one_line_before_any_work(stgan_pair, tmp_path, capsys):
+    f = tmp_path / "file.txt"
+    f.write_text("keep me")
+    assert cli(["locate", str(stgan_pair[0]), "--out", str(f / "sub")]) == 1
+    (line,) = error_lines(capsys.readouterr().err)
+    assert str(f / "sub") in line
+    assert f.read_text() == "keep me"
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if os.geteuid() == 0:                       # root writes through permissions: make the folder immutable
+        if subprocess.run(["chattr", "+i", str(ro)], capture_output=True).returncode != 0:
+            pytest.skip("no way to make a read-only folder for root here (chattr +i failed)")
+    else:
+        ro.chmod(0o555)
+    try:
+        assert cli(["locate", str(stgan_pair[0]), str(stgan_pair[1]), "--out", str(ro)]) == 1
+        (line,) = error_lines(capsys.readouterr().err)
+        assert str(ro) in line and "cannot write" in line
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(ro)], check=True)
+        ro.chmod(0o755)
+    assert not any(ro.iterdir())
+
+
+@pytest.mark.parametrize("damage", ["wrong shape", "missing key", "extra key", "no config", "config not json",
+                                    "config invalid", "not a dict"])
+def test_malformed_checkpoints_are_one_line_naming_the_file(smoke_ckpt, tmp_path, capsys, damage):
+    payload = load_checkpoint(smoke_ckpt)
+    payload.pop("weights_sha256", None)                                # as a file written before the hash
+    state = payload["model"]
+    first = next(k for k, v in state.items() if v.ndim == 4)
+    if damage == "wrong shape":
+        state[first] = torch.zeros(3, 3, 3, 3)
+    elif damage == "missing key":
+        state.pop(first)
+    elif damage == "extra key":
+        state["head.extra.weight"] = torch.zeros(2)
+    elif damage == "no config":
+        payload.pop("config")
+    elif damage == "config not json":
+        payload["config"] = "{not json"
+    elif damage == "config invalid":
+        payload["config"] = json.dumps({**json.loads(payload["config"]), "epochs": "many"})
+    else:
+        payload = [payload["model"]]
+    bad = tmp_path / "bad.pt"
+    torch.save(payload, bad)
+    img = save_png(tmp_path / "x.png", np.full((32, 32, 3), 50, np.uint8))
+    assert cli(["locate", str(img), "--checkpoint", str(bad), "--out", str(tmp_path / "o")]) == 1
+    (line,) = error_lines(capsys.readouterr().err)
+    assert str(bad) in line
+    assert cli(["evaluate", "--checkpoint", str(bad), "--device", "cpu"]) == 1
+    (line,) = error_lines(capsys.readouterr().err)
+    assert str(bad) in line
+
+
+def test_a_failed_write_names_the_image_and_the_others_still_run(smoke_ckpt, tmp_path, capsys):
+    rng = np.random.default_rng(11)
+    a = save_png(tmp_path / "a.png", random_rgb(rng, 32, 32))
+    b = save_png(tmp_path / "b.png", random_rgb(rng, 32, 32))
+    out = tmp_path / "out"
+    (out / "a.json").mkdir(parents=True)                               # a.json cannot be written
+    assert cli(["locate", str(a), str(b), "--out", str(out), "--checkpoint", str(smoke_ckpt)]) == 1
+    (line,) = error_lines(capsys.readouterr().err)
+    assert str(a) in line
+    assert strict_json(out / "b.json")["image"] == str(b)

@@ -99,3 +99,32 @@ def test_smoke_profile_end_to_end(tmp_path, data_root):
         assert heading in summary
     # The committed results/ were not touched by the smoke run.
     assert not (paths.project_root() / "results" / "executed" / "smoke").exists()
+
+
+def test_only_matches_exact_numbers(tmp_path):
+    for name in ("00_data", "01_train", "02_loss", "10_extra", "demo_widgets", "demo_widgets_more"):
+        write_nb(tmp_path / f"{name}.ipynb", "1")
+    assert [p.stem for p in list_notebooks(tmp_path, only=["0"])] == ["00_data"]     # not every 0x notebook
+    assert [p.stem for p in list_notebooks(tmp_path, only=["1"])] == ["01_train"]
+    assert [p.stem for p in list_notebooks(tmp_path, only=["10", "02"])] == ["02_loss", "10_extra"]
+    assert [p.stem for p in list_notebooks(tmp_path, only=["demo_widgets"])] == ["demo_widgets"]
+    with pytest.raises(ValueError, match="'demo'"):
+        list_notebooks(tmp_path, only=["demo"])
+
+
+def test_summary_with_nothing_to_summarise_warns(tmp_path, monkeypatch):
+    """``--only 99`` into an empty results folder: the README says so, and the pipeline warns."""
+    from fklib.report.summary import write_results_readme
+
+    results = tmp_path / "results"
+    with pytest.warns(UserWarning, match="no result tables"):
+        readme = write_results_readme(results)
+    assert "Nothing to summarise" in readme.read_text()
+    monkeypatch.setenv("FKLIB_RESULTS", str(tmp_path / "run"))
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    write_nb(folder / "00_data.ipynb", "raise RuntimeError('must not run')")
+    write_nb(folder / "99_summary.ipynb", "x = 1")
+    lines = []
+    run_pipeline("smoke", only=["99"], notebooks=folder, log=lines.append)
+    assert any("warning" in line and "99_summary had nothing to summarise" in line for line in lines)

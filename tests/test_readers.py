@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from fklib.data import (STARGAN_PROPERTIES, STGAN_PROPERTIES, gt_map, read_attgan_grid, read_celebamask_pair,
-                        read_generic, read_interfacegan, read_stargan_strip, read_stgan_strip)
+from fklib.data import (STARGAN_PROPERTIES, STGAN_PROPERTIES, BadFilesError, gt_map, read_attgan_grid,
+                        read_celebamask_pair, read_generic, read_interfacegan, read_stargan_strip, read_stgan_strip)
 from conftest import random_rgb, save_png
 
 
@@ -126,7 +126,7 @@ def test_generic_size_mismatch_names_both_files(tmp_path, rng):
 def test_generic_unpaired_fake_and_missing_folder(tmp_path, rng):
     make_generic(tmp_path, rng)
     save_png(tmp_path / "fake" / "mygan" / "Bald" / "nobody.png", random_rgb(rng, 12, 10))
-    with pytest.raises(FileNotFoundError, match=r"nobody.png.*no real image"):
+    with pytest.raises(BadFilesError, match=r"nobody.png.*no real image"):   # every bad file, in one error
         read_generic(tmp_path)
     with pytest.raises(FileNotFoundError, match="missing"):
         read_generic(tmp_path / "missing")

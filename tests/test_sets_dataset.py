@@ -1,10 +1,12 @@
 """load_set (cache, splits, bad input writes nothing) and FakeMapDataset (resize, paired flip)."""
 
+import shutil
+
 import numpy as np
 import pytest
 import torch
 
-from fklib.data import STGAN_PROPERTIES, FakeMapDataset, gt_map, load_set, make_splits, resize_pair
+from fklib.data import STGAN_PROPERTIES, BadFilesError, FakeMapDataset, gt_map, load_set, make_splits, resize_pair
 from fklib.data.readers import Item
 from conftest import random_rgb, save_png, tree_snapshot
 
@@ -124,3 +126,52 @@ def test_dataloader_batches(rng):
     batch = next(iter(loader))
     assert batch["image"].shape == (2, 3, 8, 8) and batch["label"].tolist() == [1.0, 0.0]
     assert batch["gt_map"][1].abs().sum() == 0       # a real image's map is all zeros
+
+
+def test_cache_follows_the_contents_not_the_names(data_root, tmp_path):
+    """Paint a tile of a strip white, load_set, restore the original bytes: fetch says all verified and
+    load_set returns the original tile again (the cache was keyed by the file names)."""
+    from fklib.data import fetch, load_rgb
+
+    data = tmp_path / "data"                      # data/ is read-only: the same files in a copy
+    shutil.copytree(data_root / "stgan_celeba128", data / "stgan_celeba128")
+    folder = data / "stgan_celeba128"
+    strip = sorted((folder / "strips").glob("*.png"))[0]
+    original_bytes = strip.read_bytes()
+    original = load_rgb(strip)
+    bald = slice(140 + 128, 140 + 256)            # tile 1 after the reconstruction
+    painted = original.copy()
+    painted[:, bald] = 255
+    save_png(strip, painted)
+    cache = tmp_path / "cache"
+
+    def bald_tile():
+        items = load_set("stgan", folder, cache_dir=cache)
+        return next(it.image for it in items if it.identity == strip.stem and it.property == "Bald")
+
+    assert (np.asarray(bald_tile()) == 255).all()
+    strip.write_bytes(original_bytes)
+    report = fetch(data, mirror=data_root, sets=["stgan_celeba128"], progress=False)
+    assert (report.skipped, report.copied) == (167, 0)                 # all verified
+    np.testing.assert_array_equal(bald_tile(), original[:, bald])
+
+
+def test_every_bad_file_is_named_and_can_be_skipped(tmp_path, rng):
+    folder = tmp_path / "mine"
+    make_generic(folder, rng)
+    save_png(folder / "real" / "p3.png", random_rgb(rng, 16, 16))
+    (folder / "real" / "p1.png").write_bytes(b"\x89PNG broken")                     # unreadable
+    save_png(folder / "fake" / "g" / "Bangs" / "p3.png", random_rgb(rng, 9, 9))     # of another size
+    with pytest.raises(BadFilesError) as err:
+        load_set("generic", folder, cache_dir=tmp_path / "cache")
+    messages = err.value.errors
+    assert any("real/p1.png" in m for m in messages) and any("Bangs/p3.png" in m for m in messages)
+    assert any("Bangs/p1.png" in m for m in messages)                  # its real could not be read
+    assert len(messages) == 3 and "3 file(s)" in str(err.value)
+    skipped: list[str] = []
+    items = load_set("generic", folder, cache_dir=tmp_path / "cache", bad_files=skipped)
+    assert skipped == messages
+    assert sorted((it.identity, it.label) for it in items) == [("p2", 0), ("p2", 1), ("p3", 0)]
+    assert not (tmp_path / "cache").exists() or not any((tmp_path / "cache").iterdir())   # a partial set is not cached
+    with pytest.raises(BadFilesError):
+        load_set("generic", folder, cache_dir=tmp_path / "cache")

@@ -276,3 +276,90 @@ def test_training_with_splices_and_balanced_sampling(data_root, tmp_path):
     assert sum(len(b["image"]) for b in batches) == 24 and {len(b["image"]) for b in batches} == {8}
     res = fit(cfg, progress=False, log=lambda *_: None)
     assert json.loads(load_checkpoint(res["best"])["history"])[0]["val_coss"] > 0
+
+
+# --- existing runs are never replaced silently (issue 17, item 8) ----------------------------------
+
+def cli_tiny(out_dir) -> list[str]:
+    """``--set`` arguments of a seconds-long CLI training run into ``out_dir``."""
+    sets = {"model_kwargs": "{base: 4}", "size": 32, "max_items": 16, "val_max_items": 8, "out_dir": out_dir,
+            "properties": "[Bald]"}
+    return [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+
+
+def test_train_refuses_a_folder_with_a_run_unless_resume_or_overwrite(data_root, tmp_path, monkeypatch, capsys):
+    from fklib.__main__ import main as cli
+
+    out = tmp_path / "run"
+    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--set", "epochs=2"]) == 0
+    best = (out / "best.pt").read_bytes()
+    capsys.readouterr()
+    import fklib.engine.run as S
+
+    real_items = S.training_items
+
+    def refuse(*_a, **_k):
+        raise AssertionError("reached the training set-up")
+
+    monkeypatch.setattr(S, "training_items", refuse)
+    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--set", "epochs=1"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: {out}: already holds a run") and "--overwrite" in line
+    assert (out / "best.pt").read_bytes() == best                      # the 2-epoch best.pt is kept
+    with pytest.raises(ValueError, match="already holds a run"):
+        fit(make_config("smoke", overrides={"out_dir": str(out)}), progress=False, log=lambda *_: None)
+    monkeypatch.setattr(S, "training_items", real_items)
+    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--set", "epochs=1", "--overwrite"]) == 0
+    assert len(json.loads(load_checkpoint(out / "best.pt")["history"])) == 1   # replaced, as asked
+
+
+# --- config values through the CLI (item 10) -------------------------------------------------------
+
+def test_cli_coerces_exponent_numbers_from_set_and_yaml(data_root, tmp_path):
+    from fklib.__main__ import main as cli
+
+    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(tmp_path / "a"),
+                "--set", "lr=1e-3", "--set", "weight_decay=1e-7"]) == 0
+    saved = json.loads(load_checkpoint(tmp_path / "a" / "best.pt")["config"])
+    assert (saved["lr"], saved["weight_decay"]) == (1e-3, 1e-7)
+    cfg_file = tmp_path / "c.yaml"
+    cfg_file.write_text("profile: smoke\nlr: 1e-4\n")
+    assert cli(["train", "--config", str(cfg_file), "--quiet", *cli_tiny(tmp_path / "b")]) == 0
+    assert json.loads(load_checkpoint(tmp_path / "b" / "best.pt")["config"])["lr"] == 1e-4
+
+
+@pytest.mark.parametrize("override, field", [
+    ("lr=abc", "lr"), ("epochs=abc", "epochs"), ("batch_size=0", "batch_size"), ("betas=5", "betas"),
+    ("epochs=-1", "epochs"), ("properties=[Nonexistent]", "properties"),
+])
+def test_cli_bad_values_are_one_line_naming_the_field(tmp_path, monkeypatch, capsys, override, field):
+    import fklib.engine.run as S
+    from fklib.__main__ import main as cli
+
+    monkeypatch.setattr(S, "training_items", lambda *_a, **_k: pytest.fail("reached the training set-up"))
+    assert cli(["train", "--profile", "smoke", "--set", override, "--set", f"out_dir={tmp_path / 'x'}"]) == 1
+    captured = capsys.readouterr()
+    (line,) = captured.err.splitlines()
+    assert line.startswith(f"error: config field '{field}'")
+    assert "best checkpoint" not in captured.out and not (tmp_path / "x").exists()
+    yaml_file = tmp_path / "bad.yaml"
+    key, value = override.split("=", 1)
+    yaml_file.write_text(f"profile: smoke\n{key}: {value}\nout_dir: {tmp_path / 'y'}\n")
+    assert cli(["train", "--config", str(yaml_file)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"error: config field '{field}'")
+
+
+def test_cli_never_prints_a_best_checkpoint_that_was_not_written(data_root, tmp_path, monkeypatch, capsys):
+    """Every validation score NaN (a diverged run): no best.pt is written, and the CLI says so (exit 1)."""
+    import fklib.engine.train as T
+    from fklib.__main__ import main as cli
+
+    monkeypatch.setattr(T, "validation_score", lambda val: float("nan"))
+    out = tmp_path / "nan"
+    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out)]) == 1
+    captured = capsys.readouterr()
+    assert "best checkpoint" not in captured.out
+    (line,) = captured.err.splitlines()
+    assert f"{out / 'best.pt'}: not written" in line
+    assert not (out / "best.pt").exists() and (out / "last.pt").is_file()

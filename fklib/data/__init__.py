@@ -18,8 +18,9 @@ from .figures import FIGURE_LAYOUTS, figure_items, read_figure_tiles
 from .fetching import FetchError, fetch, load_manifest, manifest_hash, upstream_url
 from .images import load_label, load_rgb
 from .maps import binary_map, entire_map, gt_map, real_map
-from .readers import (CELEBAMASK_CLASSES, ENTIRE, REAL, RECONSTRUCTION, STARGAN_PROPERTIES, STGAN_PROPERTIES, Item, ParsingSample,
-                      Strip, read_attgan_grid, read_celebamask, read_celebamask_pair, read_generic,
+from .readers import (CELEBAMASK_CLASSES, ENTIRE, REAL, RECONSTRUCTION, STARGAN_PROPERTIES, STGAN_PROPERTIES,
+                      BadFilesError, Item, ParsingSample, Strip, read_attgan_grid, read_celebamask,
+                      read_celebamask_pair, read_generic,
                       read_interfacegan, read_stargan_strip, read_stgan_strip)
 from .select import limit_items, stratified_items
 from .splices import SPLICE_KINDS, SPLICE_SETS, SpliceAugment, ensure_splice_set, splice, splice_item, splice_mask
@@ -30,7 +31,7 @@ __all__ = [
     "image_to_tensor", "tensor_to_image", "FIGURE_LAYOUTS", "figure_items", "read_figure_tiles",
     "FakeMapDataset", "resize_pair", "FetchError", "fetch", "load_manifest", "manifest_hash", "upstream_url",
     "load_label", "load_rgb", "binary_map", "entire_map", "gt_map", "real_map", "CELEBAMASK_CLASSES", "ENTIRE", "REAL",
-    "RECONSTRUCTION", "STARGAN_PROPERTIES", "STGAN_PROPERTIES", "Item", "ParsingSample", "Strip",
+    "RECONSTRUCTION", "STARGAN_PROPERTIES", "STGAN_PROPERTIES", "BadFilesError", "Item", "ParsingSample", "Strip",
     "read_attgan_grid", "read_celebamask", "read_celebamask_pair", "read_generic", "read_interfacegan",
     "read_stargan_strip", "read_stgan_strip", "SET_FOLDERS", "gt_maps", "load_set", "limit_items", "stratified_items",
     "SPLICE_KINDS", "SPLICE_SETS", "SpliceAugment", "ensure_splice_set", "splice", "splice_item", "splice_mask", "ensure_splits",

@@ -9,9 +9,12 @@ Source of each file, in order of preference:
 Every file is checked against the manifest shipped in this package (``MANIFEST.sha256``, a
 byte-for-byte copy of the mirror's). Files are written under a temporary name in the target
 folder and renamed only once verified, so an interrupted fetch never leaves a half file under
-its real name. Verified files are skipped on the next run. Nothing is ever written into the
-mirror. A file already in ``data/`` whose hash is wrong is never overwritten silently: the
-fetch stops naming it, unless ``repair=True`` moves it aside (``<name>.corrupt``) first.
+its real name; the hidden partial files (``.<name>.*.part``) a killed fetch leaves behind are
+removed by the next one. One fetch at a time writes into a folder (an exclusive lock on it).
+Verified files are skipped on the next run. Nothing is ever written into the mirror. A file
+already in ``data/`` whose hash is wrong is never overwritten silently: the fetch stops naming
+it, unless ``repair=True`` moves it aside first (``<name>.corrupt``, then ``<name>.corrupt.2``,
+... : every file moved aside is kept).
 
 InterFaceGAN files are stored downscaled (256 px PNG) in the mirror; the upstream holds
 1024 px JPEGs. Without a mirror the JPEG is downloaded and verified against
@@ -33,6 +36,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import paths
+from ..files import folder_lock
 
 #: set folder -> (GitHub ``owner/name``, commit, function mapping a path inside the set to the upstream path).
 UPSTREAM: dict[str, tuple[str, str, Callable[[str], str]]] = {
@@ -120,7 +124,7 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 def _atomic_write_from(target: Path, write: Callable[[io.BufferedWriter], None], expected: str, label: str) -> None:
     """Write through ``write`` into a temp file beside ``target``, verify, then rename."""
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    fd, tmp = tempfile.mkstemp(**_partial_name(target))
     try:
         with os.fdopen(fd, "wb") as f:
             write(f)
@@ -133,20 +137,61 @@ def _atomic_write_from(target: Path, write: Callable[[io.BufferedWriter], None],
             os.unlink(tmp)
 
 
+def _partial_name(target: Path) -> dict:
+    """``tempfile`` arguments of a partial file (or folder) of ``target``: ``.<name>.<random>.part`` beside it."""
+    return {"prefix": f".{target.name}.", "suffix": ".part", "dir": target.parent}
+
+
+def remove_stale_partials(folders) -> int:
+    """Remove the partial files and folders (``.*.part``) an interrupted fetch left in ``folders``; return how many.
+
+    Called under the destination's lock, so no other fetch is writing them.
+    """
+    removed = 0
+    for folder in folders:
+        if not folder.is_dir():
+            continue
+        for p in folder.iterdir():
+            if not (p.name.startswith(".") and p.name.endswith(".part")):
+                continue
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+            removed += 1
+    return removed
+
+
+def aside_path(target: Path) -> Path:
+    """Where ``--repair`` moves a corrupt ``target``: ``<name>.corrupt``, or the first free ``<name>.corrupt.<n>``."""
+    aside, n = target.with_name(target.name + ".corrupt"), 1
+    while aside.exists():
+        n += 1
+        aside = target.with_name(f"{target.name}.corrupt.{n}")
+    return aside
+
+
 @dataclass
 class FetchReport:
-    """What a fetch did: counts per action and the files that failed."""
+    """What a fetch did: counts per action, the files moved aside, and the files that failed."""
 
     dest: Path
     source: str
     skipped: int = 0
     copied: int = 0
     downloaded: int = 0
+    cleaned: int = 0
+    moved_aside: list[str] = field(default_factory=list)
     failed: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
-        return (f"{self.dest}: {self.skipped} already verified, {self.copied} copied, "
+        text = (f"{self.dest}: {self.skipped} already verified, {self.copied} copied, "
                 f"{self.downloaded} downloaded (source: {self.source})")
+        if self.cleaned:
+            text += f"; {self.cleaned} partial file(s) of an interrupted fetch removed"
+        for moved in self.moved_aside:
+            text += f"\n  moved aside: {moved}"
+        return text
 
 
 def _download_interfacegan(rel: str, target: Path, expected: str, url_for: Callable[[str], str],
@@ -159,7 +204,7 @@ def _download_interfacegan(rel: str, target: Path, expected: str, url_for: Calla
         _pooch_get(url_for(rel), expected, target)
         return
     upstream_path, jpeg_sha = _interfacegan_sources()[rel]
-    with tempfile.TemporaryDirectory(dir=target.parent) as tmpdir:
+    with tempfile.TemporaryDirectory(**_partial_name(target)) as tmpdir:
         jpg = pooch.retrieve(url_for(rel), known_hash=f"sha256:{jpeg_sha}", fname="upstream.jpg",
                              path=tmpdir, progressbar=False)
         with Image.open(jpg) as img:
@@ -174,12 +219,14 @@ def _download_interfacegan(rel: str, target: Path, expected: str, url_for: Calla
 
 
 def _pooch_get(url: str, expected: str, target: Path) -> None:
-    """Download ``url`` to ``target`` with pooch (temp file + hash check + rename)."""
+    """Download ``url`` to ``target`` with pooch (into a partial folder beside it, hash check, rename)."""
     import pooch
 
     target.parent.mkdir(parents=True, exist_ok=True)
-    pooch.retrieve(url, known_hash=f"sha256:{expected}", fname=target.name, path=target.parent,
-                   progressbar=False)
+    with tempfile.TemporaryDirectory(**_partial_name(target)) as tmpdir:
+        got = pooch.retrieve(url, known_hash=f"sha256:{expected}", fname=target.name, path=tmpdir,
+                             progressbar=False)
+        os.replace(got, target)
 
 
 def fetch(dest: str | Path | None = None, mirror: str | Path | None | bool = None,
@@ -195,7 +242,8 @@ def fetch(dest: str | Path | None = None, mirror: str | Path | None | bool = Non
             means a server holding the *mirror* layout, so InterFaceGAN PNGs are fetched as is.
         sets: only these set folders (default all).
         manifest: relative path -> SHA-256 (default the shipped manifest).
-        repair: move a corrupt file already in ``dest`` aside (``.corrupt`` suffix) and fetch again.
+        repair: move a corrupt file already in ``dest`` aside (:func:`aside_path`: ``.corrupt``,
+            ``.corrupt.2``, ...) and fetch again.
         progress: show a tqdm bar.
 
     Returns:
@@ -203,6 +251,7 @@ def fetch(dest: str | Path | None = None, mirror: str | Path | None | bool = Non
 
     Raises:
         FetchError: a file is missing upstream/in the mirror, or its hash is wrong (named).
+        FileNotFoundError: ``mirror`` (or ``$FKLIB_DATA_MIRROR``) is not a folder.
     """
     dest = Path(dest) if dest is not None else paths.data_dir()
     manifest = load_manifest() if manifest is None else manifest
@@ -224,7 +273,19 @@ def fetch(dest: str | Path | None = None, mirror: str | Path | None | bool = Non
         raise ValueError(f"{dest}: refusing to fetch into the mirror itself")
     report = FetchReport(dest=dest, source=str(mirror) if mirror is not False else "download")
     dest.mkdir(parents=True, exist_ok=True)
+    with folder_lock(dest):  # one fetch at a time into dest: the partial files found now are stale
+        report.cleaned = remove_stale_partials(sorted({(dest / rel).parent for rel in manifest}))
+        _fetch_files(dest, manifest, mirror, url_for, derive, repair, progress, report)
+    if report.failed:
+        head = "\n  ".join(report.failed[:20])
+        more = f"\n  ... and {len(report.failed) - 20} more" if len(report.failed) > 20 else ""
+        raise FetchError(f"{len(report.failed)} file(s) could not be fetched and verified:\n  {head}{more}")
+    return report
 
+
+def _fetch_files(dest: Path, manifest: dict[str, str], mirror, url_for, derive: bool, repair: bool,
+                 progress: bool, report: FetchReport) -> None:
+    """The per-file part of :func:`fetch`: skip, move aside, copy or download each file; failures go to ``report``."""
     from tqdm.auto import tqdm
 
     for rel in tqdm(sorted(manifest), desc="fetch", unit="file", disable=not progress):
@@ -238,7 +299,9 @@ def fetch(dest: str | Path | None = None, mirror: str | Path | None | bool = Non
                 report.failed.append(f"{target}: already present with a wrong SHA-256 (not overwritten; "
                                      "rerun with --repair to move it aside and fetch it again)")
                 continue
-            target.rename(target.with_name(target.name + ".corrupt"))
+            aside = aside_path(target)
+            target.rename(aside)
+            report.moved_aside.append(str(aside))
         try:
             if mirror is not False:
                 src = Path(mirror) / rel
@@ -260,11 +323,6 @@ def fetch(dest: str | Path | None = None, mirror: str | Path | None | bool = Non
             else:
                 _pooch_get(url_for(rel), expected, target)
                 report.downloaded += 1
-        except Exception as err:  # noqa: BLE001 - collected, reported together below
+        except Exception as err:  # noqa: BLE001 - collected, reported together by fetch()
             msg = str(err) if rel in str(err) or str(target) in str(err) else f"{rel}: {err}"
             report.failed.append(msg)
-    if report.failed:
-        head = "\n  ".join(report.failed[:20])
-        more = f"\n  ... and {len(report.failed) - 20} more" if len(report.failed) > 20 else ""
-        raise FetchError(f"{len(report.failed)} file(s) could not be fetched and verified:\n  {head}{more}")
-    return report

@@ -2,9 +2,12 @@
 
 Conversion rule (documented once, used by every reader):
 
+- The EXIF (or TIFF) orientation is applied first (:func:`PIL.ImageOps.exif_transpose`): the
+  array is the image as a viewer shows it, e.g. a phone JPEG stored sideways with orientation 6.
 - RGB is returned as is.
 - Grayscale (``L``, ``I``, ``I;16``, ``F``, ``1``) is replicated to three channels; 16-bit and
-  float images are scaled to 0..255 first (``I;16``: divided by 257).
+  float images are scaled to 0..255 first (``I;16``: divided by 257; a float image with values
+  in [0, 1] times 255, one in [0, 255] as is; a float image with NaN or infinite values is refused).
 - Images with transparency (``RGBA``, ``LA``, ``P`` with a transparent index, ``PA``) are
   alpha-composited onto **black**, then alpha is dropped: transparent pixels read as black.
 - Other modes (``P``, ``CMYK``, ``YCbCr``, ...) go through Pillow's ``convert("RGB")``.
@@ -20,7 +23,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageOps
 
 #: Pixels allowed in one image before decoding is refused (about 16k x 16k).
 DEFAULT_MAX_PIXELS = 16384 * 16384
@@ -32,8 +35,12 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         return img
     if mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         arr = np.asarray(img).astype(np.float64)
+        if not np.isfinite(arr).all():
+            raise ValueError("a float image with NaN or infinite values")
         if mode.startswith("I;16"):
             arr = arr / 257.0
+        elif mode == "F" and arr.min(initial=0) >= 0 and arr.max(initial=0) <= 1:
+            arr = arr * 255.0  # floats in [0, 1] (how image pipelines store them), not levels 0 and 1
         elif arr.max(initial=0) > 255 or arr.min(initial=0) < 0:
             lo, hi = float(arr.min()), float(arr.max())
             arr = (arr - lo) / (hi - lo if hi > lo else 1.0) * 255.0
@@ -78,6 +85,7 @@ def load_rgb(path: str | Path, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarr
                         "(decompression-bomb guard)"
                     )
                 img.load()
+                ImageOps.exif_transpose(img, in_place=True)  # as shown: EXIF orientation applied
                 rgb = _to_rgb(img)
                 arr = np.array(rgb, dtype=np.uint8)
     except ValueError as err:

@@ -3,6 +3,9 @@
 Every reader checks the layout it expects (image size, the black gap of the strips) and
 raises ``ValueError`` naming the file and the expected size when it does not match, or
 ``FileNotFoundError`` naming a missing file or folder. See ``../shared/data/README.md``.
+The readers of whole folders (:func:`read_each` over strips, :func:`read_interfacegan`,
+:func:`read_generic`) try every file: the bad ones are either collected into the caller's
+``errors`` list and skipped, or raised together as one :class:`BadFilesError`.
 
 Two shapes of result:
 
@@ -124,6 +127,48 @@ class Strip:
         return out
 
 
+class BadFilesError(ValueError):
+    """Files of a folder that could not be read; ``errors`` holds one message per file, each naming it."""
+
+    def __init__(self, errors: list[str]) -> None:
+        self.errors = list(errors)
+        super().__init__(f"{len(self.errors)} file(s) could not be read:\n  " + "\n  ".join(self.errors))
+
+
+def _message(path: Path, err: Exception) -> str:
+    return str(err) if str(path) in str(err) else f"{path}: {err}"
+
+
+def _report(bad: list[str], errors: list[str] | None) -> None:
+    """Hand the bad files' messages to the caller's ``errors`` list, or raise them (``errors=None``)."""
+    if errors is not None:
+        errors.extend(bad)
+    elif bad:
+        raise BadFilesError(bad)
+
+
+def read_each(files, read, errors: list[str] | None = None) -> list:
+    """``[read(f) for f in files]``, trying every file even after a bad one.
+
+    Args:
+        files: the files to read.
+        read: a reader of one file (e.g. :func:`read_stgan_strip`).
+        errors: a list that receives one message per bad file (``ValueError`` / ``FileNotFoundError``,
+            each naming the file); those files are then left out. ``None``: raise them all together.
+
+    Raises:
+        BadFilesError: with ``errors=None``, when any file could not be read.
+    """
+    out, bad = [], []
+    for f in files:
+        try:
+            out.append(read(f))
+        except (FileNotFoundError, ValueError) as err:
+            bad.append(_message(Path(f), err))
+    _report(bad, errors)
+    return out
+
+
 def _check_size(path: Path, arr: np.ndarray, width: int, height: int, what: str) -> None:
     h, w = arr.shape[:2]
     if (w, h) != (width, height):
@@ -209,22 +254,27 @@ def _image_files(folder: Path, exts=(".png", ".jpg", ".jpeg")) -> list[Path]:
     return sorted(p for p in _require_dir(folder).iterdir() if p.suffix.lower() in exts and p.is_file())
 
 
-def read_interfacegan(root: str | Path, size: int = 256) -> list[Item]:
+def read_interfacegan(root: str | Path, size: int = 256, errors: list[str] | None = None) -> list[Item]:
     """Read ``interfacegan_celebahq256``: ``real/*.png`` (label 0) and ``fake/*.png`` ("Entire", label 1).
 
-    Identities are ``real/<stem>`` and ``fake/<stem>``. Every image must be ``size x size``.
+    Identities are ``real/<stem>`` and ``fake/<stem>``. Every image must be ``size x size``. Bad
+    files: see :func:`read_each` (``errors``).
     """
     root = Path(root)
-    items = []
+    items, bad = [], []
     for sub, label in (("real", 0), ("fake", 1)):
         files = _image_files(root / sub)
         if not files:
             raise FileNotFoundError(f"{root / sub}: no images found")
-        for f in files:
+        gan, prop = ("real", REAL) if label == 0 else ("interfacegan", ENTIRE)
+
+        def read(f: Path, sub=sub, label=label, gan=gan, prop=prop) -> Item:
             img = load_rgb(f)
             _check_size(f, img, size, size, "an InterFaceGAN image")
-            gan, prop = ("real", REAL) if label == 0 else ("interfacegan", ENTIRE)
-            items.append(Item(img, None, label, "interfacegan_celebahq256", gan, prop, f"{sub}/{f.stem}", str(f)))
+            return Item(img, None, label, "interfacegan_celebahq256", gan, prop, f"{sub}/{f.stem}", str(f))
+
+        items += read_each(files, read, bad)
+    _report(bad, errors)
     return items
 
 
@@ -263,7 +313,7 @@ def read_celebamask(root: str | Path, ids: list[str] | None = None) -> list[Pars
     return [read_celebamask_pair(root / "images" / f"{i}.jpg", root / "labels" / f"{i}.png") for i in ids]
 
 
-def read_generic(root: str | Path) -> list[Item]:
+def read_generic(root: str | Path, errors: list[str] | None = None) -> list[Item]:
     """Read a user's folder in the generic layout.
 
     ::
@@ -273,7 +323,8 @@ def read_generic(root: str | Path) -> list[Item]:
         root/fake/<gan>/Entire/<anything>.png     whole-image syntheses, unpaired (map of ones)
 
     PNG or JPEG. A fake must have the same size as its real image. Identities are the
-    names (``<name>``); Entire images use ``<gan>/Entire/<stem>``.
+    names (``<name>``); Entire images use ``<gan>/Entire/<stem>``. Bad files (unreadable, a
+    fake without its real or of another size): see :func:`read_each` (``errors``).
     """
     root = Path(root)
     _require_dir(root)
@@ -281,30 +332,37 @@ def read_generic(root: str | Path) -> list[Item]:
     if not real_dir.is_dir() and not fake_dir.is_dir():
         raise FileNotFoundError(f"{root}: neither real/ nor fake/ found (expected the generic layout)")
     reals: dict[str, tuple[Path, np.ndarray]] = {}
+    bad: list[str] = []
+
+    def read_real(f: Path) -> None:
+        if f.stem in reals:
+            raise ValueError(f"{f}: two real images share the name {f.stem!r}")
+        reals[f.stem] = (f, load_rgb(f))
+
     if real_dir.is_dir():
-        for f in _image_files(real_dir):
-            if f.stem in reals:
-                raise ValueError(f"{f}: two real images share the name {f.stem!r}")
-            reals[f.stem] = (f, load_rgb(f))
+        read_each(_image_files(real_dir), read_real, bad)
     items = [Item(img, None, 0, "generic", "real", REAL, name, str(f)) for name, (f, img) in reals.items()]
+
+    def read_fake(f: Path) -> Item:
+        img = load_rgb(f)
+        gan, prop = f.parent.parent.name.lower(), f.parent.name
+        if prop == ENTIRE:
+            return Item(img, None, 1, "generic", gan, ENTIRE, f"{gan}/{ENTIRE}/{f.stem}", str(f))
+        if f.stem not in reals:
+            raise FileNotFoundError(f"{f}: no real image named {f.stem}.* under {real_dir} to pair with")
+        real_path, real = reals[f.stem]
+        if real.shape != img.shape:
+            raise ValueError(
+                f"{f}: fake is {img.shape[1]}x{img.shape[0]} but its real {real_path} is "
+                f"{real.shape[1]}x{real.shape[0]}; a pair must have the same size"
+            )
+        return Item(img, real, 1, "generic", gan, prop, f.stem, str(f))
+
     if fake_dir.is_dir():
         for gan_dir in sorted(p for p in fake_dir.iterdir() if p.is_dir()):
             for prop_dir in sorted(p for p in gan_dir.iterdir() if p.is_dir()):
-                for f in _image_files(prop_dir):
-                    img = load_rgb(f)
-                    gan, prop = gan_dir.name.lower(), prop_dir.name
-                    if prop == ENTIRE:
-                        items.append(Item(img, None, 1, "generic", gan, ENTIRE, f"{gan}/{ENTIRE}/{f.stem}", str(f)))
-                        continue
-                    if f.stem not in reals:
-                        raise FileNotFoundError(f"{f}: no real image named {f.stem}.* under {real_dir} to pair with")
-                    real_path, real = reals[f.stem]
-                    if real.shape != img.shape:
-                        raise ValueError(
-                            f"{f}: fake is {img.shape[1]}x{img.shape[0]} but its real {real_path} is "
-                            f"{real.shape[1]}x{real.shape[0]}; a pair must have the same size"
-                        )
-                    items.append(Item(img, real, 1, "generic", gan, prop, f.stem, str(f)))
+                items += read_each(_image_files(prop_dir), read_fake, bad)
+    _report(bad, errors)
     if not items:
-        raise FileNotFoundError(f"{root}: no images found in real/ or fake/<gan>/<property>/")
+        raise FileNotFoundError(f"{root}: no readable images found in real/ or fake/<gan>/<property>/")
     return items

@@ -8,9 +8,12 @@ layout), optionally keeps one split, and caches the decoded arrays under ``data/
     data/cache/<set>-<key>/items.json           one record per item (array indices + metadata)
 
 ``key`` is the manifest hash of the set (:func:`~fklib.data.fetch.manifest_hash`) when the
-folder holds exactly the manifest's files, else a fingerprint of the files' names, sizes and
-modification times (a user's own folder). The cache is written to a temporary folder and
-renamed once complete, so a failed read (a bad file) writes nothing.
+folder holds exactly the manifest's files *with the manifest's contents* (every file's SHA-256
+is checked), else a fingerprint of the files' names, sizes and modification times (a user's own
+folder, or a fetched set with an edited file): an edited file never reads the cache of the
+original, nor a restored one the cache of the edit. The cache is written to a temporary folder
+and renamed once complete, so a failed read (a bad file) writes nothing, and a set read with
+bad files skipped (``bad_files``) is never cached.
 """
 
 from __future__ import annotations
@@ -25,8 +28,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import paths
-from .fetching import load_manifest, manifest_hash
-from .readers import (RECONSTRUCTION, Item, read_attgan_grid, read_generic, read_interfacegan,
+from .fetching import load_manifest, manifest_hash, sha256_file
+from .readers import (RECONSTRUCTION, Item, read_attgan_grid, read_each, read_generic, read_interfacegan,
                       read_stargan_strip, read_stgan_strip)
 from .splits import read_splits
 
@@ -59,22 +62,25 @@ def _strip_files(folder: Path, pattern: str) -> list[Path]:
     return files
 
 
-def _read_items(name: str, folder: Path) -> list[Item]:
-    """Decode a whole folder with its reader (reconstructions included)."""
+def _read_items(name: str, folder: Path, errors: list[str] | None = None) -> list[Item]:
+    """Decode a whole folder with its reader (reconstructions included); bad files as in
+    :func:`~fklib.data.readers.read_each` (collected into ``errors``, or raised together)."""
     if not folder.exists():
         raise FileNotFoundError(f"{folder}: no such folder (run `python -m fklib.data fetch`?)")
     if name == "stgan":
-        return [it for f in _strip_files(folder, "*.png") for it in read_stgan_strip(f).items(include_reconstruction=True)]
+        strips = read_each(_strip_files(folder, "*.png"), read_stgan_strip, errors)
+        return [it for s in strips for it in s.items(include_reconstruction=True)]
     if name == "attgan":
         grid = folder / "sample_validation.jpg"
         if not grid.exists() and folder.is_file():
             grid = folder
-        return [it for s in read_attgan_grid(grid) for it in s.items(include_reconstruction=True)]
+        return [it for g in read_each([grid], read_attgan_grid, errors) for s in g
+                for it in s.items(include_reconstruction=True)]
     if name == "stargan":
-        return [it for f in _strip_files(folder, "*.jpg") for it in read_stargan_strip(f).items()]
+        return [it for s in read_each(_strip_files(folder, "*.jpg"), read_stargan_strip, errors) for it in s.items()]
     if name == "interfacegan":
-        return read_interfacegan(folder)
-    return read_generic(folder)
+        return read_interfacegan(folder, errors=errors)
+    return read_generic(folder, errors=errors)
 
 
 def _fingerprint(name: str, folder: Path) -> str:
@@ -83,8 +89,9 @@ def _fingerprint(name: str, folder: Path) -> str:
     if full is not None:
         manifest = load_manifest()
         want = sorted(rel for rel in manifest if rel.startswith(full + "/"))
-        have = sorted(f"{full}/{p.relative_to(folder).as_posix()}" for p in files) if folder.is_dir() else []
-        if have == want:
+        have = {f"{full}/{p.relative_to(folder).as_posix()}": p for p in files} if folder.is_dir() else {}
+        # the manifest's key only for the manifest's bytes (an edited file is not the fetched set)
+        if sorted(have) == want and all(sha256_file(p) == manifest[rel] for rel, p in have.items()):
             return "m" + manifest_hash(full + "/", manifest)[:16]
     h = hashlib.sha256(str(folder.resolve()).encode())
     for p in files:
@@ -149,7 +156,7 @@ def _read_cache(target: Path) -> list[Item]:
 
 def load_set(name: str, folder: str | Path | None = None, split: str | None = None,
              splits: pd.DataFrame | str | Path | None = None, include_reconstruction: bool = False,
-             cache: bool = True, cache_dir: str | Path | None = None) -> list[Item]:
+             cache: bool = True, cache_dir: str | Path | None = None, bad_files: list[str] | None = None) -> list[Item]:
     """Read a whole set as a list of items (real images and their GAN outputs).
 
     Args:
@@ -160,9 +167,15 @@ def load_set(name: str, folder: str | Path | None = None, split: str | None = No
         include_reconstruction: keep STGAN/AttGAN reconstructions (property ``Reconstruction``).
         cache: use / fill the decoded-array cache.
         cache_dir: where caches live (default ``data/cache``).
+        bad_files: a list that receives one message per file that could not be read (each naming
+            it); those files are skipped (and nothing is cached). ``None``: bad files raise.
 
     Returns:
         Items in a stable order (files sorted, real image first then its edits).
+
+    Raises:
+        FileNotFoundError: no such folder.
+        BadFilesError: (``bad_files=None``) files that could not be read, every one of them named.
     """
     full = set_folder_name(name)
     short = next(k for k, v in SET_FOLDERS.items() if v == full) if full else "generic"
@@ -176,11 +189,18 @@ def load_set(name: str, folder: str | Path | None = None, split: str | None = No
     if cache:
         root = Path(cache_dir) if cache_dir is not None else paths.cache_dir()
         target = root / f"{full or 'generic'}-{_fingerprint(short, folder)}-v{CACHE_VERSION}"
-        if not (target / "items.json").is_file():
-            _write_cache(_read_items(short, folder), target)
-        items = _read_cache(target)
+        if (target / "items.json").is_file():
+            items = _read_cache(target)
+        else:
+            found: list[str] = []
+            items = _read_items(short, folder, None if bad_files is None else found)
+            if found:  # some files skipped: this partial set is not the folder's, never cache it
+                bad_files.extend(found)
+            else:
+                _write_cache(items, target)
+                items = _read_cache(target)
     else:
-        items = _read_items(short, folder)
+        items = _read_items(short, folder, bad_files)
     if not include_reconstruction:
         items = [it for it in items if it.property != RECONSTRUCTION]
     if split is not None:

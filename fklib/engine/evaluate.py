@@ -83,7 +83,7 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
                         split: str = "test", batch_size: int = 64, device: str = "auto",
                         references: bool = True, tau: float = 0.1, tta: bool = False, model=None,
                         cfg: TrainConfig | None = None, payload: dict | None = None,
-                        max_per_property: int | None = None) -> pd.DataFrame:
+                        max_per_property: int | None = None, skip_bad: bool = False) -> pd.DataFrame:
     """Evaluate a checkpoint (or an already built ``model`` + ``cfg``) on one set; one row per image and predictor.
 
     Args:
@@ -98,6 +98,11 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
         payload: the checkpoint's payload when ``model`` is given (for its stored threshold).
         max_per_property: keep only the first ``n`` fakes of each property and the first ``n``
             reals (quick runs such as the ``smoke`` profile); ``None`` keeps everything.
+        skip_bad: evaluate the files that can be read; the others' messages are in
+            ``df.attrs["skipped"]``. Without it a bad file raises (every bad file named).
+
+    Raises:
+        BadFilesError: files of ``data`` that could not be read (without ``skip_bad``).
     """
     if split not in SPLITS:
         raise ValueError(f"unknown split {split!r}; expected one of {SPLITS}")
@@ -106,7 +111,8 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
     dev = resolve_device(device)
     if model is None:
         model, cfg, payload = model_from_checkpoint(checkpoint)
-    items = load_set(set_name, folder=data, split=None if split == "all" else split)
+    skipped: list[str] | None = [] if skip_bad else None
+    items = load_set(set_name, folder=data, split=None if split == "all" else split, bad_files=skipped)
     if not items:
         raise ValueError(f"no {split} images in {data or set_name} (a folder outside results/splits.csv "
                          "needs --split all)")
@@ -117,6 +123,7 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
     df = score_items(model, items, cfg.size, references=refs, threshold=threshold, batch_size=batch_size,
                      device=dev, tta=tta, tau=tau)
     df.attrs["threshold"] = threshold
+    df.attrs["skipped"] = skipped or []
     return df
 
 

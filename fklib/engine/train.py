@@ -1,6 +1,6 @@
 """Training the locator: setup, one epoch, validation, checkpoints, resume, DDP -- ``fit`` ties them.
 
-``python -m fklib train --profile cpu [--config my.yaml] [--set key=value ...] [--resume]``
+``python -m fklib train --profile cpu [--config my.yaml] [--set key=value ...] [--resume | --overwrite]``
 
 A run is described by one :class:`~fklib.config.TrainConfig`. :func:`fit` calls, in order:
 :func:`fklib.engine.run.setup` (process, data, model, optimisation, resume), then per epoch :func:`train_one_epoch`,
@@ -9,8 +9,9 @@ threshold, the wall time).
 
 Checkpoints (``<out_dir>/last.pt`` every epoch, ``<out_dir>/best.pt`` on a better validation
 score) are written by :func:`fklib.checkpoint.save_checkpoint` (atomic, weights-only loadable).
-Each holds the config, the git commit, the data manifest hash, the epoch, the history, and
-(``last.pt``) the optimizer, scheduler and RNG states for ``--resume``.
+Each holds the config, the git commit, the data manifest hash, the SHA-256 of its weights (checked
+on load), the epoch, the history, and (``last.pt``) the optimizer, scheduler and RNG states for
+``--resume``. A folder that already holds a run is refused unless ``--resume`` or ``--overwrite``.
 
 Determinism: on CPU a run is a function of its config (seeded shuffling per epoch, seeded
 flips from torch's RNG, whose state is checkpointed), so an interrupted run resumed from
@@ -39,7 +40,7 @@ from ..models import PriorBlend
 from .evaluate import no_cl_threshold
 from .priors import choose_prior_alpha, property_prior_maps, validation_score
 from .scoring import score_items
-from .run import Run, setup
+from .run import Run, dist_info, setup
 
 #: The map metrics the validation records (besides loss and ACC).
 VALIDATION_METRICS = ("coss", "psnr", "ssim")
@@ -189,11 +190,36 @@ def finish(run: Run, log=print) -> torch.nn.Module:
     return model
 
 
+def check_run_folder(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> None:
+    """Refuse to start a fresh run over the checkpoints of an existing one, before any data or model.
+
+    A folder holding ``best.pt`` or ``last.pt`` needs ``resume`` (continue it) or ``overwrite``
+    (replace it: its old ``best.pt`` / ``last.pt`` are removed now, by rank 0, so that nothing of the
+    old run is taken for the new one's).
+
+    Raises:
+        ValueError: naming the folder and its checkpoints.
+    """
+    folder = cfg.checkpoint_dir()
+    found = [folder / n for n in ("best.pt", "last.pt") if (folder / n).is_file()]
+    if not found or resume:
+        return
+    if not overwrite:
+        raise ValueError(f"{folder}: already holds a run ({', '.join(p.name for p in found)}); "
+                         "pass --resume to continue it or --overwrite to replace it")
+    if dist_info()[0] == 0:
+        for p in found:
+            p.unlink()
+
+
 def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=print,
-        train_items: list | None = None, val_items: list | None = None) -> dict:
+        train_items: list | None = None, val_items: list | None = None, overwrite: bool = False) -> dict:
     """Train according to ``cfg``; return ``{"best": path, "last": path, "history": [...], "model": model}``.
 
-    With ``resume=True`` training continues from ``<out_dir>/last.pt`` (same config required).
+    With ``resume=True`` training continues from ``<out_dir>/last.pt`` (same config required). A
+    folder that already holds a run's checkpoints is refused unless ``resume`` or ``overwrite``
+    (:func:`check_run_folder`). ``best`` is written only by an epoch with a finite validation score:
+    the caller checks that it exists.
 
     ``train_items`` / ``val_items`` (lists of :class:`~fklib.data.readers.Item`), when given,
     replace ``training_items(cfg, "train")`` / ``training_items(cfg, "val")``: data that is no
@@ -201,6 +227,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=print
     ``properties``, ``protocol`` and caps are then not applied to them, and the checkpoint does
     not identify them: the caller keeps track (see :func:`fklib.studies.cache.ensure_trained`).
     """
+    check_run_folder(cfg, resume, overwrite)
     run = setup(cfg, resume, log, train_items, val_items)
     for epoch in range(run.start_epoch, cfg.epochs):
         record = train_one_epoch(run, epoch, progress)

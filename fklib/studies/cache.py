@@ -74,7 +74,7 @@ def ensure_trained(cfg: TrainConfig, train_items=None, val_items=None, retrain: 
     else:
         log(f"{cfg.name}: training {cfg.model}, loss {cfg.loss}, {cfg.epochs} epochs at {cfg.size} px ...")
     res = fit(cfg, progress=False, log=lambda *_: None, train_items=train_items,
-              val_items=list(val_items) if with_items else None)
+              val_items=list(val_items) if with_items else None, overwrite=True)  # the folder's run is stale
     if with_items:
         folder.mkdir(parents=True, exist_ok=True)
         sidecar.write_text(json.dumps(fp))
