@@ -80,7 +80,22 @@ UNIVERSAL_VARIANTS: dict[str, dict] = {
     "u-l1": {"loss": "l1"},
     "u-real0.5": {"real_fraction": 0.5},
     "u-noprop": {"property_weight": 0.0},
+    "u-mild": {"degrade_axes": "augment"},
+    "u-ft": {"degrade_axes": "augment", "init_from": "models/fakelocator.safetensors", "epochs": 6, "lr": 3e-4},
+    # the feasibility probe: the shipped model fine-tuned on STGAN only, 60 % blob splices
+    "u-probe": {"sets": ["stgan"], "set_balance": False, "samples_per_epoch": None, "real_fraction": None,
+                "set_shares": {}, "splice_p": 0.6, "splice_kinds": ["blob"], "degrade_augment": False,
+                "loss": "l1+l2", "cls_weight": 0.1, "init_from": "models/fakelocator.safetensors", "epochs": 4,
+                "lr": 3e-4},
 }
+UNIVERSAL_VARIANTS["u-probe-srm"] = {**UNIVERSAL_VARIANTS["u-probe"], "model_kwargs": {"hf": "srm"}}
+UNIVERSAL_VARIANTS["u2-srm"] = {"model_kwargs": {"hf": "srm"}, "balance_classes": True, "splice_kinds": ["blob", "union"],
+                                "degrade_axes": "augment", "degrade_p": 0.3, "epochs": 12}
+UNIVERSAL_VARIANTS["u-probe-srm-scratch"] = {**UNIVERSAL_VARIANTS["u-probe"], "model_kwargs": {"hf": "srm"},
+                                             "init_from": None, "epochs": 8, "lr": 1e-3, "cls_weight": 1.0,
+                                             "balance_classes": True, "include_reconstruction": True}
+#: The committed ``cpu`` profile itself (``--from-checkpoint checkpoints/cpu/best.pt``), on the universal validation.
+UNIVERSAL_VARIANTS["profile-cpu"] = {}
 VARIANTS.update(UNIVERSAL_VARIANTS)
 
 
@@ -101,6 +116,8 @@ def run_one(name: str, overrides: dict, args) -> dict:
     recipe = UNIVERSAL_RECIPE if universal else BASE_RECIPE
     if universal and args.epochs:
         base["epochs"] = args.epochs
+    if name == "profile-cpu":
+        recipe = {}
     cfg = make_config("cpu", overrides={**recipe, **base, **overrides})
     if args.from_checkpoint:   # a run made elsewhere (e.g. `python -m fklib train --profile cpu`)
         best = Path(args.from_checkpoint)

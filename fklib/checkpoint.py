@@ -213,6 +213,10 @@ def build_model(cfg: TrainConfig, pretrained: bool = True) -> torch.nn.Module:
     kwargs = dict(cfg.model_kwargs)
     if cfg.property_weight > 0:
         kwargs["num_properties"] = len(PROPERTY_CLASSES)
+    if cfg.attention and cfg.attention_mode == "skip":
+        kwargs["attention_on"] = "skips"
+    if cfg.attention and cfg.attention_mode == "auxiliary":
+        kwargs["region_head"] = True
     if not pretrained and accepts(cfg.model, "pretrained"):
         kwargs["pretrained"] = False
     return create_model(cfg.model, classifier=cfg.classifier, **kwargs)
@@ -264,7 +268,7 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfi
 def init_checkpoint_path(init_from: str) -> Path:
     """The checkpoint file of :attr:`TrainConfig.init_from`: a ``.pt`` path as is, else ``<checkpoints>/<run>/best.pt``."""
     path = Path(init_from)
-    return path if path.suffix == ".pt" else paths.checkpoints_dir() / init_from / "best.pt"
+    return path if path.suffix in (".pt", ".safetensors") else paths.checkpoints_dir() / init_from / "best.pt"
 
 
 def load_init_weights(model: torch.nn.Module, init_from: str, log=print) -> str:

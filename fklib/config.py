@@ -22,12 +22,15 @@ from . import paths
 from .data import ENTIRE, REAL, RECONSTRUCTION, STARGAN_PROPERTIES, STGAN_PROPERTIES
 from .data.sets import SET_FOLDERS
 from .data.splices import SPLICE_KINDS, SPLICE_SETS
+from .degrade import AUGMENT_AXES, PAPER_AXES
 from .losses import MAP_LOSSES
 from .models import list_models
 
 #: The profiles, in the order of their cost: ``smoke`` proves the pipeline runs, ``cpu`` (default)
 #: is the committed results on 2 CPU cores, ``paper`` is the paper's setting on a GPU.
 PROFILE_NAMES = ("smoke", "cpu", "paper")
+#: Face-attention variants of :attr:`TrainConfig.attention_mode`.
+ATTENTION_MODES = ("paper", "dropout", "normalized", "residual", "skip", "auxiliary")
 #: Learning-rate schedules of :attr:`TrainConfig.schedule`.
 SCHEDULES = ("constant", "cosine")
 #: Training protocols of :attr:`TrainConfig.protocol`.
@@ -40,6 +43,8 @@ TRAIN_SETS = tuple(k for k in SET_FOLDERS if k not in ("generic", "attgan"))
 KNOWN_PROPERTIES = tuple(dict.fromkeys((*STGAN_PROPERTIES, *STARGAN_PROPERTIES, RECONSTRUCTION, ENTIRE)))
 #: Classes of the auxiliary property head (``property_weight > 0``); other properties are ignored.
 PROPERTY_CLASSES = (REAL, *STGAN_PROPERTIES, RECONSTRUCTION, ENTIRE)
+#: Levels of ``degrade_augment`` by :attr:`TrainConfig.degrade_axes`.
+DEGRADE_AXES = {"paper": PAPER_AXES, "augment": AUGMENT_AXES}
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 
@@ -90,10 +95,20 @@ class TrainConfig:
         attention: multiply face attention maps (region of the edited property from our face
             parser, blurred; :class:`fklib.parsing.ParsingAttention`) into the encoder during
             training; test time uses none (ones), as in the paper. ``attention_sigma`` and
-            ``attention_floor`` shape the map.
+            ``attention_floor`` shape the map. ``attention_mode`` (beyond the paper, for the
+            train/test mismatch of a product map; :data:`ATTENTION_MODES`): ``paper`` (the map as it
+            is, multiplied into every encoder stage); ``dropout`` (a white map for a share
+            ``attention_dropout`` of the training batches); ``normalized`` (the map divided by its
+            mean over the image, so features keep their scale on average); ``residual`` (multiplier
+            ``(1 + a) / (1 + mean a)``); ``skip`` (only the decoder's skip features are multiplied,
+            never the encoder or the classifier); ``auxiliary`` (no product: a head predicts the
+            map, L1 of weight ``attention_weight``, training only). EfficientNet-Lite models only
+            for ``skip`` and ``auxiliary``.
         degrade_augment: degrade training images at random (:class:`fklib.degrade.RandomDegradation`:
-            p = 0.5, one of JPEG / blur / noise / low resolution at a level of
-            :data:`fklib.degrade.PAPER_AXES`; GT maps unchanged; beyond the paper).
+            probability ``degrade_p``, one of JPEG / blur / noise / low resolution at a level of
+            ``degrade_axes``: ``paper`` (:data:`fklib.degrade.PAPER_AXES`, the sweep's mild-to-extreme
+            levels) or ``augment`` (:data:`fklib.degrade.AUGMENT_AXES`, everyday levels); GT maps
+            unchanged; beyond the paper).
         splice_p: probability that a training partial edit becomes a splice of itself (its GAN pixels
             composited into its real source inside a random soft mask, :class:`fklib.data.SpliceAugment`;
             the GT is eq. 4 of the composite); ``splice_kinds`` are the mask kinds drawn from
@@ -150,7 +165,12 @@ class TrainConfig:
     attention: bool = False
     attention_sigma: float = 8.0
     attention_floor: float = 0.3
+    attention_mode: str = "paper"
+    attention_dropout: float = 0.5
+    attention_weight: float = 0.5
     degrade_augment: bool = False
+    degrade_p: float = 0.5
+    degrade_axes: str = "paper"
     splice_p: float = 0.0
     splice_kinds: list[str] = field(default_factory=lambda: list(SPLICE_KINDS))
     set_balance: bool = False
@@ -289,6 +309,11 @@ def _check_ranges(c: TrainConfig) -> None:
         need(getattr(c, name) is None or getattr(c, name) >= 1, name, "an integer >= 1 or null")
     need(all(0 <= b < 1 for b in c.betas), "betas", "two numbers in [0, 1)")
     need(0 <= c.attention_floor <= 1, "attention_floor", "a number in [0, 1]")
+    need(c.attention_mode in ATTENTION_MODES, "attention_mode", f"one of {ATTENTION_MODES}")
+    need(0 <= c.attention_dropout <= 1, "attention_dropout", "a probability in [0, 1]")
+    need(c.attention_weight >= 0, "attention_weight", "a number >= 0")
+    need(c.attention_mode not in ("skip", "auxiliary") or c.model.startswith("efficientnet_lite"), "attention_mode",
+         "'skip' and 'auxiliary' with an efficientnet_lite*_unet model")
     need(c.schedule in SCHEDULES, "schedule", f"one of {SCHEDULES}")
     need(c.protocol in PROTOCOLS, "protocol", f"one of {PROTOCOLS}")
     full = {v for v in SET_FOLDERS.values() if v}
@@ -298,10 +323,12 @@ def _check_ranges(c: TrainConfig) -> None:
          "properties", f"null or a list of {KNOWN_PROPERTIES}")
     need(bool(_DEVICE.match(c.device)), "device", "auto, cpu, cuda, cuda:N or mps")
     need(0 <= c.splice_p <= 1, "splice_p", "a probability in [0, 1]")
+    need(0 <= c.degrade_p <= 1, "degrade_p", "a probability in [0, 1]")
+    need(c.degrade_axes in DEGRADE_AXES, "degrade_axes", f"one of {tuple(DEGRADE_AXES)}")
     need(len(c.splice_kinds) > 0 and all(k in SPLICE_KINDS for k in c.splice_kinds), "splice_kinds",
          f"a non-empty list of {SPLICE_KINDS}")
-    need(all(k in c.sets and isinstance(v, (int, float)) and v > 0 for k, v in c.set_shares.items()), "set_shares",
-         "a mapping of training sets (of 'sets') to positive weights")
+    need(all(k in TRAIN_SETS and isinstance(v, (int, float)) and v > 0 for k, v in c.set_shares.items()), "set_shares",
+         f"a mapping of training sets {TRAIN_SETS} to positive weights (sets not in 'sets' are unused)")
     need(c.real_fraction is None or 0 < c.real_fraction < 1, "real_fraction", "null or a number in (0, 1)")
     need(all(v in SPLICE_SETS and v.endswith("_val") for v in c.val_splice_sets), "val_splice_sets",
          f"a list of the validation splice sets {[k for k in SPLICE_SETS if k.endswith('_val')]}")
@@ -311,14 +338,33 @@ def _check_ranges(c: TrainConfig) -> None:
 
 #: Named starting points. ``paper`` is §5.1 of the paper; ``cpu`` is tuned for quality within
 #: minutes on 2 cores; ``smoke`` only proves the pipeline runs.
+#: The universal training data and its sampling (``cpu`` and ``smoke``): every training set we have --
+#: STGAN with its reconstructions, StarGAN, InterFaceGAN; AttGAN stays unseen -- drawn with set shares
+#: 3 : 1 : 1 and reals 30 % of each set's draws, half of the partial edits turned into blob / blob+region
+#: splices of themselves, and everyday degradations (JPEG 50-95, mild blur, noise, resize) on 30 %.
+UNIVERSAL_DATA: dict[str, Any] = dict(
+    sets=["stgan", "stargan", "interfacegan"], include_reconstruction=True, set_balance=True,
+    set_shares={"stgan": 3, "stargan": 1, "interfacegan": 1}, real_fraction=0.3, splice_p=0.5,
+    splice_kinds=["blob", "union"], degrade_augment=True, degrade_axes="augment", degrade_p=0.3,
+    val_splice_sets=["stgan_val", "stargan_val"])
+
+#: The plain data of a single-set model (the paper's protocol; Tables 2, 4, 5, the baseline): no set
+#: balancing, no splices, no degradations, no validation splices.
+PLAIN_DATA: dict[str, Any] = dict(
+    include_reconstruction=False, set_balance=False, set_shares={}, real_fraction=None, samples_per_epoch=None,
+    splice_p=0.0, splice_kinds=list(SPLICE_KINDS), degrade_augment=False, degrade_axes="paper", degrade_p=0.5,
+    val_splice_sets=[])
+
 PROFILES: dict[str, TrainConfig] = {
     "smoke": TrainConfig(name="smoke", model="unet_small", model_kwargs={"base": 8}, epochs=1, batch_size=8,
-                         max_items=48, val_max_items=28, size=64),
-    # Chosen on the validation split (results/tables/recipes.csv): L2 + SSIM map loss, classifier
-    # weight 1 with balanced classes, the property head and its prior blend, reconstructions as
-    # extra fakes; 16 epochs fit in about 16 minutes on 2 CPU cores.
-    "cpu": TrainConfig(name="cpu", loss="l2+ssim", cls_weight=1.0, balance_classes=True, property_weight=0.5,
-                       prior_blend=True, include_reconstruction=True, epochs=16),
+                         max_items=48, val_max_items=28, size=64, **{**UNIVERSAL_DATA, "samples_per_epoch": 64}),
+    # Chosen on the validation split (results/tables/recipes.csv, rows u-*): the EfficientNet-Lite0
+    # U-Net with the SRM noise stream (what lets it see splices), L2 + SSIM map loss, classifier weight
+    # 1 balanced over the drawn classes, the property head (no prior blend: the network alone),
+    # 12 epochs of 2400 draws of UNIVERSAL_DATA.
+    "cpu": TrainConfig(name="cpu", model_kwargs={"hf": "srm", "hf_channels": [8, 16, 32]}, loss="l2+ssim",
+                       cls_weight=1.0, balance_classes=True, property_weight=0.5, prior_blend=False, epochs=12,
+                       samples_per_epoch=2400, **UNIVERSAL_DATA),
     "paper": TrainConfig(name="paper", model="deeplabv3_resnet101", size=224, epochs=10, batch_size=8, lr=1e-4,
                          betas=(0.99, 0.999), weight_decay=1e-7, schedule="constant", flip=False, cls_weight=1.0),
 }
@@ -402,16 +448,17 @@ def baseline_config(profile: str = "cpu", **overrides: Any) -> TrainConfig:
     maps to 224 x 224), then sets: ``model="dffd_xception"``, ``loss="dffd"``
     (:class:`fklib.losses.DFFDLoss`, map and classifier terms weighted 1 as in DFFD),
     ``properties=["Bald"]``, ``sets=["stgan"]``, ``classifier=True``, ``cls_weight=1``, no
-    property head (``property_weight=0``, ``prior_blend=False``), no reconstructions, no class
-    balancing, no face attention, and the optimisation settings of :data:`BASELINE_PROFILES`.
+    property head (``property_weight=0``, ``prior_blend=False``), no class balancing, no face
+    attention, :data:`PLAIN_DATA` (no reconstructions, splices, degradations or set balancing), and
+    the optimisation settings of :data:`BASELINE_PROFILES`.
     ``overrides`` (any :class:`TrainConfig` field) come last and replace whole fields (give all
     of ``model_kwargs`` when changing one of them).
     """
     check_profile(profile)
     values: dict[str, Any] = dict(
         name=f"dffd_baseline_{profile}", model="dffd_xception", loss=DFFD_LOSS, loss_kwargs={}, classifier=True,
-        cls_weight=1.0, property_weight=0.0, prior_blend=False, include_reconstruction=False, balance_classes=False,
-        sets=["stgan"], properties=["Bald"], include_reals=True, attention=False,
+        cls_weight=1.0, property_weight=0.0, prior_blend=False, balance_classes=False,
+        sets=["stgan"], properties=["Bald"], include_reals=True, attention=False, **PLAIN_DATA,
     )
     values.update(BASELINE_PROFILES[profile])
     values.update(overrides)

@@ -185,6 +185,15 @@ PAPER_AXES: dict[str, tuple] = {
 #: IMDL-BenCo's robustness grid (``training_scripts/test_robust.py``): JPEG quality 50..100,
 #: Gaussian blur kernel 3..23 (albumentations, sigma from the kernel size), Gaussian noise
 #: variance 3..23 (albumentations ``var_limit``, 0-255 units). It has no low-resolution axis.
+#: Training augmentation levels of the universal model (``TrainConfig.degrade_axes="augment"``): what
+#: shared images usually undergo -- JPEG quality 50..95, mild blur, light noise, up to halved sides --
+#: rather than the sweep's extremes, which leave little texture to learn from.
+AUGMENT_AXES: dict[str, tuple] = {
+    "jpeg": (95, 90, 80, 70, 60, 50),
+    "blur": (3, 5),
+    "noise": (4, 9, 16, 25),
+    "lowres": (1.25, 1.5, 2),
+}
 IMDL_AXES: dict[str, tuple] = {
     "jpeg": (100, 90, 80, 70, 60, 50),
     "blur": (3, 7, 11, 15, 19, 23),

@@ -26,6 +26,7 @@ from .checkpoint import load_checkpoint, machine_description, model_from_checkpo
 from .engine import evaluate_checkpoint, summary_means
 from .files import json_safe
 from .models import count_parameters
+from .studies.card import limits, limits_markdown
 
 
 def card_markdown(card: dict, weights: Path) -> str:
@@ -41,7 +42,8 @@ def card_markdown(card: dict, weights: Path) -> str:
         f"| model | `{cfg['model']}` ({card['parameters'] / 1e6:.2f} M parameters), loss `{cfg['loss']}`, "
         f"classifier λ = {cfg['cls_weight']}, property head {cfg['property_weight']}, "
         f"face attention {'on' if cfg.get('attention') else 'off'}, prior blend α = {card.get('prior_alpha')} |",
-        f"| data | public STGAN training identities (`results/splits.csv`), {cfg['size']} px; "
+        f"| data | training identities (`results/splits.csv`) of {', '.join(cfg['sets'])}"
+        f"{' (+ splices, p = ' + str(cfg.get('splice_p')) + ')' if cfg.get('splice_p') else ''}, {cfg['size']} px; "
         f"data manifest hash `{card['data_manifest_hash']}` |",
         f"| training | {cfg['epochs']} epochs, Adam lr {cfg['lr']}, {cfg['schedule']} schedule, batch {cfg['batch_size']}; "
         f"{card['train_seconds'] / 60:.1f} min ({card.get('train_time_kind', 'training time')}) on {card['machine']} |",
@@ -61,15 +63,18 @@ def card_markdown(card: dict, weights: Path) -> str:
         return "–" if v is None else f"{v:.{nd}f}"
 
     names = {"model": "**this model**", "zeros": "zero map", "global_mean": "global mean map",
-             "property_mean": "per-property mean map (knows the property)"}
+             "property_mean": "per-property mean map (knows the property)",
+             "layout_prior": "layout prior (knows the property and the face's parts)"}
     for key, label in names.items():
         if key in m:
             r = m[key]
             lines.append(f"| {label} | {f(r['acc'])} | {f(r['coss'])} | {f(r['psnr'], 2)} | {f(r['ssim'])} | "
                          f"{f(r['auc'])} | {f(r['f1'])} | {f(r['iou'])} |")
-    lines += ["", "Differences from the paper: 128 px instead of 224, an ImageNet EfficientNet-Lite0 U-Net "
-              "instead of DeepLabV3-ResNet101, 100 training identities of real STGAN edits instead of the "
+    lines += ["", "Differences from the paper: 128 px instead of 224, an ImageNet EfficientNet-Lite U-Net "
+              "instead of DeepLabV3-ResNet101, the public training identities of real GAN edits instead of the "
               "paper's generated training sets. Per-property numbers: `results/tables/table3.md`.", ""]
+    if card.get("limits"):
+        lines += limits_markdown(card["limits"])
     return "\n".join(lines)
 
 
@@ -104,6 +109,7 @@ def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool
         card["test"] = summary_means(df)
         card["test_n_fakes"] = int((model_rows["label"] == 1).sum())
         card["test_n_reals"] = int((model_rows["label"] == 0).sum())
+        card["limits"] = limits(out)
         json_path = out.with_suffix(".json")
         tmp = json_path.with_name(f".{json_path.name}.part")
         tmp.write_text(json.dumps(json_safe(card), indent=2, allow_nan=False) + "\n")

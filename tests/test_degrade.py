@@ -220,10 +220,12 @@ def test_training_dataset_wires_random_degradation(tmp_path):
     real = np.full((16, 16, 3), 100, np.uint8)
     items = [Item(real, None, 0, "generic", "real", "Real", "0", "r")]
     for flag in (True, False):
-        cfg = make_config("smoke", overrides=dict(size=16, degrade_augment=flag, flip=False))
+        cfg = make_config("smoke", overrides=dict(size=16, degrade_augment=flag, flip=False, degrade_p=0.4,
+                                                  degrade_axes="paper", splice_p=0.0))
         ds = training_dataset(cfg, items)
         if flag:
-            assert isinstance(ds.transform, D.RandomDegradation) and ds.transform.p == 0.5
+            assert isinstance(ds.transform, D.RandomDegradation) and ds.transform.p == 0.4
+            assert ds.transform.axes == D.PAPER_AXES
         else:
             assert ds.transform is None and torch.equal(ds[0]["image"], torch.full((3, 16, 16), 100 / 255))
 

@@ -9,6 +9,7 @@ from skimage.metrics import structural_similarity
 from fklib.__main__ import main as cli
 from fklib.config import make_config
 from fklib.engine import evaluate_checkpoint, fit, side_by_side, summarize
+from fklib.metrics import REFERENCE_KINDS
 from conftest import random_rgb, save_png
 
 
@@ -36,8 +37,8 @@ def test_rows_match_independent_metrics(smoke_ckpt, tmp_path, rng):
 
     folder = make_stgan_folder(tmp_path / "new", rng)
     df = evaluate_checkpoint(smoke_ckpt, "stgan", folder, split="all")
-    assert set(df["predictor"]) == {"model", "zeros", "global_mean", "property_mean"}
-    assert len(df) == 4 * 2 * 14                      # every image, every predictor
+    assert set(df["predictor"]) == {"model", *REFERENCE_KINDS}
+    assert len(df) == (1 + len(REFERENCE_KINDS)) * 2 * 14   # every image, every predictor
     model, cfg, _ = model_from_checkpoint(smoke_ckpt)
     items = load_set("stgan", folder)
     sample = FakeMapDataset(items, size=cfg.size)[3]

@@ -18,7 +18,7 @@ from fklib.report import (figure_path, format_cell, markdown_table, reference_ro
 def per_image() -> pd.DataFrame:
     """A hand-built ``evaluate_checkpoint`` result: 4 reals, 2 Bald + 2 Bangs fakes, model + references."""
     rows = []
-    for pred in ("model", "zeros", "global_mean", "property_mean"):
+    for pred in ("model", *REFERENCE_KINDS):
         ref = pred != "model"
         for i, decision in enumerate((0, 0, 0, 1)):                          # model: one false alarm
             rows.append(dict(predictor=pred, gan="real", property="Real", label=0,
@@ -35,7 +35,7 @@ def per_image() -> pd.DataFrame:
 def test_table_rows_means_and_acc():
     rows = table_rows(per_image(), by=["gan", "property"])
     assert list(rows.columns) == ["predictor", "gan", "property", "n", "metric", "value"]
-    assert list(dict.fromkeys(rows["predictor"])) == ["model", "zeros", "global_mean", "property_mean"]
+    assert list(dict.fromkeys(rows["predictor"])) == ["model", *REFERENCE_KINDS]
     assert set(rows["gan"]) == {"stgan"}                                     # reals are no group of their own
     get = rows.set_index(["predictor", "property", "metric"])["value"]
     # ACC: the group's 2 fakes + the 4 reals (one false alarm)
@@ -109,7 +109,7 @@ def test_to_wide():
     wide = to_wide(long)
     assert list(wide.columns[:4]) == ["predictor", "gan", "property", "n"]
     assert "acc_paper" in wide.columns and "psnr_delta" in wide.columns
-    assert len(wide) == 8                                                    # 4 predictors x 2 properties
+    assert len(wide) == 2 * (1 + len(REFERENCE_KINDS))                      # every predictor x 2 properties
     row = wide[(wide["predictor"] == "model") & (wide["property"] == "Bald")].iloc[0]
     assert row["psnr"] == pytest.approx(25.0) and row["psnr_paper"] == 27.51
     assert "acc_paper" not in to_wide(table_rows(per_image())).columns

@@ -13,6 +13,7 @@ import torch
 from fklib.checkpoint import load_checkpoint
 from fklib.config import make_config
 from fklib.data import Item
+from fklib.metrics import REFERENCE_KINDS
 from fklib.degrade import GAMMA_METRICS, PAPER_AXES
 from fklib.engine import fit, score_items, setup
 from fklib.report import robustness_figures as rf
@@ -267,7 +268,7 @@ def test_cross_family_table_has_every_pair(tiny_run):
         s = score_items(model, test, SIZE)
         assert (s["predictor"] == "model").all() and s.loc[s["label"] == 1, "coss"].notna().all()
         refs = us.reference_scores(synthetic_items(3, 30, gan=f"up_{fam}", props=("hair", "mouth")), test, SIZE)
-        assert set(refs["predictor"]) == {"zeros", "global_mean", "property_mean"} and refs["pred_fake"].isna().all()
+        assert set(refs["predictor"]) == set(REFERENCE_KINDS) and refs["pred_fake"].isna().all()
         scores[fam] = pd.concat([s, refs], ignore_index=True)
     table = us.cross_family_table(scores)
     model_rows = table[table["predictor"] == "model"]
@@ -278,7 +279,7 @@ def test_cross_family_table_has_every_pair(tiny_run):
     assert model_rows[["acc", "coss", "psnr", "ssim"]].notna().all().all()
     refs = table[table["predictor"] != "model"]
     assert refs["acc"].isna().all() and refs["ssim"].notna().all()
-    assert list(dict.fromkeys(table["predictor"])) == ["model", "zeros", "global_mean", "property_mean"]
+    assert list(dict.fromkeys(table["predictor"])) == ["model", *REFERENCE_KINDS]
     fig = rf.upsampling_figure(table)
     assert len([a for a in fig.axes if a.images]) == 4
     import matplotlib.pyplot as plt
@@ -300,7 +301,7 @@ def test_upsampling_study_trains_one_locator_per_family(tmp_path, monkeypatch):
     model_rows = table[table["predictor"] == "model"]
     assert len(model_rows) == 4 and model_rows["train_minutes"].notna().all()
     ref_rows = table[table["predictor"] != "model"]
-    assert (ref_rows["train_family"] == ref_rows["test_family"]).all() and len(ref_rows) == 6
+    assert (ref_rows["train_family"] == ref_rows["test_family"]).all() and len(ref_rows) == 2 * len(REFERENCE_KINDS)
     cfgs = us.upsampling_configs("smoke", FAMILIES[:2])
     assert [c.name for c in cfgs.values()] == ["smoke_up_transposed", "smoke_up_nearest"]
     assert all(c.sets == [] and c.property_weight == 0 and not c.prior_blend for c in cfgs.values())

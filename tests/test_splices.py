@@ -105,3 +105,18 @@ def test_the_committed_test_sets_come_from_the_test_identities(data_root):
     ids = {it.identity for it in load_set("stgan", split="test")}
     read = load_set("generic", folder=folder)
     assert {it.identity for it in read} == ids and sum(it.label for it in read) == 13 * len(ids)
+
+
+def test_figure_tiles_cut_the_published_grids(data_root):
+    from fklib.data import FIGURE_LAYOUTS, figure_items
+
+    items = figure_items()
+    n_edits = sum(7 * len(layout.edit_names) for layout in FIGURE_LAYOUTS.values())
+    assert sum(it.label for it in items) == n_edits and sum(1 - it.label for it in items) == 14
+    for it in items:
+        h, w = it.image.shape[:2]
+        assert 125 <= h <= 145 and 125 <= w <= 145
+        # a tile is a face photo, not a white margin or the black frame of the second figure
+        assert 40 < it.image.mean() < 215 and (it.image > 245).mean() < 0.5
+    first = [it for it in items if it.identity == "result_celeba1_row0"]
+    assert [it.property for it in first] == ["Real", *FIGURE_LAYOUTS["result_celeba1.jpg"].edit_names]

@@ -9,7 +9,7 @@ import torch
 import torch.multiprocessing as mp
 
 from fklib.checkpoint import build_model, load_checkpoint, model_from_checkpoint
-from fklib.config import PROFILES, PROPERTY_CLASSES, ConfigError, TrainConfig, make_config, parse_override
+from fklib.config import PLAIN_DATA, PROFILES, PROPERTY_CLASSES, ConfigError, TrainConfig, make_config, parse_override
 from fklib.engine import fit, setup, train_one_epoch, validate
 from fklib.engine.train import save_epoch
 
@@ -17,7 +17,7 @@ from fklib.engine.train import save_epoch
 def tiny_config(tmp_path, name="t", **kw) -> TrainConfig:
     base = dict(name=name, model="unet_small", model_kwargs={"base": 4}, size=32, epochs=2, batch_size=8,
                 max_items=32, val_max_items=16, out_dir=str(tmp_path / name), lr=1e-3, num_workers=0,
-                properties=["Bald", "Bangs"])
+                properties=["Bald", "Bangs"], **PLAIN_DATA)
     base.update(kw)
     return make_config("smoke", overrides=base)
 
@@ -258,10 +258,10 @@ def test_balanced_sampling_gives_each_set_and_class_its_share():
     assert share("stgan_celeba128", 1).sum() == pytest.approx(0.75 * 0.75)
     assert share("stargan_disrupted256", 0).sum() == pytest.approx(0.25 * 0.25)
     assert np.allclose(share("stgan_celeba128", 1), share("stgan_celeba128", 1)[0])   # even within a group
-    natural = sampling_weights(make_config("smoke", overrides=dict(set_balance=True)), data).numpy()
+    natural = sampling_weights(make_config("smoke", overrides=dict(PLAIN_DATA, set_balance=True)), data).numpy()
     assert share("stgan_celeba128", 0).sum() != pytest.approx(natural[:2].sum())       # the set's own proportion
     assert natural[:2].sum() == pytest.approx(0.5 * 2 / 12)
-    assert sampling_weights(make_config("smoke"), data) is None
+    assert sampling_weights(make_config("smoke", overrides=PLAIN_DATA), data) is None
 
 
 def test_training_with_splices_and_balanced_sampling(data_root, tmp_path):
@@ -363,3 +363,26 @@ def test_cli_never_prints_a_best_checkpoint_that_was_not_written(data_root, tmp_
     (line,) = captured.err.splitlines()
     assert f"{out / 'best.pt'}: not written" in line
     assert not (out / "best.pt").exists() and (out / "last.pt").is_file()
+
+
+def test_attention_modes_transform_the_map_as_documented():
+    from fklib.engine.train import attention_inputs
+
+    att = torch.rand(4, 1, 8, 8) * 0.7 + 0.3
+    lite = {"model": "efficientnet_lite0_unet", "model_kwargs": {}}
+    for mode in ("paper", "skip"):
+        a, target = attention_inputs(make_config("smoke", overrides={**lite, "attention_mode": mode}), att)
+        assert a is att and target is None
+    a, target = attention_inputs(make_config("smoke", overrides={**lite, "attention_mode": "auxiliary"}), att)
+    assert a is None and target is att
+    a, _ = attention_inputs(make_config("smoke", overrides={"attention_mode": "normalized"}), att)
+    torch.testing.assert_close(a.mean(dim=(2, 3)), torch.ones(4, 1))
+    a, _ = attention_inputs(make_config("smoke", overrides={"attention_mode": "residual"}), att)
+    torch.testing.assert_close(a, (1 + att) / (1 + att.mean(dim=(2, 3), keepdim=True)))
+    cfg = make_config("smoke", overrides={"attention_mode": "dropout", "attention_dropout": 0.5})
+    torch.manual_seed(0)
+    white = sum(attention_inputs(cfg, att)[0] is None for _ in range(400))
+    assert 150 < white < 250                                                  # about half the batches
+    assert attention_inputs(cfg, None) == (None, None)
+    with pytest.raises(ConfigError, match="attention_mode"):
+        make_config("smoke", overrides={"attention_mode": "skip"})            # unet_small has no skip mode

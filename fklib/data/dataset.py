@@ -68,7 +68,7 @@ class FakeMapDataset(torch.utils.data.Dataset):
         return len(self.items)
 
     def __getitem__(self, index: int) -> dict:
-        item = self.items[index]
+        original = item = self.items[index]
         if self.item_transform is not None:
             item = self.item_transform(item)
         image = image_to_tensor(item.image)
@@ -79,7 +79,8 @@ class FakeMapDataset(torch.utils.data.Dataset):
         if self.attention is None:
             att = torch.ones_like(gt)
         else:
-            att = torch.from_numpy(np.asarray(self.attention(item), dtype=np.float32))[None]
+            # the attention of the item as it was read (a splice keeps its source's edited region)
+            att = torch.from_numpy(np.asarray(self.attention(original), dtype=np.float32))[None]
             att = resize_pair(torch.zeros(3, *att.shape[-2:]), att, self.size)[1]
         if self.flip and torch.rand(()) < 0.5:
             image, gt, att = image.flip(-1), gt.flip(-1), att.flip(-1)

@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 
 from ..checkpoint import build_model, config_of, load_checkpoint, load_init_weights, run_metadata
-from ..config import TrainConfig, resolve_device
+from ..config import DEGRADE_AXES, TrainConfig, resolve_device
 from ..data import FakeMapDataset, SpliceAugment
 from ..data.sets import SET_FOLDERS
 from ..degrade import RandomDegradation
@@ -93,7 +93,7 @@ def training_dataset(cfg: TrainConfig, items: list) -> FakeMapDataset:
     attention = None
     if cfg.attention:  # face attention from our parser during training only (paper §4.4)
         attention = ParsingAttention(items, load_parser(), sigma=cfg.attention_sigma, floor=cfg.attention_floor)
-    transform = RandomDegradation(p=0.5) if cfg.degrade_augment else None
+    transform = RandomDegradation(p=cfg.degrade_p, axes=DEGRADE_AXES[cfg.degrade_axes]) if cfg.degrade_augment else None
     splices = None
     if cfg.splice_p > 0:
         parsing = None
@@ -134,6 +134,15 @@ def sampling_weights(cfg: TrainConfig, items: list) -> torch.Tensor | None:
     return torch.tensor(weights, dtype=torch.float64)
 
 
+def balanced_pos_weight(items: list, weights: torch.Tensor | None = None) -> float | None:
+    """``pos_weight`` of the classifier's BCE that makes reals and fakes count equally: the real / fake
+    ratio of the items as they are drawn (their sampling ``weights``' masses, else their counts)."""
+    labels = torch.tensor([float(it.label) for it in items], dtype=torch.float64)
+    w = torch.ones_like(labels) if weights is None else weights.to(torch.float64)
+    fake, real = float((w * labels).sum()), float((w * (1 - labels)).sum())
+    return real / fake if fake > 0 else None
+
+
 def lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
     """The schedule's factor on ``cfg.lr`` at ``step`` of ``total`` (linear warmup, then constant or cosine)."""
     if cfg.warmup and step < cfg.warmup:
@@ -159,8 +168,8 @@ def setup(cfg: TrainConfig, resume: bool = False, log=print, train_items: list |
     if use_amp and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, betas=tuple(cfg.betas), weight_decay=cfg.weight_decay)
-    n_fake = sum(it.label for it in train_items)
-    pos_weight = (len(train_items) - n_fake) / n_fake if cfg.balance_classes and n_fake else None
+    weights = sampling_weights(cfg, train_items)
+    pos_weight = balanced_pos_weight(train_items, weights) if cfg.balance_classes else None
     # LocatorLoss, or DFFDLoss for loss="dffd" (the Table-2 baseline; fed the coarse map, see loss_map)
     criterion = make_criterion(cfg.loss, cls_weight=cfg.cls_weight if cfg.classifier else 0.0, pos_weight=pos_weight,
                                **cfg.loss_kwargs)
@@ -168,7 +177,6 @@ def setup(cfg: TrainConfig, resume: bool = False, log=print, train_items: list |
     if world > 1:
         sampler = torch.utils.data.distributed.DistributedSampler(train_ds, num_replicas=world, rank=rank,
                                                                   shuffle=True, seed=cfg.seed, drop_last=True)
-    weights = sampling_weights(cfg, train_items)
     n_epoch = (cfg.samples_per_epoch or len(train_ds)) // world if weights is not None else \
         (len(sampler) if sampler is not None else len(train_ds))
     steps_per_epoch = max(n_epoch // cfg.batch_size, 1)

@@ -85,19 +85,37 @@ def epoch_loader(run: Run, epoch: int) -> torch.utils.data.DataLoader:
                                        num_workers=cfg.num_workers, drop_last=True)
 
 
+def attention_inputs(cfg: TrainConfig, att: torch.Tensor | None) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(the map the model multiplies in, the auxiliary target) of a training batch for ``cfg.attention_mode``
+    (see :class:`~fklib.config.TrainConfig`); ``dropout`` draws from torch's global RNG."""
+    if att is None or cfg.attention_mode in ("paper", "skip"):
+        return att, None
+    if cfg.attention_mode == "auxiliary":
+        return None, att
+    if cfg.attention_mode == "dropout":
+        return (None if float(torch.rand(())) < cfg.attention_dropout else att), None
+    mean = att.mean(dim=(2, 3), keepdim=True)
+    if cfg.attention_mode == "normalized":
+        return att / mean.clamp_min(1e-6), None
+    return (1.0 + att) / (1.0 + mean), None  # residual
+
+
 def training_loss(run: Run, batch: dict) -> torch.Tensor:
     """The criterion (+ the property head's cross-entropy) of one training batch, under bf16 autocast on CUDA."""
     cfg, device = run.cfg, run.device
     x = batch["image"].to(device, non_blocking=True)
     y = batch["gt_map"].to(device, non_blocking=True)
     label = batch["label"].to(device, non_blocking=True)
-    att = batch["attention"].to(device, non_blocking=True) if cfg.attention else None
+    att, region_target = attention_inputs(cfg, batch["attention"].to(device, non_blocking=True)
+                                          if cfg.attention else None)
     if run.use_amp and cfg.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=run.use_amp):
         out = run.ddp_model(x, attention=att)
     logit = None if out.logit is None else out.logit.float()
     loss = run.criterion(loss_map(run.criterion, out).float(), y, logit, label)["loss"]
+    if region_target is not None:
+        loss = loss + cfg.attention_weight * torch.nn.functional.l1_loss(out.region.float(), region_target)
     if cfg.property_weight > 0:
         targets = property_targets(batch["property"], device)
         loss = loss + cfg.property_weight * torch.nn.functional.cross_entropy(

@@ -38,12 +38,15 @@ class LocatorOutput(NamedTuple):
         coarse_map: the model's own low-resolution map before its upsampling to ``map``, for
             a loss defined at that resolution (``dffd_xception``: the 19 x 19 attention map
             at 299 px, trained by :class:`fklib.losses.DFFDLoss`); ``None`` for the others.
+        region: B x 1 x H x W prediction of the face-attention map (the edited property's region),
+            a training-only auxiliary target, for a model built with ``region_head=True``; else ``None``.
     """
 
     map: Tensor
     logit: Optional[Tensor]
     property_logits: Optional[Tensor] = None
     coarse_map: Optional[Tensor] = None
+    region: Optional[Tensor] = None
 
 
 class ImageNetNormalize(nn.Module):

@@ -187,6 +187,12 @@ class EfficientNetLiteUNet(nn.Module):
             2x faster training on CPU).
         hf: ``None`` (default) or ``"srm"``: the high-frequency noise stream described above.
         hf_channels: its channels at strides 1, 2 and 4.
+        attention_on: where the face attention map multiplies features: ``"encoder"`` (default, the
+            paper: every encoder stage's output, so every later stage and the classifier see it) or
+            ``"skips"`` (only the skip features the decoder reads and the full-resolution branch; the
+            encoder and the classifier never see it).
+        region_head: add a 1x1 head on the last decoder features predicting the attention map
+            (``LocatorOutput.region``, a training-only auxiliary target).
 
     Shape:
         x: B x 3 x H x W in [0, 1] (H, W divisible by 32 keep every stage aligned; other sizes work).
@@ -198,10 +204,14 @@ class EfficientNetLiteUNet(nn.Module):
                  decoder_channels: Sequence[int] = (128, 64, 48, 32, 16), fullres_channels: int = 16,
                  drop_connect_rate: float = 0.2, channels_last: bool = True, num_properties: int = 0,
                  map_prior: Optional[float] = None, hf: Optional[str] = None,
-                 hf_channels: Sequence[int] = (16, 32, 48)) -> None:
+                 hf_channels: Sequence[int] = (16, 32, 48), attention_on: str = "encoder",
+                 region_head: bool = False) -> None:
         super().__init__()
         if hf not in (None, "srm"):
             raise ValueError(f"hf must be None or 'srm', got {hf!r}")
+        if attention_on not in ("encoder", "skips"):
+            raise ValueError(f"attention_on must be 'encoder' or 'skips', got {attention_on!r}")
+        self.attention_on = attention_on
         if map_prior is not None and not 0.0 < map_prior < 1.0:
             raise ValueError(f"map_prior must be in (0, 1), got {map_prior}")
         decoder_channels = tuple(int(c) for c in decoder_channels)
@@ -222,13 +232,16 @@ class EfficientNetLiteUNet(nn.Module):
         self.final = nn.Conv2d(decoder_channels[4], 1, kernel_size=1)
         if map_prior is not None:  # start the map near the typical GT level instead of 0.5 (short trainings)
             nn.init.constant_(self.final.bias, math.log(map_prior / (1.0 - map_prior)))
+        self.region = nn.Conv2d(decoder_channels[4], 1, kernel_size=1) if region_head else None
         self.cls_head: Optional[ClassifierHead] = ClassifierHead(enc[4], dropout) if classifier else None
         self.property_head = ClassifierHead(enc[4], dropout, num_properties) if num_properties > 0 else None
 
     def forward(self, x: Tensor, attention: Optional[Tensor] = None) -> LocatorOutput:
         check_inputs(x, attention)
         xn = self.normalize(x)
-        feats = self.encoder(xn, attention)
+        feats = self.encoder(xn, attention if self.attention_on == "encoder" else None)
+        if self.attention_on == "skips" and attention is not None:
+            feats = [attend(f, attention)[0] for f in feats[:-1]] + [feats[-1]]  # the skips, not the deepest
         logit = self.cls_head(feats[-1]) if self.cls_head is not None else None
         prop = self.property_head(feats[-1]) if self.property_head is not None else None
         noise = self.noise(x) if self.noise is not None else None
@@ -243,7 +256,8 @@ class EfficientNetLiteUNet(nn.Module):
         full, _ = attend(self.fullres(xn), attention)
         parts = [upsample_to(h, tuple(x.shape[-2:])), full] + ([noise[0]] if noise is not None else [])
         h = self.fuse(torch.cat(parts, dim=1))
-        return LocatorOutput(torch.sigmoid(self.final(h)), logit, prop)
+        region = torch.sigmoid(self.region(h)) if self.region is not None else None
+        return LocatorOutput(torch.sigmoid(self.final(h)), logit, prop, None, region)
 
 
 @register_model("efficientnet_lite0_unet")

@@ -70,7 +70,17 @@ def accepts(name: str, argument: str) -> bool:
     """Whether the constructor of registered model ``name`` takes keyword ``argument``."""
     import inspect
 
-    return name in _MODELS and argument in inspect.signature(_MODELS[name]).parameters
+    if name not in _MODELS:
+        return False
+    factory = _MODELS[name]
+    # a subclass whose __init__ forwards **kwargs accepts what its parents' __init__ accept
+    for f in ([c.__init__ for c in factory.__mro__ if "__init__" in vars(c)] if inspect.isclass(factory) else [factory]):
+        params = inspect.signature(f).parameters
+        if argument in params:
+            return True
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            return False
+    return False
 
 
 def create_model(name: str, **kwargs) -> nn.Module:

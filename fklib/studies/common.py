@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import PROFILE_NAMES, TrainConfig, check_profile, make_config
+from ..config import PLAIN_DATA, PROFILE_NAMES, TrainConfig, check_profile, make_config
 from ..data import ensure_splice_set
 from ..engine import evaluate_checkpoint
 
@@ -43,7 +43,8 @@ def single_config(profile: str, prop: str, loss: str = "l1", classifier: bool = 
     """A model trained on STGAN fakes of one property (+ the training reals), as in Tables 2, 4 and 5.
 
     Starts from ``profile`` and removes what is specific to the universal model (property head,
-    prior blend, reconstructions); classifier weight 1 (balanced), :data:`SINGLE_EPOCHS`.
+    prior blend, the noise stream, and :data:`fklib.config.PLAIN_DATA`: reconstructions, splices,
+    degradations, set balancing); classifier weight 1 (balanced), :data:`SINGLE_EPOCHS`.
 
     With the EfficientNet U-Net (``cpu``): batch 8 (the paper's) and ``map_prior=0.05`` (the
     untrained map starts near the GT level instead of 0.5). Chosen on the validation split
@@ -56,7 +57,7 @@ def single_config(profile: str, prop: str, loss: str = "l1", classifier: bool = 
                             *(["fp"] if attention else [])])
     over = dict(name=f"{profile}_{tag}", properties=[prop], sets=["stgan"], loss=loss, classifier=classifier,
                 cls_weight=1.0, balance_classes=True, property_weight=0.0, prior_blend=False,
-                include_reconstruction=False, attention=attention, epochs=SINGLE_EPOCHS[profile])
+                attention=attention, epochs=SINGLE_EPOCHS[profile], **PLAIN_DATA)
     if make_config(profile).model == "efficientnet_lite0_unet":
         over.update(batch_size=8, model_kwargs={"map_prior": 0.05})
     return make_config(profile, overrides=over)

@@ -78,3 +78,23 @@ def selection_score(summary: dict) -> float:
     vals = [summary[k] for k in keys if k in summary and not math.isnan(summary[k])]
     return round(sum(vals) / len(vals), 4) if vals else math.nan
 
+
+
+#: The columns of the compact recipe table (notebook 01): the model's and the layout prior's numbers.
+RECIPE_COLUMNS = ("variant", "device", "train_minutes", "val_score", "stgan_acc", "stgan_coss", "stgan_coss_layout_prior",
+                  "stgan_ssim", "stgan_ssim_layout_prior", "stgan_auc", "stgan_auc_layout_prior",
+                  "stgan_props_beaten_coss", "stgan_props_beaten_ssim", "stargan_acc", "stargan_coss",
+                  "stargan_auc", "interfacegan_acc", "stgan_splice_acc", "stgan_splice_coss", "stgan_splice_auc",
+                  "stgan_splice_auc_layout_prior", "stargan_splice_coss", "stargan_splice_auc")
+
+
+def recipe_table(path: str | Path) -> pd.DataFrame:
+    """The universal-recipe rows (variants ``u*`` and ``profile-cpu``) of ``results/tables/recipes.csv``,
+    compact (:data:`RECIPE_COLUMNS`), best validation score first; empty when the file is missing."""
+    path = Path(path)
+    if not path.is_file():
+        return pd.DataFrame(columns=list(RECIPE_COLUMNS))
+    df = pd.read_csv(path)
+    df = df[df["variant"].str.match(r"^(u\d?-|profile-)")]
+    return df[[c for c in RECIPE_COLUMNS if c in df.columns]].sort_values("val_score", ascending=False,
+                                                                          ignore_index=True)

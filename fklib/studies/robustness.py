@@ -87,16 +87,17 @@ def augmented_config(profile: str) -> TrainConfig:
     """The universal model of ``profile`` fine-tuned with random degradations (beyond the paper).
 
     The universal config (:func:`fklib.studies.common.universal_config`) with ``degrade_augment=True``
-    (:class:`fklib.degrade.RandomDegradation`: p = 0.5, one of JPEG / blur / noise / low
-    resolution at a level of the paper grid; GT maps unchanged), ``init_from`` = the universal
+    at the sweep's levels (``degrade_axes="paper"``, :class:`fklib.degrade.RandomDegradation`: p = 0.5,
+    one of JPEG / blur / noise / low resolution at a level of the paper grid; GT maps unchanged), ``init_from`` = the universal
     run (its ``best.pt``), :data:`AUGMENT` epochs (cpu: 3) at ``lr_factor`` (0.2) times the
     profile's learning rate, same schedule, data, losses and heads; named ``<profile>_degrade_aug``.
     """
     check_profile(profile)
     base = universal_config(profile)
     aug = AUGMENT[profile]
-    return dataclasses.replace(base, name=f"{base.name}_degrade_aug", degrade_augment=True, init_from=base.name,
-                               epochs=aug["epochs"], lr=base.lr * aug["lr_factor"], warmup=0)
+    return dataclasses.replace(base, name=f"{base.name}_degrade_aug", degrade_augment=True, degrade_axes="paper",
+                               degrade_p=0.5, init_from=base.name, epochs=aug["epochs"],
+                               lr=base.lr * aug["lr_factor"], warmup=0)
 
 
 def ensure_augmented(profile: str, retrain: bool = False, log=print) -> Path:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
-from ..config import TrainConfig, check_profile, make_config, resolve_device
+from ..config import PLAIN_DATA, TrainConfig, check_profile, make_config, resolve_device
 from ..data import load_set
 from ..engine import MODEL, fit_reference_maps, score_items
 from ..metrics import REFERENCE_KINDS, decision_accuracy
@@ -100,8 +100,8 @@ def upsampling_configs(profile: str, families: Sequence[str] | None = None) -> d
     named ``<profile>_up_<family>``. Train with :func:`~fklib.studies.cache.ensure_trained` and the family's items."""
     check_profile(profile)
     over = dict(size=FAMILY_SIZE, sets=[], properties=None, classifier=True, cls_weight=1.0, balance_classes=True,
-                property_weight=0.0, prior_blend=False, include_reconstruction=False, attention=False,
-                degrade_augment=False, init_from=None, max_items=None, val_max_items=None)
+                property_weight=0.0, prior_blend=False, attention=False, init_from=None, max_items=None,
+                val_max_items=None, **PLAIN_DATA)
     over.update(FAMILY_LOCATOR[profile])
     return {f: make_config(profile, overrides={**over, "name": f"{profile}_up_{f}"}) for f in (families or FAMILIES)}
 

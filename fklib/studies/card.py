@@ -1,0 +1,92 @@
+"""What a shipped locator's card says of its limits, measured (``python -m fklib export``).
+
+:func:`limits` evaluates a checkpoint on every public test set we have and returns the numbers
+the card's *Limits* section is written from: per STGAN property whether the network beats the
+per-property mean map and the layout prior (COSS, SSIM); each other set's detection and
+localization against its best reference; the splices; the faces cut from published figures;
+and the ACC cost of JPEG quality 50 on the STGAN test split.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from ..checkpoint import model_from_checkpoint
+from ..config import resolve_device
+from ..data import load_set
+from ..engine import MODEL, summarize
+from .common import evaluate
+from .published_figures import figure_detection, figure_summary
+from .robustness import robustness_sweep
+
+#: (name, reader set, splice set): the test sets of the card.
+CARD_SETS = (("STGAN", "stgan", None), ("StarGAN", "stargan", None), ("AttGAN (never trained on)", "attgan", None),
+             ("InterFaceGAN Entire", "interfacegan", None), ("STGAN splices", None, "stgan_test"),
+             ("StarGAN splices", None, "stargan_test"))
+STRONG = ("property_mean", "layout_prior")
+
+
+def _means(df: pd.DataFrame) -> pd.DataFrame:
+    s = summarize(df)
+    return s[s["gan"] == "mean"].set_index("predictor")
+
+
+def limits(checkpoint: str | Path) -> dict:
+    """The card's measured limits (see the module doc); every value a plain float or int."""
+    out: dict = {"sets": {}}
+    for name, set_name, splices in CARD_SETS:
+        df = evaluate(checkpoint, set_name or "stgan", splices=splices)
+        means = _means(df)
+        row = {k: float(means.loc[MODEL, k]) for k in ("acc", "coss", "ssim", "auc", "f1")}
+        for ref in STRONG:
+            if ref in means.index:
+                row.update({f"{k}_{ref}": float(means.loc[ref, k]) for k in ("coss", "ssim", "auc", "f1")})
+        fakes = df[(df["predictor"] == MODEL) & (df["label"] == 1)]
+        reals = df[(df["predictor"] == MODEL) & (df["label"] == 0)]
+        row.update(fakes_called_fake=float((fakes["pred_fake"] == 1).mean()),
+                   reals_called_real=float((reals["pred_fake"] == 0).mean()) if len(reals) else math.nan,
+                   n_fakes=len(fakes), n_reals=len(reals))
+        out["sets"][name] = row
+        if name == "STGAN":
+            s = summarize(df)
+            per = s[s["gan"] != "mean"].set_index(["predictor", "property"])
+            out["stgan_losses"] = {m: sorted(p for p in per.loc[MODEL].index
+                                             if any(per.loc[(MODEL, p), m] <= per.loc[(r, p), m] for r in STRONG))
+                                   for m in ("coss", "ssim")}
+    out["figures"] = figure_summary(figure_detection(checkpoint))
+    model, cfg, _ = model_from_checkpoint(checkpoint)
+    sweep = robustness_sweep(model, load_set("stgan", split="test"), cfg.size, axes={"jpeg": (50,)},
+                             device=resolve_device("auto"))
+    out["jpeg50"] = {"acc_clean": float(sweep.loc[0, "acc"]), "acc_jpeg50": float(sweep.loc[1, "acc"]),
+                     "coss_clean": float(sweep.loc[0, "coss"]), "coss_jpeg50": float(sweep.loc[1, "coss"])}
+    return out
+
+
+def limits_markdown(lim: dict) -> list[str]:
+    """The card's *Limits* section from :func:`limits`."""
+    def pct(v):
+        return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.0f} %"
+
+    lines = ["## Limits (measured on the public test splits)", "",
+             "| test set | fakes called fake | reals called real | COSS (best strong reference) | pixel AUC (best) |",
+             "|---|---|---|---|---|"]
+    for name, r in lim["sets"].items():
+        best = {k: max((r.get(f"{k}_{ref}", math.nan) for ref in STRONG), default=math.nan) for k in ("coss", "auc")}
+        lines.append(f"| {name} | {pct(r['fakes_called_fake'])} of {r['n_fakes']} | {pct(r['reals_called_real'])} "
+                     f"of {r['n_reals']} | {r['coss']:.3f} ({best['coss']:.3f}) | {r['auc']:.3f} ({best['auc']:.3f}) |")
+    losses = lim.get("stgan_losses", {})
+    fig, jp = lim["figures"], lim["jpeg50"]
+    lines += ["", f"- STGAN properties where the network does **not** beat both the per-property mean map and the "
+                  f"layout prior: COSS {', '.join(losses.get('coss', [])) or 'none'}; SSIM "
+                  f"{', '.join(losses.get('ssim', [])) or 'none'}.",
+              f"- Faces cut from the StarGAN paper's JPEG result figures (another StarGAN, the paper's framing): "
+              f"{pct(fig['edits_called_fake'])} of {fig['n_edits']} edits called fake, {pct(fig['reals_called_real'])} "
+              f"of {fig['n_reals']} inputs called real.",
+              f"- JPEG quality 50 on the STGAN test split: ACC {jp['acc_clean']:.3f} → {jp['acc_jpeg50']:.3f}, COSS "
+              f"{jp['coss_clean']:.3f} → {jp['coss_jpeg50']:.3f}.",
+              "- Faces framed differently from CelebA's alignment, other resolutions than 128 px and GANs unlike "
+              "those above are processed as given; expect the numbers above to be optimistic for them.", ""]
+    return lines
