@@ -28,7 +28,10 @@ def jet(m: np.ndarray) -> np.ndarray:
     return np.clip(1.5 - np.abs(4.0 * x - centres), 0, 1)
 
 
-def overlay(fake: np.ndarray, pred: np.ndarray, alpha: float = 0.5) -> np.ndarray:
-    """``HxWx3`` float image in [0, 1]: the map (:func:`jet` colours) blended over the uint8 image
-    (Fig. 1's overlay and ``python -m fklib locate``'s)."""
-    return ((1 - alpha) * np.asarray(fake, np.float32) / 255.0 + alpha * jet(pred)).clip(0, 1)
+def overlay(fake: np.ndarray, pred: np.ndarray, alpha: float = 0.5, vmax: float = 1.0) -> np.ndarray:
+    """``HxWx3`` float image in [0, 1]: the map (:func:`jet` colours of ``pred / vmax``, clipped: ``vmax``
+    and above is red) blended over the uint8 image (Fig. 1's overlay and ``python -m fklib locate``'s)."""
+    if not vmax > 0:
+        raise ValueError(f"overlay: vmax must be > 0, got {vmax}")
+    scaled = np.clip(np.asarray(pred, np.float32) / np.float32(vmax), 0.0, 1.0)
+    return ((1 - alpha) * np.asarray(fake, np.float32) / 255.0 + alpha * jet(scaled)).clip(0, 1)

@@ -4,7 +4,7 @@ For each image this writes, into ``--out`` (default ``located/``):
 
 - ``<stem>_map.png``: the fakeness map at the input's size, gray, 16-bit (``--bits 8`` for 8-bit);
   pixel value / 65535 (or / 255) is the predicted fakeness in [0, 1];
-- ``<stem>_overlay.png``: the map (jet colours) over the image with a colorbar, at the input's
+- ``<stem>_overlay.png``: the map (jet colours, 0 to :data:`OVERLAY_VMAX`, written on the colour bar) over the image with a colorbar, at the input's
   pixel size (paper Fig. 1);
 - ``<stem>.json``: the fake probability (the classifier), the decision, map statistics and the files.
 
@@ -129,13 +129,21 @@ def read_map_png(path: str | Path) -> np.ndarray:
     return (arr.astype(np.float32) / scale).clip(0, 1)
 
 
-def overlay_image(rgb: np.ndarray, m: np.ndarray, title: str | None = None, alpha: float = 0.5):
-    """The map (jet, ``alpha``) over the image, with a colorbar (0, 0.5, 1) inside the right edge and
-    an optional title; a PIL image of exactly the input's size (no matplotlib: fast to import)."""
+#: Top of the overlay's colour scale: fakeness at or above it is drawn red. Fixed (not per image), so
+#: overlays of different images compare, and low (our maps average about 0.04, GAN-edited pixels
+#: mostly 0.1-0.3) so that a map is visible; the map PNG keeps the exact values.
+OVERLAY_VMAX = 0.25
+
+
+def overlay_image(rgb: np.ndarray, m: np.ndarray, title: str | None = None, alpha: float = 0.5,
+                  vmax: float = OVERLAY_VMAX):
+    """The map (jet of ``m / vmax``, ``alpha``) over the image, with a colour bar inside the right edge
+    labelled 0, ``vmax / 2`` and ``>= vmax``, and an optional title; a PIL image of exactly the input's
+    size (no matplotlib: fast to import)."""
     from PIL import Image, ImageDraw, ImageFont
 
     h, w = m.shape
-    img = Image.fromarray(np.rint(colors.overlay(rgb, m, alpha) * 255).clip(0, 255).astype(np.uint8))
+    img = Image.fromarray(np.rint(colors.overlay(rgb, m, alpha, vmax=vmax) * 255).clip(0, 255).astype(np.uint8))
     draw = ImageDraw.Draw(img)
     x0, x1 = int(w * 0.93), max(int(w * 0.965), int(w * 0.93) + 2)
     y0, y1 = int(h * 0.08), max(int(h * 0.92), int(h * 0.08) + 3)
@@ -147,9 +155,9 @@ def overlay_image(rgb: np.ndarray, m: np.ndarray, title: str | None = None, alph
         font = ImageFont.load_default(size=size)
     except TypeError:  # Pillow without FreeType sizes
         font = ImageFont.load_default()
-    for value in (0.0, 0.5, 1.0):
-        y = y1 - value * (y1 - y0)
-        draw.text((x0 - 3, y), f"{value:.1f}", fill=(255, 255, 255), font=font, anchor="rm",
+    for frac, text in ((0.0, "0"), (0.5, f"{vmax / 2:.2f}"), (1.0, f">={vmax:.2f}")):
+        y = y1 - frac * (y1 - y0)
+        draw.text((x0 - 3, y), text, fill=(255, 255, 255), font=font, anchor="rm",
                   stroke_width=1, stroke_fill=(0, 0, 0))
     if title:
         draw.text((3, 2), title, fill=(255, 255, 255), font=font, stroke_width=1, stroke_fill=(0, 0, 0))

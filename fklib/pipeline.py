@@ -4,11 +4,13 @@ Every ``notebooks/NN_*.ipynb`` (two digits, then a name) runs in order, then the
 ``notebooks/demo_*.ipynb``; a new numbered notebook is picked up without changing this file. Each
 gets the parameter ``profile`` (``smoke``, ``cpu`` or ``paper``; see :mod:`fklib.studies.common`) and
 runs with ``notebooks/`` as its working folder. The executed copy goes to
-``<results>/executed/<name>.ipynb`` (``<results>`` = ``results/`` or ``$FKLIB_RESULTS``), with
+``<results>/executed/<name>.ipynb`` (``<results>``: ``--results``, else ``$FKLIB_RESULTS``, else
+``results/`` for the default profile ``cpu`` and ``results/<profile>/`` for the others), with
 inline images replaced by a pointer to the PNG the notebook saved, so the copies stay small.
 
-The run stops at the first failing notebook and names it and the failing cell. One progress line
-per notebook is printed.
+The run stops at the first failing notebook and names it and the failing cell. A line per notebook
+is printed when it starts and ends, and everything a notebook prints (training epochs, evaluation
+steps) is streamed as it happens, prefixed by the notebook's name.
 """
 
 from __future__ import annotations
@@ -68,10 +70,15 @@ def list_notebooks(folder: Path | None = None, only: list[str] | None = None, de
     return found
 
 
-def shrink_outputs(nb_path: Path, max_bytes: int = MAX_INLINE_BYTES) -> int:
-    """Replace inline images/HTML larger than ``max_bytes`` in an executed notebook by a short note.
+#: How a notebook links a saved figure (from ``notebooks/``), and the same link from ``<results>/executed/``.
+FIGURE_LINK, EXECUTED_FIGURE_LINK = "](../results/figures/", "](../figures/"
 
-    Returns the number of outputs replaced. Text outputs (tables, numbers) are kept.
+
+def shrink_outputs(nb_path: Path, max_bytes: int = MAX_INLINE_BYTES) -> int:
+    """Replace inline images/HTML larger than ``max_bytes`` in an executed notebook by a short note, and
+    point its figure links (``../results/figures/x.png``) at ``../figures/x.png`` (from ``<results>/executed/``).
+
+    Returns the number of outputs and cells changed. Text outputs (tables, numbers) are kept.
     """
     import nbformat
 
@@ -92,6 +99,10 @@ def shrink_outputs(nb_path: Path, max_bytes: int = MAX_INLINE_BYTES) -> int:
                 elif mime == "text/html" and size > max_bytes * 5:
                     del data[mime]
                     replaced += 1
+    for cell in nb.cells:  # the notebooks' links are relative to notebooks/; the copy sits in <results>/executed/
+        if cell.cell_type == "markdown" and FIGURE_LINK in cell.source:
+            cell.source = cell.source.replace(FIGURE_LINK, EXECUTED_FIGURE_LINK)
+            replaced += 1
     widgets = nb.metadata.get("widgets")
     if widgets and len(json.dumps(widgets)) > max_bytes:  # saved widget state (e.g. a demo's images)
         del nb.metadata["widgets"]
@@ -114,21 +125,66 @@ def _failing_cell(nb_path: Path) -> int | None:
     return None
 
 
-def run_notebook(nb: Path, out: Path, profile: str, kernel: str = "python3") -> float:
-    """Execute one notebook with papermill into ``out``; return seconds. Raises :class:`PipelineError`."""
+def _ipc_kernel_manager():
+    """A kernel manager whose kernels talk over local IPC sockets, not TCP on localhost (ipykernel warns
+    about unencrypted TCP for every notebook; IPC stays on this machine, under a temporary folder)."""
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            self.transport = "ipc"
+            self.ip = str(Path(tempfile.mkdtemp(prefix="fklib-kernel-")) / "kernel")
+
+    return IPCKernelManager
+
+
+class _Lines:
+    """A file-like sink for what a notebook prints (papermill's ``stdout_file``): each complete line goes
+    to ``log``, prefixed by the notebook's name, as it arrives."""
+
+    def __init__(self, prefix: str, log) -> None:
+        self.prefix, self.log, self._buf = prefix, log, ""
+
+    def write(self, text: str) -> int:
+        self._buf += text
+        *lines, self._buf = self._buf.split("\n")
+        for line in lines:
+            if line.strip():
+                self.log(f"  {self.prefix}: {line.rstrip()}")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._buf.strip():
+            self.log(f"  {self.prefix}: {self._buf.rstrip()}")
+        self._buf = ""
+
+
+def run_notebook(nb: Path, out: Path, profile: str, kernel: str = "python3", log=None) -> float:
+    """Execute one notebook with papermill into ``out``; return seconds. Raises :class:`PipelineError`.
+
+    ``log``: called with each line the notebook prints to stdout or stderr, as it prints it (training
+    and evaluation progress, warnings; not its tables or figures); ``None``: silent. The kernel runs over IPC sockets (no TCP transport warning).
+    """
     import papermill as pm
 
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
+    sink = _Lines(nb.stem, log) if log is not None else None
     try:
         pm.execute_notebook(str(nb), str(out), parameters={"profile": profile}, kernel_name=kernel,
-                            cwd=str(nb.parent), progress_bar=False, log_output=False)
+                            cwd=str(nb.parent), progress_bar=False, log_output=False, stdout_file=sink,
+                            stderr_file=sink, kernel_manager_class=_ipc_kernel_manager())
     except pm.PapermillExecutionError as err:
         raise PipelineError(nb.name, err.cell_index, f"{err.ename}: {err.evalue}") from None
     except Exception as err:  # noqa: BLE001 - kernel died, missing kernel, bad notebook file
         raise PipelineError(nb.name, _failing_cell(out) if out.exists() else None,
                             f"{type(err).__name__}: {err}") from None
     finally:
+        if sink is not None:
+            sink.flush()
         if out.exists():
             shrink_outputs(out)
     return time.time() - t0
@@ -154,7 +210,7 @@ def run_pipeline(profile: str = "cpu", only: list[str] | None = None, notebooks:
     t_all = time.time()
     for k, nb in enumerate(todo, 1):
         log(f"[{k}/{len(todo)}] {nb.stem} (profile {profile}) ...")
-        seconds = run_notebook(nb, executed / nb.name, profile, kernel)
+        seconds = run_notebook(nb, executed / nb.name, profile, kernel, log=log)
         records.append({"notebook": nb.stem, "seconds": round(seconds, 1)})
         log(f"[{k}/{len(todo)}] {nb.stem}: done in {seconds:.0f} s -> {executed / nb.name}")
     log(f"pipeline ({profile}): {len(todo)} notebooks in {(time.time() - t_all) / 60:.1f} min")
@@ -167,17 +223,58 @@ def run_pipeline(profile: str = "cpu", only: list[str] | None = None, notebooks:
     return records
 
 
+#: The profile whose results are the committed ``results/``; every other profile writes ``results/<profile>/``.
+DEFAULT_PROFILE = "cpu"
+#: File in a results folder naming the profile that wrote it.
+PROFILE_MARKER = "PROFILE"
+
+
+def default_results(profile: str) -> Path:
+    """Where a run of ``profile`` writes when neither ``--results`` nor ``$FKLIB_RESULTS`` says: the
+    committed ``results/`` for :data:`DEFAULT_PROFILE`, ``results/<profile>/`` for any other."""
+    root = paths.project_root() / "results"
+    return root if profile == DEFAULT_PROFILE else root / profile
+
+
+def claim_results(folder: Path, profile: str) -> None:
+    """Refuse to write ``profile`` results into ``folder`` when another profile's results are there.
+
+    ``folder/PROFILE`` names the profile that wrote the folder; it is created on first use. A folder with
+    results (tables or figures) but no marker is only taken by :data:`DEFAULT_PROFILE` (it is ``results/``
+    from before markers existed).
+    """
+    marker = folder / PROFILE_MARKER
+    if marker.is_file():
+        owner = marker.read_text().strip()
+    elif any((folder / sub).is_dir() and any((folder / sub).iterdir()) for sub in ("tables", "figures")):
+        owner = DEFAULT_PROFILE
+    else:
+        owner = profile
+    if owner != profile:
+        raise ValueError(f"{folder} holds results of profile {owner!r} ({marker.name}); a {profile!r} run may not "
+                         f"replace them: give --results DIR (profile {profile!r} writes {default_results(profile)} "
+                         "by default)")
+    folder.mkdir(parents=True, exist_ok=True)
+    if not marker.is_file():
+        marker.write_text(profile + "\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m fklib.pipeline", description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", default="cpu", choices=PROFILES,
                    help="smoke (CI, minutes), cpu (default, <= 60 min on 2 cores), paper (GPU, 224 px)")
     p.add_argument("--only", default=None, help="comma-separated notebook numbers or names, e.g. 02,03")
     p.add_argument("--results", type=Path, default=None,
-                   help="write tables/figures/executed notebooks here instead of results/ (sets FKLIB_RESULTS)")
+                   help="write tables/figures/executed notebooks here (sets FKLIB_RESULTS); default results/ "
+                        "for cpu, results/<profile>/ for smoke and paper; a folder written by another "
+                        "profile is refused")
     args = p.parse_args(argv)
     if args.results is not None:
         os.environ["FKLIB_RESULTS"] = str(args.results.resolve())  # inherited by the notebook kernels
+    elif not os.environ.get("FKLIB_RESULTS"):
+        os.environ["FKLIB_RESULTS"] = str(default_results(args.profile))
     try:
+        claim_results(paths.results_dir(), args.profile)
         run_pipeline(args.profile, args.only.split(",") if args.only else None)
     except PipelineError as err:
         print(f"pipeline: FAILED in {err}", file=sys.stderr)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import math
+import threading
 from typing import Any
 
 import ipywidgets
@@ -32,7 +33,11 @@ import pandas as pd
 from .data import load_set
 from .degrade import degradation_settings, degrade_image, describe_degradation
 from .metrics import coss, psnr, ssim
-from .report.figures import figure_png, result_figure
+from .report.figures import figure_png, result_figure, result_metrics_text
+
+
+#: Resolution of the demo's figure: 12 x 3.4 in at 100 dpi = 1200 x 340 px, 11-pt titles (a projector).
+FIGURE_DPI = 100
 
 
 def analyse(locator, item, **degradation) -> dict:
@@ -74,12 +79,12 @@ def analyse(locator, item, **degradation) -> dict:
 
 
 def metrics_line(result: dict) -> str:
-    """One line: item, degradation, COSS / PSNR / SSIM, map mean and p(fake)."""
-    m, meta = result["metrics"], result["meta"]
-    p = "n/a" if result["probability"] is None else f"{result['probability']:.3f}"
+    """One line: item, degradation, then :func:`fklib.report.figures.result_metrics_text` (COSS / PSNR /
+    SSIM and p(fake); for a real image, whose truth is empty and whose COSS is 0 unless the map is exactly
+    zero, the mean predicted fakeness instead of COSS) and the map mean."""
+    meta = result["meta"]
     return (f"{meta['property']} · {meta['identity']} | degradation: {describe_degradation(result['degradation'])} | "
-            f"COSS {m['coss']:.3f}  PSNR {m['psnr']:.2f} dB  SSIM {m['ssim']:.3f} | "
-            f"map mean {result['map_mean']:.3f}  p(fake) {p}")
+            f"{result_metrics_text(result)} | map mean {result['map_mean']:.3f}")
 
 
 def examples(set_name: str = "stgan", split: str = "test", per_property: int = 3) -> dict[str, list]:
@@ -128,6 +133,7 @@ class LocatorDemo(ipywidgets.VBox):
         #: False skips drawing the figure in ``update`` (the metrics line is still shown).
         self.render = True
         self._busy = False
+        self._lock = threading.RLock()
         style = {"description_width": "110px"}
         layout = w.Layout(width="420px")
         props = list(self.examples)
@@ -176,17 +182,25 @@ class LocatorDemo(ipywidgets.VBox):
                 "downscale": float(c["downscale"].value), "seed": 0}
 
     def update(self) -> dict:
-        """Analyse the selected item at the current settings, show it, and return the result."""
-        result = analyse(self.locator, self.current_item(), **self.settings())
-        self.last_result = result
-        self.metrics_text = metrics_line(result)
-        shown = [{"output_type": "stream", "name": "stdout", "text": self.metrics_text + "\n"}]
-        if self.render:
-            png = base64.b64encode(figure_png(result_figure(result))).decode("ascii")
-            shown.insert(0, {"output_type": "display_data", "metadata": {},
-                             "data": {"image/png": png, "text/plain": "<result figure>"}})
-        self.output.outputs = tuple(shown)
-        return result
+        """Analyse the selected item at the current settings, show it, and return the result.
+
+        One update at a time (a lock around read controls -> compute -> display): JupyterLab with
+        ipykernel 7 runs a button click and a dropdown change on two threads at once, and without the
+        lock the older one could finish last and show a property the dropdown no longer says. With it
+        the later call waits, then reads the controls as they are now, so the last figure shown is
+        always that of the latest controls.
+        """
+        with self._lock:
+            result = analyse(self.locator, self.current_item(), **self.settings())
+            self.last_result = result
+            self.metrics_text = metrics_line(result)
+            shown = [{"output_type": "stream", "name": "stdout", "text": self.metrics_text + "\n"}]
+            if self.render:
+                png = base64.b64encode(figure_png(result_figure(result), dpi=FIGURE_DPI)).decode("ascii")
+                shown.insert(0, {"output_type": "display_data", "metadata": {},
+                                 "data": {"image/png": png, "text/plain": "<result figure>"}})
+            self.output.outputs = tuple(shown)
+            return result
 
     # --- widget callbacks (thin) ---------------------------------------------------------------
 

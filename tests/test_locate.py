@@ -427,3 +427,21 @@ def test_a_failed_write_names_the_image_and_the_others_still_run(smoke_ckpt, tmp
     (line,) = error_lines(capsys.readouterr().err)
     assert str(a) in line
     assert strict_json(out / "b.json")["image"] == str(b)
+
+
+def test_overlay_scale_is_fixed_and_stated():
+    """The overlay maps [0, OVERLAY_VMAX] onto the whole jet scale (above it: red), the same for every image."""
+    from fklib import colors
+    from fklib.locate import OVERLAY_VMAX, overlay_image
+
+    rgb = np.full((64, 64, 3), 128, np.uint8)
+    m = np.zeros((64, 64), np.float32)
+    m[:, :10] = OVERLAY_VMAX / 2
+    m[:, 10:20] = OVERLAY_VMAX
+    m[:, 20:30] = 0.9
+    out = np.asarray(overlay_image(rgb, m)).astype(float)
+    expect = lambda v: np.rint(((0.5 * 128 / 255) + 0.5 * colors.jet(np.array([[v]])))[0, 0] * 255)  # noqa: E731
+    np.testing.assert_allclose(out[32, 5], expect(0.5), atol=1)
+    np.testing.assert_allclose(out[32, 15], expect(1.0), atol=1)
+    np.testing.assert_allclose(out[32, 25], out[32, 15], atol=1)               # above the scale: the top colour
+    np.testing.assert_allclose(out[32, 35], expect(0.0), atol=1)

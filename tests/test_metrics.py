@@ -217,8 +217,11 @@ def test_f1_iou_hand_counted_4x4():
     assert iou_from_stats(st) == 3 / 9
     # SSIM needs 7x7: pad both with zeros (48 more true negatives)
     m = per_image_metrics(np.pad(PRED44, ((0, 4), (0, 4))), np.pad(GT44, ((0, 4), (0, 4))))
-    assert set(m) == {"coss", "psnr", "ssim", "mae", "auc", "f1", "iou"}
+    assert set(m) == {"coss", "psnr", "ssim", "mae", "auc", "f1", "iou", "f1_imdl", "iou_imdl"}
     assert (m["f1"], m["iou"]) == (0.5, 3 / 9)
+    # IMDL-style: the prediction at 0.5 -> positives (0,0) (1,1) (3,3): tp 2, fp 1, fn 4
+    assert pixel_stats(PRED44, GT44, tau=0.1, pred_tau=0.5) == PixelStats(tp=2, fp=1, fn=4, tn=9)
+    assert (m["f1_imdl"], m["iou_imdl"]) == (4 / 9, 2 / 7)
 
 
 def test_pixel_stats_mask():
@@ -496,3 +499,26 @@ def test_coss_and_psnr_batch_match_per_image_definitions():
     assert (c[1].item(), c[2].item(), p[3].item()) == (0.0, 1.0, 100.0)
     with pytest.raises(ValueError, match="differ in shape"):
         coss_batch(pred, gt[:, :, :8])
+
+
+def test_region_metrics_masked_and_zeroed_definitions():
+    """Table 5's two in-region definitions, against direct numpy / scikit-image computations."""
+    from skimage.metrics import structural_similarity
+
+    from fklib.metrics.per_image import region_map_metrics
+
+    rng = np.random.default_rng(3)
+    p, g = rng.random((2, 24, 24)) * 0.5
+    m = np.zeros((24, 24), bool)
+    m[4:12, 6:20] = True
+    out = region_map_metrics(torch.tensor(np.stack([p, p]))[:, None], torch.tensor(np.stack([g, g]))[:, None],
+                             [m, None])
+    pm, gm = p[m], g[m]
+    assert out["coss_region"][0] == pytest.approx(pm @ gm / np.sqrt((pm @ pm) * (gm @ gm)))
+    assert out["psnr_region"][0] == pytest.approx(10 * np.log10(1 / np.mean((pm - gm) ** 2)))
+    pz, gz = p * m, g * m
+    assert out["psnr_zeroed"][0] == pytest.approx(10 * np.log10(1 / np.mean((pz - gz) ** 2)))
+    assert out["ssim_zeroed"][0] == pytest.approx(structural_similarity(pz, gz, data_range=1.0))
+    assert out["coss_zeroed"][0] == pytest.approx(out["coss_region"][0])     # zeros add nothing to a cosine
+    assert out["psnr_zeroed"][0] > out["psnr_region"][0]                     # the agreeing zeros outside count
+    assert all(np.isnan(out[f"{k}_{d}"][1]) for k in ("coss", "psnr", "ssim") for d in ("region", "zeroed"))

@@ -80,9 +80,17 @@ def test_smoke_profile_end_to_end(tmp_path, data_root):
     proc = subprocess.run([sys.executable, "-m", "fklib.pipeline", "--profile", "smoke", "--results", str(results)],
                           cwd=paths.project_root(), env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    import re
+
     for nb in list_notebooks():
         assert (results / "executed" / nb.name).is_file(), nb.name
         assert f"{nb.stem}: done" in proc.stdout
+        # every figure the executed copy links is there, relative to the copy (it renders in JupyterLab)
+        copy = nbformat.read(results / "executed" / nb.name, as_version=4)
+        for cell in copy.cells:
+            if cell.cell_type == "markdown":
+                for link in re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", cell.source):
+                    assert (results / "executed" / link).resolve().is_file(), (nb.name, link)
     for n in (2, 3, 4, 5):
         table = pd.read_csv(results / "tables" / f"table{n}.csv")
         assert (results / "tables" / f"table{n}.md").is_file()
@@ -128,3 +136,60 @@ def test_summary_with_nothing_to_summarise_warns(tmp_path, monkeypatch):
     lines = []
     run_pipeline("smoke", only=["99"], notebooks=folder, log=lines.append)
     assert any("warning" in line and "99_summary had nothing to summarise" in line for line in lines)
+
+
+def _digest(folder: Path, skip: Path) -> dict:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file() and skip not in p.parents}
+
+
+def test_a_smoke_run_leaves_the_committed_results_untouched():
+    """A new user's ``python -m fklib.pipeline --profile smoke`` (no --results) writes results/smoke/."""
+    import shutil
+
+    results = paths.project_root() / "results"
+    smoke = results / "smoke"
+    existed = smoke.exists()
+    before = _digest(results, smoke)
+    env = {k: v for k, v in os.environ.items() if k != "FKLIB_RESULTS"}
+    try:
+        proc = subprocess.run([sys.executable, "-m", "fklib.pipeline", "--profile", "smoke", "--only", "99"],
+                              cwd=paths.project_root(), env=env, capture_output=True, text=True, timeout=600)
+        assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+        assert _digest(results, smoke) == before
+        assert (smoke / "README.md").is_file() and (smoke / "PROFILE").read_text().strip() == "smoke"
+    finally:
+        if not existed:
+            shutil.rmtree(smoke, ignore_errors=True)
+
+
+def test_results_of_another_profile_are_refused(tmp_path):
+    from fklib.pipeline import claim_results, default_results
+
+    assert default_results("cpu") == paths.project_root() / "results"
+    assert default_results("paper") == paths.project_root() / "results" / "paper"
+    claim_results(tmp_path / "new", "smoke")                                   # a fresh folder is claimed
+    assert (tmp_path / "new" / "PROFILE").read_text() == "smoke\n"
+    claim_results(tmp_path / "new", "smoke")                                   # and reused by its profile
+    with pytest.raises(ValueError, match="'smoke'.*may not"):
+        claim_results(tmp_path / "new", "cpu")
+    old = tmp_path / "old"
+    (old / "tables").mkdir(parents=True)
+    (old / "tables" / "table2.csv").write_text("x\n")                          # results from before markers
+    with pytest.raises(ValueError, match="'cpu'"):
+        claim_results(old, "smoke")
+    claim_results(old, "cpu")
+    assert (old / "tables" / "table2.csv").read_text() == "x\n"
+    assert (paths.project_root() / "results" / "PROFILE").read_text().strip() == "cpu"
+
+
+def test_progress_is_streamed_and_the_transport_warning_is_gone(tmp_path, monkeypatch):
+    monkeypatch.setenv("FKLIB_RESULTS", str(tmp_path / "run"))
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    write_nb(folder / "00_train.ipynb", "for k in range(3):\n    print(f'epoch={k + 1}', flush=True)", "42")
+    lines = []
+    run_pipeline("smoke", notebooks=folder, log=lines.append)
+    assert [x for x in lines if "epoch=" in x] == ["  00_train: epoch=1", "  00_train: epoch=2", "  00_train: epoch=3"]
+    assert not any("42" == x.split(": ")[-1] for x in lines)                 # results are not streamed
+    assert not any("TCP" in x for x in lines)

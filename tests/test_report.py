@@ -144,7 +144,7 @@ def test_save_table_writes_both_atomically(tmp_path):
     lines = md.splitlines()
     assert lines[0] == "# Table 3: Performance of The Model (ours)"
     assert md.index(note) < md.index("| predictor |")
-    assert "`paper`" in md and "Input-blind reference rows" in md
+    assert "`paper`" in md and "Reference rows" in md
     assert "| model | stgan | Bald | 3 | 0.988 | 27.51 | 27.51 | 0.857 |" in lines
     assert "| zeros | stgan | Bald | 3 |  | 20.00 |  | 0.500 |" in lines
     # again, long format and a custom title: overwritten in place
@@ -208,3 +208,39 @@ def test_setting_note():
     assert "128 px" in setting_note("cpu")
     with pytest.raises(ValueError, match="profile"):
         setting_note("nope")
+
+
+def test_intervals_resample_identities_and_fold_into_markdown(tmp_path):
+    """``intervals``: a percentile bootstrap over identities, equal to a plain loop over resamples."""
+    from fklib.report.tables import fold_intervals
+
+    rng = np.random.default_rng(5)
+    rows = []
+    for ident in range(12):
+        rows.append(dict(predictor="model", gan="real", property="Real", label=0, identity=str(ident),
+                         pred_fake=float(ident % 4 == 0), coss=math.nan))
+        for k in range(2):   # two edits per identity: identities, not images, are the unit
+            rows.append(dict(predictor="model", gan="stgan", property="Bald", label=1, identity=str(ident),
+                             pred_fake=float(rng.random() < 0.7), coss=float(rng.random())))
+    df = pd.DataFrame(rows)
+    t = table_rows(df, metrics=["coss", "acc", "bacc"], intervals=True).set_index("metric")
+    fakes = df[df["label"] == 1]
+    ids = sorted(df["identity"].unique())
+    draws = np.random.default_rng(0)
+    coss_means, bacc = [], []
+    for _ in range(1000):
+        counts = draws.multinomial(len(ids), np.full(len(ids), 1 / len(ids)))
+        pick = np.concatenate([np.flatnonzero(fakes["identity"].to_numpy() == i).repeat(c) for i, c in zip(ids, counts)])
+        coss_means.append(fakes["coss"].to_numpy()[pick].mean())
+    lo, hi = np.percentile(coss_means, [2.5, 97.5])
+    assert t.loc["coss", "lo"] == pytest.approx(lo) and t.loc["coss", "hi"] == pytest.approx(hi)
+    assert t.loc["coss", "lo"] <= t.loc["coss", "value"] <= t.loc["coss", "hi"]
+    d, y = df["pred_fake"].to_numpy(), df["label"].to_numpy()
+    assert t.loc["bacc", "value"] == pytest.approx(((d[y == 1] == 1).mean() + (d[y == 0] == 0).mean()) / 2)
+    assert t.loc["acc", "lo"] < t.loc["acc", "hi"]
+    # a constant answer: balanced ACC exactly 0.5 however unbalanced the set
+    const = table_rows(df.assign(pred_fake=1.0), metrics=["acc", "bacc"]).set_index("metric")["value"]
+    assert const["bacc"] == 0.5 and const["acc"] == pytest.approx(24 / 36)
+    wide = to_wide(t.reset_index())
+    cell = fold_intervals(wide)["coss"].iloc[0]
+    assert cell == f"{t.loc['coss', 'value']:.3f} [{lo:.3f}, {hi:.3f}]"

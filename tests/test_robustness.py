@@ -101,15 +101,19 @@ def test_ensure_trained_reuses_only_the_same_config_and_items(tmp_path):
     cfg = tiny_config(tmp_path, "ens")
     tr, va = synthetic_items(3, 0), synthetic_items(1, 1)
     lines = []
-    first = cache.ensure_trained(cfg, tr, va, log=lines.append)
-    assert "training" in lines[-1]
+    def trained(call) -> bool:   # a training run logs its start, then one line per epoch
+        n = len(lines)
+        call()
+        return any("training" in str(x) for x in lines[n:]) and any(str(x).startswith("epoch=") for x in lines[n:])
+
+    first = []
+    assert trained(lambda: first.append(cache.ensure_trained(cfg, tr, va, log=lines.append)))
     again = cache.ensure_trained(cfg, tr, va, log=lines.append)
-    assert again == first and "reusing" in lines[-1]
-    cache.ensure_trained(cfg, synthetic_items(3, 5), va, log=lines.append)
-    assert "training" in lines[-1]
-    cache.ensure_trained(make_config("smoke", overrides={**cfg.to_dict(), "lr": 0.5}), synthetic_items(3, 5), va,
-                         log=lines.append)
-    assert "training" in lines[-1]                 # another config in the same folder: trained again
+    assert again == first[0] and "reusing" in lines[-1]
+    assert trained(lambda: cache.ensure_trained(cfg, synthetic_items(3, 5), va, log=lines.append))
+    # another config in the same folder: trained again
+    assert trained(lambda: cache.ensure_trained(make_config("smoke", overrides={**cfg.to_dict(), "lr": 0.5}),
+                                                synthetic_items(3, 5), va, log=lines.append))
     assert cache.items_fingerprint(tr) != cache.items_fingerprint(synthetic_items(3, 5))
     assert cache.items_fingerprint(tr) == cache.items_fingerprint(synthetic_items(3, 0))
 
@@ -175,7 +179,16 @@ def test_sweep_disorganization_and_figures(tiny_run):
     assert rf.fig8_figure(table).axes
     model, _ = cache.load_model(best)
     fig9 = rf.fig9_figure(rb.disorganization_example(model, items[1], SIZE, perm=(3, 2, 1, 0)), title="t")
-    assert len(fig9.axes) == 9
+    assert len(fig9.axes) == 10                                               # 9 panels and one colour bar
+    # the references through the same degradations: input-blind maps do not move, ACC is empty
+    refs = rb.reference_sweep(best, items, axes, train_items=synthetic_items(4, 11))
+    assert set(refs["model"]) == set(REFERENCE_KINDS) and refs["acc"].isna().all()
+    assert list(refs.columns[:5]) == ["model", "degradation", "level", "n", "n_fake"]
+    for kind in ("zeros", "global_mean", "property_mean"):
+        sub = refs[refs["model"] == kind]
+        assert np.allclose(sub["coss"], sub["coss"].iloc[0]) and np.allclose(sub["gamma_coss"], 1.0)
+    assert {"bacc", "tpr", "tnr"} <= set(df.columns)
+    assert df.loc[0, "bacc"] == pytest.approx((df.loc[0, "tpr"] + df.loc[0, "tnr"]) / 2)
     import matplotlib.pyplot as plt
 
     plt.close("all")

@@ -4,6 +4,7 @@ import json
 import os
 import socket
 
+import numpy as np
 import pytest
 import torch
 import torch.multiprocessing as mp
@@ -386,3 +387,29 @@ def test_attention_modes_transform_the_map_as_documented():
     assert attention_inputs(cfg, None) == (None, None)
     with pytest.raises(ConfigError, match="attention_mode"):
         make_config("smoke", overrides={"attention_mode": "skip"})            # unet_small has no skip mode
+
+
+def test_best_checkpoint_keeps_every_epoch_and_names_the_best(data_root, tmp_path):
+    from fklib.checkpoint import save_checkpoint
+    from fklib.studies.cache import full_history, history_frame, training_summary
+
+    cfg = tiny_config(tmp_path, "hist", epochs=3)
+    res = fit(cfg, progress=False, log=lambda *_: None)
+    best = load_checkpoint(res["best"])
+    history = json.loads(best["history"])
+    assert [h["epoch"] for h in history] == [1, 2, 3]                      # every epoch, not up to the best
+    scores = [h["val_score"] for h in history]
+    assert best["best_epoch"] == 1 + int(np.argmax(scores))
+    summary = training_summary(res["best"])
+    assert summary["epochs"] == 3 and summary["best_epoch"] == best["best_epoch"]
+    assert summary["still_improving"] == (best["best_epoch"] == 3)
+    assert summary["val_score"] == pytest.approx(max(scores))
+    # a run written before best.pt kept its whole history: the rest comes from last.pt
+    old = tmp_path / "old"
+    old.mkdir()
+    trimmed = {k: v for k, v in best.items() if k != "best_epoch"}
+    save_checkpoint(old / "best.pt", {**trimmed, "history": json.dumps(history[:1]), "epoch": 0})
+    save_checkpoint(old / "last.pt", {**trimmed, "history": json.dumps(history), "epoch": 2})
+    h, b = full_history(old / "best.pt")
+    assert len(h) == 3 and b == 1
+    assert history_frame(old / "best.pt")["best"].tolist() == [True, False, False]

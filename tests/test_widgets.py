@@ -121,3 +121,49 @@ def test_build_demo_wiring(locator, demo_examples):
     assert demo.last_result["degradation"]["jpeg_quality"] is None
     assert demo.last_result["degradation"]["blur_kernel"] == 1
     assert "COSS" in demo.metrics_text
+
+
+def test_concurrent_updates_end_with_the_latest_controls(locator, demo_examples, monkeypatch):
+    """A click and a dropdown change on two threads: the figure shown is that of the controls as last set."""
+    import threading
+    import time
+
+    import fklib.widgets as W
+
+    demo = build_demo(locator, demo_examples)
+    demo.render = False
+    real = W.analyse
+    started = threading.Event()
+
+    def slow(loc, item, **kw):            # the first update is slow: without the lock it would finish last
+        if not started.is_set():
+            started.set()
+            time.sleep(0.5)
+        return real(loc, item, **kw)
+
+    monkeypatch.setattr(W, "analyse", slow)
+    first = threading.Thread(target=demo.update)             # reads "Bald", then computes slowly
+    first.start()
+    started.wait(5)
+    demo._quietly(lambda: setattr(demo.controls["property"], "value", "Bangs"))
+    second = threading.Thread(target=demo.update)
+    second.start()
+    first.join(10)
+    second.join(10)
+    assert demo.last_result["meta"]["property"] == "Bangs"
+    assert demo.metrics_text.startswith("Bangs") and demo.output.outputs[-1]["text"].startswith("Bangs")
+
+
+def test_a_real_image_is_described_in_words(locator, demo_examples):
+    r = analyse(locator, demo_examples["Real"][0])
+    line = W_metrics_line(r)
+    assert "real image" in line and "COSS" not in line
+    assert f"{r['pred'].mean():.3f}" in line
+    fig = result_figure(r)
+    assert fig.get_size_inches()[0] >= 12 and "real image" in fig._suptitle.get_text()
+
+
+def W_metrics_line(result):
+    from fklib.widgets import metrics_line
+
+    return metrics_line(result)

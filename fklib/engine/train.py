@@ -186,7 +186,8 @@ def save_epoch(run: Run, epoch: int, record: dict, score: float) -> None:
 
 def finish(run: Run, log=print) -> torch.nn.Module:
     """Rank 0, after training: the prior blend's weight (``prior_blend``) or the no-classifier
-    threshold chosen on validation, and the run's wall time, stored in ``best.pt``. Returns the
+    threshold chosen on validation, the full per-epoch history (``history``, every epoch run; the
+    weights are those of ``best_epoch``) and the run's wall time, stored in ``best.pt``. Returns the
     model as evaluated (a :class:`~fklib.models.PriorBlend` for a blended run)."""
     cfg, model = run.cfg, run.model
     if run.rank != 0 or not run.best_path.is_file():
@@ -203,8 +204,11 @@ def finish(run: Run, log=print) -> torch.nn.Module:
     elif not cfg.classifier and run.val_items:
         model.load_state_dict(ckpt["model"])
         extra = {"no_cl_threshold": no_cl_threshold(model, run.val_items, cfg.size, run.device)}
-    # wall time of this call (a resumed run: of the last part)
-    save_checkpoint(run.best_path, {**ckpt, **extra, "train_wall_seconds": round(time.time() - run.t_start, 1)})
+    # the whole history (best.pt was written at its best epoch) and the wall time of this call (a
+    # resumed run: of the last part)
+    save_checkpoint(run.best_path, {**ckpt, **extra, "history": json.dumps(run.history),
+                                    "best_epoch": json.loads(ckpt["history"])[-1]["epoch"],
+                                    "train_wall_seconds": round(time.time() - run.t_start, 1)})
     return model
 
 

@@ -7,11 +7,15 @@
 - :mod:`fklib.metrics.per_image`      -- every map metric of an image or a batch
   (:func:`per_image_metrics`, :func:`batch_map_metrics`, :func:`region_map_metrics`) and the
   metric names of the tables (:data:`MAP_METRICS`, :data:`PAPER_METRICS`).
-- :mod:`fklib.metrics.classification` -- ACC, the decision ACC of the tables, the validation threshold choice.
+- :mod:`fklib.metrics.classification` -- ACC, balanced ACC, the decision ACC of the tables, the validation
+  threshold choice.
+- :mod:`fklib.metrics.bootstrap`      -- 95 % intervals with identities resampled (seeded).
 - :mod:`fklib.metrics.reference`      -- reference predictors (zeros, mean maps, the face-layout prior).
 """
 
-from fklib.metrics.classification import accuracy, choose_threshold, classifier_accuracy, decision_accuracy
+from fklib.metrics.bootstrap import BOOTSTRAP_SAMPLES, balanced_accuracy_interval, ratio_interval
+from fklib.metrics.classification import (accuracy, balanced_accuracy, choose_threshold, classifier_accuracy,
+                                         decision_accuracy)
 from fklib.metrics.functional import coss, coss_batch, mae, psnr, psnr_batch, ssim, ssim_batch, ssim_map
 from fklib.metrics.per_image import (MAP_METRICS, PAPER_METRICS, REGION_METRICS, batch_map_metrics, mean_metrics,
                                      per_image_metrics, region_map_metrics)
@@ -35,6 +39,7 @@ __all__ = [
     "mean_metrics",
     "PixelStats", "pixel_stats", "f1_from_stats", "iou_from_stats", "pixel_auc",
     "score_histograms", "auc_from_histograms", "pooled_auc", "pooled_f1_iou", "mean_excluding_nan",
-    "accuracy", "classifier_accuracy", "decision_accuracy", "choose_threshold",
+    "accuracy", "balanced_accuracy", "classifier_accuracy", "decision_accuracy", "choose_threshold",
+    "BOOTSTRAP_SAMPLES", "ratio_interval", "balanced_accuracy_interval",
     "REFERENCE_KINDS", "MEAN_KINDS", "zero_map", "ReferenceMaps", "LayoutPrior", "References",
 ]

@@ -60,6 +60,25 @@ def decision_accuracy(decisions: ArrayLike1D, labels: ArrayLike1D) -> float:
     return accuracy(d, labels, 0.5)
 
 
+def balanced_accuracy(decisions: ArrayLike1D, labels: ArrayLike1D) -> float:
+    """Balanced ACC of 0/1 fake decisions: ``(TPR + TNR) / 2``, fakes and reals weighted equally.
+
+    ``nan`` when any decision is ``nan`` or a class is absent. A model that gives one answer to every
+    input scores exactly 0.5 however unbalanced the set.
+
+    Shape:
+        - decisions, labels: ``(N,)``, ``N >= 1``.
+    """
+    d = to_numpy(decisions).ravel().astype(np.float64)
+    y = to_numpy(labels).ravel().astype(np.float64)
+    if d.shape != y.shape:
+        raise ValueError(f"balanced_accuracy: {d.shape} decisions but {y.shape} labels")
+    if not d.size or np.isnan(d).any() or y.min() == y.max():
+        return float("nan")
+    pos, neg = y == 1, y == 0
+    return float(((d[pos] > 0.5).mean() + (d[neg] <= 0.5).mean()) / 2)
+
+
 def classifier_accuracy(logits: ArrayLike1D, labels: ArrayLike1D) -> float:
     """Accuracy of a classifier head: ``accuracy(sigmoid(logits), labels, 0.5)``.
 

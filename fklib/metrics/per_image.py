@@ -19,10 +19,10 @@ import torch
 
 from fklib.metrics.functional import MapLike, as_map_pair, as_mask, coss, coss_batch, mae, psnr, psnr_batch, ssim, \
     ssim_batch
-from fklib.metrics.pixel import f1_from_stats, iou_from_stats, pixel_auc, pixel_stats
+from fklib.metrics.pixel import IMDL_THRESHOLD, f1_from_stats, iou_from_stats, pixel_auc, pixel_stats
 
 #: Per-image map metrics, in the column order of every evaluation row.
-MAP_METRICS = ("coss", "psnr", "ssim", "mae", "auc", "f1", "iou")
+MAP_METRICS = ("coss", "psnr", "ssim", "mae", "auc", "f1", "iou", "f1_imdl", "iou_imdl")
 #: The metrics of the paper's tables (Tables 2-5, Figs. 8 and 10), in the paper's column order.
 PAPER_METRICS = ("acc", "coss", "psnr", "ssim")
 #: Map metrics that :func:`region_map_metrics` computes, whole-image and in-region (``<m>_region``).
@@ -34,9 +34,10 @@ def per_image_metrics(pred: MapLike, gt: MapLike, mask: MapLike | None = None, t
 
     Keys: :data:`MAP_METRICS` -- ``coss``, ``psnr``, ``ssim``, ``mae`` (:mod:`fklib.metrics.functional`)
     and ``auc``, ``f1``, ``iou`` (:mod:`fklib.metrics.pixel`, GT and prediction binarised at ``tau``,
-    strictly greater). With ``mask`` every metric uses only the masked pixels (SSIM: the full map
-    averaged over the mask); ``auc`` is ``nan`` when the (masked) binary GT lacks positives or
-    negatives. An empty mask gives ``nan`` for all seven.
+    strictly greater), ``f1_imdl``, ``iou_imdl`` (the GT at ``tau``, the prediction at
+    :data:`~fklib.metrics.pixel.IMDL_THRESHOLD` = 0.5, IMDL-BenCo's convention). With ``mask`` every
+    metric uses only the masked pixels (SSIM: the full map averaged over the mask); ``auc`` is ``nan``
+    when the (masked) binary GT lacks positives or negatives. An empty mask gives ``nan`` for all.
 
     Shape:
         - pred, gt, mask: ``(H, W)``.
@@ -49,6 +50,7 @@ def per_image_metrics(pred: MapLike, gt: MapLike, mask: MapLike | None = None, t
     if m is not None and not m.any():
         return dict.fromkeys(MAP_METRICS, math.nan)
     stats = pixel_stats(p, g, tau=tau, mask=m)
+    imdl = pixel_stats(p, g, tau=tau, mask=m, pred_tau=IMDL_THRESHOLD)
     return {
         "coss": coss(p, g, m),
         "psnr": psnr(p, g, m),
@@ -57,6 +59,8 @@ def per_image_metrics(pred: MapLike, gt: MapLike, mask: MapLike | None = None, t
         "auc": pixel_auc(p, g, tau=tau, mask=m),
         "f1": f1_from_stats(stats),
         "iou": iou_from_stats(stats),
+        "f1_imdl": f1_from_stats(imdl),
+        "iou_imdl": iou_from_stats(imdl),
     }
 
 
@@ -67,7 +71,8 @@ def batch_map_metrics(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1,
     ``coss``, ``psnr``, ``ssim`` are the batched torch forms (:func:`coss_batch`, :func:`psnr_batch`,
     :func:`ssim_batch`, float64); ``mae`` is the mean absolute error per image; ``auc``, ``f1`` and
     ``iou`` are :func:`pixel_auc`, :func:`f1_from_stats` and :func:`iou_from_stats` of each image
-    (GT and prediction binarised at ``tau``). Only the metrics named are computed.
+    (GT and prediction binarised at ``tau``); ``f1_imdl`` / ``iou_imdl`` the same with the prediction
+    binarised at 0.5. Only the metrics named are computed.
 
     Shape:
         - pred, gt: ``(B, 1, H, W)`` CPU tensors.
@@ -87,7 +92,7 @@ def batch_map_metrics(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1,
         out["ssim"] = ssim_batch(pred, gt).numpy()
     if "mae" in names:
         out["mae"] = (pred - gt).abs().flatten(1).mean(1).numpy()
-    pixel = [n for n in ("auc", "f1", "iou") if n in names]
+    pixel = [n for n in ("auc", "f1", "iou", "f1_imdl", "iou_imdl") if n in names]
     if pixel:
         values: dict[str, list[float]] = {n: [] for n in pixel}
         for p, g in zip(pred[:, 0].numpy(), gt[:, 0].numpy()):
@@ -99,6 +104,11 @@ def batch_map_metrics(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1,
                     values["f1"].append(f1_from_stats(stats))
                 if "iou" in values:
                     values["iou"].append(iou_from_stats(stats))
+            if "f1_imdl" in values or "iou_imdl" in values:
+                stats = pixel_stats(p, g, tau, pred_tau=IMDL_THRESHOLD)
+                for n, fn in (("f1_imdl", f1_from_stats), ("iou_imdl", iou_from_stats)):
+                    if n in values:
+                        values[n].append(fn(stats))
         out.update({n: np.array(v, float) for n, v in values.items()})
     return {n: out[n] for n in names}
 
@@ -106,10 +116,13 @@ def batch_map_metrics(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1,
 def region_map_metrics(pred: torch.Tensor, gt: torch.Tensor, masks: Sequence[np.ndarray | None]) -> dict[str, np.ndarray]:
     """COSS, PSNR and SSIM per image of a batch, over the whole map and over each image's region.
 
-    Keys ``coss``, ``psnr``, ``ssim`` (whole map) and ``coss_region``, ``psnr_region``,
-    ``ssim_region`` (only the pixels of ``masks[i]``, see the ``mask`` argument of
-    :func:`~fklib.metrics.functional.coss`); an image without a region (``None`` or an empty
-    mask) gets ``nan`` in-region values. Computed with the numpy per-image functions (float64).
+    Keys ``coss``, ``psnr``, ``ssim`` (whole map); ``coss_region``, ``psnr_region``, ``ssim_region``
+    (the *masked* definition: only the pixels of ``masks[i]`` are scored, see the ``mask`` argument of
+    :func:`~fklib.metrics.functional.coss`); and ``coss_zeroed``, ``psnr_zeroed``, ``ssim_zeroed`` (the
+    *zeroed* definition: both maps set to 0 outside ``masks[i]``, then the whole-image metric, so the
+    agreeing zeros outside the region count: PSNR and SSIM rise with the area outside). An image
+    without a region (``None`` or an empty mask) gets ``nan`` in-region values. Computed with the numpy
+    per-image functions (float64).
 
     Shape:
         - pred, gt: ``(B, 1, H, W)`` (or ``(B, H, W)``) CPU tensors; masks: ``B`` boolean ``HxW`` or ``None``.
@@ -119,12 +132,14 @@ def region_map_metrics(pred: torch.Tensor, gt: torch.Tensor, masks: Sequence[np.
     if len(masks) != len(p_all):
         raise ValueError(f"region_map_metrics: {len(p_all)} maps but {len(masks)} masks")
     fns = {"coss": coss, "psnr": psnr, "ssim": ssim}
-    out: dict[str, list[float]] = {k: [] for k in (*REGION_METRICS, *(f"{m}_region" for m in REGION_METRICS))}
+    out: dict[str, list[float]] = {k: [] for k in (*REGION_METRICS, *(f"{m}_{kind}" for kind in ("region", "zeroed")
+                                                                      for m in REGION_METRICS))}
     for p, g, m in zip(p_all, g_all, masks):
         ok = m is not None and bool(np.any(m))
         for name, fn in fns.items():
             out[name].append(fn(p, g))
             out[f"{name}_region"].append(fn(p, g, m) if ok else math.nan)
+            out[f"{name}_zeroed"].append(fn(np.where(m, p, 0.0), np.where(m, g, 0.0)) if ok else math.nan)
     return {k: np.array(v, float) for k, v in out.items()}
 
 

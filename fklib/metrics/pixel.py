@@ -35,14 +35,21 @@ class PixelStats(NamedTuple):
     tn: int
 
 
-def pixel_stats(pred: MapLike, gt: MapLike, tau: float = 0.1, mask: MapLike | None = None) -> PixelStats:
-    """Confusion counts of ``pred > tau`` against ``gt > tau``.
+#: The prediction threshold of IMDL-style benchmarks (IMDL-BenCo's F1 / IoU): ``pred > 0.5``.
+IMDL_THRESHOLD = 0.5
+
+
+def pixel_stats(pred: MapLike, gt: MapLike, tau: float = 0.1, mask: MapLike | None = None,
+                pred_tau: float | None = None) -> PixelStats:
+    """Confusion counts of ``pred > pred_tau`` against ``gt > tau``.
 
     Args:
         pred: predicted map in ``[0, 1]``.
         gt: ground-truth gray map in ``[0, 1]``.
-        tau: binarisation threshold of both maps (strictly greater is positive).
+        tau: binarisation threshold of the GT, and of the prediction unless ``pred_tau`` is given
+            (strictly greater is positive; both maps compared in float64).
         mask: optional boolean region; only its pixels are counted.
+        pred_tau: the prediction's own threshold (IMDL-style benchmarks: 0.5, :data:`IMDL_THRESHOLD`).
 
     Shape:
         - pred, gt, mask: ``(H, W)``.
@@ -55,7 +62,7 @@ def pixel_stats(pred: MapLike, gt: MapLike, tau: float = 0.1, mask: MapLike | No
     """
     p, g = as_map_pair(pred, gt, "pixel_stats")
     m = as_mask(mask, p.shape, "pixel_stats")
-    pb, gb = p > tau, g > tau
+    pb, gb = p > (tau if pred_tau is None else pred_tau), g > tau
     if m is not None:
         pb, gb = pb[m], gb[m]
     tp = int(np.count_nonzero(pb & gb))

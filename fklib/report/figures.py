@@ -3,12 +3,14 @@
 - :func:`save_figure`, :func:`figure_path`, :func:`save_paper_figure` -- where and how a figure is written
   (``results/figures/fig<N>.png`` in the paper's numbering, or a name).
 - Paper figures: :func:`localization_figure` (Fig. 1), :func:`gt_figure` (Fig. 5),
-  :func:`attention_figure` (Fig. 6), :func:`parsing_comparison_figure` (Fig. 7); robustness and
+  :func:`attention_figure` (Fig. 6), :func:`attention_variants_figure` (Fig. 7); robustness and
   the upsampling study in :mod:`fklib.report.robustness_figures` (Figs. 8-10, heatmaps, spectra).
 - Others: :func:`curves_figure` (training curves), :func:`parsing_gallery`, :func:`result_figure`
   and :func:`figure_png` (the teaching demo).
 
-Colour maps and overlays (numpy only) come from :mod:`fklib.colors`.
+Every fakeness map is drawn by :func:`show_map` on one scale per figure, ``[0, map_scale(...)]`` (the
+99th percentile of the ground-truth maps shown), in :data:`MAP_CMAP`, with one labelled colour bar
+(:func:`map_colorbar`). Colour maps and overlays (numpy only) come from :mod:`fklib.colors`.
 """
 
 from __future__ import annotations
@@ -43,16 +45,77 @@ def _show(ax, img, title: str | None = None, cmap: str | None = None, fontsize: 
     return im
 
 
+# --- fakeness maps on one stated scale ---------------------------------------------------------
+
+#: The colour map of every fakeness map (perceptually uniform, dark = 0, bright = most fake).
+MAP_CMAP = "inferno"
+#: A shared scale never ends below this (a real image's all-zero truth would give 0).
+MIN_SCALE = 0.05
+
+
+def map_scale(gt_maps, others=(), q: float = 99.0) -> float:
+    """The upper end of the colour scale shared by the maps of one figure: the ``q``-th percentile of
+    the pixels of the partial-edit ground-truth maps shown (our maps average about 0.04 and rarely
+    exceed 0.4, so a 0-1 scale shows nothing; constant truths -- a real's zeros, a whole-image
+    synthesis's ones -- are left out), or of ``others`` (e.g. the predictions) when no truth varies;
+    at least :data:`MIN_SCALE`. Maps above it are drawn at the top colour."""
+    values = [np.asarray(m, np.float64).ravel() for m in gt_maps if m is not None]
+    values = [v for v in values if v.size and v.min() != v.max()]
+    pool = np.concatenate(values) if values else np.zeros(1)
+    if not np.any(pool > 0):
+        extra = [np.asarray(m, np.float64).ravel() for m in others if m is not None]
+        pool = np.concatenate(extra) if extra else pool
+    return max(float(np.percentile(pool, q)), MIN_SCALE)
+
+
+def scale_label(vmax: float, what: str = "99th percentile of the ground-truth maps shown") -> str:
+    return f"fakeness, 0 to {vmax:.2f} ({what}; brighter = more fake)"
+
+
+def show_map(ax, m, vmax: float, title: str | None = None, fontsize: int = 9):
+    """A fakeness map on the shared scale ``[0, vmax]`` (:data:`MAP_CMAP`); returns the image for a colour bar."""
+    im = ax.imshow(np.asarray(m, np.float64), cmap=MAP_CMAP, vmin=0.0, vmax=vmax, interpolation="nearest")
+    if title:
+        ax.set_title(title, fontsize=fontsize)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return im
+
+
+def map_colorbar(fig, im, axes, vmax: float, what: str | None = None, fontsize: int = 8):
+    """One colour bar for every map of a figure, labelled with its scale (:func:`scale_label`)."""
+    cb = fig.colorbar(im, ax=np.ravel(axes).tolist(), fraction=0.025, pad=0.01)
+    cb.set_label(scale_label(vmax) if what is None else scale_label(vmax, what), fontsize=fontsize)
+    cb.ax.tick_params(labelsize=fontsize - 1)
+    return cb
+
+
+def _metrics_text(m: dict | None) -> str:
+    if not m:
+        return ""
+    parts = []
+    for k, label in (("coss", "COSS"), ("psnr", "PSNR"), ("ssim", "SSIM")):
+        v = m.get(k)
+        if v is not None and np.isfinite(v):
+            parts.append(f"{label} {v:.2f}" if k == "psnr" else f"{label} {v:.3f}")
+    return "\n".join(parts)
+
+
 def gt_figure(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]):
-    """Paper Fig. 5: per row (label, real, fake, gray-scale map, binary map). Returns the figure."""
+    """Paper Fig. 5: per row (label, real, fake, gray-scale map, binary map); the gray maps share one
+    colour scale with a colour bar (:func:`map_scale`), the binary maps are black/white. Returns the figure."""
     plt = _plt()
-    fig, axes = plt.subplots(len(rows), 4, figsize=(6.4, 1.65 * len(rows)), squeeze=False)
+    vmax = map_scale([r[3] for r in rows])
+    fig, axes = plt.subplots(len(rows), 4, figsize=(8.6, 2.1 * len(rows)), squeeze=False)
+    im = None
     for r, (label, real, fake, gray, binary) in enumerate(rows):
-        titles = ("real X", "fake X'", "gray map M", "binary map B") if r == 0 else (None,) * 4
-        for c, (img, cmap) in enumerate(((real, None), (fake, None), (gray, "gray"), (binary, "gray"))):
-            _show(axes[r, c], img, titles[c], cmap)
-        axes[r, 0].set_ylabel(label, fontsize=7)
-    fig.tight_layout()
+        titles = ("real X", "fake X'", "gray-scale map M", "binary map B (M > 0.1)") if r == 0 else (None,) * 4
+        _show(axes[r, 0], real, titles[0], None, 10)
+        _show(axes[r, 1], fake, titles[1], None, 10)
+        im = show_map(axes[r, 2], gray, vmax, titles[2], 10)
+        _show(axes[r, 3], binary, titles[3], "gray", 10)
+        axes[r, 0].set_ylabel(label, fontsize=9)
+    map_colorbar(fig, im, axes, vmax, "99th percentile of the gray-scale maps shown")
     return fig
 
 
@@ -120,96 +183,131 @@ def attention_figure(image: np.ndarray, parsing: np.ndarray, region: np.ndarray,
 
 
 def localization_figure(rows: list[dict], columns=("real", "fake", "gt", "pred", "overlay")):
-    """Paper Fig. 1: one row per example (dict with ``label``, ``real``, ``fake``, ``gt``, ``pred``);
-    the prediction with a colorbar and the overlay of prediction and fake. Returns the figure."""
+    """Paper Fig. 1: one row per example (dict with ``label``, ``real``, ``fake``, ``gt``, ``pred`` and
+    optionally ``metrics``, printed on the prediction); truth, prediction and overlay on one shared
+    colour scale (:func:`map_scale` of the truths shown) with one colour bar. Returns the figure."""
     plt = _plt()
     names = {"real": "real", "fake": "fake (input)", "gt": "ground truth", "pred": "prediction",
-             "overlay": "overlay"}
-    fig, axes = plt.subplots(len(rows), len(columns), figsize=(1.45 * len(columns) + 0.6, 1.45 * len(rows)),
+             "overlay": "overlay on the input"}
+    vmax = map_scale([row["gt"] for row in rows], [row["pred"] for row in rows])
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(2.1 * len(columns) + 1.2, 2.15 * len(rows)),
                              squeeze=False)
+    im = None
     for r, row in enumerate(rows):
         for c, col in enumerate(columns):
             title = names[col] if r == 0 else None
             if col == "overlay":
-                _show(axes[r, c], overlay(row["fake"], row["pred"]), title)
+                _show(axes[r, c], overlay(row["fake"], row["pred"], vmax=vmax), title, None, 10)
             elif col in ("gt", "pred"):
-                im = _show(axes[r, c], row[col], title, "jet" if col == "pred" else "gray")
-                if col == "pred":
-                    cb = fig.colorbar(im, ax=axes[r, c], fraction=0.046, pad=0.03, ticks=[0, 0.5, 1])
-                    cb.ax.tick_params(labelsize=5)
+                im = show_map(axes[r, c], row[col], vmax, title, 10)
+                if col == "pred" and row.get("metrics"):
+                    axes[r, c].text(0.02, 0.98, _metrics_text(row["metrics"]), transform=axes[r, c].transAxes,
+                                    va="top", ha="left", fontsize=7.5, color="white",
+                                    bbox=dict(facecolor="black", alpha=0.55, pad=1.5, lw=0))
+            elif row.get(col) is None:
+                _show(axes[r, c], np.ones((8, 8, 3)), "none" if title is None else f"{title} (none)", None, 10)
             else:
-                _show(axes[r, c], row[col], title)
-        axes[r, 0].set_ylabel(row["label"], fontsize=6)
-    fig.tight_layout()
+                _show(axes[r, c], row[col], title, None, 10)
+        axes[r, 0].set_ylabel(row["label"], fontsize=9)
+    map_colorbar(fig, im, axes, vmax, "99th percentile of the partial-edit truths shown; the overlay uses it too")
     return fig
 
 
-def parsing_comparison_figure(real, fake, gt, pred_no_fp, pred_fp, region, title: str = ""):
-    """Paper Fig. 7: real, fake, GT, prediction without / with face parsing; second row: the
-    in-region area (red) used for the similarity metrics. Returns the figure."""
+def attention_variants_figure(examples: list[dict], names: dict[str, str] | None = None, title: str = ""):
+    """Paper Fig. 7, several identities: per row (dict with ``label``, ``real``, ``fake``, ``gt``, ``region``,
+    ``preds``: model -> map, ``metrics``: model -> in-region ``coss``/``psnr``/``ssim``) the real source,
+    the fake with the edited region outlined, the truth and each model's prediction with its in-region
+    metrics; every map on one colour scale (:func:`map_scale` of the truths) with one colour bar."""
     plt = _plt()
-    fig, axes = plt.subplots(2, 5, figsize=(8, 3.5))
-    top = (("real", real, None), ("fake", fake, None), ("ground truth", gt, "gray"),
-           ("no FP", pred_no_fp, "gray"), ("with FP", pred_fp, "gray"))
-    for c, (label, img, cmap) in enumerate(top):
-        _show(axes[0, c], img, label, cmap, 8)
-        shade = np.asarray(img if img.ndim == 3 else np.repeat(np.asarray(img)[..., None] * 255, 3, 2), float) / 255
-        red = shade.copy()
-        red[region] = 0.5 * red[region] + 0.5 * np.array([1.0, 0.0, 0.0])
-        _show(axes[1, c], red.clip(0, 1))
-    axes[1, 0].set_ylabel("region", fontsize=8)
+    models = list(examples[0]["preds"])
+    names = names or {}
+    vmax = map_scale([e["gt"] for e in examples], [p for e in examples for p in e["preds"].values()])
+    cols = 3 + len(models)
+    fig, axes = plt.subplots(len(examples), cols, figsize=(2.0 * cols + 1.2, 2.15 * len(examples)), squeeze=False)
+    im = None
+    for r, e in enumerate(examples):
+        first = r == 0
+        _show(axes[r, 0], e["real"], "real source" if first else None, None, 10)
+        _show(axes[r, 1], e["fake"], "fake, region outlined" if first else None, None, 10)
+        if e.get("region") is not None and np.any(e["region"]):
+            axes[r, 1].contour(np.asarray(e["region"], float), levels=[0.5], colors="cyan", linewidths=1.0)
+        im = show_map(axes[r, 2], e["gt"], vmax, "ground truth" if first else None, 10)
+        for k, m in enumerate(models):
+            ax = axes[r, 3 + k]
+            im = show_map(ax, e["preds"][m], vmax, names.get(m, m) if first else None, 10)
+            ax.text(0.02, 0.98, _metrics_text(e.get("metrics", {}).get(m)), transform=ax.transAxes, va="top",
+                    ha="left", fontsize=7.5, color="white", bbox=dict(facecolor="black", alpha=0.55, pad=1.5, lw=0))
+        axes[r, 0].set_ylabel(e["label"], fontsize=9)
+    map_colorbar(fig, im, axes, vmax, "99th percentile of the ground truths shown")
     if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=11)
     return fig
 
 
 def curves_figure(history, metrics=("train_loss", "val_coss", "val_psnr", "val_ssim", "val_acc"), title: str = ""):
-    """Training curves: one panel per column of a history frame (per epoch). Returns the figure."""
+    """Training curves: one panel per column of a history frame (per epoch), to the last epoch run; a
+    dashed line marks the best epoch (the frame's boolean ``best`` column, when present). Returns the figure."""
     plt = _plt()
     metrics = [m for m in metrics if m in history.columns]
-    fig, axes = plt.subplots(1, len(metrics), figsize=(2.3 * len(metrics), 2.2), squeeze=False)
+    best = history.loc[history["best"], "epoch"].tolist() if "best" in history.columns else []
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 2.6), squeeze=False)
     for ax, m in zip(axes[0], metrics):
-        ax.plot(history["epoch"], history[m], marker="o", ms=2)
-        ax.set_title(m, fontsize=8)
-        ax.set_xlabel("epoch", fontsize=7)
-        ax.tick_params(labelsize=6)
+        ax.plot(history["epoch"], history[m], marker="o", ms=3)
+        for b in best:
+            ax.axvline(b, color="tab:red", ls="--", lw=1)
+        ax.set_title(m, fontsize=10)
+        ax.set_xlabel("epoch", fontsize=9)
+        ax.tick_params(labelsize=8)
+    if best:
+        title = f"{title}{': ' if title else ''}best epoch {best[0]} of {len(history)} (dashed)"
     if title:
-        fig.suptitle(title, fontsize=9)
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig
 
 
 def result_figure(result: dict):
-    """Five panels: real, fake (degraded input), GT (gray), prediction (jet, colorbar), overlay.
+    """Five panels: real, fake (degraded input), ground truth, prediction, overlay; truth, prediction and
+    overlay on one colour scale with a colour bar (:func:`map_scale` of the truth, else of the prediction).
 
-    The title carries the metrics and p(fake). A plain :class:`matplotlib.figure.Figure` (no
-    pyplot state: nothing to close); :func:`figure_png` renders it.
+    Sized for a projector (12 x 3.4 in, 11-pt titles). The title carries the metrics and p(fake); for a
+    real image (empty truth) it says what COSS means there. A plain :class:`matplotlib.figure.Figure`
+    (no pyplot state: nothing to close); :func:`figure_png` renders it.
     """
     from matplotlib.figure import Figure
 
     meta = result["meta"]
     degraded = describe_degradation(result["degradation"]) != "none"
-    fig = Figure(figsize=(9.0, 2.25), dpi=100)
+    vmax = map_scale([result["gt"]], [result["pred"]])
+    fig = Figure(figsize=(12.0, 3.4), dpi=100)
     axes = fig.subplots(1, 5)
     if result["real"] is not None:
-        _show(axes[0], result["real"], "real X")
+        _show(axes[0], result["real"], "real X", None, 11)
     else:
-        _show(axes[0], np.ones((8, 8, 3)), "real X (none: entire synthesis)")
+        _show(axes[0], np.ones((8, 8, 3)), "real X (none: entire synthesis)", None, 11)
     input_name = "real" if meta["label"] == 0 else "fake"
-    _show(axes[1], result["image"], f"{input_name} X' (degraded)" if degraded else f"{input_name} X' (input)")
-    _show(axes[2], result["gt"], "ground truth (eq. 4)", "gray")
-    im = _show(axes[3], result["pred"], "prediction", "jet")
-    cb = fig.colorbar(im, ax=axes[3], fraction=0.046, pad=0.03, ticks=[0, 0.5, 1])
-    cb.ax.tick_params(labelsize=6)
-    _show(axes[4], overlay(np.asarray(result["image"]), result["pred"]), "overlay")
+    _show(axes[1], result["image"], f"{input_name} X' (degraded)" if degraded else f"{input_name} X' (input)", None, 11)
+    show_map(axes[2], result["gt"], vmax, "ground truth (eq. 4)", 11)
+    im = show_map(axes[3], result["pred"], vmax, "prediction", 11)
+    _show(axes[4], overlay(np.asarray(result["image"]), result["pred"], vmax=vmax), "overlay", None, 11)
+    cb = fig.colorbar(im, cax=fig.add_axes((0.945, 0.06, 0.012, 0.66)))   # its own axes: no panel shrinks
+    cb.set_label(f"fakeness, 0 to {vmax:.2f}", fontsize=10)
+    cb.ax.tick_params(labelsize=9)
+    fig.suptitle(f"{meta['property']} ({meta['identity']}), degradation: {describe_degradation(result['degradation'])}"
+                 f"\n{result_metrics_text(result)}", fontsize=12)
+    fig.subplots_adjust(left=0.01, right=0.93, bottom=0.02, top=0.78, wspace=0.08)
+    return fig
+
+
+def result_metrics_text(result: dict) -> str:
+    """The demo's metrics in words; for a real image (all-zero truth) COSS is 1 only when the prediction
+    is exactly zero too, so the line gives the prediction's mean instead, which is what to read there."""
     m = result["metrics"]
     p = "n/a" if result["probability"] is None else f"{result['probability']:.2f}"
-    fig.suptitle(f"{meta['property']} ({meta['identity']}), degradation: {describe_degradation(result['degradation'])}"
-                 f" — COSS {m['coss']:.3f}, PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, p(fake) {p}",
-                 fontsize=8)
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.02, top=0.80, wspace=0.15)
-    return fig
+    if not np.any(np.asarray(result["gt"]) > 0):
+        return (f"real image: nothing to find; mean predicted fakeness {float(np.mean(result['pred'])):.3f} "
+                f"(0 is perfect), PSNR {m['psnr']:.2f} dB, p(fake) {p}")
+    return f"COSS {m['coss']:.3f}, PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.3f}, p(fake) {p}"
 
 
 def figure_png(fig, dpi: int = 80) -> bytes:

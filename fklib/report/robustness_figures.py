@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..degrade import GAMMA_METRICS
-from .figures import _plt
+from .figures import _plt, map_colorbar, map_scale, show_map
 
 #: Readable metric names of the figures.
 METRIC_LABELS = {"acc": "ACC", "coss": "COSS", "psnr": "PSNR", "ssim": "SSIM"}
@@ -39,8 +39,8 @@ def fig8_figure(table: pd.DataFrame):
     top = np.nanmax(table["gamma"].to_numpy(float)) if len(table) else 1.0
     ax.set_ylim(0, max(1.15, top * 1.12 if np.isfinite(top) else 1.15))
     ax.set_ylabel("γ = after / before")
-    ax.set_title("Disorganization test: four permuted quadrants", fontsize=9)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.set_title("Disorganization test: four permuted quadrants", fontsize=10)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside: covers no bar
     fig.tight_layout()
     return fig
 
@@ -50,29 +50,35 @@ def fig9_figure(example: dict, title: str = ""):
 
     ``example``: :func:`fklib.studies.robustness.disorganization_example` (rows: original;
     disorganized; the disorganized prediction put back in place, to compare with the first row).
-    Returns the figure.
+    Truths and predictions share one colour scale (:func:`fklib.report.figures.map_scale`) with a
+    colour bar. Returns the figure.
     """
     plt = _plt()
     rows = example["rows"]
-    fig, axes = plt.subplots(3, 3, figsize=(5.2, 5.4))
+    vmax = map_scale([r[2] for r in rows], [r[3] for r in rows])
+    fig, axes = plt.subplots(3, 3, figsize=(7.6, 6.6))
+    im = None
     for r, (label, img, gt, pred) in enumerate(rows):
-        panels = ((img, None, "input"), (gt, "gray", "ground truth"), (pred, "jet", "prediction"))
-        for c, (arr, cmap, name) in enumerate(panels):
+        for c, (arr, name) in enumerate(((img, "input"), (gt, "ground truth"), (pred, "prediction"))):
             ax = axes[r, c]
             ax.set_xticks([])
             ax.set_yticks([])
             if arr is None:
                 ax.axis("off")
                 continue
-            ax.imshow(arr, cmap=cmap, vmin=0 if cmap else None, vmax=1 if cmap else None, interpolation="nearest")
-            if r == 0:
-                ax.set_title(name, fontsize=8)
-        axes[r, 0].set_ylabel(label, fontsize=8)
+            if c == 0:
+                ax.imshow(arr, interpolation="nearest")
+                if r == 0:
+                    ax.set_title(name, fontsize=10)
+            else:
+                im = show_map(ax, arr, vmax, name if r == 0 else None, 10)
+        axes[r, 0].set_ylabel(label, fontsize=9)
         if rows[r][1] is None:
-            axes[r, 0].text(0.5, 0.5, label, ha="center", va="center", fontsize=8, transform=axes[r, 0].transAxes)
+            axes[r, 0].text(0.5, 0.5, label, ha="center", va="center", fontsize=9, transform=axes[r, 0].transAxes)
+    if im is not None:
+        map_colorbar(fig, im, axes, vmax, "99th percentile of the truths shown")
     if title:
-        fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=11)
     return fig
 
 
@@ -182,11 +188,12 @@ def spectra_panel_figure(plain: Mapping[str, np.ndarray], laplacian: Mapping[str
 
 def spectra_figure(spectra: Mapping[str, np.ndarray], ncols: int | None = None, cmap: str = "magma",
                    percentiles: tuple[float, float] = (1.0, 99.8), panel: float = 2.4):
-    """One panel per name: the mean log spectrum (:func:`fklib.upsampling.mean_log_spectrum`), each on its own colour range.
+    """One panel per name: the mean log spectrum (:func:`fklib.upsampling.mean_log_spectrum`).
 
-    The colour range of a panel spans the given percentiles of its values (the DC peak would
-    otherwise flatten the rest). Returns a matplotlib Figure (save it with
-    :func:`fklib.report.figures.save_figure`).
+    The panels of a row share one colour range -- the given percentiles of that row's values (the DC
+    peak would otherwise flatten the rest) -- shown by a colour bar at the row's end, so the GANs of a
+    row compare; each panel's title sits over its own panel. Returns a matplotlib Figure (save it
+    with :func:`fklib.report.figures.save_figure`).
     """
     plt = _plt()
 
@@ -195,16 +202,24 @@ def spectra_figure(spectra: Mapping[str, np.ndarray], ncols: int | None = None, 
         raise ValueError("spectra_figure: no spectra")
     ncols = ncols or min(len(names), 4)
     nrows = math.ceil(len(names) / ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols, panel * nrows + 0.3), squeeze=False)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel * ncols + 1.0, (panel + 0.45) * nrows + 0.4),
+                             squeeze=False, constrained_layout=True)
     for ax in axes.flat[len(names):]:
         ax.axis("off")
-    for ax, name in zip(axes.flat, names):
-        s = np.asarray(spectra[name], dtype=np.float64)
-        lo, hi = np.percentile(s, percentiles)
-        ax.imshow(s, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
-        ax.set_title(f"{name} ({s.shape[1]}x{s.shape[0]})", fontsize=8)
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.suptitle("mean log |FFT| of Gray(fake - real)", fontsize=9)
-    fig.tight_layout()
+    for r in range(nrows):
+        row = names[r * ncols:(r + 1) * ncols]
+        values = np.concatenate([np.asarray(spectra[n], np.float64).ravel() for n in row])
+        lo, hi = np.percentile(values, percentiles)
+        im = None
+        for c, name in enumerate(row):
+            ax = axes[r, c]
+            s = np.asarray(spectra[name], dtype=np.float64)
+            im = ax.imshow(s, cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+            ax.set_title(f"{name} ({s.shape[1]}x{s.shape[0]})", fontsize=9)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        cb = fig.colorbar(im, ax=axes[r, :].tolist(), fraction=0.03, pad=0.01)
+        cb.set_label("log |FFT|", fontsize=8)
+        cb.ax.tick_params(labelsize=7)
+    fig.suptitle("mean log |FFT| of Gray(fake - real); one colour range per row", fontsize=10)
     return fig

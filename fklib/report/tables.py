@@ -30,13 +30,15 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
-from ..metrics import PAPER_METRICS, REFERENCE_KINDS, decision_accuracy
+from ..metrics import (PAPER_METRICS, REFERENCE_KINDS, balanced_accuracy, balanced_accuracy_interval,
+                       decision_accuracy, ratio_interval)
 from . import paper as _paper
 
 #: The model's rows; the input-blind reference predictors (:data:`fklib.metrics.REFERENCE_KINDS`) follow.
 MODEL = "model"
-#: Default metrics of a paper table, in the paper's column order of Table 2.
-TABLE_METRICS = PAPER_METRICS
+#: Default metrics of a paper table: the paper's, in its column order of Table 2, then the balanced ACC
+#: (our test sets are not balanced: 47 reals against 47 x 13 STGAN edits).
+TABLE_METRICS = (*PAPER_METRICS, "bacc")
 
 
 # --------------------------------------------------------------------------------------------
@@ -54,10 +56,28 @@ def _predictor_order(names) -> list[str]:
     return first + [p for p in names if p not in first]
 
 
+def _interval(metric: str, column: str, group: pd.DataFrame, both: pd.DataFrame | None) -> tuple[float, float]:
+    """95 % bootstrap interval over identities of one table cell (:mod:`fklib.metrics.bootstrap`)."""
+    if metric in ("acc", "bacc"):
+        if both is None or both["pred_fake"].isna().any():
+            return math.nan, math.nan
+        ids = both["identity"] if "identity" in both.columns else pd.Series(range(len(both)), index=both.index)
+        if metric == "bacc":
+            return balanced_accuracy_interval(ids.astype(str).to_numpy(), both["pred_fake"].to_numpy(),
+                                              both["label"].to_numpy())
+        correct = (both["pred_fake"].to_numpy() > 0.5) == (both["label"].to_numpy() == 1)
+        return ratio_interval(ids.astype(str).to_numpy(), correct.astype(float))
+    ids = group["identity"] if "identity" in group.columns else pd.Series(range(len(group)), index=group.index)
+    values = group[column].to_numpy(np.float64)
+    if np.isinf(values).any():  # PSNR of an exact map: no finite mean to bracket
+        return math.nan, math.nan
+    return ratio_interval(ids.astype(str).to_numpy(), values)
+
+
 def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
                metrics: Sequence[str] | Mapping[str, str] = TABLE_METRICS,
                predictors: Sequence[str] | None = None, fake_keys: Sequence[str] = ("gan", "property"),
-               add_mean: bool = False) -> pd.DataFrame:
+               add_mean: bool = False, intervals: bool = False) -> pd.DataFrame:
     """Long-format table rows (mean per group) from per-image results of ``evaluate_checkpoint``.
 
     Same conventions as :func:`fklib.engine.summarize`: map metrics are means over the group's
@@ -65,6 +85,8 @@ def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
     images of the same context, where the context is ``predictor`` plus the ``by`` keys that are not
     in ``fake_keys`` (e.g. ``method`` when results of several checkpoints are concatenated); it is
     NaN for a predictor that makes no detection (the references: ``pred_fake`` is NaN).
+    ``bacc`` is the balanced ACC of the same images (:func:`fklib.metrics.balanced_accuracy`: fakes and
+    reals weighted equally; one answer to every input scores 0.5).
 
     Args:
         df: per-image rows with ``predictor`` (optional: ``"model"`` when absent), ``label``,
@@ -76,15 +98,18 @@ def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
         fake_keys: keys describing a fake (real images carry ``gan="real"``, ``property="Real"``).
         add_mean: append one row per (context, metric) with the fake keys set to ``"mean"``: the
             unweighted mean over the groups, ``n`` their sum.
+        intervals: add ``lo`` and ``hi``, the 95 % bootstrap interval over identities (column
+            ``identity``; rows when absent) of each value, seeded (:mod:`fklib.metrics.bootstrap`);
+            NaN for ``mean`` rows and where nothing varies.
 
     Returns:
-        columns ``predictor``, ``*by``, ``n``, ``metric``, ``value``.
+        columns ``predictor``, ``*by``, ``n``, ``metric``, ``value`` (and ``lo``, ``hi``).
     """
     by = list(by)
     cols = _metric_columns(metrics)
     df = df if "predictor" in df.columns else df.assign(predictor=MODEL)
-    missing = [c for c in ["label", *by, *(c for m, c in cols.items() if m != "acc")] if c not in df.columns]
-    if "acc" in cols and "pred_fake" not in df.columns:
+    missing = [c for c in ["label", *by, *(c for m, c in cols.items() if m not in ("acc", "bacc"))] if c not in df.columns]
+    if ({"acc", "bacc"} & set(cols)) and "pred_fake" not in df.columns:
         missing.append("pred_fake")
     if missing:
         raise ValueError(f"table_rows: per-image results lack column(s) {missing}")
@@ -103,13 +128,18 @@ def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
             base = {"predictor": predictor, **dict(zip(by, key)), "n": len(group)}
             ctx = tuple(base[c] for c in context)
             for metric, column in cols.items():
-                if metric == "acc":
+                both = None
+                if metric in ("acc", "bacc"):
                     both = pd.concat([group, real_groups.get(ctx, reals.iloc[:0])])
-                    value = decision_accuracy(both["pred_fake"], both["label"])
+                    value = (decision_accuracy if metric == "acc" else balanced_accuracy)(both["pred_fake"],
+                                                                                        both["label"])
                 else:
                     value = float(group[column].mean(skipna=True))
-                out.append({**base, "metric": metric, "value": value})
-    table = pd.DataFrame(out, columns=["predictor", *by, "n", "metric", "value"])
+                row = {**base, "metric": metric, "value": value}
+                if intervals:
+                    row["lo"], row["hi"] = _interval(metric, column, group, both)
+                out.append(row)
+    table = pd.DataFrame(out, columns=["predictor", *by, "n", "metric", "value", *(("lo", "hi") if intervals else ())])
     if add_mean and not table.empty:
         keep = [c for c in context if c in table.columns]
         means = []
@@ -119,7 +149,7 @@ def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
             row.update({k: "mean" for k in by if k in fake_keys},
                        n=int(counts.sum()), value=float(sub["value"].mean()))
             means.append(row)
-        table = pd.concat([table, pd.DataFrame(means)[table.columns]], ignore_index=True)
+        table = pd.concat([table, pd.DataFrame(means).reindex(columns=table.columns)], ignore_index=True)
     table["n"] = table["n"].astype(int)
     return table
 
@@ -206,15 +236,17 @@ def with_paper(ours: pd.DataFrame, table: int, on: Sequence[str], predictor: str
 
 
 def to_wide(df: pd.DataFrame, index: Sequence[str] | None = None,
-            values: Sequence[str] = ("value", "paper", "delta")) -> pd.DataFrame:
-    """Long rows -> one row per group, columns ``<metric>``, ``<metric>_paper``, ``<metric>_delta``.
+            values: Sequence[str] = ("value", "lo", "hi", "paper", "delta")) -> pd.DataFrame:
+    """Long rows -> one row per group, columns ``<metric>``, ``<metric>_lo``, ``<metric>_hi`` (the 95 %
+    interval, with ``intervals``), ``<metric>_paper``, ``<metric>_delta``.
 
     ``index`` defaults to every column except ``metric`` and the value columns (``n`` included).
     Value columns absent from ``df`` (or all NaN ``paper``/``delta``) are left out. Row and metric
     order follow their first appearance.
     """
     values = [v for v in values if v in df.columns and (v == "value" or df[v].notna().any())]
-    index = list(index) if index is not None else [c for c in df.columns if c not in ("metric", *values, "paper", "delta")]
+    index = list(index) if index is not None else [c for c in df.columns
+                                                   if c not in ("metric", *values, "lo", "hi", "paper", "delta")]
     metrics = list(dict.fromkeys(df["metric"]))
     keyed = df.assign(__row=df.groupby(index, sort=False, dropna=False).ngroup())
     first = keyed.drop_duplicates("__row").set_index("__row")[index]
@@ -266,10 +298,38 @@ def format_cell(value: object, column: str = "", metric: object = None) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def fold_intervals(df: pd.DataFrame) -> pd.DataFrame:
+    """For Markdown: ``<m>``, ``<m>_lo``, ``<m>_hi`` (and ``<m>_vs_ref``) -> one text cell
+    ``value [lo, hi]`` (``~`` appended where the interval overlaps a reference's, ``+`` where it lies
+    above all, ``-`` below all); long tables' ``value``/``lo``/``hi`` likewise."""
+    df = df.copy()
+    pairs = [(c[:-3], c) for c in df.columns if c.endswith("_lo") and f"{c[:-3]}_hi" in df.columns
+             and c[:-3] in df.columns]
+    if {"value", "lo", "hi"} <= set(df.columns):
+        pairs.append(("value", "lo"))
+    sign = {"overlaps": "~", "better": "+", "worse": "-"}
+    for m, lo in pairs:
+        hi = lo[:-2] + "hi"
+        vs = f"{m}_vs_ref"
+        metric_of = df["metric"] if m == "value" and "metric" in df.columns else pd.Series(m, index=df.index)
+        cells = []
+        for i in df.index:
+            v, a, b = df.at[i, m], df.at[i, lo], df.at[i, hi]
+            text = format_cell(v, m, metric_of[i])
+            if text and not (pd.isna(a) or pd.isna(b)):
+                text += f" [{format_cell(a, m, metric_of[i])}, {format_cell(b, m, metric_of[i])}]"
+            if vs in df.columns and isinstance(df.at[i, vs], str):
+                text += sign.get(df.at[i, vs], "")
+            cells.append(text)
+        df[m] = pd.Series(cells, index=df.index, dtype=object)
+        df = df.drop(columns=[lo, hi, *([vs] if vs in df.columns else [])])
+    return df
+
+
 def markdown_table(df: pd.DataFrame) -> str:
     """The frame as a GitHub Markdown table (:func:`format_cell` per cell; a ``metric`` column
-    decides the decimals of the numeric cells of its row)."""
-    df = _plain(df)
+    decides the decimals of the numeric cells of its row; intervals folded by :func:`fold_intervals`)."""
+    df = fold_intervals(_plain(df))
     cols = [str(c) for c in df.columns]
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
     metric_col = "metric" in df.columns
@@ -303,9 +363,19 @@ def _legend(df: pd.DataFrame, table: int | None) -> list[str]:
                      "`fklib.report.paper`); `delta` (`<metric>_delta`) = ours − paper; empty where the paper has no such cell.")
     preds = set(df["predictor"]) if "predictor" in df.columns else set()
     if preds & set(REFERENCE_KINDS):
-        lines.append("Input-blind reference rows: `zeros` (all-zero map), `global_mean` (mean training GT map), "
-                     "`property_mean` (mean training GT map of the image's property); a locator is useful only "
-                     "where it beats them. They make no detection, so their ACC is empty.")
+        lines.append("Reference rows: `zeros` (all-zero map), `global_mean` (mean training GT map), "
+                     "`property_mean` (mean training GT map of the image's property), all three input-blind, and "
+                     "`layout_prior` (texture-blind: per face-parsing class the mean training GT of the property, "
+                     "looked up through our parser's map of the image, geometric mean with `property_mean`); a "
+                     "locator is useful only where it beats them. They make no detection, so their ACC is empty. "
+                     "In a table of one property `global_mean` and `property_mean` are the same map.")
+    if any(c.endswith("_lo") for c in cols) or "lo" in cols:
+        lines.append("`v [lo, hi]`: the value and its 95 % bootstrap interval over identities (1000 resamples, "
+                     "seeded); on model rows `~` marks an interval that overlaps a reference row's (the difference "
+                     "may be noise), `+` one above every reference's, `-` one below every reference's.")
+    if "bacc" in cols or any(c.startswith("bacc") for c in cols) or ("metric" in cols and "bacc" in set(df["metric"])):
+        lines.append("`bacc`: balanced ACC, (TPR + TNR) / 2: fakes and reals weigh the same, one answer to every "
+                     "input scores 0.5.")
     return lines
 
 
@@ -342,17 +412,52 @@ def save_table(df: pd.DataFrame, name: str, note: str = "", results_dir: str | P
     return {"csv": csv_path, "md": md_path}
 
 
+def mark_overlaps(wide: pd.DataFrame, keys: Sequence[str], model: str = MODEL) -> pd.DataFrame:
+    """Add ``<metric>_vs_ref`` to the model rows of a wide table with intervals: ``"overlaps"`` when the
+    model's 95 % interval overlaps that of a reference row (:data:`REFERENCE_KINDS`) with the same
+    ``keys``, ``"better"`` when it lies above all of them (below, for none of our metrics: higher is
+    better for every one), ``"worse"`` when below all of them; empty elsewhere."""
+    metrics = [c[:-3] for c in wide.columns if c.endswith("_lo") and f"{c[:-3]}_hi" in wide.columns]
+    wide = wide.copy()
+    refs = wide[wide["predictor"].isin(REFERENCE_KINDS)]
+    for m in metrics:
+        marks = pd.Series("", index=wide.index, dtype=object)
+        for i, row in wide[wide["predictor"] == model].iterrows():
+            same = refs
+            for k in keys:
+                same = same[same[k] == row[k]]
+            same = same.dropna(subset=[f"{m}_lo", f"{m}_hi"])
+            if not len(same) or pd.isna(row[f"{m}_lo"]):
+                continue
+            if row[f"{m}_lo"] > same[f"{m}_hi"].max():
+                marks[i] = "better"
+            elif row[f"{m}_hi"] < same[f"{m}_lo"].min():
+                marks[i] = "worse"
+            else:
+                marks[i] = "overlaps"
+        if (marks != "").any():
+            wide[f"{m}_vs_ref"] = marks
+    return wide
+
+
 def paper_table(df: pd.DataFrame, table: int, by, on, metrics=TABLE_METRICS, aliases=None,
-                predictors=None, add_mean: bool = False, order: tuple[str, list] | None = None) -> pd.DataFrame:
+                predictors=None, add_mean: bool = False, order: tuple[str, list] | None = None,
+                intervals: bool = True) -> pd.DataFrame:
     """Per-image rows -> the wide table of paper table ``table`` with the paper's value and our delta per cell.
 
-    :func:`table_rows` (``by``, ``metrics``, ``predictors``, ``add_mean``), then :func:`with_paper`
-    (``on``, ``aliases``), then :func:`to_wide`; columns the paper lacks (all-NaN) are dropped.
-    ``order = (column, values)`` sorts the rows by that column's listed values (others last, stable).
+    :func:`table_rows` (``by``, ``metrics``, ``predictors``, ``add_mean``, ``intervals``: the 95 %
+    bootstrap interval over identities, ``<metric>_lo`` / ``_hi``, and :func:`mark_overlaps` against
+    the reference rows), then :func:`with_paper` (``on``, ``aliases``), then :func:`to_wide`; columns
+    the paper lacks (all-NaN) are dropped. ``order = (column, values)`` sorts the rows by that column's
+    listed values (others last, stable).
     """
-    long = table_rows(df, by=list(by), metrics=metrics, predictors=predictors, add_mean=add_mean)
+    long = table_rows(df, by=list(by), metrics=metrics, predictors=predictors, add_mean=add_mean,
+                      intervals=intervals)
     wide = to_wide(with_paper(long, table, on=list(on), aliases=aliases))
     wide = wide.dropna(axis=1, how="all")  # e.g. paper/delta columns of metrics the paper lacks
+    if intervals:
+        # the references are per test group; ``method`` names the model (reference rows carry their own name)
+        wide = mark_overlaps(wide, [k for k in by if k in wide.columns and k != "method"])
     if order is not None:
         key = wide[order[0]].map({v: i for i, v in enumerate(order[1])}).fillna(len(order[1]))
         wide = wide.assign(_k=key).sort_values("_k", kind="stable").drop(columns="_k").reset_index(drop=True)

@@ -73,7 +73,7 @@ def ensure_trained(cfg: TrainConfig, train_items=None, val_items=None, retrain: 
         sidecar.unlink(missing_ok=True)
     else:
         log(f"{cfg.name}: training {cfg.model}, loss {cfg.loss}, {cfg.epochs} epochs at {cfg.size} px ...")
-    res = fit(cfg, progress=False, log=lambda *_: None, train_items=train_items,
+    res = fit(cfg, progress=False, log=log, train_items=train_items,
               val_items=list(val_items) if with_items else None, overwrite=True)  # the folder's run is stale
     if with_items:
         folder.mkdir(parents=True, exist_ok=True)
@@ -81,17 +81,45 @@ def ensure_trained(cfg: TrainConfig, train_items=None, val_items=None, retrain: 
     return Path(res["best"])
 
 
-def training_summary(checkpoint: str | Path) -> dict:
-    """Wall time, epochs and the last validation record of a checkpoint."""
+def full_history(checkpoint: str | Path) -> tuple[list[dict], int]:
+    """Every epoch's record of a run and its best epoch (the one whose weights ``checkpoint`` holds).
+
+    Runs finished before ``best.pt`` kept the whole history stored it only up to the best epoch; their
+    ``last.pt`` beside it (same config) has the rest.
+    """
     ckpt = load_checkpoint(checkpoint)
     history = json.loads(ckpt["history"])
+    # written at its best epoch, an old best.pt's history ends there
+    best = int(ckpt["best_epoch"]) if "best_epoch" in ckpt else int(history[-1]["epoch"]) if history else 0
+    last = Path(checkpoint).with_name("last.pt")
+    if "best_epoch" not in ckpt and last.is_file() and last != Path(checkpoint):
+        other = load_checkpoint(last)
+        if other.get("config") == ckpt.get("config"):
+            later = json.loads(other["history"])
+            if len(later) > len(history) and later[:len(history)] == history:
+                history = later
+    return history, best
+
+
+def training_summary(checkpoint: str | Path) -> dict:
+    """Wall time, epochs run, the best epoch (whose weights are kept) and its validation record;
+    ``still_improving``: the best epoch is the last one (more epochs might have helped)."""
+    ckpt = load_checkpoint(checkpoint)
+    history, best = full_history(checkpoint)
+    record = next((h for h in history if h.get("epoch") == best), history[-1] if history else {})
     return {"minutes": round(float(ckpt.get("train_wall_seconds", math.nan)) / 60, 2), "epochs": len(history),
-            **{k: v for k, v in (history[-1] if history else {}).items() if k.startswith("val_")}}
+            "best_epoch": best, "still_improving": bool(history) and best == len(history),
+            **{k: v for k, v in record.items() if k.startswith("val_")}}
 
 
 def history_frame(checkpoint: str | Path) -> pd.DataFrame:
-    """The per-epoch training history (loss, validation metrics, seconds) of a checkpoint."""
-    return pd.DataFrame(json.loads(load_checkpoint(checkpoint)["history"]))
+    """The per-epoch training history (loss, validation metrics, seconds) of a run, every epoch run;
+    column ``best`` marks the epoch whose weights ``checkpoint`` holds."""
+    history, best = full_history(checkpoint)
+    frame = pd.DataFrame(history)
+    if len(frame):
+        frame["best"] = frame["epoch"] == best
+    return frame
 
 
 def checkpoint_config(checkpoint: str | Path) -> TrainConfig:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import PLAIN_DATA, PROFILE_NAMES, TrainConfig, check_profile, make_config
+from ..config import PLAIN_DATA, PROFILE_NAMES, TrainConfig, check_profile, dry_run, make_config
 from ..data import ensure_splice_set
 from ..engine import evaluate_checkpoint
 
@@ -28,6 +28,8 @@ from ..engine import evaluate_checkpoint
 SINGLE_EPOCHS = {"smoke": 1, "cpu": 12, "paper": 10}
 #: Test images kept per property in the notebooks' evaluations (``None``: the whole test split).
 EVAL_LIMIT = {"smoke": 4, "cpu": None, "paper": None}
+if dry_run():  # a dry run of a profile (fklib.config.DRY_RUN_ENV): two test images per property
+    EVAL_LIMIT = {k: 2 for k in EVAL_LIMIT}
 #: Short run names of the properties the tables train on.
 _SHORT = {"Bald": "bald", "Mouth_Slightly_Open": "smile", "Blond_Hair": "blond"}
 assert set(SINGLE_EPOCHS) == set(EVAL_LIMIT) == set(PROFILE_NAMES)

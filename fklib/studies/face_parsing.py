@@ -8,6 +8,8 @@ source (an edit can remove the region, e.g. hair), computed at the evaluation re
 
 from __future__ import annotations
 
+import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +18,10 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoint import model_from_checkpoint
-from ..config import TrainConfig
+from ..config import ATTENTION_MODES, KNOWN_PROPERTIES, TrainConfig, make_config
 from ..data import FakeMapDataset, image_to_tensor, limit_items, load_set, tensor_to_image
 from ..engine import decision_threshold, fit_references, score_items
+from ..metrics import balanced_accuracy
 from ..models.inference import ImagePredictor
 from ..parsing import ParsingAttention, load_parser, parse, region_mask
 from .common import single_config
@@ -33,6 +36,94 @@ def table5_configs(profile: str) -> dict[str, TrainConfig]:
     """``no_fp`` and ``with_fp``: the single-property L1 model of :data:`TABLE5_TRAIN` without / with attention."""
     return {"no_fp": single_config(profile, TABLE5_TRAIN, "l1"),
             "with_fp": single_config(profile, TABLE5_TRAIN, "l1", attention=True)}
+
+
+def variant_configs(profile: str) -> dict[str, TrainConfig]:
+    """``no_fp`` and one model per face-attention variant (:data:`fklib.config.ATTENTION_MODES`; ``paper``
+    is Table 5's ``with_fp``), all trained as Table 5 (STGAN :data:`TABLE5_TRAIN`, L1). Variants the
+    profile's model cannot run (``skip`` and ``auxiliary`` need an EfficientNet-Lite U-Net) are left out."""
+    base = table5_configs(profile)
+    out = {"no_fp": base["no_fp"], "paper": base["with_fp"]}
+    for mode in ATTENTION_MODES:
+        if mode == "paper" or (mode in ("skip", "auxiliary") and not base["with_fp"].model.startswith("efficientnet_lite")):
+            continue
+        cfg = single_config(profile, TABLE5_TRAIN, "l1", attention=True)
+        out[mode] = replace(cfg, name=f"{cfg.name}_{mode}", attention_mode=mode)
+    return out
+
+
+#: Item 5 of the attention study: properties left out of the universal model's training, tested on.
+LEAVE_OUT = ("Black_Hair", "Mouth_Slightly_Open")
+#: The reduced training budget of the two leave-out universal models (the ``cpu`` universal model: 12 x 2400).
+LEAVE_OUT_BUDGET = {"smoke": {}, "cpu": {"epochs": 4, "samples_per_epoch": 1200}, "paper": {"epochs": 4}}
+
+
+def leave_out_configs(profile: str, mode: str) -> dict[str, TrainConfig]:
+    """The universal model of ``profile`` trained without the fakes of :data:`LEAVE_OUT` (in every set),
+    at :data:`LEAVE_OUT_BUDGET`, without (``universal``) and with face attention of ``mode``
+    (``universal_fp``)."""
+    base = make_config(profile)
+    keep = [p for p in KNOWN_PROPERTIES if p not in LEAVE_OUT]
+    plain = replace(base, name=f"{base.name}_leave_out", properties=keep, **LEAVE_OUT_BUDGET[profile])
+    if mode in ("skip", "auxiliary") and not plain.model.startswith("efficientnet_lite"):
+        mode = "paper"
+    return {"universal": plain,
+            "universal_fp": replace(plain, name=f"{plain.name}_fp_{mode}", attention=True, attention_mode=mode)}
+
+
+def variant_selection(rows: pd.DataFrame) -> pd.DataFrame:
+    """Validation rows of every variant (:func:`evaluate_in_region` with ``method``) -> one row per
+    variant: in-region COSS (masked) and balanced ACC per test property, ``collapsed`` (one answer to
+    every validation image of some property), and ``score`` = the mean over the properties of
+    (in-region COSS + balanced ACC) / 2; a collapsed variant scores NaN and cannot be chosen."""
+    model = rows[rows["predictor"] == "model"]
+    reals = model[model["label"] == 0]
+    out = []
+    for method, sub in model.groupby("method", sort=False):
+        rec: dict = {"method": method}
+        parts, collapsed = [], False
+        for prop in TABLE5_TESTS:
+            fakes = sub[(sub["label"] == 1) & (sub["property"] == prop)]
+            both = pd.concat([fakes, reals[reals["method"] == method]])
+            bacc = balanced_accuracy(both["pred_fake"], both["label"])
+            coss = float(fakes["coss_region"].mean())
+            collapsed |= both["pred_fake"].nunique() == 1
+            rec[f"{prop}_coss"], rec[f"{prop}_bacc"] = coss, bacc
+            parts.append((coss + bacc) / 2)
+        rec["collapsed"] = bool(collapsed)
+        rec["score"] = math.nan if collapsed else float(np.mean(parts))
+        out.append(rec)
+    return pd.DataFrame(out)
+
+
+def choose_variant(selection: pd.DataFrame) -> str:
+    """The attention variant (not ``no_fp``) with the best validation ``score`` of :func:`variant_selection`;
+    ``paper`` when every variant collapsed."""
+    cand = selection[(selection["method"] != "no_fp") & selection["score"].notna()]
+    return str(cand.loc[cand["score"].idxmax(), "method"]) if len(cand) else "paper"
+
+
+def collapse_notes(rows: pd.DataFrame, by: tuple[str, ...] = ("method",)) -> list[str]:
+    """One sentence per model (``by``) whose classifier gave one answer to every test image."""
+    model = rows[rows["predictor"] == "model"]
+    notes = []
+    for key, sub in model.groupby(list(by), sort=False):
+        answers = sub["pred_fake"].dropna().unique()
+        if len(answers) == 1:
+            name = key if isinstance(key, str) else "/".join(map(str, key))
+            notes.append(f"`{name}` calls every one of its {len(sub)} test images "
+                         f"{'fake' if answers[0] > 0.5 else 'real'}: its classifier collapsed (ACC = the share of "
+                         f"that class, balanced ACC 0.5).")
+    return notes
+
+
+def identity_picks(rows: pd.DataFrame, method: str, prop: str, metric: str = "coss_region") -> dict[str, int]:
+    """``median``, ``best`` and ``worst`` test edits of ``prop`` by ``method``'s ``metric``: label -> row index."""
+    sub = rows[(rows["predictor"] == "model") & (rows["method"] == method) & (rows["property"] == prop)
+               & rows[metric].notna()].sort_values(metric, kind="stable")
+    if not len(sub):
+        return {}
+    return {"best": int(sub.index[-1]), "median": int(sub.index[len(sub) // 2]), "worst": int(sub.index[0])}
 
 
 def edited_regions(items, size: int, parser=None) -> dict[int, np.ndarray]:

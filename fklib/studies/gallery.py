@@ -1,4 +1,4 @@
-"""Notebook 06, paper Fig. 1: the universal model on one test image per GAN / property."""
+"""Notebook 06, paper Fig. 1: the universal model on the best, median and worst test fake of every GAN."""
 
 from __future__ import annotations
 
@@ -9,35 +9,60 @@ import pandas as pd
 
 from ..checkpoint import model_from_checkpoint
 from ..data import load_set
+from ..metrics import coss, psnr, ssim
 from ..models.inference import ImagePredictor
 
-#: (set, property) of each row; the first row feeds a real CelebA test face (its ground truth is all zero).
-GALLERY_PICKS = (("stgan", "Real"), ("stgan", "Bald"), ("stgan", "Bangs"), ("stgan", "Black_Hair"),
-                 ("stgan", "Eyeglasses"), ("stgan", "Mouth_Slightly_Open"), ("stgan", "Mustache"),
-                 ("attgan", "Bald"), ("attgan", "Blond_Hair"), ("stargan", "Brown_Hair"), ("stargan", "Male"),
-                 ("interfacegan", "Entire"))
+#: The sets of Fig. 1, one block of rows each (AttGAN is never trained on: unseen by every model).
+GALLERY_SETS = ("stgan", "attgan", "stargan", "interfacegan")
+#: Which test fakes of each set are shown, by the model's COSS against their ground truth.
+GALLERY_RANKS = ("best", "median", "worst")
 
 
-def gallery(checkpoint: str | Path, picks=GALLERY_PICKS, split: str = "test") -> tuple[list[dict], pd.DataFrame]:
-    """Fig. 1's rows and their numbers: for the first test item of each pick, the real image (the input
-    itself for a real; black for a whole-image synthesis), the fake (the input), its GT map and the
-    prediction at the image's size.
+def gallery(checkpoint: str | Path, sets=GALLERY_SETS, split: str = "test",
+            limit: int | None = None) -> tuple[list[dict], pd.DataFrame]:
+    """Fig. 1's rows and their numbers: a real test face (its ground truth is all zero), then for each set
+    its best, median and worst test fake by the model's COSS (so a reader sees the typical case and the
+    failures, not a lucky pick): the real source (black for a whole-image synthesis), the fake (the
+    input), its GT map, the prediction at the image's size and its COSS / PSNR / SSIM.
+
+    ``limit``: rank at most this many fakes per set (the first, in the set's order; ``None``: all).
 
     Returns:
-        ``(rows, stats)``: rows of ``label``, ``real``, ``fake``, ``gt``, ``pred`` for
-        :func:`fklib.report.figures.localization_figure`; one stats row per pick (``fake_probability``,
-        ``gt_mean``, ``pred_mean``).
+        ``(rows, stats)``: rows of ``label``, ``real``, ``fake``, ``gt``, ``pred``, ``metrics`` for
+        :func:`fklib.report.figures.localization_figure`; one stats row per shown image (``set``,
+        ``rank``, ``property``, ``identity``, ``coss``, ``psnr``, ``ssim``, ``fake_probability``,
+        ``gt_mean``, ``pred_mean``, ``n_ranked``).
     """
     model, cfg, _ = model_from_checkpoint(checkpoint)
     predictor = ImagePredictor(model, cfg.size)
-    rows, stats, sets = [], [], {}
-    for set_name, prop in picks:
-        items = sets.setdefault(set_name, load_set(set_name, split=split))
-        it = next(i for i in items if i.property == prop)
-        pred, prob = predictor.predict_array(np.asarray(it.image))
+    rows, stats = [], []
+
+    def add(set_name, rank, it, pred, prob, n):
         gt = it.gt_map()
+        m = {"coss": coss(pred, gt), "psnr": psnr(pred, gt), "ssim": ssim(pred, gt)}
         real = it.image if it.label == 0 else (it.reference if it.reference is not None else np.zeros_like(it.image))
-        rows.append({"label": f"{set_name}\n{prop}", "real": real, "fake": it.image, "gt": gt, "pred": pred})
-        stats.append({"set": set_name, "property": prop, "fake_probability": prob, "gt_mean": float(gt.mean()),
-                      "pred_mean": float(pred.mean())})
+        rows.append({"label": f"{set_name} {rank}\n{it.property}", "real": real, "fake": it.image, "gt": gt,
+                     "pred": pred, "metrics": None if it.label == 0 else m})
+        stats.append({"set": set_name, "rank": rank, "property": it.property, "identity": it.identity, **m,
+                      "fake_probability": prob, "gt_mean": float(gt.mean()), "pred_mean": float(pred.mean()),
+                      "n_ranked": n})
+
+    for k, set_name in enumerate(sets):
+        items = load_set(set_name, split=split)
+        if k == 0:
+            real = next((it for it in items if it.label == 0), None)
+            if real is not None:
+                add(set_name, "real", real, *predictor.predict_array(np.asarray(real.image)), 1)
+        fakes = [it for it in items if it.label == 1][:limit]
+        if not fakes:
+            continue
+        scored = []
+        for it in fakes:
+            pred, prob = predictor.predict_array(np.asarray(it.image))
+            scored.append((coss(pred, it.gt_map()), it, pred, prob))
+        order = sorted(range(len(scored)), key=lambda i: (scored[i][0], i))
+        at = {"best": order[-1], "median": order[len(order) // 2], "worst": order[0]}
+        for rank in GALLERY_RANKS:
+            _, it, pred, prob = scored[at[rank]]
+            add(set_name, rank, it, pred, prob, len(scored))
     return rows, pd.DataFrame(stats)

@@ -33,7 +33,8 @@ from ..data import load_set, stratified_items
 from ..data.fetching import sha256_file
 from ..degrade import (DEGRADATIONS, GAMMA_METRICS, IMDL_AXES, PAPER_AXES, degrade_item, disorganize_item, gamma,
                        inverse_permutation, permute_quadrants, random_quadrant_permutation)
-from ..engine import predict, score_items
+from ..engine import fit_references, predict, score_items
+from ..engine.references import fit_reference_maps
 from ..metrics import MAP_METRICS, decision_accuracy, mean_metrics
 from ..models import PriorBlend
 from .cache import ensure_trained, load_model
@@ -128,10 +129,15 @@ def _scores(model, items, size: int, device, batch_size: int, threshold: float |
 
 
 def degradation_summary(rows: pd.DataFrame) -> dict[str, float]:
-    """ACC over all rows (reals and fakes) and mean map metrics over the fakes (NaN skipped)."""
+    """ACC over all rows (reals and fakes), balanced ACC with its two halves (``tpr``: fakes called
+    fake, ``tnr``: reals called real; the sets hold about twice as many fakes as reals) and mean map
+    metrics over the fakes (NaN skipped)."""
     fakes = rows[rows["label"] == 1]
-    return {"acc": decision_accuracy(rows["pred_fake"], rows["label"]),
-            **mean_metrics({k: fakes[k].to_numpy() for k in MAP_METRICS}, MAP_METRICS)}
+    d, y = rows["pred_fake"].to_numpy(float), rows["label"].to_numpy()
+    tpr = float(np.mean(d[y == 1] > 0.5)) if (y == 1).any() and not np.isnan(d).any() else math.nan
+    tnr = float(np.mean(d[y == 0] <= 0.5)) if (y == 0).any() and not np.isnan(d).any() else math.nan
+    return {"acc": decision_accuracy(rows["pred_fake"], rows["label"]), "bacc": (tpr + tnr) / 2, "tpr": tpr,
+            "tnr": tnr, **mean_metrics({k: fakes[k].to_numpy() for k in MAP_METRICS}, MAP_METRICS)}
 
 
 def robustness_sweep(model, items, size: int, axes: Mapping[str, Sequence] | None = None,
@@ -266,6 +272,38 @@ def sweep(checkpoint: str | Path, items, axes: Mapping[str, Sequence] | None = N
     df = robustness_sweep(model, items, cfg.size, axes=axes, device=resolve_device("auto"), batch_size=batch_size,
                           seed=seed, log=log)
     df.insert(0, "model", model_name or cfg.name)
+    return df
+
+
+def reference_sweep(checkpoint: str | Path, items, axes: Mapping[str, Sequence] | None = None, seed: int = 0,
+                    batch_size: int = 64, train_items=None) -> pd.DataFrame:
+    """The reference predictors (:data:`fklib.metrics.REFERENCE_KINDS`, fitted on ``checkpoint``'s training
+    data) through the same degradations as :func:`sweep`, in its columns with ``model`` = the reference's
+    name: an input-blind map does not change with the input, so its γ is 1 and its values show what a
+    metric gives for nothing (the all-zero map's PSNR, say); ``layout_prior`` parses the degraded
+    image, so degradations reach it. ACC is NaN (they make no detection). ``train_items``: fit the
+    references on these instead of the config's training split."""
+    model, cfg = load_model(checkpoint)
+    refs = fit_references(cfg) if train_items is None else fit_reference_maps(train_items, cfg.size)
+    axes = PAPER_AXES if axes is None else axes
+    items = list(items)
+
+    def level_rows(its):
+        scored = score_items(model, its, cfg.size, device=resolve_device("auto"), batch_size=batch_size,
+                             references=refs)
+        return {p: degradation_summary(sub) for p, sub in scored.groupby("predictor", sort=False) if p != "model"}
+
+    base = level_rows(items)
+    out = [{"model": p, "degradation": "none", "level": None, **v} for p, v in base.items()]
+    for name, levels in axes.items():
+        for level in levels:
+            deg = [degrade_item(it, name, level, seed + i) for i, it in enumerate(items)]
+            out += [{"model": p, "degradation": name, "level": level, **v} for p, v in level_rows(deg).items()]
+    df = pd.DataFrame(out)
+    df.insert(3, "n", len(items))
+    df.insert(4, "n_fake", int(sum(it.label for it in items)))
+    for m in GAMMA_METRICS:
+        df[f"gamma_{m}"] = [gamma(r, base[r["model"]])[m] for r in out]
     return df
 
 
