@@ -177,6 +177,11 @@ def test_sweep_disorganization_and_figures(tiny_run):
     row = table.set_index("metric").loc["coss"]
     assert row["gamma"] == pytest.approx(row["after"] / row["before"])
     assert rf.fig8_figure(table).axes
+    ref8 = rb.disorganization_references(best, items, train_items=synthetic_items(4, 11))
+    assert set(ref8["model"]) == {"property_mean (reference)", "layout_prior (reference)"}
+    assert list(ref8.columns) == list(table.columns) and ref8.loc[ref8["metric"] == "acc", "gamma"].isna().all()
+    pm = ref8[(ref8["model"] == "property_mean (reference)") & (ref8["metric"] == "coss")].iloc[0]
+    assert pm["gamma"] == pytest.approx(pm["after"] / pm["before"])
     model, _ = cache.load_model(best)
     fig9 = rf.fig9_figure(rb.disorganization_example(model, items[1], SIZE, perm=(3, 2, 1, 0)), title="t")
     assert len(fig9.axes) == 10                                               # 9 panels and one colour bar
@@ -187,7 +192,8 @@ def test_sweep_disorganization_and_figures(tiny_run):
     for kind in ("zeros", "global_mean", "property_mean"):
         sub = refs[refs["model"] == kind]
         assert np.allclose(sub["coss"], sub["coss"].iloc[0]) and np.allclose(sub["gamma_coss"], 1.0)
-    assert {"bacc", "tpr", "tnr"} <= set(df.columns)
+    assert {"bacc", "tpr", "tnr", "coss_lo", "coss_hi", "acc_lo", "bacc_hi"} <= set(df.columns)
+    assert (df["coss_lo"] <= df["coss_hi"]).all() and (df["acc_lo"] <= df["acc_hi"]).all()
     assert df.loc[0, "bacc"] == pytest.approx((df.loc[0, "tpr"] + df.loc[0, "tnr"]) / 2)
     import matplotlib.pyplot as plt
 

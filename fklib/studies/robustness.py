@@ -35,7 +35,7 @@ from ..degrade import (DEGRADATIONS, GAMMA_METRICS, IMDL_AXES, PAPER_AXES, degra
                        inverse_permutation, permute_quadrants, random_quadrant_permutation)
 from ..engine import fit_references, predict, score_items
 from ..engine.references import fit_reference_maps
-from ..metrics import MAP_METRICS, decision_accuracy, mean_metrics
+from ..metrics import MAP_METRICS, balanced_accuracy_interval, decision_accuracy, mean_metrics, ratio_interval
 from ..models import PriorBlend
 from .cache import ensure_trained, load_model
 from .common import universal_config
@@ -131,13 +131,26 @@ def _scores(model, items, size: int, device, batch_size: int, threshold: float |
 def degradation_summary(rows: pd.DataFrame) -> dict[str, float]:
     """ACC over all rows (reals and fakes), balanced ACC with its two halves (``tpr``: fakes called
     fake, ``tnr``: reals called real; the sets hold about twice as many fakes as reals) and mean map
-    metrics over the fakes (NaN skipped)."""
+    metrics over the fakes (NaN skipped); ``<m>_lo`` / ``<m>_hi``: 95 % bootstrap intervals over
+    identities of ACC, balanced ACC, COSS, PSNR and SSIM."""
     fakes = rows[rows["label"] == 1]
     d, y = rows["pred_fake"].to_numpy(float), rows["label"].to_numpy()
     tpr = float(np.mean(d[y == 1] > 0.5)) if (y == 1).any() and not np.isnan(d).any() else math.nan
     tnr = float(np.mean(d[y == 0] <= 0.5)) if (y == 0).any() and not np.isnan(d).any() else math.nan
-    return {"acc": decision_accuracy(rows["pred_fake"], rows["label"]), "bacc": (tpr + tnr) / 2, "tpr": tpr,
-            "tnr": tnr, **mean_metrics({k: fakes[k].to_numpy() for k in MAP_METRICS}, MAP_METRICS)}
+    out = {"acc": decision_accuracy(rows["pred_fake"], rows["label"]), "bacc": (tpr + tnr) / 2, "tpr": tpr,
+           "tnr": tnr, **mean_metrics({k: fakes[k].to_numpy() for k in MAP_METRICS}, MAP_METRICS)}
+    # 95 % bootstrap intervals over identities (fklib.metrics.bootstrap), as in the paper tables
+    ids = rows["identity"].astype(str).to_numpy() if "identity" in rows else np.arange(len(rows)).astype(str)
+    fake_ids = ids[y == 1]
+    for m in ("coss", "psnr", "ssim"):
+        vals = fakes[m].to_numpy(float)
+        out[f"{m}_lo"], out[f"{m}_hi"] = ratio_interval(fake_ids, vals) if np.isfinite(vals).all() else (math.nan,) * 2
+    if not np.isnan(d).any():
+        out["acc_lo"], out["acc_hi"] = ratio_interval(ids, ((d > 0.5) == (y == 1)).astype(float))
+        out["bacc_lo"], out["bacc_hi"] = balanced_accuracy_interval(ids, d, y)
+    else:
+        out["acc_lo"] = out["acc_hi"] = out["bacc_lo"] = out["bacc_hi"] = math.nan
+    return out
 
 
 def robustness_sweep(model, items, size: int, axes: Mapping[str, Sequence] | None = None,
@@ -262,6 +275,38 @@ def disorganization(checkpoints: Mapping[str, str | Path], items, seed: int = 0,
                              "before": s["before"][metric], "after": s["after"][metric],
                              "gamma": s["gamma"][metric]})
     return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
+
+
+#: The references of the disorganization test: maps that know only where edits usually are.
+DISORGANIZATION_REFERENCES = ("property_mean", "layout_prior")
+
+
+def disorganization_references(checkpoint: str | Path, items, seed: int = 0, kinds=DISORGANIZATION_REFERENCES,
+                               batch_size: int = 64, train_items=None) -> pd.DataFrame:
+    """Fig. 8's reference rows: location priors (``kinds`` of :data:`fklib.metrics.REFERENCE_KINDS`, fitted on
+    ``checkpoint``'s training fakes, or on ``train_items``) scored before and after the same quadrant
+    permutations as :func:`disorganization_test`. ``property_mean`` never looks at the image, so its map
+    stays put while the truth moves: its γ is what a pure memory of *where* edits are loses.
+    ``layout_prior`` re-parses the permuted face. Rows as :func:`disorganization`'s table, ``model`` =
+    ``<kind> (reference)``, ACC NaN."""
+    model, cfg = load_model(checkpoint)
+    refs = fit_references(cfg) if train_items is None else fit_reference_maps(train_items, cfg.size)
+    items = list(items)
+    shuffled = [disorganize_item(it, random_quadrant_permutation(seed + i)) for i, it in enumerate(items)]
+    device = resolve_device("auto")
+    scored = {tag: score_items(model, its, cfg.size, device=device, batch_size=batch_size, references=refs)
+              for tag, its in (("before", items), ("after", shuffled))}
+    rows = []
+    for kind in kinds:
+        means = {tag: {m: float(f[(f["predictor"] == kind) & (f["label"] == 1)][m].mean()) for m in ("coss", "psnr", "ssim")}
+                 for tag, f in scored.items()}
+        g = gamma(means["after"], means["before"], ("coss", "psnr", "ssim"))
+        for metric in GAMMA_METRICS:
+            rows.append({"model": f"{kind} (reference)", "metric": metric, "n": len(items),
+                         "n_fake": int(sum(it.label for it in items)),
+                         "before": means["before"].get(metric, math.nan), "after": means["after"].get(metric, math.nan),
+                         "gamma": g.get(metric, math.nan)})
+    return pd.DataFrame(rows)
 
 
 def sweep(checkpoint: str | Path, items, axes: Mapping[str, Sequence] | None = None, model_name: str | None = None,
