@@ -28,7 +28,7 @@ def test_dry_run_shrinks_every_config(monkeypatch):
     assert make_config("paper").epochs == paper.epochs
 
 
-@pytest.mark.slow
+@pytest.mark.dryrun
 def test_paper_profile_dry_run_on_cpu(tmp_path, data_root):
     """The paper profile's universal model (DeepLabV3-ResNet101 at 224 px), its gallery and summary, on CPU."""
     results = tmp_path / "paper"
