@@ -34,9 +34,15 @@ import shutil, pathlib
 src, dst = pathlib.Path("data"), pathlib.Path(".gpu/data")
 if dst.exists():
     shutil.rmtree(dst)
-shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.part", "cache*"))
+shutil.copytree(src, dst, ignore=shutil.ignore_patterns("*.part", "cache", "splices"))  # both rebuilt there
 EOF
     du -sh "$GPU"
+    size=$(du -sm "$GPU" | cut -f1)
+    if (( size > 60 )); then
+        echo "gpu_paper.sh: $GPU is ${size} MiB; one device call carries at most 64 MiB. Stage it over several" >&2
+        echo "  calls of one warm lease (ignored paths stay on the machine between calls), e.g. carry" >&2
+        echo "  .gpu/data/<set> one set per call, then run this script in the last call." >&2
+    fi
     echo "prepared $GPU (carry it: carry=[\".gpu\"])"
     exit 0
 fi

@@ -244,3 +244,20 @@ def test_intervals_resample_identities_and_fold_into_markdown(tmp_path):
     wide = to_wide(t.reset_index())
     cell = fold_intervals(wide)["coss"].iloc[0]
     assert cell == f"{t.loc['coss', 'value']:.3f} [{lo:.3f}, {hi:.3f}]"
+
+
+def test_marks_compare_the_model_with_the_best_reference():
+    from fklib.report.tables import mark_overlaps
+
+    wide = pd.DataFrame([
+        dict(predictor="model", property="A", coss=0.70, coss_lo=0.65, coss_hi=0.75),
+        dict(predictor="zeros", property="A", coss=0.0, coss_lo=0.0, coss_hi=0.0),
+        dict(predictor="layout_prior", property="A", coss=0.85, coss_lo=0.80, coss_hi=0.90),   # the best: above
+        dict(predictor="model", property="B", coss=0.95, coss_lo=0.91, coss_hi=0.99),
+        dict(predictor="layout_prior", property="B", coss=0.85, coss_lo=0.80, coss_hi=0.90),
+        dict(predictor="model", property="C", coss=0.84, coss_lo=0.79, coss_hi=0.88),
+        dict(predictor="property_mean", property="C", coss=0.85, coss_lo=0.80, coss_hi=0.90),
+    ])
+    marks = mark_overlaps(wide, ["property"]).set_index(["predictor", "property"])["coss_vs_ref"]
+    assert (marks["model", "A"], marks["model", "B"], marks["model", "C"]) == ("worse", "better", "overlaps")
+    assert marks["zeros", "A"] == ""

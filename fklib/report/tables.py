@@ -268,6 +268,7 @@ def _atomic_write_text(path: Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are for everyone to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -300,8 +301,8 @@ def format_cell(value: object, column: str = "", metric: object = None) -> str:
 
 def fold_intervals(df: pd.DataFrame) -> pd.DataFrame:
     """For Markdown: ``<m>``, ``<m>_lo``, ``<m>_hi`` (and ``<m>_vs_ref``) -> one text cell
-    ``value [lo, hi]`` (``~`` appended where the interval overlaps a reference's, ``+`` where it lies
-    above all, ``-`` below all); long tables' ``value``/``lo``/``hi`` likewise."""
+    ``value [lo, hi]`` (``+`` appended where the interval lies above the best reference's, ``-`` below
+    it, ``~`` where they overlap: :func:`mark_overlaps`); long tables' ``value``/``lo``/``hi`` likewise."""
     df = df.copy()
     pairs = [(c[:-3], c) for c in df.columns if c.endswith("_lo") and f"{c[:-3]}_hi" in df.columns
              and c[:-3] in df.columns]
@@ -371,8 +372,9 @@ def _legend(df: pd.DataFrame, table: int | None) -> list[str]:
                      "In a table of one property `global_mean` and `property_mean` are the same map.")
     if any(c.endswith("_lo") for c in cols) or "lo" in cols:
         lines.append("`v [lo, hi]`: the value and its 95 % bootstrap interval over identities (1000 resamples, "
-                     "seeded); on model rows `~` marks an interval that overlaps a reference row's (the difference "
-                     "may be noise), `+` one above every reference's, `-` one below every reference's.")
+                     "seeded); on model rows `+` marks an interval above that of the best reference row (the reference "
+                     "with the highest value in the same column), `-` one below it, `~` one that overlaps it (the "
+                     "difference may be noise).")
     if "bacc" in cols or any(c.startswith("bacc") for c in cols) or ("metric" in cols and "bacc" in set(df["metric"])):
         lines.append("`bacc`: balanced ACC, (TPR + TNR) / 2: fakes and reals weigh the same, one answer to every "
                      "input scores 0.5.")
@@ -413,10 +415,11 @@ def save_table(df: pd.DataFrame, name: str, note: str = "", results_dir: str | P
 
 
 def mark_overlaps(wide: pd.DataFrame, keys: Sequence[str], model: str = MODEL) -> pd.DataFrame:
-    """Add ``<metric>_vs_ref`` to the model rows of a wide table with intervals: ``"overlaps"`` when the
-    model's 95 % interval overlaps that of a reference row (:data:`REFERENCE_KINDS`) with the same
-    ``keys``, ``"better"`` when it lies above all of them (below, for none of our metrics: higher is
-    better for every one), ``"worse"`` when below all of them; empty elsewhere."""
+    """Add ``<metric>_vs_ref`` to the model rows of a wide table with intervals, against the **best**
+    reference row with the same ``keys`` (the :data:`REFERENCE_KINDS` row with the highest value; higher
+    is better for every metric we mark): ``"better"`` when the model's 95 % interval lies above that
+    reference's, ``"worse"`` when below it, ``"overlaps"`` otherwise (the difference may be noise);
+    empty where there is no reference or no interval."""
     metrics = [c[:-3] for c in wide.columns if c.endswith("_lo") and f"{c[:-3]}_hi" in wide.columns]
     wide = wide.copy()
     refs = wide[wide["predictor"].isin(REFERENCE_KINDS)]
@@ -426,12 +429,13 @@ def mark_overlaps(wide: pd.DataFrame, keys: Sequence[str], model: str = MODEL) -
             same = refs
             for k in keys:
                 same = same[same[k] == row[k]]
-            same = same.dropna(subset=[f"{m}_lo", f"{m}_hi"])
+            same = same.dropna(subset=[m, f"{m}_lo", f"{m}_hi"])
             if not len(same) or pd.isna(row[f"{m}_lo"]):
                 continue
-            if row[f"{m}_lo"] > same[f"{m}_hi"].max():
+            best = same.loc[same[m].idxmax()]
+            if row[f"{m}_lo"] > best[f"{m}_hi"]:
                 marks[i] = "better"
-            elif row[f"{m}_hi"] < same[f"{m}_lo"].min():
+            elif row[f"{m}_hi"] < best[f"{m}_lo"]:
                 marks[i] = "worse"
             else:
                 marks[i] = "overlaps"
