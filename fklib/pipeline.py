@@ -20,6 +20,7 @@ import json
 import os
 import re
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -125,18 +126,16 @@ def _failing_cell(nb_path: Path) -> int | None:
     return None
 
 
-def _ipc_kernel_manager():
-    """A kernel manager whose kernels talk over local IPC sockets, not TCP on localhost (ipykernel warns
-    about unencrypted TCP for every notebook; IPC stays on this machine, under a temporary folder)."""
-    import tempfile
-
+def _ipc_kernel_manager(folder: Path):
+    """A kernel manager whose kernels talk over local IPC sockets in ``folder``, not TCP on localhost
+    (ipykernel warns about unencrypted TCP for every notebook; IPC stays on this machine)."""
     from jupyter_client.manager import AsyncKernelManager
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self.transport = "ipc"
-            self.ip = str(Path(tempfile.mkdtemp(prefix="fklib-kernel-")) / "kernel")
+            self.ip = str(folder / "kernel")
 
     return IPCKernelManager
 
@@ -173,16 +172,18 @@ def run_notebook(nb: Path, out: Path, profile: str, kernel: str = "python3", log
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     sink = _Lines(nb.stem, log) if log is not None else None
+    sockets = tempfile.TemporaryDirectory(prefix="fklib-kernel-")  # removed with the kernel's sockets
     try:
         pm.execute_notebook(str(nb), str(out), parameters={"profile": profile}, kernel_name=kernel,
                             cwd=str(nb.parent), progress_bar=False, log_output=False, stdout_file=sink,
-                            stderr_file=sink, kernel_manager_class=_ipc_kernel_manager())
+                            stderr_file=sink, kernel_manager_class=_ipc_kernel_manager(Path(sockets.name)))
     except pm.PapermillExecutionError as err:
         raise PipelineError(nb.name, err.cell_index, f"{err.ename}: {err.evalue}") from None
     except Exception as err:  # noqa: BLE001 - kernel died, missing kernel, bad notebook file
         raise PipelineError(nb.name, _failing_cell(out) if out.exists() else None,
                             f"{type(err).__name__}: {err}") from None
     finally:
+        sockets.cleanup()
         if sink is not None:
             sink.flush()
         if out.exists():

@@ -156,14 +156,10 @@ def test_concurrent_updates_end_with_the_latest_controls(locator, demo_examples,
 
 def test_a_real_image_is_described_in_words(locator, demo_examples):
     r = analyse(locator, demo_examples["Real"][0])
-    line = W_metrics_line(r)
+    from fklib.widgets import metrics_line
+
+    line = metrics_line(r)
     assert "real image" in line and "COSS" not in line
     assert f"{r['pred'].mean():.3f}" in line
     fig = result_figure(r)
     assert fig.get_size_inches()[0] >= 12 and "real image" in fig._suptitle.get_text()
-
-
-def W_metrics_line(result):
-    from fklib.widgets import metrics_line
-
-    return metrics_line(result)

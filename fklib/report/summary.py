@@ -74,7 +74,7 @@ def table3_section(t: pd.DataFrame) -> list[str]:
              "| paper on them (COSS / SSIM) | best reference COSS / SSIM |",
              "|---|---|---|---|---|---|---|---|---|"]
     for gan, g in model.groupby("gan", sort=False):
-        matched = g[g.get("coss_paper", pd.Series(math.nan, index=g.index)).notna()] if "coss_paper" in g else g.iloc[:0]
+        matched = g[g["coss_paper"].notna()] if "coss_paper" in g else g.iloc[:0]
         r = refs[refs["gan"] == gan]
         best = (f"{r['coss'].max():.3f} / {r['ssim'].max():.3f}") if len(r) else "–"
         bacc = _fmt(g["bacc"].mean(), "bacc") if "bacc" in g else "–"
