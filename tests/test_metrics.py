@@ -522,3 +522,37 @@ def test_region_metrics_masked_and_zeroed_definitions():
     assert out["coss_zeroed"][0] == pytest.approx(out["coss_region"][0])     # zeros add nothing to a cosine
     assert out["psnr_zeroed"][0] > out["psnr_region"][0]                     # the agreeing zeros outside count
     assert all(np.isnan(out[f"{k}_{d}"][1]) for k in ("coss", "psnr", "ssim") for d in ("region", "zeroed"))
+
+
+def test_localization_scores_of_an_image_without_fake_pixels_are_undefined():
+    from fklib.metrics import batch_map_metrics
+
+    p8, g8 = np.tile(PRED44, (2, 2)), np.tile(GT44, (2, 2))               # SSIM needs 7 x 7
+    z = np.zeros((8, 8))
+    out = per_image_metrics(p8, z)
+    assert all(math.isnan(out[k]) for k in ("auc", "f1", "iou", "f1_imdl", "iou_imdl"))
+    assert not math.isnan(per_image_metrics(z, z)["coss"])
+    # the batched form agrees, and its counts keep the real image's false positives for pooling
+    pred = torch.tensor(np.stack([p8, p8]), dtype=torch.float64)[:, None]
+    gt = torch.tensor(np.stack([g8, z]), dtype=torch.float64)[:, None]
+    b = batch_map_metrics(pred, gt)
+    st = pixel_stats(p8, g8)
+    assert b["f1"][0] == f1_from_stats(st) and math.isnan(b["f1"][1]) and math.isnan(b["iou_imdl"][1])
+    assert (b["tp"][0], b["fp"][0], b["fn"][0]) == (st.tp, st.fp, st.fn)
+    assert b["fp"][1] == np.count_nonzero(p8 > 0.1) and b["tp"][1] == 0
+
+
+def test_tau_compared_in_float32_everywhere():
+    from fklib.data import binary_map
+    from fklib.losses import dffd_gt
+    from fklib.metrics.pixel import above
+
+    # 25.5 gray levels: float32 0.1 = 0.100000001, above 0.1 in float64 but not in float32
+    g32 = np.full((4, 4), 25.5 / 255, dtype=np.float32)
+    assert float(g32[0, 0]) > 0.1 and not above(g32, 0.1).any()
+    assert not binary_map(g32).any()
+    assert pixel_stats(np.zeros((4, 4)), g32) == PixelStats(0, 0, 0, 16)    # the metrics (float64 inputs cast) agree
+    assert pixel_stats(g32.astype(np.float64), np.zeros((4, 4)), pred_tau=0.1).fp == 0
+    assert not dffd_gt(torch.from_numpy(g32)[None], size=4).bool().any()
+    assert math.isnan(pixel_auc(np.ones((4, 4)), g32))                         # no positive pixel
+    assert above(np.nextafter(np.float32(0.1), np.float32(1)), 0.1)         # one float32 step above is positive

@@ -261,3 +261,20 @@ def test_marks_compare_the_model_with_the_best_reference():
     marks = mark_overlaps(wide, ["property"]).set_index(["predictor", "property"])["coss_vs_ref"]
     assert (marks["model", "A"], marks["model", "B"], marks["model", "C"]) == ("worse", "better", "overlaps")
     assert marks["zeros", "A"] == ""
+
+
+def test_pooled_pixel_metrics_sum_counts_not_means():
+    # two fakes of one group: counts (tp, fp, fn) = (1, 0, 3) and (8, 2, 0)
+    df = pd.DataFrame([dict(gan="stgan", property="Bald", label=1, identity="a", tp=1.0, fp=0.0, fn=3.0, f1=2 / 5),
+                       dict(gan="stgan", property="Bald", label=1, identity="b", tp=8.0, fp=2.0, fn=0.0, f1=16 / 18),
+                       dict(gan="real", property="Real", label=0, identity="c", tp=0.0, fp=5.0, fn=0.0, f1=math.nan)])
+    rows = table_rows(df, by=["gan", "property"], metrics=("f1", "f1_pooled", "iou_pooled"), intervals=True)
+    get = rows.set_index("metric")["value"]
+    assert get["f1"] == pytest.approx((2 / 5 + 16 / 18) / 2)                 # per-image mean over the fakes
+    assert get["f1_pooled"] == pytest.approx(2 * 9 / (2 * 9 + 2 + 3))        # 18 / 23: summed counts, reals left out
+    assert get["iou_pooled"] == pytest.approx(9 / (9 + 2 + 3))
+    lo, hi = rows.set_index("metric").loc["f1_pooled", ["lo", "hi"]]
+    # two identities: a resample is a, b or both, so the interval spans the per-identity ratios
+    assert lo == pytest.approx(2 / 5) and hi == pytest.approx(16 / 18)
+    with pytest.raises(ValueError, match="tp"):
+        table_rows(df.drop(columns=["tp"]), metrics=("f1_pooled",))

@@ -74,4 +74,5 @@ def binary_map(gray_map: np.ndarray, threshold: float = 0.1, size: int | tuple[i
     if size is not None:
         h, w = (size, size) if isinstance(size, int) else size
         gray_map = np.asarray(Image.fromarray(gray_map, mode="F").resize((w, h), Image.BILINEAR), dtype=np.float32)
-    return (gray_map > threshold).astype(np.float32)
+    # float32 against float32, the rule of the pixel metrics (fklib.metrics.pixel.above) and dffd_gt
+    return (gray_map > np.float32(threshold)).astype(np.float32)

@@ -24,7 +24,7 @@ def dffd_gt(gt_map: torch.Tensor, size: int | tuple[int, int] = 19, threshold: f
     ``target = float(resize(gt_map, size) > threshold)`` where ``resize`` is bilinear with
     anti-aliasing, ``align_corners=False`` (torch's ``antialias=True`` bilinear is PIL's
     ``BILINEAR`` resize, which DFFD's ``transforms.Resize`` applies). The comparison is strictly
-    greater, as the project's own binarisation at ``tau`` (:mod:`fklib.metrics.pixel`).
+    greater and in float32, as the project's own binarisation at ``tau`` (:func:`fklib.metrics.pixel.above`).
 
     Order: we resize, then threshold (the issue's protocol), giving a binary 19 x 19 target.
     DFFD's released loader resizes masks that were binarised at full resolution, leaving
@@ -45,7 +45,7 @@ def dffd_gt(gt_map: torch.Tensor, size: int | tuple[int, int] = 19, threshold: f
     x = x.float()
     if tuple(x.shape[-2:]) != hw:
         x = TF.interpolate(x, size=hw, mode="bilinear", align_corners=False, antialias=True)
-    out = (x > threshold).to(gt_map.dtype if gt_map.is_floating_point() else torch.float32)
+    out = (x > torch.tensor(threshold, dtype=torch.float32)).to(gt_map.dtype if gt_map.is_floating_point() else torch.float32)
     return out if gt_map.ndim == 4 else out[:, 0]
 
 

@@ -17,10 +17,11 @@ from fklib.metrics.bootstrap import BOOTSTRAP_SAMPLES, balanced_accuracy_interva
 from fklib.metrics.classification import (accuracy, balanced_accuracy, choose_threshold, classifier_accuracy,
                                          decision_accuracy)
 from fklib.metrics.functional import coss, coss_batch, mae, psnr, psnr_batch, ssim, ssim_batch, ssim_map
-from fklib.metrics.per_image import (MAP_METRICS, PAPER_METRICS, REGION_METRICS, batch_map_metrics, mean_metrics,
-                                     per_image_metrics, region_map_metrics)
+from fklib.metrics.per_image import (MAP_METRICS, PAPER_METRICS, PIXEL_COUNTS, REGION_METRICS, batch_map_metrics,
+                                     mean_metrics, per_image_metrics, region_map_metrics)
 from fklib.metrics.pixel import (
     PixelStats,
+    above,
     auc_from_histograms,
     f1_from_stats,
     iou_from_stats,
@@ -35,9 +36,9 @@ from fklib.metrics.reference import MEAN_KINDS, REFERENCE_KINDS, LayoutPrior, Re
 
 __all__ = [
     "coss", "psnr", "ssim", "ssim_map", "ssim_batch", "coss_batch", "psnr_batch", "mae",
-    "MAP_METRICS", "PAPER_METRICS", "REGION_METRICS", "per_image_metrics", "batch_map_metrics", "region_map_metrics",
+    "MAP_METRICS", "PAPER_METRICS", "PIXEL_COUNTS", "REGION_METRICS", "per_image_metrics", "batch_map_metrics", "region_map_metrics",
     "mean_metrics",
-    "PixelStats", "pixel_stats", "f1_from_stats", "iou_from_stats", "pixel_auc",
+    "PixelStats", "above", "pixel_stats", "f1_from_stats", "iou_from_stats", "pixel_auc",
     "score_histograms", "auc_from_histograms", "pooled_auc", "pooled_f1_iou", "mean_excluding_nan",
     "accuracy", "balanced_accuracy", "classifier_accuracy", "decision_accuracy", "choose_threshold",
     "BOOTSTRAP_SAMPLES", "ratio_interval", "balanced_accuracy_interval",

@@ -25,6 +25,9 @@ from fklib.metrics.pixel import IMDL_THRESHOLD, f1_from_stats, iou_from_stats, p
 MAP_METRICS = ("coss", "psnr", "ssim", "mae", "auc", "f1", "iou", "f1_imdl", "iou_imdl")
 #: The metrics of the paper's tables (Tables 2-5, Figs. 8 and 10), in the paper's column order.
 PAPER_METRICS = ("acc", "coss", "psnr", "ssim")
+#: Per-image confusion counts at ``tau`` (GT and prediction) that :func:`batch_map_metrics` adds to ``f1`` / ``iou``:
+#: summed over a table's images they give the pooled (micro) F1 and IoU (:func:`fklib.metrics.pixel.pooled_f1_iou`).
+PIXEL_COUNTS = ("tp", "fp", "fn")
 #: Map metrics that :func:`region_map_metrics` computes, whole-image and in-region (``<m>_region``).
 REGION_METRICS = ("coss", "psnr", "ssim")
 
@@ -37,7 +40,10 @@ def per_image_metrics(pred: MapLike, gt: MapLike, mask: MapLike | None = None, t
     strictly greater), ``f1_imdl``, ``iou_imdl`` (the GT at ``tau``, the prediction at
     :data:`~fklib.metrics.pixel.IMDL_THRESHOLD` = 0.5, IMDL-BenCo's convention). With ``mask`` every
     metric uses only the masked pixels (SSIM: the full map averaged over the mask); ``auc`` is ``nan``
-    when the (masked) binary GT lacks positives or negatives. An empty mask gives ``nan`` for all.
+    when the (masked) binary GT lacks positives or negatives, and ``f1``, ``iou``, ``f1_imdl``,
+    ``iou_imdl`` are ``nan`` when it has no positive pixel (a real image: there is nothing to find,
+    so a localization score is undefined; :func:`fklib.metrics.pixel.pooled_f1_iou` still counts its
+    false positives). An empty mask gives ``nan`` for all.
 
     Shape:
         - pred, gt, mask: ``(H, W)``.
@@ -57,11 +63,16 @@ def per_image_metrics(pred: MapLike, gt: MapLike, mask: MapLike | None = None, t
         "ssim": ssim(p, g, m),
         "mae": mae(p, g, m),
         "auc": pixel_auc(p, g, tau=tau, mask=m),
-        "f1": f1_from_stats(stats),
-        "iou": iou_from_stats(stats),
-        "f1_imdl": f1_from_stats(imdl),
-        "iou_imdl": iou_from_stats(imdl),
+        "f1": _localization(f1_from_stats, stats),
+        "iou": _localization(iou_from_stats, stats),
+        "f1_imdl": _localization(f1_from_stats, imdl),
+        "iou_imdl": _localization(iou_from_stats, imdl),
     }
+
+
+def _localization(fn, stats) -> float:
+    """F1 or IoU of one image; ``nan`` when its binary GT has no positive pixel (``TP + FN = 0``)."""
+    return math.nan if stats.tp + stats.fn == 0 else fn(stats)
 
 
 def batch_map_metrics(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1,
@@ -71,8 +82,10 @@ def batch_map_metrics(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1,
     ``coss``, ``psnr``, ``ssim`` are the batched torch forms (:func:`coss_batch`, :func:`psnr_batch`,
     :func:`ssim_batch`, float64); ``mae`` is the mean absolute error per image; ``auc``, ``f1`` and
     ``iou`` are :func:`pixel_auc`, :func:`f1_from_stats` and :func:`iou_from_stats` of each image
-    (GT and prediction binarised at ``tau``); ``f1_imdl`` / ``iou_imdl`` the same with the prediction
-    binarised at 0.5. Only the metrics named are computed.
+    (GT and prediction binarised at ``tau``; ``nan`` for an image whose binary GT is empty, as
+    :func:`per_image_metrics`); ``f1_imdl`` / ``iou_imdl`` the same with the prediction binarised at 0.5.
+    Only the metrics named are computed; with ``f1`` or ``iou`` the per-image counts
+    :data:`PIXEL_COUNTS` (``tp``, ``fp``, ``fn`` at ``tau``, as floats) are returned too, for pooled F1 / IoU.
 
     Shape:
         - pred, gt: ``(B, 1, H, W)`` CPU tensors.
@@ -93,24 +106,26 @@ def batch_map_metrics(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1,
     if "mae" in names:
         out["mae"] = (pred - gt).abs().flatten(1).mean(1).numpy()
     pixel = [n for n in ("auc", "f1", "iou", "f1_imdl", "iou_imdl") if n in names]
+    counts = "f1" in names or "iou" in names
     if pixel:
-        values: dict[str, list[float]] = {n: [] for n in pixel}
+        values: dict[str, list[float]] = {n: [] for n in (*pixel, *(PIXEL_COUNTS if counts else ()))}
         for p, g in zip(pred[:, 0].numpy(), gt[:, 0].numpy()):
             if "auc" in values:
                 values["auc"].append(pixel_auc(p, g, tau))
-            if "f1" in values or "iou" in values:
+            if counts:
                 stats = pixel_stats(p, g, tau)
-                if "f1" in values:
-                    values["f1"].append(f1_from_stats(stats))
-                if "iou" in values:
-                    values["iou"].append(iou_from_stats(stats))
+                for n, fn in (("f1", f1_from_stats), ("iou", iou_from_stats)):
+                    if n in values:
+                        values[n].append(_localization(fn, stats))
+                for n, c in zip(PIXEL_COUNTS, stats):
+                    values[n].append(float(c))
             if "f1_imdl" in values or "iou_imdl" in values:
                 stats = pixel_stats(p, g, tau, pred_tau=IMDL_THRESHOLD)
                 for n, fn in (("f1_imdl", f1_from_stats), ("iou_imdl", iou_from_stats)):
                     if n in values:
-                        values[n].append(fn(stats))
+                        values[n].append(_localization(fn, stats))
         out.update({n: np.array(v, float) for n, v in values.items()})
-    return {n: out[n] for n in names}
+    return {n: out[n] for n in (*names, *(PIXEL_COUNTS if counts else ()))}
 
 
 def region_map_metrics(pred: torch.Tensor, gt: torch.Tensor, masks: Sequence[np.ndarray | None]) -> dict[str, np.ndarray]:

@@ -11,8 +11,15 @@ Degenerate images (documented rules):
   no negative pixel (an "Entire" synthesis) has AUC ``nan``, and :func:`mean_excluding_nan`
   leaves it out of the mean.
 - F1 and IoU follow their count formulas whenever ``TP + FP + FN > 0``; when it is 0 (binary
-  GT empty **and** binarised prediction empty) both are ``1.0``. So an image with an empty
-  binary GT scores 1.0 if the binarised prediction is empty too, else 0.0.
+  GT empty **and** binarised prediction empty) :func:`f1_from_stats` and :func:`iou_from_stats`
+  give ``1.0``. The per-image rows (:mod:`fklib.metrics.per_image`) instead report ``nan`` for an
+  image whose binary GT is empty (a real image has nothing to localize), so per-image means are
+  over images with fake pixels; the pooled counts (:func:`pooled_f1_iou`) still include its false
+  positives.
+- Precision: every comparison with ``tau`` is made in float32, the precision of the maps
+  (:func:`above`; also :func:`fklib.data.binary_map` and :func:`fklib.losses.dffd_gt`), so a pixel
+  at exactly ``tau`` (e.g. 25.5 gray levels, float32 ``0.1``) is negative everywhere; before, the
+  metrics compared in float64, where float32 ``0.1`` = 0.100000001 is above 0.1.
 """
 
 from __future__ import annotations
@@ -39,6 +46,11 @@ class PixelStats(NamedTuple):
 IMDL_THRESHOLD = 0.5
 
 
+def above(values, tau: float) -> np.ndarray:
+    """``values > tau`` compared in float32 (both cast first): the one binarisation rule of the project."""
+    return np.asarray(values, dtype=np.float32) > np.float32(tau)
+
+
 def pixel_stats(pred: MapLike, gt: MapLike, tau: float = 0.1, mask: MapLike | None = None,
                 pred_tau: float | None = None) -> PixelStats:
     """Confusion counts of ``pred > pred_tau`` against ``gt > tau``.
@@ -47,7 +59,7 @@ def pixel_stats(pred: MapLike, gt: MapLike, tau: float = 0.1, mask: MapLike | No
         pred: predicted map in ``[0, 1]``.
         gt: ground-truth gray map in ``[0, 1]``.
         tau: binarisation threshold of the GT, and of the prediction unless ``pred_tau`` is given
-            (strictly greater is positive; both maps compared in float64).
+            (strictly greater is positive; compared in float32, :func:`above`).
         mask: optional boolean region; only its pixels are counted.
         pred_tau: the prediction's own threshold (IMDL-style benchmarks: 0.5, :data:`IMDL_THRESHOLD`).
 
@@ -62,7 +74,7 @@ def pixel_stats(pred: MapLike, gt: MapLike, tau: float = 0.1, mask: MapLike | No
     """
     p, g = as_map_pair(pred, gt, "pixel_stats")
     m = as_mask(mask, p.shape, "pixel_stats")
-    pb, gb = p > (tau if pred_tau is None else pred_tau), g > tau
+    pb, gb = above(p, tau if pred_tau is None else pred_tau), above(g, tau)
     if m is not None:
         pb, gb = pb[m], gb[m]
     tp = int(np.count_nonzero(pb & gb))
@@ -116,7 +128,7 @@ def pixel_auc(pred: MapLike, gt: MapLike, tau: float = 0.1, mask: MapLike | None
     m = as_mask(mask, p.shape, "pixel_auc")
     if m is not None:
         p, g = p[m], g[m]
-    scores, positive = p.ravel(), (g > tau).ravel()
+    scores, positive = p.ravel(), above(g, tau).ravel()
     n_pos = int(np.count_nonzero(positive))
     n_neg = int(positive.size - n_pos)
     if n_pos == 0 or n_neg == 0:
@@ -150,7 +162,7 @@ def score_histograms(pred: MapLike, gt: MapLike, tau: float = 0.1, bins: int = 1
     if m is not None:
         p, g = p[m], g[m]
     idx = np.floor(np.clip(p.ravel(), 0.0, 1.0) * (bins - 1) + 0.5).astype(np.int64)
-    positive = (g > tau).ravel()
+    positive = above(g, tau).ravel()
     pos = np.bincount(idx[positive], minlength=bins).astype(np.int64)
     neg = np.bincount(idx[~positive], minlength=bins).astype(np.int64)
     return pos, neg

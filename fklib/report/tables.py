@@ -39,6 +39,10 @@ MODEL = "model"
 #: Default metrics of a paper table: the paper's, in its column order of Table 2, then the balanced ACC
 #: (our test sets are not balanced: 47 reals against 47 x 13 STGAN edits).
 TABLE_METRICS = (*PAPER_METRICS, "bacc")
+#: Pooled (micro) pixel metrics a table can ask for: computed from the group's summed per-image counts
+#: ``tp``, ``fp``, ``fn`` (:data:`fklib.metrics.PIXEL_COUNTS`, at ``tau`` like ``f1`` / ``iou``), not a mean of
+#: per-image values: ``(numerator weights, denominator weights)`` over ``(tp, fp, fn)``.
+POOLED_METRICS = {"f1_pooled": ((2, 0, 0), (2, 1, 1)), "iou_pooled": ((1, 0, 0), (1, 1, 1))}
 
 
 # --------------------------------------------------------------------------------------------
@@ -68,10 +72,27 @@ def _interval(metric: str, column: str, group: pd.DataFrame, both: pd.DataFrame 
         correct = (both["pred_fake"].to_numpy() > 0.5) == (both["label"].to_numpy() == 1)
         return ratio_interval(ids.astype(str).to_numpy(), correct.astype(float))
     ids = group["identity"] if "identity" in group.columns else pd.Series(range(len(group)), index=group.index)
+    if metric in POOLED_METRICS:
+        num, den = _pooled_parts(metric, group)
+        return ratio_interval(ids.astype(str).to_numpy(), num, den)
     values = group[column].to_numpy(np.float64)
     if np.isinf(values).any():  # PSNR of an exact map: no finite mean to bracket
         return math.nan, math.nan
     return ratio_interval(ids.astype(str).to_numpy(), values)
+
+
+def _pooled_parts(metric: str, group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per-image numerator and denominator of a pooled metric (:data:`POOLED_METRICS`)."""
+    counts = group[["tp", "fp", "fn"]].to_numpy(np.float64)
+    wn, wd = POOLED_METRICS[metric]
+    return counts @ np.asarray(wn, np.float64), counts @ np.asarray(wd, np.float64)
+
+
+def _pooled_value(metric: str, group: pd.DataFrame) -> float:
+    num, den = _pooled_parts(metric, group)
+    ok = np.isfinite(num) & np.isfinite(den)
+    total = float(den[ok].sum())
+    return float(num[ok].sum()) / total if total > 0 else math.nan
 
 
 def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
@@ -92,7 +113,9 @@ def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
         df: per-image rows with ``predictor`` (optional: ``"model"`` when absent), ``label``,
             ``pred_fake`` (for ``acc``), the ``by`` columns and the metric columns.
         by: group keys, e.g. ``["gan", "property"]`` or ``["method", "gan", "property"]``.
-        metrics: metric names (``"acc"`` is computed, others are column means), or a mapping
+        metrics: metric names (``"acc"``, ``"bacc"`` and the pooled ``"f1_pooled"`` / ``"iou_pooled"`` of
+            :data:`POOLED_METRICS`, from the summed counts ``tp``, ``fp``, ``fn``, are computed; others are
+            column means), or a mapping
             ``{table metric: column}`` such as ``{"coss": "coss_region"}`` for in-region metrics.
         predictors: keep only these predictors (default: all, model first then the references).
         fake_keys: keys describing a fake (real images carry ``gan="real"``, ``property="Real"``).
@@ -108,7 +131,10 @@ def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
     by = list(by)
     cols = _metric_columns(metrics)
     df = df if "predictor" in df.columns else df.assign(predictor=MODEL)
-    missing = [c for c in ["label", *by, *(c for m, c in cols.items() if m not in ("acc", "bacc"))] if c not in df.columns]
+    computed = ("acc", "bacc", *POOLED_METRICS)
+    missing = [c for c in ["label", *by, *(c for m, c in cols.items() if m not in computed)] if c not in df.columns]
+    if set(POOLED_METRICS) & set(cols):
+        missing += [c for c in ("tp", "fp", "fn") if c not in df.columns]
     if ({"acc", "bacc"} & set(cols)) and "pred_fake" not in df.columns:
         missing.append("pred_fake")
     if missing:
@@ -133,6 +159,8 @@ def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
                     both = pd.concat([group, real_groups.get(ctx, reals.iloc[:0])])
                     value = (decision_accuracy if metric == "acc" else balanced_accuracy)(both["pred_fake"],
                                                                                         both["label"])
+                elif metric in POOLED_METRICS:
+                    value = _pooled_value(metric, group)
                 else:
                     value = float(group[column].mean(skipna=True))
                 row = {**base, "metric": metric, "value": value}
