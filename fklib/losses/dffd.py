@@ -45,7 +45,7 @@ def dffd_gt(gt_map: torch.Tensor, size: int | tuple[int, int] = 19, threshold: f
     x = x.float()
     if tuple(x.shape[-2:]) != hw:
         x = TF.interpolate(x, size=hw, mode="bilinear", align_corners=False, antialias=True)
-    out = (x > torch.tensor(threshold, dtype=torch.float32)).to(gt_map.dtype if gt_map.is_floating_point() else torch.float32)
+    out = (x > threshold).to(gt_map.dtype if gt_map.is_floating_point() else torch.float32)
     return out if gt_map.ndim == 4 else out[:, 0]
 
 

@@ -36,8 +36,8 @@ from fklib.metrics.reference import MEAN_KINDS, REFERENCE_KINDS, LayoutPrior, Re
 
 __all__ = [
     "coss", "psnr", "ssim", "ssim_map", "ssim_batch", "coss_batch", "psnr_batch", "mae",
-    "MAP_METRICS", "PAPER_METRICS", "PIXEL_COUNTS", "REGION_METRICS", "per_image_metrics", "batch_map_metrics", "region_map_metrics",
-    "mean_metrics",
+    "MAP_METRICS", "PAPER_METRICS", "PIXEL_COUNTS", "REGION_METRICS", "per_image_metrics", "batch_map_metrics",
+    "region_map_metrics", "mean_metrics",
     "PixelStats", "above", "pixel_stats", "f1_from_stats", "iou_from_stats", "pixel_auc",
     "score_histograms", "auc_from_histograms", "pooled_auc", "pooled_f1_iou", "mean_excluding_nan",
     "accuracy", "balanced_accuracy", "classifier_accuracy", "decision_accuracy", "choose_threshold",

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
-from ..metrics import (PAPER_METRICS, REFERENCE_KINDS, balanced_accuracy, balanced_accuracy_interval,
+from ..metrics import (PAPER_METRICS, PIXEL_COUNTS, REFERENCE_KINDS, balanced_accuracy, balanced_accuracy_interval,
                        decision_accuracy, ratio_interval)
 from . import paper as _paper
 
@@ -83,7 +83,7 @@ def _interval(metric: str, column: str, group: pd.DataFrame, both: pd.DataFrame 
 
 def _pooled_parts(metric: str, group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """Per-image numerator and denominator of a pooled metric (:data:`POOLED_METRICS`)."""
-    counts = group[["tp", "fp", "fn"]].to_numpy(np.float64)
+    counts = group[list(PIXEL_COUNTS)].to_numpy(np.float64)
     wn, wd = POOLED_METRICS[metric]
     return counts @ np.asarray(wn, np.float64), counts @ np.asarray(wd, np.float64)
 
@@ -134,7 +134,7 @@ def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
     computed = ("acc", "bacc", *POOLED_METRICS)
     missing = [c for c in ["label", *by, *(c for m, c in cols.items() if m not in computed)] if c not in df.columns]
     if set(POOLED_METRICS) & set(cols):
-        missing += [c for c in ("tp", "fp", "fn") if c not in df.columns]
+        missing += [c for c in PIXEL_COUNTS if c not in df.columns]
     if ({"acc", "bacc"} & set(cols)) and "pred_fake" not in df.columns:
         missing.append("pred_fake")
     if missing:

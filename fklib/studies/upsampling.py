@@ -21,8 +21,7 @@ from .. import paths
 from ..config import PLAIN_DATA, TrainConfig, check_profile, make_config, resolve_device
 from ..data import load_set
 from ..engine import MODEL, fit_reference_maps, score_items
-from ..metrics import REFERENCE_KINDS, decision_accuracy
-from ..metrics.pixel import above
+from ..metrics import REFERENCE_KINDS, above, decision_accuracy
 from ..upsampling import FAMILIES, REGIONS, WHOLE, build_family_sets, mean_log_spectrum
 from .cache import ensure_trained, load_model, training_summary
 
