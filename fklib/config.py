@@ -23,7 +23,6 @@ from . import paths
 from .data import ENTIRE, REAL, RECONSTRUCTION, STARGAN_PROPERTIES, STGAN_PROPERTIES
 from .data.sets import SET_FOLDERS
 from .data.splices import SPLICE_KINDS, SPLICE_SETS
-from .degrade import AUGMENT_AXES, PAPER_AXES
 from .losses import MAP_LOSSES
 from .models import list_models
 
@@ -44,8 +43,10 @@ TRAIN_SETS = tuple(k for k in SET_FOLDERS if k not in ("generic", "attgan"))
 KNOWN_PROPERTIES = tuple(dict.fromkeys((*STGAN_PROPERTIES, *STARGAN_PROPERTIES, RECONSTRUCTION, ENTIRE)))
 #: Classes of the auxiliary property head (``property_weight > 0``); other properties are ignored.
 PROPERTY_CLASSES = (REAL, *STGAN_PROPERTIES, RECONSTRUCTION, ENTIRE)
-#: Levels of ``degrade_augment`` by :attr:`TrainConfig.degrade_axes`.
-DEGRADE_AXES = {"paper": PAPER_AXES, "augment": AUGMENT_AXES}
+#: Names of the level sets of ``degrade_augment`` (:attr:`TrainConfig.degrade_axes`); the levels are
+#: :data:`fklib.degrade.AXES_BY_NAME` (kept out of this module: the degradations import torchvision,
+#: which ``locate`` never needs).
+DEGRADE_AXES = ("paper", "augment")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
 

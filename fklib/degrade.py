@@ -199,6 +199,8 @@ IMDL_AXES: dict[str, tuple] = {
     "blur": (3, 7, 11, 15, 19, 23),
     "noise": (3, 7, 11, 15, 19, 23),
 }
+#: The training augmentation level sets by name (:attr:`fklib.config.TrainConfig.degrade_axes`).
+AXES_BY_NAME: dict[str, dict[str, tuple]] = {"paper": PAPER_AXES, "augment": AUGMENT_AXES}
 
 
 # --- training augmentation ----------------------------------------------------------------------

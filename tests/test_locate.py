@@ -3,6 +3,7 @@
 import json
 import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -445,3 +446,31 @@ def test_overlay_scale_is_fixed_and_stated():
     np.testing.assert_allclose(out[32, 15], expect(1.0), atol=1)
     np.testing.assert_allclose(out[32, 25], out[32, 15], atol=1)               # above the scale: the top colour
     np.testing.assert_allclose(out[32, 35], expect(0.0), atol=1)
+
+
+#: What ``locate`` must not import: training and reporting stacks that cost seconds at start-up.
+LOCATE_FORBIDDEN = ("torchvision", "pandas", "matplotlib", "papermill", "scipy", "sklearn", "skimage",
+                    "torch._dynamo", "fklib.engine", "fklib.studies", "fklib.report", "fklib.degrade")
+
+_LOCATE_MODULES = """
+import runpy, sys
+sys.argv = ["fklib", "locate", sys.argv[1], "--out", sys.argv[2]]
+try:
+    runpy.run_module("fklib", run_name="__main__")
+except SystemExit as stop:
+    assert not stop.code, stop.code
+print("\\n".join(sorted(sys.modules)))
+"""
+
+
+def test_locate_imports_only_what_it_uses(tmp_path, rng):
+    """The whole ``python -m fklib locate`` run (model load, one image, outputs written) in a fresh
+    interpreter: none of the heavy stacks is in ``sys.modules`` at the end."""
+    img = save_png(tmp_path / "face.png", random_rgb(rng, 64, 64))
+    out = subprocess.run([sys.executable, "-c", _LOCATE_MODULES, str(img), str(tmp_path / "out")],
+                         capture_output=True, text=True, check=True)
+    loaded = set(out.stdout.split())
+    assert (tmp_path / "out" / "face_map.png").is_file()
+    assert "torch" in loaded and "fklib.locate" in loaded  # the run did happen
+    bad = sorted(m for m in loaded if any(m == f or m.startswith(f + ".") for f in LOCATE_FORBIDDEN))
+    assert bad == [], f"locate imported {bad[:10]}"

@@ -36,7 +36,6 @@ from typing import Callable, Sequence
 import numpy as np
 import torch
 from PIL import Image
-from scipy.ndimage import gaussian_filter
 
 from .. import paths
 from .readers import CELEBAMASK_CLASSES, Item
@@ -64,6 +63,8 @@ SPLICE_VERSION = 1
 
 def _feather(binary: np.ndarray, side: int) -> np.ndarray:
     sigma = FEATHER * side
+    from scipy.ndimage import gaussian_filter  # lazy: scipy costs ~0.15 s at import, and locate never splices
+
     m = gaussian_filter(binary.astype(np.float32), sigma) if sigma > 0 else binary.astype(np.float32)
     return np.clip(m, 0.0, 1.0).astype(np.float32)
 
@@ -74,6 +75,8 @@ def blob_mask(shape: tuple[int, int], rng: np.random.Generator, area: tuple[floa
     fraction kept (``a`` uniform in ``area``), feathered. ``HxW`` float32 in [0, 1]."""
     h, w = shape
     side = min(h, w)
+    from scipy.ndimage import gaussian_filter  # lazy: as in the function above
+
     field = gaussian_filter(rng.standard_normal((h, w)), rng.uniform(*scale) * side, mode="wrap")
     frac = rng.uniform(*area)
     binary = field > np.quantile(field, 1.0 - frac)

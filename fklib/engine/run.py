@@ -14,10 +14,10 @@ import torch
 import torch.distributed as dist
 
 from ..checkpoint import build_model, config_of, load_checkpoint, load_init_weights, run_metadata
-from ..config import DEGRADE_AXES, TrainConfig, resolve_device
+from ..config import TrainConfig, resolve_device
 from ..data import FakeMapDataset, SpliceAugment
 from ..data.sets import SET_FOLDERS
-from ..degrade import RandomDegradation
+from ..degrade import AXES_BY_NAME, RandomDegradation
 from ..losses import make_criterion
 from ..parsing import ParsedImages, ParsingAttention, load_parser
 from .items import training_items
@@ -93,7 +93,7 @@ def training_dataset(cfg: TrainConfig, items: list) -> FakeMapDataset:
     attention = None
     if cfg.attention:  # face attention from our parser during training only (paper §4.4)
         attention = ParsingAttention(items, load_parser(), sigma=cfg.attention_sigma, floor=cfg.attention_floor)
-    transform = RandomDegradation(p=cfg.degrade_p, axes=DEGRADE_AXES[cfg.degrade_axes]) if cfg.degrade_augment else None
+    transform = RandomDegradation(p=cfg.degrade_p, axes=AXES_BY_NAME[cfg.degrade_axes]) if cfg.degrade_augment else None
     splices = None
     if cfg.splice_p > 0:
         parsing = None
