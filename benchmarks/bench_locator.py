@@ -2,6 +2,7 @@
 
     python benchmarks/bench_locator.py [--models unet_small efficientnet_lite0_unet] [--sizes 128 224]
                                        [--steps 5] [--device cpu|cuda]
+    python benchmarks/bench_locator.py --checkpoint models/fakelocator.safetensors [--repeats 5]
 
 Prints figures; it is not a test. For each registered model (or ``--models``) and image size:
 
@@ -12,6 +13,11 @@ Prints figures; it is not a test. For each registered model (or ``--models``) an
 - peak memory growth of each phase over the state after building the model and the batch: on
   CPU the peak RSS (``resource.getrusage``, or psutil where ``resource`` is missing), on CUDA
   ``torch.cuda.max_memory_allocated``.
+
+With ``--checkpoint`` (one or more trained locators, ``.pt`` or ``.safetensors``) it measures instead,
+at the checkpoints' resolution, each checkpoint's model and the DFFD baseline (``dffd_xception``)
+alternately in fresh processes, ``--repeats`` times, and prints the median inference images/s and the
+ratio to the baseline (the cost issue's target: >= 1.5x the baseline and >= 100 images/s).
 
 Each (model, size, phase) runs in a fresh subprocess so that one phase's peak cannot hide the
 next one's. Torch uses its default thread count. DeepLabV3-ResNet101 is slow on CPU (about 15 s
@@ -90,7 +96,12 @@ def measure(name: str, size: int, phase: str, device: str, batch: int, infer_bat
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deeplab: "pretrained weights not found" -> scratch, same speed
-        model = create_model(name).to(dev)
+        if name.startswith("checkpoint:"):
+            from fklib.checkpoint import model_from_checkpoint
+
+            model = model_from_checkpoint(name[len("checkpoint:"):])[0].to(dev)
+        else:
+            model = create_model(name).to(dev)
     result = {"params": count_parameters(model)}
     if phase == "train":
         b = batch
@@ -161,11 +172,17 @@ def main() -> None:
     parser.add_argument("--infer-batch", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--device", default="cpu", help="cpu (default) or cuda[:i]")
+    parser.add_argument("--checkpoint", nargs="+", default=None,
+                        help="trained locators to time against the DFFD baseline (inference, median of --repeats)")
+    parser.add_argument("--repeats", type=int, default=5, help="with --checkpoint: alternating measurements")
     parser.add_argument("--_worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args._worker:
         print(json.dumps(measure(**json.loads(args._worker))))
+        return
+    if args.checkpoint:
+        compare_with_baseline(args)
         return
 
     models = args.models or list_models()
@@ -205,6 +222,34 @@ def main() -> None:
             for phase, res in (("train", train), ("infer", infer)):
                 if "error" in res:
                     print(f"    {phase} failed: {res['error']}")
+
+
+def compare_with_baseline(args) -> None:
+    """Inference images/s of each checkpoint and of the DFFD baseline, alternately, and their ratio."""
+    import statistics
+
+    from fklib.checkpoint import config_of, load_checkpoint
+
+    size = config_of(load_checkpoint(args.checkpoint[0])).size
+    names = [f"checkpoint:{c}" for c in args.checkpoint] + ["dffd_xception"]
+    rates: dict[str, list[float]] = {n: [] for n in names}
+    print(f"torch {torch.__version__}; {os.cpu_count()} cores, torch threads {torch.get_num_threads()}; "
+          f"inference at {size} px, batch {args.infer_batch}, BatchNorm folded, {args.infer_steps} timed batches; "
+          f"{args.repeats} alternating repeats (median)")
+    for _ in range(args.repeats):
+        for n in names:
+            res = run_worker(dict(name=n, size=size, device=args.device, batch=args.batch,
+                                  infer_batch=args.infer_batch, warmup=args.warmup, steps=args.steps,
+                                  infer_steps=args.infer_steps, lr=args.lr, phase="infer"))
+            if "error" in res:
+                raise SystemExit(f"{n}: {res['error']}")
+            rates[n].append(res["images_per_s"])
+    base = statistics.median(rates["dffd_xception"])
+    for n in names:
+        med = statistics.median(rates[n])
+        label = n.replace("checkpoint:", "")
+        ratio = "" if n == "dffd_xception" else f"  -> {med / base:.2f}x the DFFD baseline (target >= 1.5x, >= 100 img/s)"
+        print(f"{label:40s} {med:7.1f} img/s (min {min(rates[n]):.1f}, max {max(rates[n]):.1f}){ratio}")
 
 
 if __name__ == "__main__":

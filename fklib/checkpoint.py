@@ -30,11 +30,12 @@ from .data import manifest_hash
 from .data.fetching import sha256_file
 from .data.sets import set_folder_name
 from .models import PriorBlend, create_model
+from .metrics.classification import stored_threshold
 from .models.registry import accepts
 
 #: Metadata keys stored as strings in a shipped locator's safetensors header.
 LOCATOR_META_KEYS = ("config", "git_commit", "data_manifest_hash", "history", "prior_alpha", "machine", "command",
-                     "train_seconds", "train_time_kind", "prior_scores", "no_cl_threshold", "weights_sha256")
+                     "train_seconds", "train_time_kind", "prior_scores", "no_cl_threshold", "decision_threshold", "best_epoch", "weights_sha256")
 
 
 # --- run metadata -------------------------------------------------------------------------------
@@ -195,7 +196,7 @@ def load_locator(path: str | Path) -> dict:
     payload["model"] = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     if "prior_maps" in tensors:
         payload["prior_maps"] = tensors["prior_maps"]
-    for key in ("prior_alpha", "no_cl_threshold"):
+    for key in ("prior_alpha", "no_cl_threshold", "decision_threshold"):
         if key in payload:
             payload[key] = float(payload[key])
     return payload
@@ -217,6 +218,8 @@ def build_model(cfg: TrainConfig, pretrained: bool = True) -> torch.nn.Module:
         kwargs["attention_on"] = "skips"
     if cfg.attention and cfg.attention_mode == "auxiliary":
         kwargs["region_head"] = True
+    if kwargs.get("hybrid") and "prior_size" not in kwargs:  # the layout maps at the training resolution
+        kwargs["prior_size"] = cfg.size
     if not pretrained and accepts(cfg.model, "pretrained"):
         kwargs["pretrained"] = False
     return create_model(cfg.model, classifier=cfg.classifier, **kwargs)
@@ -248,7 +251,9 @@ def check_weights(path: Path, model: torch.nn.Module, state: dict, model_name: s
 def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfig, dict]:
     """Rebuild the model of a checkpoint (eval mode, CPU) with its config and the raw payload.
 
-    A checkpoint with ``prior_maps`` comes wrapped in :class:`fklib.models.PriorBlend`.
+    A checkpoint with ``prior_maps`` comes wrapped in :class:`fklib.models.PriorBlend`. The model carries the
+    checkpoint's decision threshold as ``model.decision_threshold`` (:func:`fklib.metrics.stored_threshold`;
+    ``None`` when it stores none), which :func:`fklib.engine.score_items` applies when given no other.
 
     Raises:
         FileNotFoundError, ValueError: naming the file (see :func:`load_checkpoint` and :func:`check_weights`).
@@ -262,6 +267,7 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfi
         if "prior_alpha" not in ckpt:
             raise ValueError(f"{path}: has prior maps but no 'prior_alpha' (not a complete fklib checkpoint)")
         model = PriorBlend(model, ckpt["prior_maps"], float(ckpt["prior_alpha"]))
+    model.decision_threshold = stored_threshold(ckpt, cfg.classifier)
     return model.eval(), cfg, ckpt
 
 

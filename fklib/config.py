@@ -74,6 +74,9 @@ class TrainConfig:
             ``best.pt`` (beyond the paper).
         balance_classes: weight the classifier's BCE so that reals and fakes count equally
             (``pos_weight = n_real / n_fake`` of the training items).
+        balanced_decision: after training, choose the classifier's decision threshold on the
+            validation items for balanced accuracy (TPR + TNR) / 2 and store it in ``best.pt``
+            (``decision_threshold``; else ``p(fake) > 0.5``).
         size: training and evaluation resolution (px).
         epochs, batch_size, lr, betas, weight_decay: Adam settings (the paper: 10, 8, 1e-4,
             (0.99, 0.999), 1e-7).
@@ -141,6 +144,7 @@ class TrainConfig:
     cls_weight: float = 0.1
     property_weight: float = 0.0
     balance_classes: bool = False
+    balanced_decision: bool = False
     prior_blend: bool = False
     size: int = 128
     epochs: int = 8
@@ -357,17 +361,23 @@ PLAIN_DATA: dict[str, Any] = dict(
     splice_p=0.0, splice_kinds=list(SPLICE_KINDS), degrade_augment=False, degrade_axes="paper", degrade_p=0.5,
     val_splice_sets=[])
 
+#: The ``cpu`` profile's network: see :class:`fklib.models.efficientnet_unet.EfficientNetLiteUNet`.
+CPU_MODEL_KWARGS: dict[str, Any] = {"hf": "srm", "hf_channels": [0, 16, 24], "decoder_channels": [96, 48, 32, 16, 8],
+                                    "fullres_channels": 8, "fuse_kernel": 1, "hybrid": True}
+
 PROFILES: dict[str, TrainConfig] = {
     "smoke": TrainConfig(name="smoke", model="unet_small", model_kwargs={"base": 8}, epochs=1, batch_size=8,
                          max_items=48, val_max_items=28, size=64, **{**UNIVERSAL_DATA, "samples_per_epoch": 64}),
-    # Chosen on the validation split (results/tables/recipes.csv, rows u-*; this is row u2-srm, the best
-    # validation score, 0.748; row profile-cpu, a cheaper variant -- SRM channels 8/16/32, shares 3:1:1,
-    # reals 30 % -- scored 0.700): the EfficientNet-Lite0 U-Net with the SRM noise stream (what lets it
-    # see splices), L2 + SSIM map loss, classifier weight 1 balanced over the drawn classes, the property
-    # head (no prior blend: the network alone), 12 epochs of 2400 draws of UNIVERSAL_DATA.
-    "cpu": TrainConfig(name="cpu", model_kwargs={"hf": "srm"}, loss="l2+ssim",
-                       cls_weight=1.0, balance_classes=True, property_weight=0.5, prior_blend=False, epochs=12,
-                       samples_per_epoch=2400, **UNIVERSAL_DATA),
+    # The hybrid face-and-texture locator (results/tables/recipes.csv, row u3-hybrid-fast, chosen on the
+    # validation split against row u2-srm, the previous profile): the EfficientNet-Lite0 U-Net with a
+    # cheap SRM noise stream (no full-resolution stage, 16/24 channels at strides 2/4), a thinner decoder
+    # and a 1x1 full-resolution fusion (speed: benchmarks/bench_locator.py), and the hybrid head -- the
+    # property head's layout map gated per pixel against the texture map (EfficientNetLiteUNet, hybrid);
+    # L2 + SSIM map loss, classifier weight 1 balanced over the drawn classes and its decision threshold
+    # chosen on validation for balanced accuracy; 12 epochs of 2400 draws of UNIVERSAL_DATA.
+    "cpu": TrainConfig(name="cpu", model_kwargs=dict(CPU_MODEL_KWARGS), loss="l2+ssim",
+                       cls_weight=1.0, balance_classes=True, balanced_decision=True, property_weight=0.5,
+                       prior_blend=False, epochs=12, samples_per_epoch=2400, **UNIVERSAL_DATA),
     "paper": TrainConfig(name="paper", model="deeplabv3_resnet101", size=224, epochs=10, batch_size=8, lr=1e-4,
                          betas=(0.99, 0.999), weight_decay=1e-7, schedule="constant", flip=False, cls_weight=1.0),
 }

@@ -40,6 +40,7 @@ from . import colors, paths
 from .checkpoint import model_from_checkpoint
 from .data.images import load_rgb
 from .files import folder_lock, json_safe
+from .metrics.classification import decide, stored_threshold
 from .models.inference import ImagePredictor
 
 #: Default pixel limit for ``locate`` (about 8k x 8k): larger files are refused before decoding.
@@ -63,11 +64,9 @@ class Located:
                 "fraction_above_tau": float((m > tau).mean()), "tau": tau}
 
     def decision(self) -> str:
-        if self.probability is not None:
-            return "fake" if self.probability > 0.5 else "real"
-        if self.threshold is None:
-            return "unknown (no classifier)"
-        return "fake" if self.map.mean() > self.threshold else "real"
+        prob = None if self.probability is None else np.array([self.probability])
+        d = float(decide(prob, np.array([self.map.mean()]), self.threshold)[0])
+        return "unknown (no classifier)" if math.isnan(d) else ("fake" if d == 1.0 else "real")
 
 
 class Locator(ImagePredictor):
@@ -85,7 +84,7 @@ class Locator(ImagePredictor):
         self.checkpoint = Path(checkpoint) if checkpoint is not None else paths.default_locator()
         model, cfg, payload = model_from_checkpoint(self.checkpoint)
         self.cfg = cfg
-        self.threshold = payload.get("no_cl_threshold")
+        self.threshold = stored_threshold(payload, cfg.classifier)
         super().__init__(model, cfg.size, device)
 
     def predict_array(self, rgb: np.ndarray) -> tuple[np.ndarray, float | None]:
@@ -262,7 +261,8 @@ def locate_files(images: list[str | Path], out_dir: str | Path = "located", chec
             m, prob = locator.predict_array(rgb)
             res = Located(path, m, prob, locator.threshold)
             record = {"image": str(path), "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
-                      "fake_probability": prob, "decision": res.decision(), "map": res.stats(),
+                      "fake_probability": prob, "decision": res.decision(),
+                      "decision_threshold": locator.threshold, "map": res.stats(),
                       "map_png_bits": bits, "model": {"checkpoint": str(locator.checkpoint),
                                                       "model": locator.cfg.model, "input_size": locator.size},
                       "files": {k: str(v) for k, v in files.items()}, "seconds": round(time.perf_counter() - t0, 3)}

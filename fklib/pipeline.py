@@ -161,8 +161,11 @@ class _Lines:
         self._buf = ""
 
 
-def run_notebook(nb: Path, out: Path, profile: str, kernel: str = "python3", log=None) -> float:
+def run_notebook(nb: Path, out: Path, profile: str, kernel: str = "python3", log=None, retrain: bool = False) -> float:
     """Execute one notebook with papermill into ``out``; return seconds. Raises :class:`PipelineError`.
+
+    ``retrain``: passed as the parameter ``retrain`` to a notebook that declares one (01: train the
+    universal model from scratch instead of taking the shipped one).
 
     ``log``: called with each line the notebook prints to stdout or stderr, as it prints it (training
     and evaluation progress, warnings; not its tables or figures); ``None``: silent. The kernel runs over IPC sockets (no TCP transport warning).
@@ -174,7 +177,10 @@ def run_notebook(nb: Path, out: Path, profile: str, kernel: str = "python3", log
     sink = _Lines(nb.stem, log) if log is not None else None
     sockets = tempfile.TemporaryDirectory(prefix="fklib-kernel-")  # removed with the kernel's sockets
     try:
-        pm.execute_notebook(str(nb), str(out), parameters={"profile": profile}, kernel_name=kernel,
+        parameters = {"profile": profile}
+        if retrain and "retrain" in pm.inspect_notebook(str(nb)):
+            parameters["retrain"] = True
+        pm.execute_notebook(str(nb), str(out), parameters=parameters, kernel_name=kernel,
                             cwd=str(nb.parent), progress_bar=False, log_output=False, stdout_file=sink,
                             stderr_file=sink, kernel_manager_class=_ipc_kernel_manager(Path(sockets.name)))
     except pm.PapermillExecutionError as err:
@@ -196,8 +202,9 @@ def _print(msg: str) -> None:
 
 
 def run_pipeline(profile: str = "cpu", only: list[str] | None = None, notebooks: Path | None = None,
-                 kernel: str = "python3", log=_print) -> list[dict]:
-    """Run the notebooks in order for ``profile``; return one record per notebook (name, seconds)."""
+                 kernel: str = "python3", log=_print, retrain: bool = False) -> list[dict]:
+    """Run the notebooks in order for ``profile``; return one record per notebook (name, seconds).
+    ``retrain``: see :func:`run_notebook`."""
     if profile not in PROFILES:
         raise ValueError(f"unknown profile {profile!r}; expected one of {PROFILES}")
     todo = list_notebooks(notebooks, only)
@@ -211,7 +218,7 @@ def run_pipeline(profile: str = "cpu", only: list[str] | None = None, notebooks:
     t_all = time.time()
     for k, nb in enumerate(todo, 1):
         log(f"[{k}/{len(todo)}] {nb.stem} (profile {profile}) ...")
-        seconds = run_notebook(nb, executed / nb.name, profile, kernel, log=log)
+        seconds = run_notebook(nb, executed / nb.name, profile, kernel, log=log, retrain=retrain)
         records.append({"notebook": nb.stem, "seconds": round(seconds, 1)})
         log(f"[{k}/{len(todo)}] {nb.stem}: done in {seconds:.0f} s -> {executed / nb.name}")
     log(f"pipeline ({profile}): {len(todo)} notebooks in {(time.time() - t_all) / 60:.1f} min")
@@ -265,6 +272,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default="cpu", choices=PROFILES,
                    help="smoke (CI, minutes), cpu (default, <= 60 min on 2 cores), paper (GPU, 224 px)")
     p.add_argument("--only", default=None, help="comma-separated notebook numbers or names, e.g. 02,03")
+    p.add_argument("--retrain", action="store_true",
+                   help="train the universal model from scratch (notebook 01) instead of using the shipped "
+                        "models/fakelocator.safetensors when its config and data match the profile's")
     p.add_argument("--results", type=Path, default=None,
                    help="write tables/figures/executed notebooks here (sets FKLIB_RESULTS); default results/ "
                         "for cpu, results/<profile>/ for smoke and paper; a folder written by another "
@@ -276,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ["FKLIB_RESULTS"] = str(default_results(args.profile))
     try:
         claim_results(paths.results_dir(), args.profile)
-        run_pipeline(args.profile, args.only.split(",") if args.only else None)
+        run_pipeline(args.profile, args.only.split(",") if args.only else None, retrain=args.retrain)
     except PipelineError as err:
         print(f"pipeline: FAILED in {err}", file=sys.stderr)
         return 1

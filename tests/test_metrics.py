@@ -15,6 +15,7 @@ from fklib.metrics import (
     PixelStats,
     ReferenceMaps,
     accuracy,
+    balanced_accuracy,
     auc_from_histograms,
     choose_threshold,
     classifier_accuracy,
@@ -556,3 +557,59 @@ def test_tau_compared_in_float32_everywhere():
     assert not dffd_gt(torch.from_numpy(g32)[None], size=4).bool().any()
     assert math.isnan(pixel_auc(np.ones((4, 4)), g32))                         # no positive pixel
     assert above(np.nextafter(np.float32(0.1), np.float32(1)), 0.1)         # one float32 step above is positive
+
+
+def test_balanced_threshold_trusts_the_rare_class():
+    """Ten fakes per real: plain ACC is best calling everything fake; balanced accuracy is not."""
+    reals = [0.55, 0.6, 0.65]
+    fakes = [0.58, 0.59, 0.61, 0.62, 0.64] + [0.9] * 25  # five fakes among the reals
+    scores, labels = reals + fakes, [0] * 3 + [1] * 30
+    plain = choose_threshold(scores, labels)
+    assert 0.55 < plain < 0.58 and accuracy(scores, labels, plain) == pytest.approx(31 / 33)  # 2 of 3 reals fake
+    t = choose_threshold(scores, labels, balanced=True)
+    assert 0.65 < t < 0.9  # reals all real (TNR 1), five fakes missed (TPR 25/30)
+    dec = (np.asarray(scores) > t).astype(float)
+    assert balanced_accuracy(dec, labels) == pytest.approx((25 / 30 + 1) / 2)
+
+
+def test_balanced_threshold_is_best_on_random_data():
+    rng = np.random.default_rng(3)
+    labels = (rng.random(80) < 0.85).astype(int)
+    scores = np.round(rng.random(80) * 0.6 + 0.3 * labels, 2)
+    t = choose_threshold(scores, labels, balanced=True)
+
+    def bacc(th):
+        d = scores > th
+        return (d[labels == 1].mean() + (~d[labels == 0]).mean()) / 2
+
+    grid = np.concatenate([[-1.0], np.unique(scores)])
+    assert bacc(t) == pytest.approx(max(bacc(g) for g in grid))
+    with pytest.raises(ValueError):
+        choose_threshold([0.2, 0.3], [1, 1], balanced=True)
+
+
+def test_detection_rates_and_values_by_hand():
+    from fklib.metrics import detection_rates
+    from fklib.metrics.classification import detection_value
+
+    dec, lab = [1, 1, 0, 1, 0, 0, 1], [1, 1, 1, 1, 0, 0, 0]  # TPR 3/4, TNR 2/3
+    assert detection_rates(dec, lab) == (pytest.approx(0.75), pytest.approx(2 / 3))
+    assert detection_value("bacc", dec, lab) == pytest.approx((0.75 + 2 / 3) / 2)
+    assert detection_value("acc", dec, lab) == pytest.approx(5 / 7)
+    assert detection_value("tnr", dec, lab) == pytest.approx(2 / 3)
+    tpr, tnr = detection_rates([1, 0], [1, 1])
+    assert tpr == 0.5 and math.isnan(tnr)
+    assert all(math.isnan(v) for v in detection_rates([math.nan, 1], [1, 0]))
+
+
+def test_decide_uses_the_stored_threshold():
+    from fklib.metrics import decide, stored_threshold
+
+    prob, score = np.array([0.4, 0.6, 0.8]), np.array([0.01, 0.2, 0.3])
+    assert decide(prob, score).tolist() == [0.0, 1.0, 1.0]  # 0.5 by default
+    assert decide(prob, score, 0.7).tolist() == [0.0, 0.0, 1.0]  # on the probability
+    assert decide(None, score, 0.1).tolist() == [0.0, 1.0, 1.0]  # no classifier: on the map mean
+    assert np.isnan(decide(None, score)).all()
+    payload = {"decision_threshold": "0.7", "no_cl_threshold": 0.1}
+    assert stored_threshold(payload, True) == 0.7 and stored_threshold(payload, False) == 0.1
+    assert stored_threshold({}, True) is None

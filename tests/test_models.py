@@ -431,3 +431,48 @@ def test_the_noise_stream_feeds_the_decoder():
     assert hf.noise.s4[0][0].weight.grad.abs().sum() > 0                    # every stage reaches the map
     with pytest.raises(ValueError, match="hf"):
         create_model("efficientnet_lite0_unet", pretrained=False, hf="dct")
+
+
+def test_noise_stream_without_a_full_resolution_stage():
+    from fklib.models import create_model
+
+    fast = create_model("efficientnet_lite0_unet", pretrained=False, hf="srm", hf_channels=[0, 16, 24],
+                        fullres_channels=8, decoder_channels=[96, 48, 32, 16, 8], fuse_kernel=1)
+    assert fast.noise.s1 is None and fast.noise.s2[0][0].in_channels == 9  # reads the residuals at stride 2
+    f1, f2, f4 = fast.noise(torch.rand(2, 3, 64, 64))
+    assert f1 is None and f2.shape == (2, 16, 32, 32) and f4.shape == (2, 24, 16, 16)
+    assert fast.fuse[0].kernel_size == (1, 1) and fast.fuse[0].in_channels == 8 + 8  # no noise at stride 1
+    out = fast.eval()(torch.rand(2, 3, 64, 64))
+    assert out.map.shape == (2, 1, 64, 64)
+    with pytest.raises(ValueError, match="fuse_kernel"):
+        create_model("efficientnet_lite0_unet", pretrained=False, fuse_kernel=5)
+
+
+def test_hybrid_map_mixes_texture_and_layout_by_the_gate():
+    """map = (1 - g) * texture + g * sum_k softmax(property)_k * prior_k, checked at both ends of the gate
+    against the texture-only network with the same weights and against the layout computed by hand."""
+    from fklib.models import create_model
+
+    torch.manual_seed(0)
+    kw = dict(pretrained=False, num_properties=3, hf="srm", hf_channels=[0, 8, 8])
+    hybrid = create_model("efficientnet_lite0_unet", hybrid=True, prior_size=16, **kw).eval()
+    plain = create_model("efficientnet_lite0_unet", **kw).eval()
+    plain.load_state_dict({k: v for k, v in hybrid.state_dict().items() if k in plain.state_dict()})
+    priors = torch.rand(3, 1, 16, 16)
+    hybrid.prior_maps.copy_(priors)
+    assert "prior_maps" in hybrid.state_dict()  # saved with the weights
+    x = torch.rand(2, 3, 64, 64)
+    with torch.no_grad():
+        hybrid.gate.weight.zero_()
+        hybrid.gate.bias.fill_(-30.0)  # g = 0: the texture map alone
+        torch.testing.assert_close(hybrid(x).map, plain(x).map)
+        hybrid.gate.bias.fill_(30.0)  # g = 1: the layout of the recognised property alone
+        out = hybrid(x)
+        p = out.property_logits.softmax(1)
+        up = torch.nn.functional.interpolate(priors, size=(64, 64), mode="bilinear", align_corners=False)
+        by_hand = sum(p[:, k, None, None, None] * up[k][None] for k in range(3))
+        torch.testing.assert_close(out.map, by_hand)
+        hybrid.gate.bias.fill_(0.0)  # g = 1/2: the mean of the two
+        torch.testing.assert_close(hybrid(x).map, (plain(x).map + by_hand) / 2)
+    with pytest.raises(ValueError, match="num_properties"):
+        create_model("efficientnet_lite0_unet", pretrained=False, hybrid=True)

@@ -413,3 +413,27 @@ def test_best_checkpoint_keeps_every_epoch_and_names_the_best(data_root, tmp_pat
     h, b = full_history(old / "best.pt")
     assert len(h) == 3 and b == 1
     assert history_frame(old / "best.pt")["best"].tolist() == [True, False, False]
+
+
+def test_hybrid_layout_maps_and_balanced_decision_are_fitted_and_stored(data_root, tmp_path):
+    """The hybrid locator starts from the training fakes' mean map per property, saved with its weights;
+    with ``balanced_decision`` the classifier's threshold is the balanced-accuracy one on validation,
+    stored in best.pt and used by evaluate and locate."""
+    from fklib.config import PROPERTY_CLASSES
+    from fklib.engine import decision_threshold, property_prior_maps, training_items
+    from fklib.engine.evaluate import balanced_threshold
+    from fklib.locate import Locator
+
+    cfg = tiny_config(tmp_path, "hyb", epochs=1, model="efficientnet_lite0_unet", property_weight=0.5,
+                      model_kwargs={"hybrid": True, "hf": "srm", "hf_channels": [0, 8, 8]}, balanced_decision=True)
+    res = fit(cfg, progress=False, log=lambda *_: None)
+    ckpt = load_checkpoint(res["best"])
+    expected = property_prior_maps(training_items(cfg, "train"), cfg.size)[:, None]
+    assert expected.shape == (len(PROPERTY_CLASSES), 1, cfg.size, cfg.size)
+    assert expected[PROPERTY_CLASSES.index("Bald")].mean() > 0 and expected[0].abs().max() == 0  # Real: zeros
+    torch.testing.assert_close(ckpt["model"]["prior_maps"], expected)  # fixed: not trained (a buffer)
+    model, cfg2, payload = model_from_checkpoint(res["best"])
+    stored = ckpt["decision_threshold"]
+    assert stored == balanced_threshold(model, training_items(cfg, "val"), cfg.size, "cpu")
+    assert decision_threshold(model, cfg2, payload, "cpu") == stored
+    assert Locator(res["best"]).threshold == stored

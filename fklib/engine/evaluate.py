@@ -36,7 +36,8 @@ from ..checkpoint import model_from_checkpoint
 from ..config import TrainConfig, resolve_device
 from ..data import limit_items, load_set
 from ..data.sets import set_folder_name
-from ..metrics import MAP_METRICS, REFERENCE_KINDS, References, choose_threshold, decision_accuracy
+from ..metrics import MAP_METRICS, REFERENCE_KINDS, References, choose_threshold
+from ..metrics.classification import DETECTION_METRICS, detection_value, stored_threshold
 from .items import training_items
 from .references import fit_reference_maps
 from .scoring import MODEL, score_items
@@ -69,13 +70,21 @@ def no_cl_threshold(model: torch.nn.Module, items, size: int, device, tta: bool 
     return float(choose_threshold(rows["score"].to_numpy(), rows["label"].to_numpy()))
 
 
+def balanced_threshold(model: torch.nn.Module, items, size: int, device) -> float:
+    """Threshold on the classifier's fake probability that maximises the balanced accuracy (TPR + TNR) / 2
+    on validation items (:func:`fklib.metrics.choose_threshold` with ``balanced=True``)."""
+    rows = score_items(model, items, size, device=device, metrics=())
+    return float(choose_threshold(rows["prob"].to_numpy(), rows["label"].to_numpy(), balanced=True))
+
+
 def decision_threshold(model: torch.nn.Module, cfg: TrainConfig, payload: dict, device, tta: bool = False):
-    """``None`` for a model with a classifier; else the checkpoint's stored ``no_cl_threshold``
-    (chosen on validation at the end of training), recomputed when absent or with ``tta``."""
-    if cfg.classifier:
-        return None
-    if "no_cl_threshold" in payload and not tta:
-        return float(payload["no_cl_threshold"])
+    """The checkpoint's decision threshold (:func:`fklib.engine.scoring.decide`). With a classifier: its
+    stored ``decision_threshold`` on the fake probability (chosen on validation for balanced accuracy
+    at the end of training), ``None`` (= 0.5) for checkpoints without one. Without a classifier: its
+    stored ``no_cl_threshold`` on the map mean, recomputed when absent or with ``tta``."""
+    stored = stored_threshold(payload, cfg.classifier)
+    if cfg.classifier or (stored is not None and not tta):
+        return stored
     return no_cl_threshold(model, training_items(cfg, "val"), cfg.size, device, tta)
 
 
@@ -128,14 +137,16 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
 
 
 def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (predictor, gan, property) table: n fakes, ACC (fakes + the split's reals), mean map metrics on fakes."""
+    """Per (predictor, gan, property) table: n fakes, n_reals, ACC, bACC, TPR, TNR (the group's fakes with
+    the split's reals; :data:`fklib.metrics.classification.DETECTION_METRICS`), mean map metrics on fakes.
+    The ``mean`` row of a predictor averages its groups (its TNR is the reals', shared by every group)."""
     out = []
     for predictor, sub in df.groupby("predictor", sort=False):
         reals = sub[sub["label"] == 0]
         for (gan, prop), fakes in sub[sub["label"] == 1].groupby(["gan", "property"], sort=True):
             both = pd.concat([fakes, reals])
-            row = {"predictor": predictor, "gan": gan, "property": prop, "n": len(fakes),
-                   "acc": decision_accuracy(both["pred_fake"], both["label"])}
+            row = {"predictor": predictor, "gan": gan, "property": prop, "n": len(fakes), "n_reals": len(reals)}
+            row.update({m: detection_value(m, both["pred_fake"], both["label"]) for m in DETECTION_METRICS})
             row.update({k: float(fakes[k].mean(skipna=True)) for k in MAP_METRICS})
             out.append(row)
     table = pd.DataFrame(out)
@@ -144,7 +155,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     mean_rows = []
     for predictor, sub in table.groupby("predictor", sort=False):
         row = {"predictor": predictor, "gan": "mean", "property": "(all properties)", "n": int(sub["n"].sum()),
-               "acc": float(sub["acc"].mean())}
+               "n_reals": int(sub["n_reals"].max())}
+        row.update({m: float(sub[m].mean()) for m in DETECTION_METRICS})
         row.update({k: float(sub[k].mean()) for k in MAP_METRICS})
         mean_rows.append(row)
     return pd.concat([table, pd.DataFrame(mean_rows)], ignore_index=True)
@@ -158,7 +170,8 @@ def summary_means(df: pd.DataFrame, metrics=("acc", "coss", "psnr", "ssim", "auc
             for p in rows.index}
 
 
-def side_by_side(summary: pd.DataFrame, metrics=("acc", "coss", "psnr", "ssim")) -> pd.DataFrame:
+def side_by_side(summary: pd.DataFrame, metrics=("bacc", "tpr", "tnr", "acc", "coss", "psnr", "ssim", "auc")
+                 ) -> pd.DataFrame:
     """Wide view: one row per (gan, property), columns ``<metric>/<predictor>``."""
     wide = summary.pivot_table(index=["gan", "property"], columns="predictor", values=list(metrics), sort=False)
     order = [p for p in (MODEL, *REFERENCE_KINDS) if p in summary["predictor"].unique()]

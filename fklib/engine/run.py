@@ -18,6 +18,7 @@ from ..config import TrainConfig, resolve_device
 from ..data import FakeMapDataset, SpliceAugment
 from ..data.sets import SET_FOLDERS
 from ..degrade import AXES_BY_NAME, RandomDegradation
+from .priors import property_prior_maps
 from ..losses import make_criterion
 from ..parsing import ParsedImages, ParsingAttention, load_parser
 from .items import training_items
@@ -164,6 +165,9 @@ def setup(cfg: TrainConfig, resume: bool = False, log=print, train_items: list |
     train_ds = training_dataset(cfg, train_items)
     model = build_model(cfg, pretrained=cfg.init_from is None)
     init_sha256 = load_init_weights(model, cfg.init_from, log) if cfg.init_from is not None else None
+    if getattr(model, "prior_maps", None) is not None and not bool(model.prior_maps.any()):
+        # the hybrid locator's layout maps: the training fakes' mean GT map per property (resume restores them)
+        model.prior_maps.copy_(property_prior_maps(train_items, cfg.size)[:, None])
     model = model.to(device)
     if use_amp and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)

@@ -4,7 +4,7 @@
   same bilinear, anti-aliased resize).
 - :func:`predict` -- the model over those batches (eval mode, BatchNorm folded, optional mirror
   test-time augmentation): yields ``(batch, output)``.
-- :func:`decide` -- the fake/real decision rule, defined once.
+- :func:`decide` -- the fake/real decision rule (defined once, in :mod:`fklib.metrics.classification`).
 - :func:`score_items` -- one row per (predictor, image): the model and, when given, the input-blind
   reference predictors (:class:`fklib.metrics.ReferenceMaps`); what ``evaluate``, every study and
   the training validation use.
@@ -27,14 +27,13 @@ import torch
 
 from ..data import FakeMapDataset
 from ..metrics import MAP_METRICS, References, batch_map_metrics, region_map_metrics
+from ..metrics.classification import PROB_THRESHOLD, decide  # noqa: F401 - the decision rule, re-exported
 from ..models import LocatorOutput
 from ..models.fuse import fold_batchnorm
 from .references import BatchReferences
 
 #: Name of the model's rows (the reference predictors' rows are named by their kind).
 MODEL = "model"
-#: ``prob > PROB_THRESHOLD`` calls an image fake (a classifier); without one, ``score > threshold``.
-PROB_THRESHOLD = 0.5
 
 
 def batches(items, size: int, batch_size: int = 64, num_workers: int = 0) -> torch.utils.data.DataLoader:
@@ -76,20 +75,6 @@ def predict(model: torch.nn.Module, items, size: int, batch_size: int = 64, devi
         yield batch, forward(runner, x, tta)
 
 
-def decide(prob: np.ndarray | None, score: np.ndarray, threshold: float | None = None) -> np.ndarray:
-    """The fake (1.0) / real (0.0) decision per image.
-
-    With a classifier, ``prob > 0.5``; without one (the paper's "no cl"), ``score > threshold`` with
-    ``score`` the mean of the map and ``threshold`` chosen on validation
-    (:func:`fklib.engine.evaluate.no_cl_threshold`); with neither, NaN (no detection).
-    """
-    if prob is not None:
-        return (np.asarray(prob) > PROB_THRESHOLD).astype(np.float64)
-    if threshold is not None:
-        return (np.asarray(score) > threshold).astype(np.float64)
-    return np.full(len(score), math.nan)
-
-
 def _metric_values(pred: torch.Tensor, gt: torch.Tensor, index: list[int], metrics: Sequence[str], tau: float,
                    regions: Mapping[int, np.ndarray] | None) -> dict[str, np.ndarray]:
     n = len(index)
@@ -127,7 +112,9 @@ def score_items(model: torch.nn.Module | None, items, size: int, *, references: 
         size: the evaluation resolution (the model's training resolution).
         references: reference predictors (:func:`fklib.engine.references.fit_reference_maps`) whose
             ``reference_kinds`` (default: all it has fitted) get rows too.
-        threshold: the no-classifier decision threshold (:func:`decide`).
+        threshold: the decision threshold (:func:`decide`): on the classifier's probability, or
+            on the map mean for a model without classifier; ``None``: the model's own
+            ``decision_threshold`` (set by :func:`fklib.checkpoint.model_from_checkpoint`), if any.
         tta: mirror test-time augmentation (:func:`forward`).
         tau: binarisation threshold of the GT and the prediction for AUC / F1 / IoU.
         metrics: the map metrics to compute (a subset of :data:`~fklib.metrics.MAP_METRICS`; the
@@ -141,6 +128,8 @@ def score_items(model: torch.nn.Module | None, items, size: int, *, references: 
         one row per predictor and image; per batch, the model's rows then each reference kind's.
     """
     items = list(items)
+    if threshold is None and model is not None:
+        threshold = getattr(model, "decision_threshold", None)
     rows: list[dict] = []
     refs = BatchReferences(references, reference_kinds) if references is not None else None
     if model is not None:
@@ -161,7 +150,7 @@ def score_items(model: torch.nn.Module | None, items, size: int, *, references: 
             for kind, maps in refs.maps(batch, [items[i] for i in index]).items():
                 ref = torch.from_numpy(maps)[:, None].float()
                 score = ref.flatten(1).mean(1).numpy()
-                rows += _rows(kind, items, index, score, None, decide(None, score),
+                rows += _rows(kind, items, index, score, None, decide(None, score, None),
                               _metric_values(ref, gt, index, metrics, tau, regions))
     return pd.DataFrame(rows)
 

@@ -37,7 +37,7 @@ from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import PROPERTY_CLASSES, TrainConfig
 from ..metrics import decision_accuracy
 from ..models import PriorBlend
-from .evaluate import no_cl_threshold
+from .evaluate import balanced_threshold, no_cl_threshold
 from .priors import choose_prior_alpha, property_prior_maps, validation_score
 from .scoring import score_items
 from .run import Run, dist_info, setup
@@ -185,8 +185,8 @@ def save_epoch(run: Run, epoch: int, record: dict, score: float) -> None:
 # --- after the last epoch -----------------------------------------------------------------------
 
 def finish(run: Run, log=print) -> torch.nn.Module:
-    """Rank 0, after training: the prior blend's weight (``prior_blend``) or the no-classifier
-    threshold chosen on validation, the full per-epoch history (``history``, every epoch run; the
+    """Rank 0, after training: the prior blend's weight (``prior_blend``), the no-classifier
+    threshold or (``balanced_decision``) the classifier's balanced-accuracy threshold chosen on validation, the full per-epoch history (``history``, every epoch run; the
     weights are those of ``best_epoch``) and the run's wall time, stored in ``best.pt``. Returns the
     model as evaluated (a :class:`~fklib.models.PriorBlend` for a blended run)."""
     cfg, model = run.cfg, run.model
@@ -204,6 +204,10 @@ def finish(run: Run, log=print) -> torch.nn.Module:
     elif not cfg.classifier and run.val_items:
         model.load_state_dict(ckpt["model"])
         extra = {"no_cl_threshold": no_cl_threshold(model, run.val_items, cfg.size, run.device)}
+    elif cfg.classifier and cfg.balanced_decision and run.val_items:
+        model.load_state_dict(ckpt["model"])
+        extra = {"decision_threshold": balanced_threshold(model, run.val_items, cfg.size, run.device)}
+        log(f"decision threshold (balanced accuracy on validation): p(fake) > {extra['decision_threshold']:.4f}")
     # the whole history (best.pt was written at its best epoch) and the wall time of this call (a
     # resumed run: of the last part)
     save_checkpoint(run.best_path, {**ckpt, **extra, "history": json.dumps(run.history),

@@ -14,8 +14,9 @@
 """
 
 from fklib.metrics.bootstrap import BOOTSTRAP_SAMPLES, balanced_accuracy_interval, ratio_interval
-from fklib.metrics.classification import (accuracy, balanced_accuracy, choose_threshold, classifier_accuracy,
-                                         decision_accuracy)
+from fklib.metrics.classification import (PROB_THRESHOLD, accuracy, balanced_accuracy, choose_threshold,
+                                         classifier_accuracy, decide, decision_accuracy, detection_rates,
+                                         stored_threshold)
 from fklib.metrics.functional import coss, coss_batch, mae, psnr, psnr_batch, ssim, ssim_batch, ssim_map
 from fklib.metrics.per_image import (MAP_METRICS, PAPER_METRICS, PIXEL_COUNTS, REGION_METRICS, batch_map_metrics,
                                      mean_metrics, per_image_metrics, region_map_metrics)
@@ -41,6 +42,7 @@ __all__ = [
     "PixelStats", "above", "pixel_stats", "f1_from_stats", "iou_from_stats", "pixel_auc",
     "score_histograms", "auc_from_histograms", "pooled_auc", "pooled_f1_iou", "mean_excluding_nan",
     "accuracy", "balanced_accuracy", "classifier_accuracy", "decision_accuracy", "choose_threshold",
+    "detection_rates", "decide", "stored_threshold", "PROB_THRESHOLD",
     "BOOTSTRAP_SAMPLES", "ratio_interval", "balanced_accuracy_interval",
     "REFERENCE_KINDS", "MEAN_KINDS", "zero_map", "ReferenceMaps", "LayoutPrior", "References",
 ]

@@ -7,13 +7,41 @@ map -- thresholded at a value picked on validation data by :func:`choose_thresho
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
 from fklib.metrics.functional import to_numpy
 
 ArrayLike1D = Sequence[float] | np.ndarray
+
+#: ``prob > PROB_THRESHOLD`` calls an image fake (a classifier without a stored threshold).
+PROB_THRESHOLD = 0.5
+
+
+def decide(prob: ArrayLike1D | None, score: ArrayLike1D, threshold: float | None = None) -> np.ndarray:
+    """The fake (1.0) / real (0.0) decision per image: the one rule of ``evaluate``, the studies and ``locate``.
+
+    With a classifier, ``prob > threshold`` (the checkpoint's ``decision_threshold``, chosen on
+    validation for balanced accuracy; :data:`PROB_THRESHOLD` when ``None``); without one (the paper's
+    "no cl"), ``score > threshold`` with ``score`` the mean of the map and ``threshold`` chosen on
+    validation (``no_cl_threshold``); with neither, NaN (no detection).
+    """
+    if prob is not None:
+        t = PROB_THRESHOLD if threshold is None else threshold
+        return (np.asarray(prob) > t).astype(np.float64)
+    if threshold is not None:
+        return (np.asarray(score) > threshold).astype(np.float64)
+    return np.full(len(score), math.nan)
+
+
+def stored_threshold(payload: Mapping, classifier: bool) -> float | None:
+    """The decision threshold a checkpoint payload stores for :func:`decide`: ``decision_threshold`` (on the
+    classifier's probability) for a model with a classifier, ``no_cl_threshold`` (on the map mean)
+    without one; ``None`` when it stores none."""
+    value = payload.get("decision_threshold" if classifier else "no_cl_threshold")
+    return None if value is None else float(value)
 
 
 def _scores_labels(scores: ArrayLike1D, labels: ArrayLike1D, name: str) -> tuple[np.ndarray, np.ndarray]:
@@ -79,6 +107,43 @@ def balanced_accuracy(decisions: ArrayLike1D, labels: ArrayLike1D) -> float:
     return float(((d[pos] > 0.5).mean() + (d[neg] <= 0.5).mean()) / 2)
 
 
+def detection_rates(decisions: ArrayLike1D, labels: ArrayLike1D) -> tuple[float, float]:
+    """``(TPR, TNR)`` of 0/1 fake decisions: the share of fakes called fake and of reals called real.
+
+    Each is ``nan`` when its class is absent or any decision is ``nan``; ``balanced_accuracy`` is their mean.
+
+    Shape:
+        - decisions, labels: ``(N,)``.
+    """
+    d = to_numpy(decisions).ravel().astype(np.float64)
+    y = to_numpy(labels).ravel().astype(np.float64)
+    if d.shape != y.shape:
+        raise ValueError(f"detection_rates: {d.shape} decisions but {y.shape} labels")
+    if d.size and np.isnan(d).any():
+        return float("nan"), float("nan")
+    pos, neg = y == 1, y == 0
+    tpr = float((d[pos] > 0.5).mean()) if pos.any() else float("nan")
+    tnr = float((d[neg] <= 0.5).mean()) if neg.any() else float("nan")
+    return tpr, tnr
+
+
+#: Detection metrics of a group's fakes together with the reals of the same evaluation (all from 0/1
+#: decisions): ACC, balanced ACC, TPR (fakes called fake), TNR (reals called real).
+DETECTION_METRICS = ("acc", "bacc", "tpr", "tnr")
+
+
+def detection_value(metric: str, decisions: ArrayLike1D, labels: ArrayLike1D) -> float:
+    """One of :data:`DETECTION_METRICS` of 0/1 ``decisions`` and ``labels`` (NaN where undefined)."""
+    if metric == "acc":
+        return decision_accuracy(decisions, labels)
+    if metric == "bacc":
+        return balanced_accuracy(decisions, labels)
+    if metric not in DETECTION_METRICS:
+        raise ValueError(f"unknown detection metric {metric!r}; expected one of {DETECTION_METRICS}")
+    tpr, tnr = detection_rates(decisions, labels)
+    return tpr if metric == "tpr" else tnr
+
+
 def classifier_accuracy(logits: ArrayLike1D, labels: ArrayLike1D) -> float:
     """Accuracy of a classifier head: ``accuracy(sigmoid(logits), labels, 0.5)``.
 
@@ -93,8 +158,10 @@ def classifier_accuracy(logits: ArrayLike1D, labels: ArrayLike1D) -> float:
     return accuracy(expit(to_numpy(logits)), labels, 0.5)
 
 
-def choose_threshold(scores: ArrayLike1D, labels: ArrayLike1D) -> float:
-    """Threshold ``t`` maximising ``accuracy(scores, labels, t)`` on (validation) data.
+def choose_threshold(scores: ArrayLike1D, labels: ArrayLike1D, balanced: bool = False) -> float:
+    """Threshold ``t`` maximising ``accuracy(scores, labels, t)`` on (validation) data, or with
+    ``balanced`` the balanced accuracy ``(TPR + TNR) / 2`` of the decisions ``score > t`` (fakes and
+    reals weigh the same however many of each there are; needs both classes).
 
     Candidates, with ``u_1 < ... < u_m`` the sorted distinct scores:
 
@@ -117,6 +184,10 @@ def choose_threshold(scores: ArrayLike1D, labels: ArrayLike1D) -> float:
     uniq, inverse = np.unique(s, return_inverse=True)
     pos = np.bincount(inverse, weights=lab.astype(np.float64), minlength=uniq.size)
     neg = np.bincount(inverse, weights=(~lab).astype(np.float64), minlength=uniq.size)
+    if balanced:
+        if pos.sum() == 0 or neg.sum() == 0:
+            raise ValueError("choose_threshold: balanced needs both fakes and reals")
+        pos, neg = pos / pos.sum(), neg / neg.sum()
     n_pos = pos.sum()
     # Candidate j in 0..m: the first j distinct values are called real, the rest fake.
     neg_at_or_below = np.concatenate([[0.0], np.cumsum(neg)])

@@ -24,7 +24,7 @@ from .common import (ClassifierHead, ConvBNReLU, DoubleConv, ImageNetNormalize, 
 from .registry import register_model
 
 __all__ = ["EfficientNetLiteUNet", "EfficientNetLite0UNet", "EfficientNetLiteEncoder", "EfficientNetLite0Encoder",
-           "SRMFilters", "lite_weights_path", "lite0_weights_path"]
+           "SRMFilters", "layout_map", "lite_weights_path", "lite0_weights_path"]
 
 
 def lite_weights_path(variant: int = 0) -> Path:
@@ -128,28 +128,42 @@ class SRMFilters(nn.Module):
     def __init__(self) -> None:
         super().__init__()
         k = torch.tensor(SRM_KERNELS, dtype=torch.float32) / torch.tensor(SRM_SCALES)[:, None, None]
-        self.register_buffer("weight", k[:, None].repeat(3, 1, 1, 1), persistent=False)  # 9 x 1 x 5 x 5
+        # one dense 3 -> 9 convolution, zero outside each output's own colour: as fast on CPU as
+        # 3 small grouped ones are slow. Output channel 3c + j = kernel j on colour c.
+        weight = torch.zeros(9, 3, 5, 5)
+        for c in range(3):
+            weight[3 * c:3 * c + 3, c] = k
+        self.register_buffer("weight", weight, persistent=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        x3 = x.repeat_interleave(3, dim=1)  # R R R G G G B B B: one channel per (colour, kernel)
-        return torch.nn.functional.conv2d(x3, self.weight.to(x.dtype), padding=2, groups=9)
+        return torch.nn.functional.conv2d(x, self.weight.to(x.dtype), padding=2)
 
 
 class NoiseStream(nn.Module):
-    """High-frequency stream: SRM residuals -> conv blocks at strides 1, 2 and 4 (``channels``)."""
+    """High-frequency stream: SRM residuals -> conv blocks at strides 1, 2 and 4 (``channels``).
+
+    ``channels[0] == 0`` drops the full-resolution stage: the first conv reads the residuals with
+    stride 2 directly (about 3x cheaper at 128 px; the full-resolution output is then ``None``).
+
+    Shape:
+        x: B x 3 x H x W in [0, 1] -> (B x c1 x H x W or None, B x c2 x H/2 x W/2, B x c4 x H/4 x W/4).
+    """
 
     def __init__(self, channels: Sequence[int] = (16, 32, 48)) -> None:
         super().__init__()
-        c1, c2, c4 = channels
+        c1, c2, c4 = (int(c) for c in channels)
+        if c1 < 0 or c2 <= 0 or c4 <= 0:
+            raise ValueError(f"hf_channels must be (c1 >= 0, c2 > 0, c4 > 0), got {tuple(channels)}")
         self.srm = SRMFilters()
-        self.s1 = nn.Sequential(ConvBNReLU(9, c1), ConvBNReLU(c1, c1))
-        self.s2 = nn.Sequential(ConvBNReLU(c1, c2, stride=2), ConvBNReLU(c2, c2))
+        self.s1 = nn.Sequential(ConvBNReLU(9, c1), ConvBNReLU(c1, c1)) if c1 else None
+        self.s2 = nn.Sequential(ConvBNReLU(c1 or 9, c2, stride=2), ConvBNReLU(c2, c2))
         self.s4 = nn.Sequential(ConvBNReLU(c2, c4, stride=2), ConvBNReLU(c4, c4))
         self.channels = (c1, c2, c4)
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        f1 = self.s1(self.srm(x))
-        f2 = self.s2(f1)
+    def forward(self, x: Tensor) -> tuple[Optional[Tensor], Tensor, Tensor]:
+        r = self.srm(x)
+        f1 = self.s1(r) if self.s1 is not None else None
+        f2 = self.s2(f1 if f1 is not None else r)
         return f1, f2, self.s4(f2)
 
 
@@ -193,6 +207,18 @@ class EfficientNetLiteUNet(nn.Module):
             encoder and the classifier never see it).
         region_head: add a 1x1 head on the last decoder features predicting the attention map
             (``LocatorOutput.region``, a training-only auxiliary target).
+        hybrid: the face-and-texture locator (beyond the paper; needs ``num_properties > 0``). Besides
+            the texture map ``t`` (the 1x1 map layer), a second 1x1 layer on the same full-resolution
+            features gives a per-pixel gate ``g``, and the property head's softmax weights the
+            per-property layout maps ``prior_maps`` (a buffer, ``num_properties x 1 x prior_size x
+            prior_size``, the training split's mean GT map per property, set by the trainer and saved
+            with the weights) into ``P = sum_k softmax(property)_k prior_k``. The map is
+            ``(1 - g) * t + g * P``: where the texture says the whole face was regenerated (a full
+            edit) the gate can take the layout of the recognised property; where only a region was
+            (a splice) it keeps the texture map. Trained end to end by the map loss.
+        prior_size: side of the stored ``prior_maps`` (resized to the input when they differ).
+        fuse_kernel: kernel of the full-resolution fusion conv, 3 (default) or 1 (about 9x fewer
+            operations at full resolution, where small-channel convolutions are slowest on CPU).
 
     Shape:
         x: B x 3 x H x W in [0, 1] (H, W divisible by 32 keep every stage aligned; other sizes work).
@@ -205,8 +231,11 @@ class EfficientNetLiteUNet(nn.Module):
                  drop_connect_rate: float = 0.2, channels_last: bool = True, num_properties: int = 0,
                  map_prior: Optional[float] = None, hf: Optional[str] = None,
                  hf_channels: Sequence[int] = (16, 32, 48), attention_on: str = "encoder",
-                 region_head: bool = False) -> None:
+                 region_head: bool = False, hybrid: bool = False, prior_size: int = 128,
+                 fuse_kernel: int = 3) -> None:
         super().__init__()
+        if hybrid and num_properties <= 0:
+            raise ValueError("hybrid needs a property head (num_properties > 0; TrainConfig.property_weight > 0)")
         if hf not in (None, "srm"):
             raise ValueError(f"hf must be None or 'srm', got {hf!r}")
         if attention_on not in ("encoder", "skips"):
@@ -228,13 +257,20 @@ class EfficientNetLiteUNet(nn.Module):
         self.decoder = nn.ModuleList(DoubleConv(d + s, o) for d, s, o in zip(deep, skips, decoder_channels[:4]))
         self.fullres = nn.Sequential(ConvBNReLU(3, fullres_channels), ConvBNReLU(fullres_channels, fullres_channels))
         self.reduce = ConvBNReLU(decoder_channels[3], decoder_channels[4], kernel_size=1)  # at stride 2: cheap
-        self.fuse = ConvBNReLU(decoder_channels[4] + fullres_channels + n1, decoder_channels[4])
+        if fuse_kernel not in (1, 3):
+            raise ValueError(f"fuse_kernel must be 1 or 3, got {fuse_kernel}")
+        self.fuse = ConvBNReLU(decoder_channels[4] + fullres_channels + n1, decoder_channels[4], kernel_size=fuse_kernel)
         self.final = nn.Conv2d(decoder_channels[4], 1, kernel_size=1)
         if map_prior is not None:  # start the map near the typical GT level instead of 0.5 (short trainings)
             nn.init.constant_(self.final.bias, math.log(map_prior / (1.0 - map_prior)))
         self.region = nn.Conv2d(decoder_channels[4], 1, kernel_size=1) if region_head else None
         self.cls_head: Optional[ClassifierHead] = ClassifierHead(enc[4], dropout) if classifier else None
         self.property_head = ClassifierHead(enc[4], dropout, num_properties) if num_properties > 0 else None
+        self.gate: Optional[nn.Conv2d] = None
+        if hybrid:
+            self.gate = nn.Conv2d(decoder_channels[4], 1, kernel_size=1)
+            nn.init.constant_(self.gate.bias, 0.0)  # start at g = 0.5: half texture, half layout
+            self.register_buffer("prior_maps", torch.zeros(num_properties, 1, int(prior_size), int(prior_size)))
 
     def forward(self, x: Tensor, attention: Optional[Tensor] = None) -> LocatorOutput:
         check_inputs(x, attention)
@@ -254,10 +290,25 @@ class EfficientNetLiteUNet(nn.Module):
             h = block(torch.cat([upsample_to(h, tuple(skip.shape[-2:])), skip], dim=1))
         h = self.reduce(h)
         full, _ = attend(self.fullres(xn), attention)
-        parts = [upsample_to(h, tuple(x.shape[-2:])), full] + ([noise[0]] if noise is not None else [])
+        parts = [upsample_to(h, tuple(x.shape[-2:])), full] + ([noise[0]] if noise is not None and noise[0] is not None else [])
         h = self.fuse(torch.cat(parts, dim=1))
         region = torch.sigmoid(self.region(h)) if self.region is not None else None
-        return LocatorOutput(torch.sigmoid(self.final(h)), logit, prop, None, region)
+        texture = torch.sigmoid(self.final(h))
+        if self.gate is None:
+            return LocatorOutput(texture, logit, prop, None, region)
+        gate = torch.sigmoid(self.gate(h))
+        layout = layout_map(prop, self.prior_maps, tuple(x.shape[-2:])).to(texture.dtype)
+        return LocatorOutput((1.0 - gate) * texture + gate * layout, logit, prop, None, region)
+
+
+def layout_map(property_logits: Tensor, prior_maps: Tensor, size: tuple[int, int]) -> Tensor:
+    """``sum_k softmax(property_logits)_k * prior_maps_k`` at ``size``: the layout of the recognised property.
+
+    Shape:
+        property_logits: B x K; prior_maps: K x 1 x h x w -> B x 1 x H x W.
+    """
+    priors = upsample_to(prior_maps, size)
+    return torch.einsum("bk,kchw->bchw", property_logits.float().softmax(1), priors.float())
 
 
 @register_model("efficientnet_lite0_unet")

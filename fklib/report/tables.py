@@ -30,15 +30,15 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
-from ..metrics import (PAPER_METRICS, PIXEL_COUNTS, REFERENCE_KINDS, balanced_accuracy, balanced_accuracy_interval,
-                       decision_accuracy, ratio_interval)
+from ..metrics import PAPER_METRICS, PIXEL_COUNTS, REFERENCE_KINDS, balanced_accuracy_interval, ratio_interval
+from ..metrics.classification import DETECTION_METRICS, detection_value
 from . import paper as _paper
 
 #: The model's rows; the input-blind reference predictors (:data:`fklib.metrics.REFERENCE_KINDS`) follow.
 MODEL = "model"
 #: Default metrics of a paper table: the paper's, in its column order of Table 2, then the balanced ACC
 #: (our test sets are not balanced: 47 reals against 47 x 13 STGAN edits).
-TABLE_METRICS = (*PAPER_METRICS, "bacc")
+TABLE_METRICS = (*PAPER_METRICS, "bacc", "tpr", "tnr")
 #: Pooled (micro) pixel metrics a table can ask for: computed from the group's summed per-image counts
 #: ``tp``, ``fp``, ``fn`` (:data:`fklib.metrics.PIXEL_COUNTS`, at ``tau`` like ``f1`` / ``iou``), not a mean of
 #: per-image values: ``(numerator weights, denominator weights)`` over ``(tp, fp, fn)``.
@@ -62,9 +62,16 @@ def _predictor_order(names) -> list[str]:
 
 def _interval(metric: str, column: str, group: pd.DataFrame, both: pd.DataFrame | None) -> tuple[float, float]:
     """95 % bootstrap interval over identities of one table cell (:mod:`fklib.metrics.bootstrap`)."""
-    if metric in ("acc", "bacc"):
+    if metric in DETECTION_METRICS:
         if both is None or both["pred_fake"].isna().any():
             return math.nan, math.nan
+        if metric in ("tpr", "tnr"):  # the share of one class decided right: a ratio over that class's identities
+            part = both[both["label"] == (1 if metric == "tpr" else 0)]
+            if part.empty:
+                return math.nan, math.nan
+            ids = part["identity"] if "identity" in part.columns else pd.Series(range(len(part)), index=part.index)
+            right = (part["pred_fake"].to_numpy() > 0.5) == (part["label"].to_numpy() == 1)
+            return ratio_interval(ids.astype(str).to_numpy(), right.astype(float))
         ids = both["identity"] if "identity" in both.columns else pd.Series(range(len(both)), index=both.index)
         if metric == "bacc":
             return balanced_accuracy_interval(ids.astype(str).to_numpy(), both["pred_fake"].to_numpy(),
@@ -131,11 +138,11 @@ def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
     by = list(by)
     cols = _metric_columns(metrics)
     df = df if "predictor" in df.columns else df.assign(predictor=MODEL)
-    computed = ("acc", "bacc", *POOLED_METRICS)
+    computed = (*DETECTION_METRICS, *POOLED_METRICS)
     missing = [c for c in ["label", *by, *(c for m, c in cols.items() if m not in computed)] if c not in df.columns]
     if set(POOLED_METRICS) & set(cols):
         missing += [c for c in PIXEL_COUNTS if c not in df.columns]
-    if ({"acc", "bacc"} & set(cols)) and "pred_fake" not in df.columns:
+    if (set(DETECTION_METRICS) & set(cols)) and "pred_fake" not in df.columns:
         missing.append("pred_fake")
     if missing:
         raise ValueError(f"table_rows: per-image results lack column(s) {missing}")
@@ -155,10 +162,9 @@ def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
             ctx = tuple(base[c] for c in context)
             for metric, column in cols.items():
                 both = None
-                if metric in ("acc", "bacc"):
+                if metric in DETECTION_METRICS:
                     both = pd.concat([group, real_groups.get(ctx, reals.iloc[:0])])
-                    value = (decision_accuracy if metric == "acc" else balanced_accuracy)(both["pred_fake"],
-                                                                                        both["label"])
+                    value = detection_value(metric, both["pred_fake"], both["label"])
                 elif metric in POOLED_METRICS:
                     value = _pooled_value(metric, group)
                 else:

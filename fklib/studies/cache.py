@@ -17,7 +17,8 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ..checkpoint import config_of, load_checkpoint, model_from_checkpoint
+from .. import paths
+from ..checkpoint import config_of, data_manifest_hash, load_checkpoint, model_from_checkpoint
 from ..config import TrainConfig
 from ..engine import fit
 
@@ -45,13 +46,32 @@ def _finished_with(best: Path, cfg: TrainConfig) -> dict | None:
     return None
 
 
+def shipped_run(cfg: TrainConfig, shipped: Path | None = None) -> Path | None:
+    """The shipped locator (default :func:`fklib.paths.default_locator`) when it is a run of ``cfg``: its
+    recorded config equals ``cfg`` and its data manifest hash that of ``cfg``'s training sets; else ``None``."""
+    shipped = paths.default_locator() if shipped is None else Path(shipped)
+    if not shipped.is_file():
+        return None
+    payload = load_checkpoint(shipped)  # checks the weights' SHA-256
+    if config_of(payload).to_dict() != cfg.to_dict():
+        return None
+    return shipped if payload.get("data_manifest_hash") == data_manifest_hash(cfg.sets) else None
+
+
 def ensure_trained(cfg: TrainConfig, train_items=None, val_items=None, retrain: bool = False, log=print) -> Path:
-    """``best.pt`` of ``cfg``: reused when a finished run with the same config (and items) exists, else trained.
+    """The checkpoint of ``cfg``: the shipped locator when it is a run of ``cfg`` (:func:`shipped_run`: one
+    model behind ``locate`` and ``results/``), else ``best.pt`` of a finished run with the same config (and
+    items) in its folder, else a new training. ``retrain`` skips both reuses.
 
     ``train_items`` / ``val_items``: data passed to :func:`fklib.engine.fit` directly (both or neither);
     the run is then reused only when ``<run>/items.json`` holds the same :func:`items_fingerprint` s.
     """
     log = log or (lambda *_: None)
+    if not retrain and train_items is None:
+        shipped = shipped_run(cfg)
+        if shipped is not None:
+            log(f"{cfg.name}: using the shipped {shipped} (same config and training data)")
+            return shipped
     folder = cfg.checkpoint_dir()
     best = folder / "best.pt"
     with_items = train_items is not None
@@ -107,7 +127,8 @@ def training_summary(checkpoint: str | Path) -> dict:
     ckpt = load_checkpoint(checkpoint)
     history, best = full_history(checkpoint)
     record = next((h for h in history if h.get("epoch") == best), history[-1] if history else {})
-    return {"minutes": round(float(ckpt.get("train_wall_seconds", math.nan)) / 60, 2), "epochs": len(history),
+    seconds = float(ckpt.get("train_wall_seconds", ckpt.get("train_seconds", math.nan)))  # .pt / shipped
+    return {"minutes": round(seconds / 60, 2), "epochs": len(history),
             "best_epoch": best, "still_improving": bool(history) and best == len(history),
             **{k: v for k, v in record.items() if k.startswith("val_")}}
 

@@ -18,6 +18,7 @@ from ..checkpoint import model_from_checkpoint
 from ..config import resolve_device
 from ..data import load_set
 from ..engine import MODEL, summarize
+from ..metrics import detection_rates, stored_threshold
 from .common import evaluate
 from .published_figures import figure_detection, figure_summary
 from .robustness import robustness_sweep
@@ -46,8 +47,8 @@ def limits(checkpoint: str | Path) -> dict:
                 row.update({f"{k}_{ref}": float(means.loc[ref, k]) for k in ("coss", "ssim", "auc", "f1")})
         fakes = df[(df["predictor"] == MODEL) & (df["label"] == 1)]
         reals = df[(df["predictor"] == MODEL) & (df["label"] == 0)]
-        row.update(fakes_called_fake=float((fakes["pred_fake"] == 1).mean()),
-                   reals_called_real=float((reals["pred_fake"] == 0).mean()) if len(reals) else math.nan,
+        tpr, tnr = detection_rates(pd.concat([fakes, reals])["pred_fake"], pd.concat([fakes, reals])["label"])
+        row.update(fakes_called_fake=tpr, reals_called_real=tnr, bacc=(tpr + tnr) / 2,
                    n_fakes=len(fakes), n_reals=len(reals))
         out["sets"][name] = row
         if name == "STGAN":
@@ -57,10 +58,13 @@ def limits(checkpoint: str | Path) -> dict:
                                              if any(per.loc[(MODEL, p), m] <= per.loc[(r, p), m] for r in STRONG))
                                    for m in ("coss", "ssim")}
     out["figures"] = figure_summary(figure_detection(checkpoint))
-    model, cfg, _ = model_from_checkpoint(checkpoint)
+    model, cfg, payload = model_from_checkpoint(checkpoint)
     sweep = robustness_sweep(model, load_set("stgan", split="test"), cfg.size, axes={"jpeg": (50,)},
-                             device=resolve_device("auto"))
+                             device=resolve_device("auto"), threshold=stored_threshold(payload, cfg.classifier))
+    out["decision_threshold"] = stored_threshold(payload, cfg.classifier)
     out["jpeg50"] = {"acc_clean": float(sweep.loc[0, "acc"]), "acc_jpeg50": float(sweep.loc[1, "acc"]),
+                     "bacc_clean": float(sweep.loc[0, "bacc"]), "bacc_jpeg50": float(sweep.loc[1, "bacc"]),
+                     "tnr_clean": float(sweep.loc[0, "tnr"]), "tnr_jpeg50": float(sweep.loc[1, "tnr"]),
                      "coss_clean": float(sweep.loc[0, "coss"]), "coss_jpeg50": float(sweep.loc[1, "coss"])}
     return out
 
@@ -71,12 +75,15 @@ def limits_markdown(lim: dict) -> list[str]:
         return "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{100 * v:.0f} %"
 
     lines = ["## Limits (measured on the public test splits)", "",
-             "| test set | fakes called fake | reals called real | COSS (best strong reference) | pixel AUC (best) |",
-             "|---|---|---|---|---|"]
+             "| test set | fakes called fake (TPR) | reals called real (TNR) | bACC | COSS (best strong reference) "
+             "| pixel AUC (best) |",
+             "|---|---|---|---|---|---|"]
     for name, r in lim["sets"].items():
         best = {k: max((r.get(f"{k}_{ref}", math.nan) for ref in STRONG), default=math.nan) for k in ("coss", "auc")}
+        bacc = r.get("bacc", math.nan)
         lines.append(f"| {name} | {pct(r['fakes_called_fake'])} of {r['n_fakes']} | {pct(r['reals_called_real'])} "
-                     f"of {r['n_reals']} | {r['coss']:.3f} ({best['coss']:.3f}) | {r['auc']:.3f} ({best['auc']:.3f}) |")
+                     f"of {r['n_reals']} | {bacc:.3f} | {r['coss']:.3f} ({best['coss']:.3f}) | {r['auc']:.3f} "
+                     f"({best['auc']:.3f}) |")
     losses = lim.get("stgan_losses", {})
     fig, jp = lim["figures"], lim["jpeg50"]
     lines += ["", f"- STGAN properties where the network does **not** beat both the per-property mean map and the "
@@ -85,8 +92,14 @@ def limits_markdown(lim: dict) -> list[str]:
               f"- Faces cut from the StarGAN paper's JPEG result figures (another StarGAN, the paper's framing): "
               f"{pct(fig['edits_called_fake'])} of {fig['n_edits']} edits called fake, {pct(fig['reals_called_real'])} "
               f"of {fig['n_reals']} inputs called real.",
-              f"- JPEG quality 50 on the STGAN test split: ACC {jp['acc_clean']:.3f} → {jp['acc_jpeg50']:.3f}, COSS "
-              f"{jp['coss_clean']:.3f} → {jp['coss_jpeg50']:.3f}.",
+              (f"- JPEG quality 50 on the STGAN test split: bACC {jp['bacc_clean']:.3f} → {jp['bacc_jpeg50']:.3f} "
+               f"(reals called real {pct(jp['tnr_clean'])} → {pct(jp['tnr_jpeg50'])}), COSS "
+               f"{jp['coss_clean']:.3f} → {jp['coss_jpeg50']:.3f}." if "bacc_clean" in jp else
+               f"- JPEG quality 50 on the STGAN test split: ACC {jp['acc_clean']:.3f} → {jp['acc_jpeg50']:.3f}, COSS "
+               f"{jp['coss_clean']:.3f} → {jp['coss_jpeg50']:.3f}."),
+              *([f"- Decision: p(fake) > {lim['decision_threshold']:.3f}, chosen on the validation identities for "
+                 "balanced accuracy (fakes and reals weigh the same)."] if lim.get("decision_threshold") is not None
+                else ["- Decision: p(fake) > 0.5."]),
               "- Faces framed differently from CelebA's alignment, other resolutions than 128 px and GANs unlike "
               "those above are processed as given; expect the numbers above to be optimistic for them.", ""]
     return lines

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..checkpoint import model_from_checkpoint
 from ..data import figure_items
-from ..engine import decide
+from ..metrics.classification import decide, stored_threshold
 from ..models.inference import ImagePredictor
 
 
@@ -27,7 +27,7 @@ def figure_detection(checkpoint: str | Path, items=None) -> pd.DataFrame:
     for it in (items if items is not None else figure_items()):
         pred, prob = predictor.predict_array(np.asarray(it.image))
         score = np.array([pred.mean()])
-        decision = decide(None if prob is None else np.array([prob]), score, payload.get("no_cl_threshold"))
+        decision = decide(None if prob is None else np.array([prob]), score, stored_threshold(payload, cfg.classifier))
         rows.append({**it.meta(), "prob": prob, "map_mean": float(score[0]), "pred_fake": float(decision[0])})
     return pd.DataFrame(rows)
 
