@@ -100,7 +100,23 @@ UNIVERSAL_VARIANTS["u-probe-srm-scratch"] = {**UNIVERSAL_VARIANTS["u-probe"], "m
 UNIVERSAL_VARIANTS["u2-srm-cheap"] = {**UNIVERSAL_VARIANTS["u2-srm"], "model_kwargs": {"hf": "srm", "hf_channels": [8, 16, 32]},
                                       "set_shares": {"stgan": 3, "stargan": 1, "interfacegan": 1}, "real_fraction": 0.3}
 UNIVERSAL_VARIANTS["profile-cpu"] = {}
+# The hybrid face-and-texture locator with the cheap SRM stream and thin decoder (the cpu profile since
+# issue 21/22): trained by `python -m fklib train --profile cpu`, evaluated with --from-checkpoint.
+UNIVERSAL_VARIANTS["u3-hybrid-fast"] = {}
+# The previous shipped model (the u2-srm recipe, trained at b7f6dfe), scored with the bACC selection score
+# (--from-checkpoint models/fakelocator.safetensors before it was replaced).
+UNIVERSAL_VARIANTS["u2-srm-shipped"] = {}
 VARIANTS.update(UNIVERSAL_VARIANTS)
+
+
+def best_epoch(ckpt: dict) -> int:
+    """The epoch (from 1) whose weights a checkpoint holds: ``best.pt``'s ``epoch`` (from 0), a shipped file's
+    ``best_epoch``, else the best validation score of its history."""
+    if "epoch" in ckpt:
+        return int(ckpt["epoch"]) + 1
+    if ckpt.get("best_epoch") is not None:
+        return int(ckpt["best_epoch"])
+    return int(max(json.loads(ckpt["history"]), key=lambda h: h["val_score"])["epoch"])
 
 
 def run_one(name: str, overrides: dict, args) -> dict:
@@ -120,7 +136,7 @@ def run_one(name: str, overrides: dict, args) -> dict:
     recipe = UNIVERSAL_RECIPE if universal else BASE_RECIPE
     if universal and args.epochs:
         base["epochs"] = args.epochs
-    if name == "profile-cpu":
+    if name in ("profile-cpu", "u3-hybrid-fast", "u2-srm-shipped"):
         recipe = {}
     cfg = make_config("cpu", overrides={**recipe, **base, **overrides})
     if args.from_checkpoint:   # a run made elsewhere (e.g. `python -m fklib train --profile cpu`)
@@ -141,7 +157,7 @@ def run_one(name: str, overrides: dict, args) -> dict:
     else:
         device = f"cpu ({torch.get_num_threads()} threads)"
     row = {"variant": name, "overrides": json.dumps(overrides), "device": device,
-           "epochs": cfg.epochs, "best_epoch": int(ckpt["epoch"]) + 1, "train_minutes": round(seconds / 60, 2)}
+           "epochs": cfg.epochs, "best_epoch": best_epoch(ckpt), "train_minutes": round(seconds / 60, 2)}
     if universal:
         from fklib.studies.recipes import selection_score, validation_rows, validation_summary
 

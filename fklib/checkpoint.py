@@ -272,9 +272,12 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfi
 
 
 def init_checkpoint_path(init_from: str) -> Path:
-    """The checkpoint file of :attr:`TrainConfig.init_from`: a ``.pt`` path as is, else ``<checkpoints>/<run>/best.pt``."""
+    """The checkpoint file of :attr:`TrainConfig.init_from`: a ``.pt`` / ``.safetensors`` path (relative ones
+    from the project root, wherever the process runs), else ``<checkpoints>/<run>/best.pt``."""
     path = Path(init_from)
-    return path if path.suffix in (".pt", ".safetensors") else paths.checkpoints_dir() / init_from / "best.pt"
+    if path.suffix in (".pt", ".safetensors"):
+        return path if path.is_absolute() else paths.project_root() / path
+    return paths.checkpoints_dir() / init_from / "best.pt"
 
 
 def load_init_weights(model: torch.nn.Module, init_from: str, log=print) -> str:

@@ -81,6 +81,9 @@ class TrainConfig:
         epochs, batch_size, lr, betas, weight_decay: Adam settings (the paper: 10, 8, 1e-4,
             (0.99, 0.999), 1e-7).
         schedule: ``constant`` or ``cosine`` (cosine decay to 0 over all steps, after ``warmup`` steps).
+        patience: stop once this many epochs in a row have not beaten the best validation score
+            (the schedule still spans ``epochs``, so every epoch run is the one a full run would
+            have run, and the kept weights are the best epoch's either way); ``None``: run all epochs.
         flip: paired random horizontal flips.
         sets: training sets (short names: ``stgan``, ``stargan``, ``interfacegan``); empty when the
             items are passed to :func:`fklib.engine.fit` directly.
@@ -148,6 +151,7 @@ class TrainConfig:
     prior_blend: bool = False
     size: int = 128
     epochs: int = 8
+    patience: int | None = None
     batch_size: int = 16
     lr: float = 1e-3
     betas: tuple[float, float] = (0.9, 0.999)
@@ -307,6 +311,7 @@ def _check_ranges(c: TrainConfig) -> None:
          f"one of {sorted(MAP_LOSSES)}, a '+' sum of them (e.g. 'l2+ssim') or {DFFD_LOSS!r}")
     for name in ("cls_weight", "property_weight", "weight_decay", "lr", "attention_sigma"):
         need(getattr(c, name) >= 0, name, "a number >= 0")
+    need(c.patience is None or c.patience >= 1, "patience", "None or a whole number >= 1")
     for name in ("size", "epochs", "batch_size"):
         need(getattr(c, name) >= 1, name, "an integer >= 1")
     for name in ("warmup", "num_workers", "seed"):
@@ -363,7 +368,7 @@ PLAIN_DATA: dict[str, Any] = dict(
 
 #: The ``cpu`` profile's network: see :class:`fklib.models.efficientnet_unet.EfficientNetLiteUNet`.
 CPU_MODEL_KWARGS: dict[str, Any] = {"hf": "srm", "hf_channels": [0, 16, 24], "decoder_channels": [96, 48, 32, 16, 8],
-                                    "fullres_channels": 8, "fuse_kernel": 1, "hybrid": True}
+                                    "fullres_channels": 8, "fuse_kernel": 1, "hybrid": True, "map_prior": 0.05}
 
 PROFILES: dict[str, TrainConfig] = {
     "smoke": TrainConfig(name="smoke", model="unet_small", model_kwargs={"base": 8}, epochs=1, batch_size=8,

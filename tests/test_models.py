@@ -474,5 +474,11 @@ def test_hybrid_map_mixes_texture_and_layout_by_the_gate():
         torch.testing.assert_close(out.map, by_hand)
         hybrid.gate.bias.fill_(0.0)  # g = 1/2: the mean of the two
         torch.testing.assert_close(hybrid(x).map, (plain(x).map + by_hand) / 2)
+        torch.testing.assert_close(hybrid(x).texture, plain(x).map)  # the texture map, for its own loss
+    fresh = create_model("efficientnet_lite0_unet", hybrid=True, **kw)
+    assert torch.sigmoid(fresh.gate.bias).item() == pytest.approx(0.1192, abs=1e-4)  # starts texture-led
+    y = fresh.train()(x)
+    y.map.sum().backward()
+    assert fresh.property_head.fc.weight.grad is None or fresh.property_head.fc.weight.grad.abs().sum() == 0
     with pytest.raises(ValueError, match="num_properties"):
         create_model("efficientnet_lite0_unet", pretrained=False, hybrid=True)

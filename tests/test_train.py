@@ -437,3 +437,49 @@ def test_hybrid_layout_maps_and_balanced_decision_are_fitted_and_stored(data_roo
     assert stored == balanced_threshold(model, training_items(cfg, "val"), cfg.size, "cpu")
     assert decision_threshold(model, cfg2, payload, "cpu") == stored
     assert Locator(res["best"]).threshold == stored
+
+
+def test_ensure_trained_takes_the_shipped_model_when_config_and_data_match(data_root, tmp_path, monkeypatch):
+    """One model: a shipped locator whose recorded config and data manifest hash are the profile's is used
+    instead of training; another config, other data or ``retrain`` do not take it."""
+    import dataclasses
+
+    from fklib.checkpoint import data_manifest_hash, save_locator
+    from fklib.studies import cache
+
+    cfg = tiny_config(tmp_path, "ship", epochs=1)
+    res = fit(cfg, progress=False, log=lambda *_: None)
+    shipped = save_locator(load_checkpoint(res["best"]), tmp_path / "models" / "fakelocator.safetensors")
+    assert load_checkpoint(shipped)["data_manifest_hash"] == data_manifest_hash(cfg.sets) != ""
+    monkeypatch.setattr(cache.paths, "default_locator", lambda: shipped)
+    other_dir = dataclasses.replace(cfg, out_dir=str(tmp_path / "elsewhere"))   # no run of its own there
+    assert cache.shipped_run(cfg) == shipped
+    assert cache.ensure_trained(dataclasses.replace(cfg), log=None) == shipped
+    assert cache.shipped_run(dataclasses.replace(cfg, lr=5e-4)) is None            # another config
+    damaged = load_checkpoint(res["best"])
+    damaged["data_manifest_hash"] = "0" * 64
+    save_locator(damaged, shipped)
+    assert cache.shipped_run(cfg) is None                                         # other data
+    save_locator(load_checkpoint(res["best"]), shipped)
+    trained = cache.ensure_trained(other_dir, retrain=True, log=None)             # --retrain trains
+    assert trained == tmp_path / "elsewhere" / "best.pt" and trained.is_file()
+
+
+def test_patience_stops_after_epochs_without_improvement_and_keeps_the_same_best(data_root, tmp_path):
+    """Early stopping runs exactly the epochs a full run runs up to the stop (same schedule), so the
+    kept best weights are the full run's whenever its best epoch came before the stop."""
+    from fklib.engine.train import epochs_without_improvement
+
+    assert epochs_without_improvement([{"val_score": s} for s in (0.1, 0.5, 0.4, 0.3)]) == 2
+    assert epochs_without_improvement([{"val_score": s} for s in (0.1, 0.5, 0.5)]) == 1  # a tie is no better
+    assert epochs_without_improvement([{"val_score": 0.2}]) == 0
+    full = fit(tiny_config(tmp_path, "full", epochs=4, lr=3e-2), progress=False, log=lambda *_: None)
+    scores = [h["val_score"] for h in full["history"]]
+    best = int(np.argmax(scores))
+    stopped = fit(tiny_config(tmp_path, "stop", epochs=4, lr=3e-2, patience=1), progress=False, log=lambda *_: None)
+    ran = len(stopped["history"])
+    expected = next((k + 1 for k in range(1, 4) if epochs_without_improvement(full["history"][:k + 1]) >= 1), 4)
+    assert ran == expected and [h["val_score"] for h in stopped["history"]] == scores[:ran]
+    if best < ran:
+        a, b = load_checkpoint(full["best"])["model"], load_checkpoint(stopped["best"])["model"]
+        assert all(torch.equal(a[k], b[k]) for k in a)

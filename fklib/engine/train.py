@@ -114,6 +114,8 @@ def training_loss(run: Run, batch: dict) -> torch.Tensor:
         out = run.ddp_model(x, attention=att)
     logit = None if out.logit is None else out.logit.float()
     loss = run.criterion(loss_map(run.criterion, out).float(), y, logit, label)["loss"]
+    if out.texture is not None:  # a hybrid locator: its texture map must localize on its own too
+        loss = loss + run.criterion(out.texture.float(), y, None, label)["loss"]
     if region_target is not None:
         loss = loss + cfg.attention_weight * torch.nn.functional.l1_loss(out.region.float(), region_target)
     if cfg.property_weight > 0:
@@ -216,6 +218,27 @@ def finish(run: Run, log=print) -> torch.nn.Module:
     return model
 
 
+def epochs_without_improvement(history: list[dict]) -> int:
+    """How many of the last epochs of ``history`` came after its best ``val_score`` (0: the last is the best)."""
+    scores = [h.get("val_score", float("-inf")) for h in history]
+    return len(scores) - 1 - max(range(len(scores)), key=lambda i: (scores[i], -i)) if scores else 0
+
+
+def stop_early(run: Run, epoch: int, log=print) -> bool:
+    """Before ``epoch``: have the last ``cfg.patience`` epochs of the history not beaten the best validation
+    score? (decided by rank 0, shared with every rank)"""
+    cfg = run.cfg
+    if cfg.patience is None or not run.history:
+        return False
+    stop = torch.tensor(float(run.rank == 0 and epochs_without_improvement(run.history) >= cfg.patience))
+    if run.world > 1:
+        dist.broadcast(stop, src=0)
+    if stop.item():
+        log(f"stopping after epoch {epoch}: {cfg.patience} epochs without a better validation score "
+            f"(patience); the best epoch's weights are kept")
+    return bool(stop.item())
+
+
 def check_run_folder(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> None:
     """Refuse to start a fresh run over the checkpoints of an existing one, before any data or model.
 
@@ -256,6 +279,8 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=print
     check_run_folder(cfg, resume, overwrite)
     run = setup(cfg, resume, log, train_items, val_items)
     for epoch in range(run.start_epoch, cfg.epochs):
+        if stop_early(run, epoch, log):  # also a resumed run that had stopped early
+            break
         record = train_one_epoch(run, epoch, progress)
         if run.rank == 0:
             if run.val_items:

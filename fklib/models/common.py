@@ -40,6 +40,8 @@ class LocatorOutput(NamedTuple):
             at 299 px, trained by :class:`fklib.losses.DFFDLoss`); ``None`` for the others.
         region: B x 1 x H x W prediction of the face-attention map (the edited property's region),
             a training-only auxiliary target, for a model built with ``region_head=True``; else ``None``.
+        texture: B x 1 x H x W texture map of a hybrid locator before the gate mixes in the layout map
+            (trained with the map loss too, so that the texture branch localizes on its own); else ``None``.
     """
 
     map: Tensor
@@ -47,6 +49,7 @@ class LocatorOutput(NamedTuple):
     property_logits: Optional[Tensor] = None
     coarse_map: Optional[Tensor] = None
     region: Optional[Tensor] = None
+    texture: Optional[Tensor] = None
 
 
 class ImageNetNormalize(nn.Module):

@@ -215,7 +215,10 @@ class EfficientNetLiteUNet(nn.Module):
             with the weights) into ``P = sum_k softmax(property)_k prior_k``. The map is
             ``(1 - g) * t + g * P``: where the texture says the whole face was regenerated (a full
             edit) the gate can take the layout of the recognised property; where only a region was
-            (a splice) it keeps the texture map. Trained end to end by the map loss.
+            (a splice) it keeps the texture map. The map loss trains the gate and (through
+            ``LocatorOutput.texture``, also scored on its own) the texture map; the property head
+            learns from its cross-entropy only (``P`` uses its detached softmax). The gate starts at
+            about 0.12.
         prior_size: side of the stored ``prior_maps`` (resized to the input when they differ).
         fuse_kernel: kernel of the full-resolution fusion conv, 3 (default) or 1 (about 9x fewer
             operations at full resolution, where small-channel convolutions are slowest on CPU).
@@ -269,7 +272,8 @@ class EfficientNetLiteUNet(nn.Module):
         self.gate: Optional[nn.Conv2d] = None
         if hybrid:
             self.gate = nn.Conv2d(decoder_channels[4], 1, kernel_size=1)
-            nn.init.constant_(self.gate.bias, 0.0)  # start at g = 0.5: half texture, half layout
+            # start at g = 0.12: the texture map leads until the gate has learnt where the layout helps
+            nn.init.constant_(self.gate.bias, -2.0)
             self.register_buffer("prior_maps", torch.zeros(num_properties, 1, int(prior_size), int(prior_size)))
 
     def forward(self, x: Tensor, attention: Optional[Tensor] = None) -> LocatorOutput:
@@ -297,8 +301,10 @@ class EfficientNetLiteUNet(nn.Module):
         if self.gate is None:
             return LocatorOutput(texture, logit, prop, None, region)
         gate = torch.sigmoid(self.gate(h))
-        layout = layout_map(prop, self.prior_maps, tuple(x.shape[-2:])).to(texture.dtype)
-        return LocatorOutput((1.0 - gate) * texture + gate * layout, logit, prop, None, region)
+        # the property head learns the property from its own cross-entropy only: the map loss may not turn it
+        # into a switch that silences the layout (it did: it learnt to call splices "Real")
+        layout = layout_map(prop.detach(), self.prior_maps, tuple(x.shape[-2:])).to(texture.dtype)
+        return LocatorOutput((1.0 - gate) * texture + gate * layout, logit, prop, None, region, texture)
 
 
 def layout_map(property_logits: Tensor, prior_maps: Tensor, size: tuple[int, int]) -> Tensor:

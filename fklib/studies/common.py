@@ -26,6 +26,9 @@ from ..engine import evaluate_checkpoint
 
 #: Epochs of the single-property models per profile (the universal model uses its profile's).
 SINGLE_EPOCHS = {"smoke": 1, "cpu": 12, "paper": 10}
+#: The single-property models' budget rule (the same for every loss): up to SINGLE_EPOCHS, stopping after this
+#: many epochs without a better validation score (the best epoch's weights are kept, as without stopping).
+SINGLE_PATIENCE = 3
 #: Test images kept per property in the notebooks' evaluations (``None``: the whole test split).
 EVAL_LIMIT = {"smoke": 4, "cpu": None, "paper": None}
 if dry_run():  # a dry run of a profile (fklib.config.DRY_RUN_ENV): two test images per property
@@ -46,7 +49,8 @@ def single_config(profile: str, prop: str, loss: str = "l1", classifier: bool = 
 
     Starts from ``profile`` and removes what is specific to the universal model (property head,
     prior blend, the noise stream, and :data:`fklib.config.PLAIN_DATA`: reconstructions, splices,
-    degradations, set balancing); classifier weight 1 (balanced), :data:`SINGLE_EPOCHS`.
+    degradations, set balancing); classifier weight 1 (balanced), :data:`SINGLE_EPOCHS` with early stopping
+    (:data:`SINGLE_PATIENCE`), the decision at p(fake) > 0.5 as in the paper.
 
     With the EfficientNet U-Net (``cpu``): batch 8 (the paper's) and ``map_prior=0.05`` (the
     untrained map starts near the GT level instead of 0.5). Chosen on the validation split
@@ -59,7 +63,8 @@ def single_config(profile: str, prop: str, loss: str = "l1", classifier: bool = 
                             *(["fp"] if attention else [])])
     over = dict(name=f"{profile}_{tag}", properties=[prop], sets=["stgan"], loss=loss, classifier=classifier,
                 cls_weight=1.0, balance_classes=True, property_weight=0.0, prior_blend=False,
-                attention=attention, epochs=SINGLE_EPOCHS[profile], **PLAIN_DATA)
+                attention=attention, epochs=SINGLE_EPOCHS[profile], patience=SINGLE_PATIENCE, balanced_decision=False,
+                **PLAIN_DATA)
     if make_config(profile).model == "efficientnet_lite0_unet":
         over.update(batch_size=8, model_kwargs={"map_prior": 0.05})
     return make_config(profile, overrides=over)

@@ -24,7 +24,8 @@ from ..engine import decision_threshold, fit_references, score_items
 from ..metrics import balanced_accuracy
 from ..models.inference import ImagePredictor
 from ..parsing import ParsingAttention, load_parser, parse, region_mask
-from .common import single_config
+from .cache import ensure_trained
+from .common import EVAL_LIMIT, single_config
 
 #: Table 5: trained on Blond_Hair with/without face parsing, tested on these STGAN properties.
 TABLE5_TRAIN, TABLE5_TESTS = "Blond_Hair", ("Black_Hair", "Brown_Hair", "Mouth_Slightly_Open")
@@ -101,6 +102,40 @@ def choose_variant(selection: pd.DataFrame) -> str:
     ``paper`` when every variant collapsed."""
     cand = selection[(selection["method"] != "no_fp") & selection["score"].notna()]
     return str(cand.loc[cand["score"].idxmax(), "method"]) if len(cand) else "paper"
+
+
+#: The table of the attention-variant search (``experiments/attention_variants.py``), in the results folder.
+VARIANTS_TABLE = "table5_variants"
+
+
+def variant_search(profile: str, log=print) -> tuple[pd.DataFrame, str]:
+    """Train every attention variant of :func:`variant_configs`, score them on the validation identities
+    (:func:`variant_selection`) and choose one (:func:`choose_variant`): ``(selection, chosen)``.
+    The ``cpu`` profile's search is run once by ``experiments/attention_variants.py`` and its table
+    committed; notebook 04 reads it (:func:`recorded_selection`) and trains only :func:`shown_variants`."""
+    ckpts = {m: ensure_trained(cfg, log=log) for m, cfg in variant_configs(profile).items()}
+    rows = pd.concat([evaluate_in_region(ck, TABLE5_TESTS, split="val", references=False, limit=EVAL_LIMIT[profile],
+                                         method=m) for m, ck in ckpts.items()], ignore_index=True)
+    selection = variant_selection(rows)
+    return selection, choose_variant(selection)
+
+
+def variants_note(chosen: str) -> str:
+    """The note of the variant search's table."""
+    return (f"Validation identities (STGAN val split), models trained on STGAN {TABLE5_TRAIN} as Table 5. "
+            "`*_coss`: in-region COSS (masked); `*_bacc`: balanced ACC; `score`: mean of (COSS + bACC) / 2; "
+            f"chosen: `{chosen}`. Recorded by `python experiments/attention_variants.py`.")
+
+
+def recorded_selection(results_dir: str | Path) -> pd.DataFrame | None:
+    """The variant search's table in ``<results_dir>/tables`` (:data:`VARIANTS_TABLE`), ``None`` when absent."""
+    path = Path(results_dir) / "tables" / f"{VARIANTS_TABLE}.csv"
+    return pd.read_csv(path) if path.is_file() else None
+
+
+def shown_variants(chosen: str) -> list[str]:
+    """The variants Table 5 prints: ``no_fp``, the paper's ``paper`` (= ``with_fp``) and the chosen one."""
+    return ["no_fp", "paper"] + ([chosen] if chosen != "paper" else [])
 
 
 def collapse_notes(rows: pd.DataFrame, by: tuple[str, ...] = ("method",)) -> list[str]:

@@ -54,10 +54,10 @@ def validation_summary(rows: pd.DataFrame) -> dict:
     for name, sub in rows.groupby("eval_set", sort=False):
         s = summarize(sub)
         mean = s[s["gan"] == "mean"].set_index("predictor")
-        for m in ("acc", "coss", "psnr", "ssim", "auc", "f1"):
+        for m in ("acc", "bacc", "tpr", "tnr", "coss", "psnr", "ssim", "auc", "f1"):
             out[f"{name}_{m}"] = round(float(mean.loc[MODEL, m]), 4)
             for ref in STRONG_REFERENCES:
-                if ref in mean.index and m != "acc":
+                if ref in mean.index and m in ("coss", "psnr", "ssim", "auc", "f1"):
                     out[f"{name}_{m}_{ref}"] = round(float(mean.loc[ref, m]), 4)
         if name == "stgan":
             per = s[s["gan"] != "mean"].set_index(["predictor", "property"])
@@ -71,20 +71,24 @@ def validation_summary(rows: pd.DataFrame) -> dict:
 
 def selection_score(summary: dict) -> float:
     """One number to rank recipes on validation: the mean of STGAN COSS, SSIM and AUC, splice (STGAN
-    and StarGAN) COSS and AUC, StarGAN COSS and AUC, and the ACC of the four sets (higher is better)."""
+    and StarGAN) COSS and AUC, StarGAN COSS and AUC, and the balanced ACC (fakes and reals weigh the
+    same, so calling every real fake does not pay) of the four sets (higher is better). Rows scored
+    before the bACC (``recipes.csv`` rows up to ``u2-srm-cheap``) used the plain ACC."""
     keys = ("stgan_coss", "stgan_ssim", "stgan_auc", "stgan_splice_coss", "stgan_splice_auc", "stargan_splice_coss",
-            "stargan_splice_auc", "stargan_coss", "stargan_auc", "stgan_acc", "stargan_acc", "interfacegan_acc",
-            "stgan_splice_acc")
+            "stargan_splice_auc", "stargan_coss", "stargan_auc", "stgan_bacc", "stargan_bacc", "interfacegan_bacc",
+            "stgan_splice_bacc")
     vals = [summary[k] for k in keys if k in summary and not math.isnan(summary[k])]
     return round(sum(vals) / len(vals), 4) if vals else math.nan
 
 
 
 #: The columns of the compact recipe table (notebook 01): the model's and the layout prior's numbers.
-RECIPE_COLUMNS = ("variant", "device", "train_minutes", "val_score", "stgan_acc", "stgan_coss", "stgan_coss_layout_prior",
+RECIPE_COLUMNS = ("variant", "device", "train_minutes", "val_score", "stgan_acc", "stgan_bacc", "stgan_tnr",
+                  "stgan_coss", "stgan_coss_layout_prior",
                   "stgan_ssim", "stgan_ssim_layout_prior", "stgan_auc", "stgan_auc_layout_prior",
                   "stgan_props_beaten_coss", "stgan_props_beaten_ssim", "stargan_acc", "stargan_coss",
-                  "stargan_auc", "interfacegan_acc", "stgan_splice_acc", "stgan_splice_coss", "stgan_splice_auc",
+                  "stargan_auc", "stargan_bacc", "interfacegan_acc", "interfacegan_bacc", "stgan_splice_acc",
+                  "stgan_splice_tpr", "stgan_splice_coss", "stgan_splice_auc",
                   "stgan_splice_auc_layout_prior", "stargan_splice_coss", "stargan_splice_auc")
 
 

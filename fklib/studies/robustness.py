@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from .. import paths
 from ..checkpoint import load_checkpoint
 from ..config import TrainConfig, check_profile, resolve_device
 from ..data import load_set, stratified_items
@@ -84,20 +85,20 @@ def sweep_axes(profile: str, grid: str = "paper") -> dict[str, tuple]:
     return dict(axes)
 
 
-def augmented_config(profile: str) -> TrainConfig:
+def augmented_config(profile: str, init_from: str | None = None) -> TrainConfig:
     """The universal model of ``profile`` fine-tuned with random degradations (beyond the paper).
 
     The universal config (:func:`fklib.studies.common.universal_config`) with ``degrade_augment=True``
     at the sweep's levels (``degrade_axes="paper"``, :class:`fklib.degrade.RandomDegradation`: p = 0.5,
     one of JPEG / blur / noise / low resolution at a level of the paper grid; GT maps unchanged), ``init_from`` = the universal
-    run (its ``best.pt``), :data:`AUGMENT` epochs (cpu: 3) at ``lr_factor`` (0.2) times the
+    run (``init_from``: the universal checkpoint's path, default its run name, i.e. its ``best.pt``), :data:`AUGMENT` epochs (cpu: 3) at ``lr_factor`` (0.2) times the
     profile's learning rate, same schedule, data, losses and heads; named ``<profile>_degrade_aug``.
     """
     check_profile(profile)
     base = universal_config(profile)
     aug = AUGMENT[profile]
     return dataclasses.replace(base, name=f"{base.name}_degrade_aug", degrade_augment=True, degrade_axes="paper",
-                               degrade_p=0.5, init_from=base.name, epochs=aug["epochs"],
+                               degrade_p=0.5, init_from=init_from or base.name, epochs=aug["epochs"],
                                lr=base.lr * aug["lr_factor"], warmup=0)
 
 
@@ -108,8 +109,10 @@ def ensure_augmented(profile: str, retrain: bool = False, log=print) -> Path:
     started from the universal ``best.pt`` as it is now (``init_sha256`` of its checkpoint).
     """
     log = log or (lambda *_: None)
-    universal = ensure_trained(universal_config(profile), log=log)
-    cfg = augmented_config(profile)
+    universal = ensure_trained(universal_config(profile), log=log)  # the shipped model when it is the profile's
+    root = paths.project_root()
+    start = universal.relative_to(root) if universal.is_relative_to(root) else universal
+    cfg = augmented_config(profile, init_from=str(start))
     best = cfg.checkpoint_dir() / "best.pt"
     if best.is_file() and not retrain:
         try:
