@@ -40,7 +40,7 @@ VARIANTS: dict[str, dict] = {
     "recon": {"include_reconstruction": True},
     "cls1": {"cls_weight": 1.0},
     "bs8": {"batch_size": 8},
-    "unet_small": {"model": "unet_small"},
+    "unet_small": {"model": "unet_small", "model_kwargs": {}},   # the cpu profile's {"hf": "srm"} is EfficientNet's
     "no_flip": {"flip": False},
     "prop": {"property_weight": 0.5},
     "prop+recon": {"property_weight": 0.5, "include_reconstruction": True},

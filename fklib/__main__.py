@@ -5,20 +5,25 @@
     evaluate  evaluate a checkpoint         (one CSV row per image, summary with reference predictors)
     locate    fakeness map of any image     (map PNG, overlay PNG, JSON; default: the shipped model)
     export    ship a checkpoint             (models/fakelocator.safetensors + model card)
+
+Exit status: 0 done, 1 any failure (bad arguments included; one line ``error: ...``), 130 interrupted
+(Ctrl-C) or 143 (SIGTERM) with one line ``interrupted; ...`` (:mod:`fklib.cli`).
 """
 
 from __future__ import annotations
 
-import argparse
+import json
 import sys
 from pathlib import Path
+
+from . import cli
 
 
 def _train(argv: list[str]) -> int:
     from .config import baseline_config, make_config, parse_override  # lazy: `locate` must not import the engine
     from .engine import fit  # lazy: as above
 
-    p = argparse.ArgumentParser(prog="python -m fklib train", description="Train a FakeLocator model.")
+    p = cli.ArgumentParser(prog="python -m fklib train", description="Train a FakeLocator model.")
     p.add_argument("--profile", default="cpu", help="starting point: cpu (default), paper, smoke")
     p.add_argument("--config", type=Path, default=None, help="YAML file of TrainConfig fields (may set 'profile')")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -39,7 +44,10 @@ def _train(argv: list[str]) -> int:
         cfg = make_config(args.profile, args.config, overrides)
     print(f"train: {cfg.name}: model={cfg.model} loss={cfg.loss} size={cfg.size} epochs={cfg.epochs} "
           f"-> {cfg.checkpoint_dir()}")
-    res = fit(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+    try:
+        res = fit(cfg, resume=args.resume, overwrite=args.overwrite, progress=not args.quiet)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(resume_hint(cfg)) from None
     if not Path(res["best"]).is_file():
         print(f"error: {res['best']}: not written (no epoch had a finite validation score); last {res['last']}",
               file=sys.stderr)
@@ -48,13 +56,26 @@ def _train(argv: list[str]) -> int:
     return 0
 
 
+def resume_hint(cfg) -> str:
+    """What an interrupted ``train`` says: how to go on from its ``last.pt`` (or that there is none yet)."""
+    from .checkpoint import load_checkpoint  # lazy: `locate` must not import the engine
+
+    last = cfg.checkpoint_dir() / "last.pt"
+    try:
+        epoch = json.loads(load_checkpoint(last)["history"])[-1]["epoch"]
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return f"no epoch finished, nothing to resume ({last} not written)"
+    return f"resume with --resume ({last}, after epoch {epoch} of {cfg.epochs})"
+
+
 def _evaluate(argv: list[str]) -> int:
     import pandas as pd
 
     from .data.readers import BadFilesError  # lazy: each command imports only what it needs
-    from .engine import evaluate_checkpoint, side_by_side, summarize  # lazy: `locate` must not import the engine
+    from . import engine  # lazy: `locate` must not import the engine
+    from .files import check_out_file, write_atomically  # lazy: each command imports only what it needs
 
-    p = argparse.ArgumentParser(prog="python -m fklib evaluate", description="Evaluate a checkpoint.")
+    p = cli.ArgumentParser(prog="python -m fklib evaluate", description="Evaluate a checkpoint.")
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--data", type=Path, default=None, help="folder in a reader layout (default data/<set>)")
     p.add_argument("--set", dest="set_name", default="stgan",
@@ -67,21 +88,22 @@ def _evaluate(argv: list[str]) -> int:
     p.add_argument("--skip-bad", action="store_true",
                    help="evaluate the readable files and list the bad ones (default: name every bad file, stop)")
     args = p.parse_args(argv)
+    if args.out:
+        check_out_file(args.out)  # before the evaluation: a bad --out fails at once, naming it
     try:
-        df = evaluate_checkpoint(args.checkpoint, args.set_name, args.data, args.split, device=args.device,
-                                 references=not args.no_references, tta=args.tta, skip_bad=args.skip_bad)
+        df = engine.evaluate_checkpoint(args.checkpoint, args.set_name, args.data, args.split, device=args.device,
+                                        references=not args.no_references, tta=args.tta, skip_bad=args.skip_bad)
     except BadFilesError as err:
         print(f"error: {err}\n(--skip-bad evaluates the other files)", file=sys.stderr)
         return 1
     for msg in df.attrs.get("skipped", []):
         print(f"evaluate: skipped {msg}", file=sys.stderr)
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        df.to_csv(args.out, index=False)
+        write_atomically(args.out, lambda tmp: df.to_csv(tmp, index=False))
         print(f"evaluate: {len(df)} rows -> {args.out}")
     with pd.option_context("display.width", 250, "display.max_rows", 200, "display.max_columns", 50,
                            "display.float_format", "{:.4f}".format):
-        print(side_by_side(summarize(df)))
+        print(engine.side_by_side(engine.summarize(df)))
     return 0
 
 
@@ -94,9 +116,9 @@ def _locate(argv: list[str]) -> int:
 def _export(argv: list[str]) -> int:
     from .export import export  # lazy: imports the engine
 
-    p = argparse.ArgumentParser(prog="python -m fklib export",
-                                description="Ship a checkpoint as safetensors with its model card (evaluated on "
-                                            "the public STGAN test split).")
+    p = cli.ArgumentParser(prog="python -m fklib export",
+                           description="Ship a checkpoint as safetensors with its model card (evaluated on "
+                                       "the public STGAN test split).")
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--out", type=Path, default=None, help="default: models/fakelocator.safetensors")
     p.add_argument("--command", default=None, help="the training command to record (default from the config)")
@@ -120,13 +142,10 @@ def main(argv: list[str] | None = None) -> int:
         from .data.__main__ import main as data_main  # lazy: each command imports only what it needs
         return data_main(argv[1:])
     if argv[0] not in COMMANDS:
-        print(f"unknown command {argv[0]!r}\n{__doc__}", file=sys.stderr)
-        return 2
-    try:
-        return COMMANDS[argv[0]](argv[1:])
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 1
+        print(f"error: unknown command {argv[0]!r}; expected one of data, {', '.join(COMMANDS)} "
+              "(python -m fklib --help)", file=sys.stderr)
+        return cli.EXIT_ERROR
+    return cli.run(lambda: COMMANDS[argv[0]](argv[1:]))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@
   and primitive values written to a temporary file and renamed; they load with
   ``torch.load(path, weights_only=True)``, so loading never runs code. A ``.safetensors`` file
   (:func:`save_locator`, what ``python -m fklib export`` ships) loads into the same payload dict.
+  Any other file is refused in one line saying what it is (:func:`what_file_is`: a safetensors file
+  with another suffix, JSON, text, a pickle, a symlink loop, ...), never with torch's advice to load
+  it with ``weights_only=False``.
   Both record the SHA-256 of their weights (:func:`weights_sha256`, key ``weights_sha256``), checked
   on every load: a damaged file is refused naming it (files written before the hash load as before).
 - :func:`build_model` -- the model of a :class:`~fklib.config.TrainConfig`;
@@ -15,20 +18,25 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import platform
+import re
+import stat
 import subprocess
+import warnings
 from pathlib import Path
 
 import torch
 
 from . import paths
-from .config import PROPERTY_CLASSES, TrainConfig
+from .config import PROPERTY_CLASSES, ConfigError, TrainConfig
 from .data import manifest_hash
 from .data.fetching import sha256_file
 from .data.sets import set_folder_name
+from .files import honour_umask, partial_target, write_atomically
 from .models import PriorBlend, create_model
 from .metrics.classification import stored_threshold
 from .models.registry import accepts
@@ -121,17 +129,66 @@ def check_payload(path: Path, payload) -> dict:
 # --- files --------------------------------------------------------------------------------------
 
 def save_checkpoint(path: Path, payload: dict) -> None:
-    """Write ``payload`` with torch.save to a temp file beside ``path``, then rename.
+    """Write ``payload`` with torch.save to a temp file beside ``path``, then rename
+    (:func:`fklib.files.write_atomically`: an interrupted write leaves the old file and no partial one).
 
     A payload with ``model`` weights gets their :func:`weights_sha256` (key ``weights_sha256``).
     """
     path = Path(path)
     if "model" in payload:
         payload = {**payload, "weights_sha256": weights_sha256(weight_tensors(payload))}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    torch.save(payload, tmp)
-    os.replace(tmp, path)
+    write_atomically(path, lambda tmp: torch.save(payload, tmp))
+
+
+#: What a checkpoint is expected to be, said after "not a checkpoint".
+_EXPECTED = "expected a .pt checkpoint written by torch.save or a .safetensors locator"
+
+
+def _looks_like_safetensors(head: bytes, size: int) -> bool:
+    """The first bytes of a safetensors file: an 8-byte little-endian header length, then a JSON object."""
+    n = int.from_bytes(head[:8], "little") if len(head) >= 9 else 0
+    return 2 <= n <= size - 8 and head[8:9] == b"{"
+
+
+def what_file_is(path: Path) -> str:
+    """What ``path`` holds, from its first bytes: ``"zip"`` (torch.save's format), ``"safetensors"``, or a
+    phrase for anything else ("a JSON file", "a text file", "a Python pickle", "an empty file", ...)."""
+    size = path.stat().st_size
+    if size == 0:
+        return "an empty file"
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+    if head.startswith(b"PK\x03\x04"):
+        return "zip"
+    if _looks_like_safetensors(head, size):
+        return "safetensors"
+    if head[:1] == b"\x80":
+        return "a plain Python pickle (loading one can run code; it is not read)"
+    try:
+        text = head.decode("utf-8") if len(head) == size else head[:-4].decode("utf-8", errors="strict")
+    except UnicodeDecodeError:
+        text = None
+    if text is not None and "\x00" not in text:
+        if text.lstrip()[:1] in ("{", "[") and size <= (64 << 20):
+            try:
+                json.loads(path.read_text(encoding="utf-8"))
+                return "a JSON file"
+            except ValueError:
+                pass
+        return "a text file"
+    return "an unknown binary format"
+
+
+def _torch_refusal(err: BaseException) -> str:
+    """Why torch's weights-only loader refused a file, in a few words (never its advice to load unsafely)."""
+    text = str(err)
+    found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", text)
+    if found:
+        return (f"a torch file whose pickle refers to {found.group(1)} (loading it could run code; only tensors "
+                "and plain values are loaded)")
+    found = re.search(r"WeightsUnpickler error: ([^\n]+)", text)
+    detail = found.group(1).strip() if found else (text.splitlines()[0] if text else type(err).__name__)
+    return f"a damaged or foreign torch file ({type(err).__name__}: {detail[:200]})"
 
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -140,24 +197,46 @@ def load_checkpoint(path: str | Path) -> dict:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: naming the file: not loadable, not an fklib checkpoint, or damaged.
+        ValueError: naming the file in one line: not loadable (saying what the file is: a safetensors file
+            with another suffix, JSON, text, a pickle, a folder, a symlink loop, ...), not an fklib
+            checkpoint, or damaged.
     """
     path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: no such checkpoint")
-    if path.suffix == ".safetensors":
-        return check_payload(path, load_locator(path))
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        st = path.stat()
+    except OSError as err:
+        if err.errno == errno.ELOOP:
+            raise ValueError(f"{path}: a symlink loop, not a checkpoint") from None
+        if path.is_symlink():
+            raise FileNotFoundError(f"{path}: a broken symlink (to {os.readlink(path)}): no such checkpoint") from None
+        raise FileNotFoundError(f"{path}: no such checkpoint") from None
+    if stat.S_ISDIR(st.st_mode):
+        raise ValueError(f"{path}: a folder, not a checkpoint file")
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError(f"{path}: not a regular file, not a checkpoint")
+    if partial_target(path).suffix == ".safetensors":  # also the partial file of one (export evaluates it)
+        return check_payload(path, load_locator(path))
+    kind = what_file_is(path)
+    if kind == "safetensors":
+        raise ValueError(f"{path}: a safetensors file, but named like a .pt checkpoint: rename it to end in "
+                         ".safetensors")
+    if kind != "zip":
+        raise ValueError(f"{path}: {kind}, not a checkpoint ({_EXPECTED})")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # noqa: BLE001 - any unpickling failure is a bad file for the user
-        raise ValueError(f"{path}: not a loadable fklib checkpoint ({type(err).__name__}: {err})") from err
+        raise ValueError(f"{path}: {_torch_refusal(err)}, not an fklib checkpoint") from None
     return check_payload(path, payload)
 
 
-def save_locator(payload: dict, out: str | Path) -> Path:
+def save_locator(payload: dict, out: str | Path, atomic: bool = True) -> Path:
     """Write a checkpoint payload (as :func:`load_checkpoint` returns it) as safetensors: float32 weights,
     ``prior_maps`` when present, and the :data:`LOCATOR_META_KEYS` as string metadata (with the
-    :func:`weights_sha256` of the stored tensors); no pickle."""
+    :func:`weights_sha256` of the stored tensors); no pickle. The file gets the umask's mode (safetensors
+    makes it ``0600``). ``atomic``: through a partial file renamed to ``out``; ``False`` writes ``out``
+    itself (a partial name of the caller's, as ``export`` renames its files together)."""
     from safetensors.torch import save_file
 
     out = Path(out)
@@ -171,11 +250,11 @@ def save_locator(payload: dict, out: str | Path) -> Path:
             value = payload[key]
             meta[key] = value if isinstance(value, str) else json.dumps(value)
     meta["weights_sha256"] = weights_sha256(tensors)  # of the tensors as stored (float32)
+    if atomic:
+        return write_atomically(out, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.{os.getpid()}.part")
-    save_file(tensors, str(tmp), metadata=meta)
-    os.replace(tmp, out)
-    return out
+    save_file(tensors, str(out), metadata=meta)
+    return honour_umask(out)
 
 
 def load_locator(path: str | Path) -> dict:
@@ -210,7 +289,36 @@ def config_of(payload: dict) -> TrainConfig:
 
 
 def build_model(cfg: TrainConfig, pretrained: bool = True) -> torch.nn.Module:
-    """The config's model; ``pretrained=False`` skips loading ImageNet/COCO weights (a checkpoint follows)."""
+    """The config's model; ``pretrained=False`` skips loading ImageNet/COCO weights (a checkpoint follows).
+
+    Raises:
+        ConfigError: naming ``model_kwargs``: the model's constructor refused them (``{base: 0}``).
+    """
+    kwargs = model_arguments(cfg, pretrained)
+    try:
+        return create_model(cfg.model, classifier=cfg.classifier, **kwargs)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"config field 'model_kwargs': expected arguments model {cfg.model!r} accepts, got "
+                          f"{cfg.model_kwargs!r} ({err})") from None
+
+
+def check_model_config(cfg: TrainConfig) -> None:
+    """Build the config's model without weights (on the ``meta`` device, torch's RNG state kept) so that
+    ``model_kwargs`` its constructor refuses fail now, in one line naming the field, before any data.
+
+    Raises:
+        ConfigError: see :func:`build_model`.
+    """
+    rng = torch.get_rng_state()
+    try:
+        with torch.device("meta"):
+            build_model(cfg, pretrained=False)
+    finally:
+        torch.set_rng_state(rng)
+
+
+def model_arguments(cfg: TrainConfig, pretrained: bool = True) -> dict:
+    """The keyword arguments :func:`build_model` passes to the config's model (besides ``classifier``)."""
     kwargs = dict(cfg.model_kwargs)
     if cfg.property_weight > 0:
         kwargs["num_properties"] = len(PROPERTY_CLASSES)
@@ -222,7 +330,7 @@ def build_model(cfg: TrainConfig, pretrained: bool = True) -> torch.nn.Module:
         kwargs["prior_size"] = cfg.size
     if not pretrained and accepts(cfg.model, "pretrained"):
         kwargs["pretrained"] = False
-    return create_model(cfg.model, classifier=cfg.classifier, **kwargs)
+    return kwargs
 
 
 def _names(keys: list[str]) -> str:
@@ -260,7 +368,10 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfi
     """
     ckpt = load_checkpoint(path)
     cfg = config_of(ckpt)
-    model = build_model(cfg, pretrained=False)  # the checkpoint holds the trained weights
+    try:
+        model = build_model(cfg, pretrained=False)  # the checkpoint holds the trained weights
+    except ConfigError as err:
+        raise ValueError(f"{path}: {err}") from None
     check_weights(Path(path), model, ckpt["model"], cfg.model)
     model.load_state_dict(ckpt["model"])
     if "prior_maps" in ckpt:

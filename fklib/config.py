@@ -23,8 +23,9 @@ from . import paths
 from .data import ENTIRE, REAL, RECONSTRUCTION, STARGAN_PROPERTIES, STGAN_PROPERTIES
 from .data.sets import SET_FOLDERS
 from .data.splices import SPLICE_KINDS, SPLICE_SETS
-from .losses import MAP_LOSSES
-from .models import list_models
+from .losses import MAP_LOSSES, make_criterion
+from .models import list_models, min_input_size
+from .models.registry import accepts, keyword_arguments
 
 #: The profiles, in the order of their cost: ``smoke`` proves the pipeline runs, ``cpu`` (default)
 #: is the committed results on 2 CPU cores, ``paper`` is the paper's setting on a GPU.
@@ -48,6 +49,9 @@ PROPERTY_CLASSES = (REAL, *STGAN_PROPERTIES, RECONSTRUCTION, ENTIRE)
 #: which ``locate`` never needs).
 DEGRADE_AXES = ("paper", "augment")
 _DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+#: Model arguments that other fields set (:func:`fklib.checkpoint.build_model`): not for ``model_kwargs``.
+RESERVED_MODEL_KWARGS = {"classifier": "the 'classifier' field", "num_properties": "'property_weight' > 0",
+                         "attention_on": "attention_mode='skip'", "region_head": "attention_mode='auxiliary'"}
 
 
 class ConfigError(ValueError):
@@ -60,12 +64,15 @@ class TrainConfig:
 
     Attributes:
         name: run name; checkpoints go to ``out_dir`` (default ``checkpoints/<name>``).
-        model: registry name for :func:`fklib.models.create_model`; ``model_kwargs`` passed on.
+        model: registry name for :func:`fklib.models.create_model`; ``model_kwargs`` passed on (their
+            names are checked against the constructor's signature when the config is built; their
+            values when the model is built, before any data: :func:`fklib.checkpoint.check_model_config`).
         classifier: add the real/fake classifier head (``False`` = the paper's "no cl").
         loss: map loss (``l1``, ``l2``, ``focal``, ``dice``, ``ssim`` or a sum such as ``l1+ssim``);
             ``cls_weight`` = λ for the BCE term. ``dffd`` is the Table-2 baseline's own objective
             (:class:`fklib.losses.DFFDLoss` on the model's ``coarse_map``; use with
-            ``model=dffd_xception``, see :func:`baseline_config`).
+            ``model=dffd_xception``, see :func:`baseline_config`). ``loss_kwargs`` go to the loss
+            (:func:`fklib.losses.make_criterion`, built once when the config is, to check them).
         property_weight: > 0 adds an auxiliary head predicting the edited property
             (:data:`PROPERTY_CLASSES`) trained with cross-entropy of this weight (beyond the paper).
         prior_blend: with a property head, blend the map with the per-property training mean
@@ -77,7 +84,8 @@ class TrainConfig:
         balanced_decision: after training, choose the classifier's decision threshold on the
             validation items for balanced accuracy (TPR + TNR) / 2 and store it in ``best.pt``
             (``decision_threshold``; else ``p(fake) > 0.5``).
-        size: training and evaluation resolution (px).
+        size: training and evaluation resolution (px); at least the model's smallest input
+            (:func:`fklib.models.min_input_size`: 16 for ``unet_small``).
         epochs, batch_size, lr, betas, weight_decay: Adam settings (the paper: 10, 8, 1e-4,
             (0.99, 0.999), 1e-7).
         schedule: ``constant`` or ``cosine`` (cosine decay to 0 over all steps, after ``warmup`` steps).
@@ -306,9 +314,24 @@ def _check_ranges(c: TrainConfig) -> None:
 
     need(bool(c.name.strip()), "name", "a non-empty run name")
     need(c.model in list_models(), "model", f"one of {list_models()}")
+    smallest = min_input_size(c.model)
+    need(c.size >= smallest, "size", f"an integer >= {smallest} for model {c.model!r} (its downsampling needs "
+                                     f"at least {smallest} px)")
+    for key in c.model_kwargs:
+        if key in RESERVED_MODEL_KWARGS:
+            raise _fail("model_kwargs", f"no {key!r} (set by {RESERVED_MODEL_KWARGS[key]})", c.model_kwargs)
+        if not (isinstance(key, str) and accepts(c.model, key)):
+            allowed = [k for k in keyword_arguments(c.model) if k not in RESERVED_MODEL_KWARGS]
+            raise _fail("model_kwargs", f"keyword arguments of model {c.model!r} ({', '.join(allowed)}); {key!r} "
+                                        "is not one", c.model_kwargs)
     parts = c.loss.split("+")
     need(c.loss == DFFD_LOSS or all(p in MAP_LOSSES for p in parts), "loss",
          f"one of {sorted(MAP_LOSSES)}, a '+' sum of them (e.g. 'l2+ssim') or {DFFD_LOSS!r}")
+    if c.loss_kwargs:
+        try:
+            make_criterion(c.loss, **c.loss_kwargs)  # small modules: the loss's own signature and checks
+        except (TypeError, ValueError) as err:
+            raise _fail("loss_kwargs", f"keyword arguments of loss {c.loss!r} ({err})", c.loss_kwargs) from None
     for name in ("cls_weight", "property_weight", "weight_decay", "lr", "attention_sigma"):
         need(getattr(c, name) >= 0, name, "a number >= 0")
     need(c.patience is None or c.patience >= 1, "patience", "None or a whole number >= 1")

@@ -13,18 +13,26 @@ writes the weights, evaluates them on the public STGAN test split (model and the
 references) and writes the card data ``<out>.json`` and the card ``<out>.md``. The SHA-256 of the
 weights (:func:`fklib.checkpoint.weights_sha256`) is in the file's metadata, checked on every load,
 and in the card (``weights_sha256``); the card JSON holds ``null`` where a value is missing, never NaN.
+
+Nothing the user had is lost (:func:`check_targets`, before anything is loaded or written): ``--out``
+must end in ``.safetensors`` and neither it nor its card files may be the checkpoint itself, and
+its folder must be writable. The weights, the card JSON and the card MD are written under partial
+names (``.<name>.<pid>.part``), the weights evaluated from there, and the three renamed into place
+together only once everything succeeded: an export killed at any point leaves the previous model
+and card as they were, and the next export into the folder removes the partial files it left.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 from . import paths
 from .checkpoint import load_checkpoint, machine_description, model_from_checkpoint, save_locator
 from .engine import evaluate_checkpoint, summary_means
-from .files import json_safe
+from .files import check_out_file, honour_umask, json_safe, partial_path, remove_partials
 from .models import count_parameters
 from .studies.card import limits, limits_markdown
 
@@ -78,10 +86,45 @@ def card_markdown(card: dict, weights: Path) -> str:
     return "\n".join(lines)
 
 
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_targets(checkpoint: str | Path, out: Path, evaluate: bool = True) -> list[Path]:
+    """The files :func:`export` writes (weights, and with ``evaluate`` the card JSON and MD), once each is
+    known to be writable and none is the checkpoint itself; nothing is loaded or written.
+
+    Raises:
+        ValueError: naming the file: ``out`` does not end in ``.safetensors``, a target is the checkpoint
+            (or the same file through a link), a folder, under a file, or in a folder that cannot be written.
+    """
+    if out.suffix != ".safetensors":
+        raise ValueError(f"{out}: an exported locator is a .safetensors file; give --out a name ending in "
+                         ".safetensors (nothing written)")
+    targets = [out] + ([out.with_suffix(".json"), out.with_suffix(".md")] if evaluate else [])
+    for target in targets:
+        if _same_file(target, Path(checkpoint)):
+            raise ValueError(f"{target}: is the checkpoint itself ({checkpoint}); export to another --out "
+                             "(nothing written)")
+        check_out_file(target)
+    return targets
+
+
 def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool = True,
            command: str | None = None, note: str | None = None) -> dict:
-    """Ship ``checkpoint``: weights to ``out`` (default :func:`fklib.paths.default_locator`), card data and card beside it."""
+    """Ship ``checkpoint``: weights to ``out`` (default :func:`fklib.paths.default_locator`), card data and card
+    beside it, renamed into place together once the weights are evaluated (see the module doc).
+    ``evaluate=False`` writes the weights only (no evaluation; a card already beside ``out`` is left as it was).
+
+    Raises:
+        ValueError: naming the file, before anything is loaded or written (:func:`check_targets`); a
+            checkpoint that cannot be loaded (:func:`fklib.checkpoint.load_checkpoint`).
+    """
     out = Path(out) if out is not None else paths.default_locator()
+    targets = check_targets(checkpoint, out, evaluate)
     payload = load_checkpoint(checkpoint)
     history = json.loads(payload["history"]) if isinstance(payload.get("history"), str) else payload.get("history", [])
     if "train_wall_seconds" in payload:
@@ -94,26 +137,33 @@ def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool
     if command is not None:
         payload["command"] = command
     payload.setdefault("command", "python -m fklib train --profile " + json.loads(payload["config"])["name"])
-    save_locator(payload, out)
-    model, cfg, shipped = model_from_checkpoint(out)
-    card = {"weights": out.name, "weights_sha256": shipped["weights_sha256"], "command": payload["command"],
-            "export_command": f"python -m fklib export --checkpoint {checkpoint} --out {out.name}",
-            "config": cfg.to_dict(), "git_commit": payload.get("git_commit", "unknown"),
-            "data_manifest_hash": payload.get("data_manifest_hash", ""), "machine": payload["machine"],
-            "train_seconds": float(payload["train_seconds"]), "train_time_kind": payload["train_time_kind"],
-            "prior_alpha": payload.get("prior_alpha"),
-            "parameters": count_parameters(model), "bytes": out.stat().st_size, "note": note}
-    if evaluate:
-        df = evaluate_checkpoint(out, "stgan", split="test", model=model, cfg=cfg, payload=payload, device="cpu")
-        model_rows = df[df["predictor"] == "model"]
-        card["test"] = summary_means(df)
-        card["test_n_fakes"] = int((model_rows["label"] == 1).sum())
-        card["test_n_reals"] = int((model_rows["label"] == 0).sum())
-        card["limits"] = limits(out)
-        json_path = out.with_suffix(".json")
-        tmp = json_path.with_name(f".{json_path.name}.part")
-        tmp.write_text(json.dumps(json_safe(card), indent=2, allow_nan=False) + "\n")
-        os.replace(tmp, json_path)
-        md_path = out.with_suffix(".md")
-        md_path.write_text(card_markdown(card, out))
+    out.parent.mkdir(parents=True, exist_ok=True)
+    remove_partials(out.parent, "|".join(re.escape(t.name) for t in targets))  # a killed export's
+    partial = {t: partial_path(t) for t in targets}
+    try:
+        weights = save_locator(payload, partial[out], atomic=False)
+        model, cfg, shipped = model_from_checkpoint(weights)
+        card = {"weights": out.name, "weights_sha256": shipped["weights_sha256"], "command": payload["command"],
+                "export_command": f"python -m fklib export --checkpoint {checkpoint} --out {out.name}",
+                "config": cfg.to_dict(), "git_commit": payload.get("git_commit", "unknown"),
+                "data_manifest_hash": payload.get("data_manifest_hash", ""), "machine": payload["machine"],
+                "train_seconds": float(payload["train_seconds"]), "train_time_kind": payload["train_time_kind"],
+                "prior_alpha": payload.get("prior_alpha"),
+                "parameters": count_parameters(model), "bytes": weights.stat().st_size, "note": note}
+        if evaluate:
+            df = evaluate_checkpoint(weights, "stgan", split="test", model=model, cfg=cfg, payload=payload,
+                                     device="cpu")
+            model_rows = df[df["predictor"] == "model"]
+            card["test"] = summary_means(df)
+            card["test_n_fakes"] = int((model_rows["label"] == 1).sum())
+            card["test_n_reals"] = int((model_rows["label"] == 0).sum())
+            card["limits"] = limits(weights)
+            card_json = json.dumps(json_safe(card), indent=2, allow_nan=False) + "\n"
+            partial[out.with_suffix(".json")].write_text(card_json)
+            partial[out.with_suffix(".md")].write_text(card_markdown(card, out))
+        for target in targets:  # all evaluated and written: into place together
+            os.replace(honour_umask(partial[target]), target)
+    finally:
+        for tmp in partial.values():
+            tmp.unlink(missing_ok=True)
     return card

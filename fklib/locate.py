@@ -20,6 +20,11 @@ Outputs never overwrite an input, and no two inputs share a stem: every output n
 before anything is written (:func:`output_stems`). ``--out`` is checked (a folder, writable)
 before the model is loaded. Each image's files are written under an exclusive lock on ``--out``,
 so two runs into one folder never mix the files of one image.
+
+Each file is written under a hidden partial name (``.<name>.<pid>.part``) and renamed; Ctrl-C or
+SIGTERM removes the partial file being written and ends with one line, ``interrupted; N of M images
+written`` (exit 130, or 143 for SIGTERM); the partial files of a killed run (SIGKILL) are removed by
+the next run into the folder.
 """
 
 from __future__ import annotations
@@ -28,18 +33,18 @@ import argparse
 import json
 import math
 import os
+import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import colors, paths
+from . import cli, colors, paths
 from .checkpoint import model_from_checkpoint
 from .data.images import load_rgb
-from .files import folder_lock, json_safe
+from .files import check_out_dir, folder_lock, json_safe, prepare_out_dir, remove_partials, write_atomically
 from .metrics.classification import decide, stored_threshold
 from .models.inference import ImagePredictor
 
@@ -47,6 +52,8 @@ from .models.inference import ImagePredictor
 LOCATE_MAX_PIXELS = 64_000_000
 #: The files written per image: kind -> suffix after the stem.
 OUTPUT_SUFFIXES = {"map": "_map.png", "json": ".json", "overlay": "_overlay.png"}
+#: The names whose partial files (``.<name>.<pid>.part``) ``locate`` removes: any of its output names.
+PARTIAL_NAMES = ".+(?:" + "|".join(re.escape(s) for s in OUTPUT_SUFFIXES.values()) + ")"
 
 
 @dataclass
@@ -171,14 +178,7 @@ def save_overlay_png(rgb: np.ndarray, m: np.ndarray, path: Path, title: str | No
 
 
 def _atomic_save(write, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_atomically(path, write)  # a partial name, renamed; removed when the write fails or is interrupted
 
 
 def _file_key(path: Path):
@@ -218,33 +218,17 @@ def output_stems(paths: list[Path], out_dir: str | Path | None = None,
     return stems
 
 
-def prepare_out_dir(out_dir: str | Path) -> Path:
-    """``out_dir``, created when missing, once it is known to be a folder this process can write into.
-
-    Raises:
-        ValueError: naming it: it exists and is not a folder, lies under a file, or cannot be written.
-    """
-    out_dir = Path(out_dir)
-    if out_dir.exists() and not out_dir.is_dir():
-        raise ValueError(f"{out_dir}: exists and is not a folder")
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out_dir):  # the one sure test (permissions, read-only mounts, root)
-            pass
-    except OSError as e:
-        raise ValueError(f"{out_dir}: cannot write into this output folder ({e.strerror or e})") from None
-    return out_dir
-
-
 def locate_files(images: list[str | Path], out_dir: str | Path = "located", checkpoint: str | Path | None = None,
                  bits: int = 16, overlay: bool = True, max_pixels: int = LOCATE_MAX_PIXELS,
                  locator: Locator | None = None, log=print, err=None) -> tuple[list[dict], list[str]]:
     """Locate each image, writing map, overlay and JSON; return (the JSON records, the error lines).
 
-    ``out_dir`` is checked first (:func:`prepare_out_dir`) and every output name planned before
-    anything is written (:func:`output_stems`); an image's files are written together under an
-    exclusive lock on ``out_dir`` (:func:`fklib.files.folder_lock`). A bad image (or a write that
-    fails) gives one error line naming it and the next image runs.
+    ``out_dir`` is checked first (:func:`fklib.files.prepare_out_dir`) and every output name planned
+    before anything is written (:func:`output_stems`); an image's files are written together under an
+    exclusive lock on ``out_dir`` (:func:`fklib.files.folder_lock`), where the partial files a killed
+    run left are removed first. A bad image (or a write that fails) gives one error line naming it and
+    the next image runs. Interrupted (``KeyboardInterrupt``), it re-raises one saying how many images
+    were written.
     """
     err = err or (lambda s: print(s, file=sys.stderr))
     out_dir = prepare_out_dir(out_dir)
@@ -253,6 +237,17 @@ def locate_files(images: list[str | Path], out_dir: str | Path = "located", chec
     stems = output_stems(paths, out_dir, tuple(suffixes.values()))
     locator = locator or Locator(checkpoint)
     records, errors = [], []
+    with folder_lock(out_dir):  # no other run is writing now: the partial files found are a killed run's
+        remove_partials(out_dir, PARTIAL_NAMES)
+    try:
+        _locate_each(paths, stems, out_dir, suffixes, bits, overlay, max_pixels, locator, log, err, records, errors)
+    except KeyboardInterrupt:
+        raise KeyboardInterrupt(f"{len(records)} of {len(paths)} images written") from None
+    return records, errors
+
+
+def _locate_each(paths, stems, out_dir, suffixes, bits, overlay, max_pixels, locator, log, err, records, errors):
+    """The loop of :func:`locate_files`: appends to ``records`` and ``errors`` as each image is done."""
     for path, stem in zip(paths, stems):
         t0 = time.perf_counter()
         files = {k: out_dir / f"{stem}{suffix}" for k, suffix in suffixes.items()}
@@ -281,12 +276,15 @@ def locate_files(images: list[str | Path], out_dir: str | Path = "located", chec
         records.append(record)
         p = "n/a" if prob is None else f"{prob:.3f}"
         log(f"{path}: {res.decision()} (p={p}), map mean {record['map']['mean']:.3f} -> {files['map']}")
-    return records, errors
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fklib locate", description=__doc__.split("\n\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    return cli.run(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
+    p = cli.ArgumentParser(prog="python -m fklib locate", description=__doc__.split("\n\n")[0],
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("images", nargs="+", type=Path, help="image files (any size; PNG, JPEG, ...)")
     p.add_argument("--out", type=Path, default=Path("located"), help="output folder (default: located/)")
     p.add_argument("--checkpoint", type=Path, default=None,
@@ -296,14 +294,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-pixels", type=int, default=LOCATE_MAX_PIXELS,
                    help=f"refuse larger images before decoding (default {LOCATE_MAX_PIXELS})")
     args = p.parse_args(argv)
-    try:
-        prepare_out_dir(args.out)  # before the model: a bad --out fails at once, naming it
-        locator = Locator(args.checkpoint)
-        _, errors = locate_files(args.images, args.out, bits=args.bits, overlay=not args.no_overlay,
-                                 max_pixels=args.max_pixels, locator=locator)
-    except (FileNotFoundError, ValueError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    check_out_dir(args.out)  # before the model: a bad --out fails at once, naming it (nothing created yet)
+    locator = Locator(args.checkpoint)
+    _, errors = locate_files(args.images, args.out, bits=args.bits, overlay=not args.no_overlay,
+                             max_pixels=args.max_pixels, locator=locator)
     return 1 if errors else 0
 
 

@@ -11,11 +11,14 @@ inline images replaced by a pointer to the PNG the notebook saved, so the copies
 The run stops at the first failing notebook and names it and the failing cell. A line per notebook
 is printed when it starts and ends, and everything a notebook prints (training epochs, evaluation
 steps) is streamed as it happens, prefixed by the notebook's name.
+
+Every argument is checked before anything is written (the profile, ``--only``, a ``--results`` folder
+that is a file or cannot be written): a bad one is one line ``error: ...`` and exit status 1, as for
+every command (:mod:`fklib.cli`), and no ``PROFILE`` marker or folder is left behind.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import re
@@ -24,8 +27,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import paths
+from . import cli, paths
 from .config import PROFILE_NAMES as PROFILES
+from .files import check_out_dir
 _NUMBERED = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
 _DEMO = re.compile(r"^demo_[A-Za-z0-9_]+\.ipynb$")
 #: The notebook that writes ``results/README.md`` from the tables of the others.
@@ -268,9 +272,13 @@ def claim_results(folder: Path, profile: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fklib.pipeline", description=__doc__.split("\n\n")[0])
+    return cli.run(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
+    p = cli.ArgumentParser(prog="python -m fklib.pipeline", description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", default="cpu", choices=PROFILES,
-                   help="smoke (CI, minutes), cpu (default, <= 60 min on 2 cores), paper (GPU, 224 px)")
+                   help="smoke (CI, minutes), cpu (default; about 2 h on 2 cores, see the README), paper (GPU, 224 px)")
     p.add_argument("--only", default=None, help="comma-separated notebook numbers or names, e.g. 02,03")
     p.add_argument("--retrain", action="store_true",
                    help="train the universal model from scratch (notebook 01) instead of using the shipped "
@@ -280,19 +288,20 @@ def main(argv: list[str] | None = None) -> int:
                         "for cpu, results/<profile>/ for smoke and paper; a folder written by another "
                         "profile is refused")
     args = p.parse_args(argv)
+    only = args.only.split(",") if args.only else None
+    list_notebooks(only=only)  # an --only that names no notebook fails here, before anything is written
     if args.results is not None:
+        check_out_dir(args.results)  # a file, under a file, read-only: named now, not in the first notebook
         os.environ["FKLIB_RESULTS"] = str(args.results.resolve())  # inherited by the notebook kernels
     elif not os.environ.get("FKLIB_RESULTS"):
         os.environ["FKLIB_RESULTS"] = str(default_results(args.profile))
+    check_out_dir(paths.results_dir())
     try:
         claim_results(paths.results_dir(), args.profile)
-        run_pipeline(args.profile, args.only.split(",") if args.only else None, retrain=args.retrain)
+        run_pipeline(args.profile, only, retrain=args.retrain)
     except PipelineError as err:
         print(f"pipeline: FAILED in {err}", file=sys.stderr)
-        return 1
-    except ValueError as err:
-        print(f"pipeline: {err}", file=sys.stderr)
-        return 2
+        return cli.EXIT_ERROR
     return 0
 
 

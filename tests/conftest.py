@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import stat
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -42,3 +45,45 @@ def tree_snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     """name -> (size, mtime_ns) of every file under ``folder``: to prove nothing was written."""
     return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
             for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@contextlib.contextmanager
+def read_only(path: Path):
+    """``path`` (a folder or file) cannot be written while the block runs: ``chattr +i`` for root (who
+    writes through permissions), ``chmod a-w`` for anyone else; skips the test where neither works."""
+    path = Path(path)
+    mode = path.stat().st_mode
+    if os.geteuid() == 0:
+        if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode != 0:
+            pytest.skip(f"no way to make {path} read-only for root here (chattr +i failed)")
+    else:
+        path.chmod(mode & ~0o222)
+    try:
+        yield path
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", str(path)], check=True)
+        path.chmod(mode)
+
+
+@contextlib.contextmanager
+def umask(mask: int):
+    """The process umask set to ``mask`` while the block runs."""
+    old = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(old)
+
+
+def mode(path: Path) -> int:
+    """The permission bits of ``path`` (``0o644``, ...)."""
+    return stat.S_IMODE(Path(path).stat().st_mode)
+
+
+def one_error_line(err: str) -> str:
+    """The single ``error: ...`` line of a command's stderr (no traceback, no second error line)."""
+    assert "Traceback" not in err, err
+    lines = [line for line in err.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1, err
+    return lines[0]

@@ -10,7 +10,7 @@ from fklib.__main__ import main as cli
 from fklib.config import make_config
 from fklib.engine import evaluate_checkpoint, fit, side_by_side, summarize
 from fklib.metrics import REFERENCE_KINDS
-from conftest import random_rgb, save_png
+from conftest import mode, one_error_line, random_rgb, read_only, save_png, umask
 
 
 @pytest.fixture(scope="module")
@@ -109,3 +109,62 @@ def test_bad_device_is_one_line(smoke_ckpt, capsys, device, expected):
     assert cli(["evaluate", "--checkpoint", str(smoke_ckpt), "--device", device]) == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: device '{device}'") and expected in line
+
+
+# --- issue 24 --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("bad", ["a folder", "under a file", "read-only folder"])
+def test_a_bad_out_is_one_line_before_the_evaluation(smoke_ckpt, tmp_path, capsys, monkeypatch, bad):
+    """Item 6: ``--out DIR``, ``--out`` under a file or in a read-only folder gave a traceback after the whole
+    evaluation (27 s on the test split); now one line naming it, before any work."""
+    import fklib.engine
+
+    monkeypatch.setattr(fklib.engine, "evaluate_checkpoint", lambda *a, **k: pytest.fail("evaluated first"))
+    (tmp_path / "dir").mkdir()
+    (tmp_path / "file.txt").write_text("keep me")
+    (tmp_path / "ro").mkdir()
+    out = {"a folder": tmp_path / "dir", "under a file": tmp_path / "file.txt" / "e.csv",
+           "read-only folder": tmp_path / "ro" / "e.csv"}[bad]
+    args = ["evaluate", "--checkpoint", str(smoke_ckpt), "--device", "cpu", "--out", str(out)]
+    if bad == "read-only folder":
+        with read_only(tmp_path / "ro"):
+            code, err = cli(args), capsys.readouterr().err
+    else:
+        code, err = cli(args), capsys.readouterr().err
+    assert code == 1
+    assert str(out) in one_error_line(err)
+    assert (tmp_path / "file.txt").read_text() == "keep me" and not any((tmp_path / "dir").iterdir())
+    assert not any((tmp_path / "ro").iterdir())
+
+
+def test_a_read_only_cache_is_read_around_and_said_in_one_line(smoke_ckpt, tmp_path, rng, capsys, monkeypatch):
+    """Item 8: a read-only ``data/cache`` failed in ``mkdtemp`` (EROFS); now the set is read without caching."""
+    from fklib import paths
+
+    folder = make_stgan_folder(tmp_path / "new", rng)
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    monkeypatch.setattr(paths, "cache_dir", lambda: cache)
+    out = tmp_path / "e.csv"
+    with read_only(cache):
+        code = cli(["evaluate", "--checkpoint", str(smoke_ckpt), "--set", "stgan", "--data", str(folder),
+                    "--split", "all", "--device", "cpu", "--no-references", "--out", str(out)])
+    assert code == 0
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = [x for x in err.splitlines() if "cache" in x]
+    assert str(cache) in line and "without caching" in line
+    assert len(pd.read_csv(out)) == 2 * 14 and not any(cache.iterdir())
+
+
+@pytest.mark.parametrize("mask, dir_mode, file_mode", [(0o022, 0o755, 0o644), (0o027, 0o750, 0o640)])
+def test_cache_folders_honour_the_umask(tmp_path, rng, mask, dir_mode, file_mode):
+    """Item 4: decoded-array cache folders were 0700 (``mkdtemp``) whatever the umask."""
+    from fklib.data import load_set
+
+    folder = make_stgan_folder(tmp_path / "new", rng, n=1)
+    with umask(mask):
+        load_set("stgan", folder, cache_dir=tmp_path / "cache")
+    (entry,) = (tmp_path / "cache").iterdir()
+    assert mode(entry) == dir_mode, oct(mode(entry))
+    assert {mode(p) for p in entry.iterdir()} == {file_mode}

@@ -12,7 +12,7 @@ import pytest
 from fklib import paths
 from fklib.data import fetching
 from fklib.data.fetching import FetchError, fetch, load_manifest, manifest_hash, upstream_url
-from conftest import tree_snapshot
+from conftest import mode, one_error_line, read_only, tree_snapshot, umask
 
 
 def sha(data: bytes) -> str:
@@ -266,3 +266,90 @@ def test_partial_files_of_a_killed_fetch_are_removed_by_the_next(tmp_path, mini)
     assert no_partials(dest)
     for rel, data in files.items():
         assert (dest / rel).read_bytes() == data
+
+
+# --- issue 24: permissions, partial names, the destination, folders in a file's place ------------------
+
+@pytest.mark.parametrize("mask, file_mode, dir_mode", [(0o022, 0o644, 0o755), (0o027, 0o640, 0o750)])
+def test_fetched_files_honour_the_umask(tmp_path, http_mirror, mask, file_mode, dir_mode):
+    """Item 4: copied and downloaded files were 0600 (mkstemp, pooch's temporary file) whatever the umask."""
+    base, mirror, manifest, _ = http_mirror
+    with umask(mask):
+        fetch(tmp_path / "copied", mirror=mirror, manifest=manifest, progress=False)
+        fetch(tmp_path / "downloaded", mirror=False, url_for=lambda rel: f"{base}/{rel}", manifest=manifest,
+              progress=False)
+    for dest in (tmp_path / "copied", tmp_path / "downloaded"):
+        for rel in manifest:
+            assert mode(dest / rel) == file_mode, (dest / rel, oct(mode(dest / rel)))
+        assert mode(dest / "setA" / "x") == dir_mode
+
+
+def test_stale_cleanup_removes_only_the_partial_files_fetch_makes(tmp_path, mini):
+    """Item 5: every ``.*.part`` of a set folder was removed, a user's own ``.notes.part`` included."""
+    mirror, manifest, _ = mini
+    dest = tmp_path / "data"
+    fetch(dest, mirror=mirror, manifest=manifest, progress=False)
+    mine = {dest / "setA" / ".notes.part": b"my notes", dest / "setA" / ".two.bin.part": b"not fetch's name",
+            dest / "setA" / ".other.bin.abc123xy.part": b"no such file in the manifest"}
+    for p, data in mine.items():
+        p.write_bytes(data)
+    (dest / "setA" / ".keep.part").mkdir()
+    stale = [dest / "setA" / ".two.bin.k3j_a9zq.part", dest / "setA" / "x" / ".one.bin.0a1b2c3d.part"]
+    stale[0].write_bytes(b"half")
+    stale[1].mkdir()                                   # a download's partial folder
+    (stale[1] / "one.bin").write_bytes(b"half")
+    report = fetch(dest, mirror=mirror, manifest=manifest, progress=False)
+    assert report.cleaned == 2 and not any(p.exists() for p in stale)
+    assert {p: p.read_bytes() for p in mine} == mine and (dest / "setA" / ".keep.part").is_dir()
+
+
+def test_a_destination_inside_the_mirror_is_refused(tmp_path, mini, capsys):
+    """Item 5: ``fetch --dest MIRROR/sub`` wrote into the mirror tree."""
+    from fklib.data.__main__ import main
+
+    mirror, manifest, _ = mini
+    before = tree_snapshot(mirror)
+    with pytest.raises(ValueError, match="inside the mirror"):
+        fetch(mirror / "sub", mirror=mirror, manifest=manifest, progress=False)
+    with pytest.raises(ValueError, match="inside the mirror"):
+        fetch(mirror / "setA" / "..", mirror=mirror, manifest=manifest, progress=False)
+    assert main(["fetch", "--dest", str(mirror / "sub"), "--mirror", str(mirror), "--quiet"]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert str(mirror / "sub") in line and str(mirror) in line
+    assert tree_snapshot(mirror) == before and not (mirror / "sub").exists()
+
+
+def test_a_destination_that_cannot_be_written_is_one_line(tmp_path, mini, capsys, monkeypatch):
+    """Item 6: ``--dest`` that is a file, lies under a file, or is missing in a read-only folder gave a traceback."""
+    from fklib.data.__main__ import main
+
+    mirror, manifest, _ = mini
+    monkeypatch.setattr(fetching, "load_manifest", lambda: manifest)
+    f = tmp_path / "file.txt"
+    f.write_text("keep me")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    for dest in (f, f / "sub"):
+        assert main(["fetch", "--dest", str(dest), "--mirror", str(mirror), "--quiet"]) == 1
+        assert str(dest) in one_error_line(capsys.readouterr().err)
+    with read_only(ro):
+        assert main(["fetch", "--dest", str(ro / "data"), "--mirror", str(mirror), "--quiet"]) == 1
+        line = one_error_line(capsys.readouterr().err)
+    assert str(ro / "data") in line and "cannot write" in line
+    assert f.read_text() == "keep me" and not any(ro.iterdir())
+
+
+def test_repair_moves_a_folder_in_a_files_place_aside(tmp_path, mini):
+    """Item 9: a folder where the manifest lists a file gave ``IsADirectoryError`` (the hash check ran outside
+    the per-file handling): it is named, and ``--repair`` moves it aside like a corrupt file."""
+    mirror, manifest, files = mini
+    dest = tmp_path / "data"
+    (dest / "setA" / "two.bin").mkdir(parents=True)
+    (dest / "setA" / "two.bin" / "mine.txt").write_text("keep me")
+    with pytest.raises(FetchError, match=r"two.bin: a folder where the manifest lists a file"):
+        fetch(dest, mirror=mirror, manifest=manifest, progress=False)
+    assert (dest / "setB" / "three.txt").read_bytes() == files["setB/three.txt"]   # the others still arrived
+    report = fetch(dest, mirror=mirror, manifest=manifest, progress=False, repair=True)
+    assert (dest / "setA" / "two.bin").read_bytes() == files["setA/two.bin"]
+    assert (dest / "setA" / "two.bin.corrupt" / "mine.txt").read_text() == "keep me"
+    assert report.moved_aside == [str(dest / "setA" / "two.bin.corrupt")]

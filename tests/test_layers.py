@@ -8,7 +8,7 @@ Layers, lowest first (docs/architecture.md):
     engine       engine
     studies      studies
     report       report
-    apps         __main__, locate, export, pipeline, widgets, data.__main__, parsing.__main__
+    apps         __main__, cli, locate, export, pipeline, widgets, data.__main__, parsing.__main__
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ LAYERS = {
     "engine": ("fklib.engine",),
     "studies": ("fklib.studies",),
     "report": ("fklib.report",),
-    "apps": ("fklib.__main__", "fklib.locate", "fklib.export", "fklib.pipeline", "fklib.widgets",
+    "apps": ("fklib.__main__", "fklib.cli", "fklib.locate", "fklib.export", "fklib.pipeline", "fklib.widgets",
              "fklib.data.__main__", "fklib.parsing.__main__"),
 }
 RANK = {name: i for i, name in enumerate(LAYERS)}

@@ -18,7 +18,7 @@ from fklib.engine import evaluate_checkpoint, fit
 from fklib.export import export
 from fklib.locate import Locator, locate_files, output_stems, read_map_png
 from fklib.paths import default_locator
-from conftest import random_rgb, save_png
+from conftest import mode, one_error_line, random_rgb, read_only, save_png, umask
 
 
 @pytest.fixture(scope="module")
@@ -474,3 +474,244 @@ def test_locate_imports_only_what_it_uses(tmp_path, rng):
     assert "torch" in loaded and "fklib.locate" in loaded  # the run did happen
     bad = sorted(m for m in loaded if any(m == f or m.startswith(f + ".") for f in LOCATE_FORBIDDEN))
     assert bad == [], f"locate imported {bad[:10]}"
+
+
+# --- issue 24: export never destroys a run ---------------------------------------------------------
+
+def test_export_refuses_an_out_that_is_not_safetensors_or_is_the_checkpoint(smoke_ckpt, tmp_path, capsys, monkeypatch):
+    """Item 1: ``export --checkpoint run/best.pt --out run/best.pt`` wrote safetensors bytes over the checkpoint,
+    then failed with torch's weights_only message; any ``--out`` not ending in ``.safetensors`` did the same."""
+    import fklib.export as E
+
+    monkeypatch.setattr(E, "evaluate_checkpoint", lambda *a, **k: pytest.fail("evaluated"))
+    run = tmp_path / "run"
+    run.mkdir()
+    best = run / "best.pt"
+    best.write_bytes(smoke_ckpt.read_bytes())
+    (run / "best.json").write_bytes(smoke_ckpt.read_bytes())       # a checkpoint named like a card
+    shipped = save_locator(load_checkpoint(smoke_ckpt), run / "shipped.safetensors")
+    (run / "link.safetensors").symlink_to(best)
+    snapshot = {p.name: p.read_bytes() for p in run.iterdir()}
+    cases = [(best, best, ".safetensors"), (best, run / "best.bin", ".safetensors"),
+             (best, run / "link.safetensors", "the checkpoint itself"),
+             (shipped, shipped, "the checkpoint itself"),
+             (run / "best.json", run / "best.safetensors", "the checkpoint itself")]
+    for ckpt, out, reason in cases:
+        assert cli(["export", "--checkpoint", str(ckpt), "--out", str(out)]) == 1
+        line = one_error_line(capsys.readouterr().err)
+        assert str(out) in line or str(out.with_suffix(".json")) in line, line
+        assert reason in line and "weights_only" not in line
+        assert {p.name: p.read_bytes() for p in run.iterdir()} == snapshot      # nothing written
+    with pytest.raises(ValueError, match=".safetensors"):
+        export(best, run / "best.pt")
+
+
+_EXPORT_KILLED = """
+import pathlib, sys, time
+import fklib.export as E
+def stuck(*a, **k):
+    pathlib.Path(sys.argv[3]).touch()
+    time.sleep(600)
+E.evaluate_checkpoint = stuck
+E.export(sys.argv[1], sys.argv[2])
+"""
+
+
+def test_export_killed_during_its_evaluation_leaves_the_shipped_model_and_card(smoke_ckpt, tmp_path, monkeypatch):
+    """Item 2: SIGKILL during the evaluation left the new weights beside the old card; now the weights, the card
+    JSON and the card MD are renamed into place together, after the evaluation, and the next export removes
+    the partial files of the killed one."""
+    import signal
+    import time
+
+    import fklib.export as E
+    from fklib import paths
+
+    out = tmp_path / "models" / "m.safetensors"
+    out.parent.mkdir()
+    save_locator(load_checkpoint(default_locator()), out)                 # the shipped model and its card
+    out.with_suffix(".json").write_text('{"old": "card"}\n')
+    out.with_suffix(".md").write_text("old card\n")
+    shipped = {p.name: p.read_bytes() for p in out.parent.iterdir()}
+    started = tmp_path / "evaluating"
+    env = {**os.environ, "PYTHONPATH": str(paths.project_root())}
+    proc = subprocess.Popen([sys.executable, "-c", _EXPORT_KILLED, str(smoke_ckpt), str(out), str(started)], env=env)
+    try:
+        deadline = time.time() + 300
+        while not started.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert started.exists(), "the export never reached its evaluation"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert {p.name: p.read_bytes() for p in out.parent.iterdir() if not p.name.endswith(".part")} == shipped
+    assert [p.name for p in out.parent.iterdir() if p.name.endswith(".part")]          # the killed one's partial
+    (out.parent / ".notes.part").write_text("mine")
+    real = E.evaluate_checkpoint
+    monkeypatch.setattr(E, "evaluate_checkpoint", lambda *a, **k: real(*a, **{**k, "max_per_property": 1}))
+    monkeypatch.setattr(E, "limits", lambda path: {})
+    card = export(smoke_ckpt, out)
+    assert sorted(p.name for p in out.parent.iterdir()) == [".notes.part", "m.json", "m.md", "m.safetensors"]
+    assert strict_json(out.with_suffix(".json"))["weights_sha256"] == card["weights_sha256"]
+    assert model_from_checkpoint(out)[2]["weights_sha256"] == card["weights_sha256"]
+
+
+@pytest.mark.parametrize("mask, file_mode", [(0o022, 0o644), (0o027, 0o640)])
+def test_exported_weights_honour_the_umask(smoke_ckpt, tmp_path, mask, file_mode):
+    """Item 4: exported safetensors were 0600 (safetensors' own file mode) whatever the umask."""
+    with umask(mask):
+        export(smoke_ckpt, tmp_path / "m.safetensors", evaluate=False)
+        save_locator(load_checkpoint(smoke_ckpt), tmp_path / "n.safetensors")
+    assert mode(tmp_path / "m.safetensors") == mode(tmp_path / "n.safetensors") == file_mode
+
+
+@pytest.mark.parametrize("bad", ["under a file", "read-only folder"])
+def test_export_out_that_cannot_be_written_is_one_line_before_any_work(smoke_ckpt, tmp_path, capsys, monkeypatch, bad):
+    """Item 6: ``export --out`` under a file or in a read-only folder gave a traceback."""
+    import fklib.export as E
+
+    monkeypatch.setattr(E, "load_checkpoint", lambda *a, **k: pytest.fail("loaded the checkpoint first"))
+    (tmp_path / "file.txt").write_text("keep me")
+    (tmp_path / "ro").mkdir()
+    out = {"under a file": tmp_path / "file.txt" / "m.safetensors",
+           "read-only folder": tmp_path / "ro" / "m.safetensors"}[bad]
+    args = ["export", "--checkpoint", str(smoke_ckpt), "--out", str(out)]
+    if bad == "read-only folder":
+        with read_only(tmp_path / "ro"):
+            code, err = cli(args), capsys.readouterr().err
+    else:
+        code, err = cli(args), capsys.readouterr().err
+    assert code == 1 and str(out) in one_error_line(err)
+    assert (tmp_path / "file.txt").read_text() == "keep me" and not any((tmp_path / "ro").iterdir())
+
+
+# --- issue 24: interrupts --------------------------------------------------------------------------
+
+_LOCATE_SIGNALLED = """
+import os, runpy, signal, sys
+import fklib.locate as L
+when, sig = sys.argv[1], getattr(signal, sys.argv[2])
+real_save = L.save_map_png
+calls = []
+def save_map_png(m, path, bits=16):
+    calls.append(path)
+    if when == "during a write":
+        def half(tmp):
+            open(tmp, "wb").write(b"half a png")
+            os.kill(os.getpid(), sig)
+            raise AssertionError("the signal did not stop the write")
+        return L._atomic_save(half, path)
+    if len(calls) == 2:
+        os.kill(os.getpid(), sig)
+    return real_save(m, path, bits)
+L.save_map_png = save_map_png
+sys.argv = ["fklib", "locate", *sys.argv[3:]]
+runpy.run_module("fklib", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("when, sig, code, written", [("between images", "SIGINT", 130, 1),
+                                                      ("during a write", "SIGTERM", 143, 0),
+                                                      ("during a write", "SIGINT", 130, 0)])
+def test_an_interrupted_locate_is_one_line_and_leaves_no_partial_file(smoke_ckpt, tmp_path, when, sig, code, written):
+    """Item 10: Ctrl-C printed a ~25-line traceback; SIGTERM during a write left ``.<name>_map.png.<pid>.part``."""
+    from fklib import paths
+
+    rng = np.random.default_rng(5)
+    images = [str(save_png(tmp_path / f"{n}.png", random_rgb(rng, 32, 32))) for n in ("a", "b", "c")]
+    out = tmp_path / "out"
+    env = {**os.environ, "PYTHONPATH": str(paths.project_root())}
+    proc = subprocess.run([sys.executable, "-c", _LOCATE_SIGNALLED, when, sig, *images, "--out", str(out),
+                           "--checkpoint", str(smoke_ckpt)], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == code, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert line == f"interrupted; {written} of 3 images written"
+    names = sorted(p.name for p in out.iterdir())
+    assert names == ["a.json", "a_map.png", "a_overlay.png"][:3 * written]
+
+
+def test_partial_files_of_a_killed_locate_are_removed_by_the_next_run(smoke_ckpt, tmp_path):
+    """Item 10: a ``.<name>.<pid>.part`` left by a killed run was never removed; now the next run into the folder
+    removes locate's own partial names (and nothing else)."""
+    rng = np.random.default_rng(6)
+    img = save_png(tmp_path / "face.png", random_rgb(rng, 32, 32))
+    out = tmp_path / "out"
+    out.mkdir()
+    stale = [out / ".face_map.png.4242.part", out / ".old_overlay.png.77.part", out / ".x.json.123.part"]
+    mine = [out / ".notes.part", out / ".face_map.png.part", out / "face_map.png.1.part"]
+    for p in stale + mine:
+        p.write_bytes(b"x")
+    assert cli(["locate", str(img), "--out", str(out), "--checkpoint", str(smoke_ckpt)]) == 0
+    assert not any(p.exists() for p in stale) and all(p.read_bytes() == b"x" for p in mine)
+
+
+# --- issue 24: checkpoints that are not ours (item 11) ---------------------------------------------
+
+def _foreign_pickle(path):
+    """A torch file whose pickle needs a class torch's weights-only loader does not allow (loading would run it)."""
+    import fractions
+
+    torch.save({"model": {"w": fractions.Fraction(1, 3)}, "config": "{}"}, path)
+
+
+@pytest.mark.parametrize("kind, expected", [
+    ("safetensors named .pt", "a safetensors file"), ("json named .pt", "a JSON file"), ("json", "a JSON file"),
+    ("text.pt", "a text file"), ("foreign pickle", "fractions.Fraction"), ("plain pickle", "a plain Python pickle"),
+    ("symlink loop", "a symlink loop"), ("folder", "a folder"), ("empty", "an empty file"),
+    ("binary junk", "not a checkpoint"),
+])
+def test_a_checkpoint_that_is_not_ours_is_one_line_naming_what_it_is(tmp_path, capsys, kind, expected):
+    """Item 11: a safetensors or JSON file as ``--checkpoint`` printed torch's advice to load with
+    ``weights_only=False`` (unsafe for a forensic user); ``text.pt`` gave ``KeyError: 101``; a symlink loop
+    "no such file"."""
+    import pickle
+
+    bad = tmp_path / {"json": "c.json", "text.pt": "text.pt", "folder": "dir.pt"}.get(kind, "model.pt")
+    if kind == "safetensors named .pt":
+        bad.write_bytes(default_locator().read_bytes())
+    elif kind.startswith("json"):
+        bad.write_text(json.dumps({"model": {}, "config": {}}))
+    elif kind == "text.pt":
+        bad.write_text("hello, this is not a checkpoint\n")
+    elif kind == "foreign pickle":
+        _foreign_pickle(bad)
+    elif kind == "plain pickle":
+        bad.write_bytes(pickle.dumps({"weights": [1, 2, 3]}, protocol=4))
+    elif kind == "symlink loop":
+        (tmp_path / "other.pt").symlink_to(bad)
+        bad.symlink_to(tmp_path / "other.pt")
+    elif kind == "folder":
+        bad.mkdir()
+    elif kind == "empty":
+        bad.write_bytes(b"")
+    else:
+        bad.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(ValueError) as err:
+        load_checkpoint(bad)
+    assert str(err.value).startswith(f"{bad}: ") and expected in str(err.value) and "\n" not in str(err.value)
+    img = save_png(tmp_path / "x.png", np.full((32, 32, 3), 50, np.uint8))
+    assert cli(["locate", str(img), "--checkpoint", str(bad), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err
+    line = one_error_line(err)
+    assert str(bad) in line and expected in line
+    assert "weights_only" not in err and "Warning" not in err and len(err.splitlines()) == 1
+
+
+# --- issue 24: one exit-status convention (item 12) ------------------------------------------------
+
+@pytest.mark.parametrize("argv", [["locate"], ["locate", "x.png", "--bits", "12"], ["evaluate"],
+                                  ["export", "--bogus"], ["train", "--profile"], ["nonsense"],
+                                  ["data", "fetch", "--bogus"], ["data"]])
+def test_usage_errors_exit_1_with_one_line(argv, capsys):
+    """Item 12: argparse errors exited 2 while the README says 1; every failure now exits 1 with one line."""
+    assert cli(argv) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and one_error_line(err)
+
+
+def test_exit_status_of_the_real_command(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "fklib", "locate"], capture_output=True, text=True)
+    assert proc.returncode == 1 and one_error_line(proc.stderr)
+    proc = subprocess.run([sys.executable, "-m", "fklib", "locate", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0 and "--checkpoint" in proc.stdout

@@ -14,6 +14,7 @@ import pytest
 
 from fklib import paths
 from fklib.pipeline import PipelineError, list_notebooks, run_pipeline, shrink_outputs
+from conftest import one_error_line, read_only
 
 
 def write_nb(path: Path, *sources: str, params: str = 'profile = "cpu"') -> Path:
@@ -193,3 +194,45 @@ def test_progress_is_streamed_and_the_transport_warning_is_gone(tmp_path, monkey
     assert [x for x in lines if "epoch=" in x] == ["  00_train: epoch=1", "  00_train: epoch=2", "  00_train: epoch=3"]
     assert not any("42" == x.split(": ")[-1] for x in lines)                 # results are not streamed
     assert not any("TCP" in x for x in lines)
+
+
+# --- issue 24 --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("argv", [["--only", "nonsense"], ["--only", "02,nonsense"], ["--profile", "bogus"],
+                                  ["--bogus"]])
+def test_bad_arguments_exit_1_and_write_nothing(tmp_path, monkeypatch, capsys, argv):
+    """Item 12: ``--only nonsense`` wrote the ``PROFILE`` marker before failing, and pipeline errors exited 2
+    while the README says 1."""
+    from fklib.pipeline import main
+
+    monkeypatch.setenv("FKLIB_RESULTS", str(tmp_path / "unused"))   # restored after the test (main sets it)
+    monkeypatch.delenv("FKLIB_RESULTS")
+    results = tmp_path / "r"
+    assert main([*argv, "--results", str(results)]) == 1
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1 and one_error_line(err)
+    assert not results.exists()
+
+
+@pytest.mark.parametrize("bad", ["a file", "read-only folder"])
+def test_results_that_cannot_be_written_are_one_line_before_any_notebook(tmp_path, monkeypatch, capsys, bad):
+    """Item 6: ``--results`` that is a file or read-only gave a traceback."""
+    import fklib.pipeline as P
+
+    monkeypatch.setenv("FKLIB_RESULTS", str(tmp_path / "unused"))   # restored after the test (main sets it)
+    monkeypatch.delenv("FKLIB_RESULTS")
+    monkeypatch.setattr(P, "run_notebook", lambda *a, **k: pytest.fail("ran a notebook"))
+    f = tmp_path / "file.txt"
+    f.write_text("keep me")
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if bad == "a file":
+        code, results = P.main(["--only", "99", "--results", str(f)]), f
+        err = capsys.readouterr().err
+    else:
+        results = ro / "results"
+        with read_only(ro):
+            code = P.main(["--only", "99", "--results", str(results)])
+            err = capsys.readouterr().err
+    assert code == 1 and str(results) in one_error_line(err)
+    assert f.read_text() == "keep me" and not any(ro.iterdir())

@@ -483,3 +483,113 @@ def test_patience_stops_after_epochs_without_improvement_and_keeps_the_same_best
     if best < ran:
         a, b = load_checkpoint(full["best"])["model"], load_checkpoint(stopped["best"])["model"]
         assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+# --- issue 24 --------------------------------------------------------------------------------------
+
+def test_overwrite_keeps_the_old_run_when_the_new_one_cannot_start(data_root, tmp_path, capsys):
+    """Item 3: ``--overwrite`` removed the old checkpoints, then the set-up failed: the run was gone."""
+    from fklib.__main__ import main as cli
+
+    out = tmp_path / "ow"
+    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--set", "epochs=1"]) == 0
+    before = {n: (out / n).read_bytes() for n in ("best.pt", "last.pt")}
+    capsys.readouterr()
+    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--set", "data_dir=/does/not/exist",
+                "--overwrite"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = err.splitlines()
+    assert line.startswith("error: ") and "/does/not/exist" in line
+    assert {n: (out / n).read_bytes() for n in before} == before
+
+
+@pytest.mark.parametrize("override, field, named", [
+    ("size=1", "size", ">= 16"), ("size=4", "size", "unet_small"), ("size=7", "size", ">= 16"),
+    ("model_kwargs={bse: 8}", "model_kwargs", "'bse'"), ("loss_kwargs={foo: 1}", "loss_kwargs", "'foo'"),
+    ("model_kwargs={classifier: false}", "model_kwargs", "'classifier'"),
+])
+def test_size_and_kwargs_are_checked_when_the_config_is_built(override, field, named):
+    """Item 7: ``size=1`` (4, 7) passed validation and failed in the first forward pass ("Output size is too
+    small"); unknown keyword arguments of the model or the loss ended in a ``TypeError``."""
+    key, value = parse_override(override)
+    with pytest.raises(ConfigError, match=f"'{field}'") as err:
+        make_config("smoke", overrides={key: value})
+    assert named in str(err.value)
+    make_config("smoke", overrides={"size": 16, "model_kwargs": {"base": 4}, "loss_kwargs": {}})  # these are fine
+    make_config("smoke", overrides={"loss": "focal", "loss_kwargs": {"gamma": 1.0}})
+
+
+@pytest.mark.parametrize("override, field", [("size=4", "size"), ("model_kwargs={bse: 8}", "model_kwargs"),
+                                             ("loss_kwargs={foo: 1}", "loss_kwargs"),
+                                             ("model_kwargs={base: 0}", "model_kwargs")])
+def test_cli_bad_size_or_kwargs_is_one_line_before_any_data(tmp_path, monkeypatch, capsys, override, field):
+    """Item 7: ``model_kwargs={base: 0}`` gave a line that did not name ``model_kwargs``, after the data were read."""
+    import fklib.engine.run as S
+    from fklib.__main__ import main as cli
+
+    monkeypatch.setattr(S, "training_items", lambda *_a, **_k: pytest.fail("reached the training data"))
+    assert cli(["train", "--profile", "smoke", "--quiet", "--set", override, "--set", f"out_dir={tmp_path / 'x'}"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    (line,) = err.splitlines()
+    assert line.startswith(f"error: config field '{field}'"), line
+    assert not (tmp_path / "x").exists()
+
+
+_TRAIN_INTERRUPTED = """
+import os, runpy, signal, sys
+import fklib.engine.train as T
+sig, marker, args = getattr(signal, sys.argv[1]), sys.argv[2], sys.argv[3:]
+real = T.save_epoch
+def save_then_signal(run, epoch, record, score):
+    real(run, epoch, record, score)
+    open(marker, "w").close()
+    os.kill(os.getpid(), sig)   # as if Ctrl-C (or kill) came as epoch 2 starts
+T.save_epoch = save_then_signal
+sys.argv = ["fklib", "train", "--profile", "smoke", "--quiet", *args]
+runpy.run_module("fklib", run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("sig, code", [("SIGINT", 130), ("SIGTERM", 143)])
+def test_an_interrupted_training_is_one_line_and_resumes(data_root, tmp_path, sig, code):
+    """Item 10: Ctrl-C printed a ~25-line KeyboardInterrupt traceback; now one line naming how to resume."""
+    import subprocess
+    import sys
+
+    from fklib import paths
+    from fklib.__main__ import main as cli
+
+    out = tmp_path / "run"
+    args = [*cli_tiny(out), "--set", "epochs=2"]
+    env = {**os.environ, "PYTHONPATH": str(paths.project_root())}
+    proc = subprocess.run([sys.executable, "-c", _TRAIN_INTERRUPTED, sig, str(tmp_path / "saved"), *args],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert (tmp_path / "saved").exists(), proc.stderr[-3000:]
+    assert proc.returncode == code, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    (line,) = [x for x in proc.stderr.splitlines() if x.strip()]
+    assert line == f"interrupted; resume with --resume ({out / 'last.pt'}, after epoch 1 of 2)"
+    assert not [p.name for p in out.iterdir() if p.name.endswith(".part")]
+    assert json.loads(load_checkpoint(out / "last.pt")["history"])[-1]["epoch"] == 1
+    assert cli(["train", "--profile", "smoke", "--quiet", *args, "--resume"]) == 0
+    assert len(json.loads(load_checkpoint(out / "best.pt")["history"])) == 2
+
+
+def test_an_interrupted_checkpoint_write_leaves_the_old_file_and_no_partial(tmp_path, monkeypatch):
+    """Item 10: a checkpoint write stopped by Ctrl-C or SIGTERM leaves the previous file intact and no ``.part``."""
+    import fklib.checkpoint as C
+
+    target = tmp_path / "last.pt"
+    C.save_checkpoint(target, {"epoch": 1})
+    before = target.read_bytes()
+
+    def half_then_interrupt(obj, f, *a, **k):
+        open(f, "wb").write(b"half")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(C.torch, "save", half_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        C.save_checkpoint(target, {"epoch": 2})
+    assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]

@@ -9,12 +9,15 @@ Source of each file, in order of preference:
 Every file is checked against the manifest shipped in this package (``MANIFEST.sha256``, a
 byte-for-byte copy of the mirror's). Files are written under a temporary name in the target
 folder and renamed only once verified, so an interrupted fetch never leaves a half file under
-its real name; the hidden partial files (``.<name>.*.part``) a killed fetch leaves behind are
-removed by the next one. One fetch at a time writes into a folder (an exclusive lock on it).
-Verified files are skipped on the next run. Nothing is ever written into the mirror. A file
-already in ``data/`` whose hash is wrong is never overwritten silently: the fetch stops naming
-it, unless ``repair=True`` moves it aside first (``<name>.corrupt``, then ``<name>.corrupt.2``,
-... : every file moved aside is kept).
+its real name; the hidden partial files (``.<name>.<random>.part``, ``<name>`` a file of the
+manifest) a killed fetch leaves behind are removed by the next one -- no other hidden file. One
+fetch at a time writes into a folder (an exclusive lock on it). Files get the mode the umask
+gives (``0644`` under ``022``), not ``mkstemp``'s ``0600``. Verified files are skipped on the next
+run. Nothing is ever written into the mirror: a destination that is the mirror or lies inside it is
+refused, and so is one that cannot be written (a file, under a file, read-only), before anything is
+fetched. A file already in ``data/`` whose hash is wrong (or a folder in a file's place) is never
+overwritten silently: the fetch stops naming it, unless ``repair=True`` moves it aside first
+(``<name>.corrupt``, then ``<name>.corrupt.2``, ... : everything moved aside is kept).
 
 InterFaceGAN files are stored downscaled (256 px PNG) in the mirror; the upstream holds
 1024 px JPEGs. Without a mirror the JPEG is downloaded and verified against
@@ -28,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -36,7 +40,7 @@ from pathlib import Path
 from typing import Callable
 
 from .. import paths
-from ..files import folder_lock
+from ..files import folder_lock, honour_umask, prepare_out_dir, remove_partials
 
 #: set folder -> (GitHub ``owner/name``, commit, function mapping a path inside the set to the upstream path).
 UPSTREAM: dict[str, tuple[str, str, Callable[[str], str]]] = {
@@ -131,7 +135,7 @@ def _atomic_write_from(target: Path, write: Callable[[io.BufferedWriter], None],
         got = sha256_file(Path(tmp))
         if got != expected:
             raise FetchError(f"{label}: SHA-256 {got} does not match the manifest's {expected}")
-        os.replace(tmp, target)
+        os.replace(honour_umask(tmp), target)  # mkstemp makes 0600
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -142,24 +146,19 @@ def _partial_name(target: Path) -> dict:
     return {"prefix": f".{target.name}.", "suffix": ".part", "dir": target.parent}
 
 
-def remove_stale_partials(folders) -> int:
-    """Remove the partial files and folders (``.*.part``) an interrupted fetch left in ``folders``; return how many.
+def remove_stale_partials(dest: Path, manifest: dict[str, str]) -> int:
+    """Remove the partial files and folders an interrupted fetch left in ``dest``; return how many.
 
-    Called under the destination's lock, so no other fetch is writing them.
+    Only the names :func:`_partial_name` makes for the manifest's files (``.<name>.<random>.part`` beside
+    ``<name>``) are removed, never another hidden file of the user's (``.notes.part``). Called under the
+    destination's lock, so no other fetch is writing them.
     """
-    removed = 0
-    for folder in folders:
-        if not folder.is_dir():
-            continue
-        for p in folder.iterdir():
-            if not (p.name.startswith(".") and p.name.endswith(".part")):
-                continue
-            if p.is_dir() and not p.is_symlink():
-                shutil.rmtree(p)
-            else:
-                p.unlink()
-            removed += 1
-    return removed
+    names: dict[Path, set[str]] = {}
+    for rel in manifest:
+        target = dest / rel
+        names.setdefault(target.parent, set()).add(target.name)
+    return sum(remove_partials(folder, "|".join(re.escape(n) for n in sorted(found)))
+               for folder, found in sorted(names.items()))
 
 
 def aside_path(target: Path) -> Path:
@@ -226,7 +225,7 @@ def _pooch_get(url: str, expected: str, target: Path) -> None:
     with tempfile.TemporaryDirectory(**_partial_name(target)) as tmpdir:
         got = pooch.retrieve(url, known_hash=f"sha256:{expected}", fname=target.name, path=tmpdir,
                              progressbar=False)
-        os.replace(got, target)
+        os.replace(honour_umask(got), target)  # pooch's temporary file is 0600
 
 
 def fetch(dest: str | Path | None = None, mirror: str | Path | None | bool = None,
@@ -252,6 +251,7 @@ def fetch(dest: str | Path | None = None, mirror: str | Path | None | bool = Non
     Raises:
         FetchError: a file is missing upstream/in the mirror, or its hash is wrong (named).
         FileNotFoundError: ``mirror`` (or ``$FKLIB_DATA_MIRROR``) is not a folder.
+        ValueError: an unknown set; ``dest`` is the mirror or inside it, or cannot be written (named).
     """
     dest = Path(dest) if dest is not None else paths.data_dir()
     manifest = load_manifest() if manifest is None else manifest
@@ -269,18 +269,34 @@ def fetch(dest: str | Path | None = None, mirror: str | Path | None | bool = Non
             raise FileNotFoundError(f"{mirror}: mirror folder does not exist")
     derive = url_for is None
     url_for = url_for or upstream_url
-    if mirror is not False and dest.resolve() == Path(mirror).resolve():
-        raise ValueError(f"{dest}: refusing to fetch into the mirror itself")
+    if mirror is not False:
+        check_not_in_mirror(dest, Path(mirror), manifest)
     report = FetchReport(dest=dest, source=str(mirror) if mirror is not False else "download")
-    dest.mkdir(parents=True, exist_ok=True)
+    prepare_out_dir(dest)  # a file, under a file, read-only: one line naming it, before anything is fetched
     with folder_lock(dest):  # one fetch at a time into dest: the partial files found now are stale
-        report.cleaned = remove_stale_partials(sorted({(dest / rel).parent for rel in manifest}))
+        report.cleaned = remove_stale_partials(dest, manifest)
         _fetch_files(dest, manifest, mirror, url_for, derive, repair, progress, report)
     if report.failed:
         head = "\n  ".join(report.failed[:20])
         more = f"\n  ... and {len(report.failed) - 20} more" if len(report.failed) > 20 else ""
         raise FetchError(f"{len(report.failed)} file(s) could not be fetched and verified:\n  {head}{more}")
     return report
+
+
+def check_not_in_mirror(dest: Path, mirror: Path, manifest: dict[str, str]) -> None:
+    """Refuse a ``dest`` whose files would land in the mirror: the mirror itself, a folder inside it, or a
+    folder holding the mirror where a set folder of the manifest is to be written.
+
+    Raises:
+        ValueError: naming ``dest`` and the mirror.
+    """
+    d, m = dest.resolve(), mirror.resolve()
+    if d == m or m in d.parents:
+        raise ValueError(f"{dest}: refusing to fetch into the mirror: it is inside the mirror {mirror}, "
+                         "which is never written (give another --dest)")
+    if d in m.parents and any(d / rel.split("/", 1)[0] in (m, *m.parents) for rel in manifest):
+        raise ValueError(f"{dest}: refusing to fetch into the mirror {mirror}, which lies where a set folder "
+                         "would be written (give another --dest)")
 
 
 def _fetch_files(dest: Path, manifest: dict[str, str], mirror, url_for, derive: bool, repair: bool,
@@ -291,18 +307,21 @@ def _fetch_files(dest: Path, manifest: dict[str, str], mirror, url_for, derive: 
     for rel in tqdm(sorted(manifest), desc="fetch", unit="file", disable=not progress):
         expected = manifest[rel]
         target = dest / rel
-        if target.exists():
-            if sha256_file(target) == expected:
+        try:
+            if target.is_file() and sha256_file(target) == expected:
                 report.skipped += 1
                 continue
-            if not repair:
-                report.failed.append(f"{target}: already present with a wrong SHA-256 (not overwritten; "
-                                     "rerun with --repair to move it aside and fetch it again)")
-                continue
-            aside = aside_path(target)
-            target.rename(aside)
-            report.moved_aside.append(str(aside))
-        try:
+            if target.exists() or target.is_symlink():
+                found = ("already present with a wrong SHA-256" if target.is_file() else
+                         "a folder where the manifest lists a file" if target.is_dir() else
+                         "in the way of the manifest's file (not a regular file)")
+                if not repair:
+                    report.failed.append(f"{target}: {found} (not overwritten; rerun with --repair to move it "
+                                         "aside and fetch it again)")
+                    continue
+                aside = aside_path(target)
+                target.rename(aside)
+                report.moved_aside.append(str(aside))
             if mirror is not False:
                 src = Path(mirror) / rel
                 if not src.is_file():

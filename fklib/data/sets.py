@@ -13,7 +13,9 @@ is checked), else a fingerprint of the files' names, sizes and modification time
 folder, or a fetched set with an edited file): an edited file never reads the cache of the
 original, nor a restored one the cache of the edit. The cache is written to a temporary folder
 and renamed once complete, so a failed read (a bad file) writes nothing, and a set read with
-bad files skipped (``bad_files``) is never cached.
+bad files skipped (``bad_files``) is never cached. Cache folders and files get the modes the umask
+gives (``0755`` / ``0644`` under ``022``). A cache folder that cannot be written (read-only
+``data/cache``) is read around: the set is read without caching, and one line on stderr says so.
 """
 
 from __future__ import annotations
@@ -22,12 +24,14 @@ import hashlib
 import json
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from .. import paths
+from ..files import honour_umask
 from .fetching import load_manifest, manifest_hash, sha256_file
 from .readers import (RECONSTRUCTION, Item, read_attgan_grid, read_each, read_generic, read_interfacegan,
                       read_stargan_strip, read_stgan_strip)
@@ -133,6 +137,7 @@ def _write_cache(items: list[Item], target: Path) -> None:
         for key, arrs in maps.items():
             np.save(tmp / f"maps_{key}.npy", np.stack(arrs))
         (tmp / "items.json").write_text(json.dumps({"version": CACHE_VERSION, "items": records}))
+        honour_umask(tmp)  # mkdtemp makes 0700
         try:
             os.rename(tmp, target)
         except OSError:  # another process finished first: keep theirs
@@ -140,6 +145,17 @@ def _write_cache(items: list[Item], target: Path) -> None:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+#: Cache folders already said to be unwritable (one line per folder and process).
+_UNCACHED: set[str] = set()
+
+
+def _say_uncached(root: Path, err: OSError) -> None:
+    if str(root) not in _UNCACHED:
+        _UNCACHED.add(str(root))
+        print(f"note: {root}: cannot write the decoded-array cache ({err.strerror or err}); reading without "
+              "caching", file=sys.stderr)
 
 
 def _read_cache(target: Path) -> list[Item]:
@@ -197,8 +213,11 @@ def load_set(name: str, folder: str | Path | None = None, split: str | None = No
             if found:  # some files skipped: this partial set is not the folder's, never cache it
                 bad_files.extend(found)
             else:
-                _write_cache(items, target)
-                items = _read_cache(target)
+                try:
+                    _write_cache(items, target)
+                    items = _read_cache(target)
+                except OSError as err:  # a read-only cache: the items read above, uncached
+                    _say_uncached(root, err)
     else:
         items = _read_items(short, folder, bad_files)
     if not include_reconstruction:

@@ -38,6 +38,7 @@ import torch
 from PIL import Image
 
 from .. import paths
+from ..files import honour_umask
 from .readers import CELEBAMASK_CLASSES, Item
 from .sets import load_set, set_folder_name
 
@@ -227,6 +228,7 @@ def build_splice_set(items, folder: str | Path, seed: int, gan_suffix: str = "-s
             rows.append(f"{rel.as_posix()},{it.identity},{it.property},{it.source},{float(mask.mean()):.4f}")
         (tmp / "splices.csv").write_text("\n".join(rows) + "\n")
         (tmp / "recipe.json").write_text(json.dumps(recipe or {"seed": seed}, sort_keys=True) + "\n")
+        honour_umask(tmp)  # mkdtemp makes 0700
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(tmp, folder)

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-from ..checkpoint import build_model, config_of, load_checkpoint, load_init_weights, run_metadata
+from ..checkpoint import build_model, check_model_config, config_of, load_checkpoint, load_init_weights, run_metadata
 from ..config import TrainConfig, resolve_device
 from ..data import FakeMapDataset, SpliceAugment
 from ..data.sets import SET_FOLDERS
@@ -157,7 +157,12 @@ def lr_factor(cfg: TrainConfig, step: int, total: int) -> float:
 def setup(cfg: TrainConfig, resume: bool = False, log=print, train_items: list | None = None,
           val_items: list | None = None) -> Run:
     """Build a :class:`Run`: process, items, Dataset, model (and its ``init_from`` weights), optimiser,
-    criterion, sampler, schedule, then the ``last.pt`` state with ``resume``; DDP-wrap under torchrun."""
+    criterion, sampler, schedule, then the ``last.pt`` state with ``resume``; DDP-wrap under torchrun.
+
+    ``model_kwargs`` the model's constructor refuses fail first (:func:`fklib.checkpoint.check_model_config`),
+    before any data is read.
+    """
+    check_model_config(cfg)
     device, rank, world = init_process(cfg)
     use_amp = cfg.amp and device.type == "cuda"
     train_items = training_items(cfg, "train") if train_items is None else list(train_items)

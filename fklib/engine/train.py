@@ -11,7 +11,9 @@ Checkpoints (``<out_dir>/last.pt`` every epoch, ``<out_dir>/best.pt`` on a bette
 score) are written by :func:`fklib.checkpoint.save_checkpoint` (atomic, weights-only loadable).
 Each holds the config, the git commit, the data manifest hash, the SHA-256 of its weights (checked
 on load), the epoch, the history, and (``last.pt``) the optimizer, scheduler and RNG states for
-``--resume``. A folder that already holds a run is refused unless ``--resume`` or ``--overwrite``.
+``--resume``. A folder that already holds a run is refused unless ``--resume`` or ``--overwrite``;
+with ``--overwrite`` the old checkpoints are removed only once the new run's set-up has succeeded
+(a config or data error keeps them).
 
 Determinism: on CPU a run is a function of its config (seeded shuffling per epoch, seeded
 flips from torch's RNG, whose state is checkpointed), so an interrupted run resumed from
@@ -26,6 +28,7 @@ Only rank 0 validates and writes checkpoints.
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import numpy as np
@@ -35,6 +38,7 @@ from tqdm.auto import tqdm
 
 from ..checkpoint import load_checkpoint, save_checkpoint
 from ..config import PROPERTY_CLASSES, TrainConfig
+from ..files import remove_partials
 from ..metrics import decision_accuracy
 from ..models import PriorBlend
 from .evaluate import balanced_threshold, no_cl_threshold
@@ -239,26 +243,38 @@ def stop_early(run: Run, epoch: int, log=print) -> bool:
     return bool(stop.item())
 
 
-def check_run_folder(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> None:
-    """Refuse to start a fresh run over the checkpoints of an existing one, before any data or model.
+#: The checkpoint files of a run folder.
+RUN_FILES = ("best.pt", "last.pt")
 
-    A folder holding ``best.pt`` or ``last.pt`` needs ``resume`` (continue it) or ``overwrite``
-    (replace it: its old ``best.pt`` / ``last.pt`` are removed now, by rank 0, so that nothing of the
-    old run is taken for the new one's).
+
+def check_run_folder(cfg: TrainConfig, resume: bool = False, overwrite: bool = False) -> list:
+    """Refuse to start a fresh run over the checkpoints of an existing one, before any data or model;
+    return the old checkpoints that ``overwrite`` is to replace (removed by :func:`replace_old_run` once
+    the new run's set-up has succeeded).
+
+    A folder holding ``best.pt`` or ``last.pt`` needs ``resume`` (continue it) or ``overwrite``.
 
     Raises:
         ValueError: naming the folder and its checkpoints.
     """
     folder = cfg.checkpoint_dir()
-    found = [folder / n for n in ("best.pt", "last.pt") if (folder / n).is_file()]
+    found = [folder / n for n in RUN_FILES if (folder / n).is_file()]
     if not found or resume:
-        return
+        return []
     if not overwrite:
         raise ValueError(f"{folder}: already holds a run ({', '.join(p.name for p in found)}); "
                          "pass --resume to continue it or --overwrite to replace it")
-    if dist_info()[0] == 0:
-        for p in found:
-            p.unlink()
+    return found
+
+
+def replace_old_run(cfg: TrainConfig, old: list) -> None:
+    """Rank 0, after the set-up: remove the ``old`` checkpoints ``--overwrite`` replaces (so that nothing of
+    the old run is taken for the new one's) and the partial checkpoint files a killed run left."""
+    if dist_info()[0] != 0:
+        return
+    for p in old:
+        p.unlink(missing_ok=True)
+    remove_partials(cfg.checkpoint_dir(), "|".join(re.escape(n) for n in RUN_FILES))
 
 
 def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=print,
@@ -270,14 +286,18 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=print
     (:func:`check_run_folder`). ``best`` is written only by an epoch with a finite validation score:
     the caller checks that it exists.
 
+    With ``overwrite`` the old checkpoints are removed only after :func:`fklib.engine.run.setup` has
+    succeeded: a config or data error leaves the old run as it was.
+
     ``train_items`` / ``val_items`` (lists of :class:`~fklib.data.readers.Item`), when given,
     replace ``training_items(cfg, "train")`` / ``training_items(cfg, "val")``: data that is no
     set of ``data/`` (e.g. :mod:`fklib.upsampling`'s partial fakes). The config's ``sets``,
     ``properties``, ``protocol`` and caps are then not applied to them, and the checkpoint does
     not identify them: the caller keeps track (see :func:`fklib.studies.cache.ensure_trained`).
     """
-    check_run_folder(cfg, resume, overwrite)
+    old = check_run_folder(cfg, resume, overwrite)
     run = setup(cfg, resume, log, train_items, val_items)
+    replace_old_run(cfg, old)
     for epoch in range(run.start_epoch, cfg.epochs):
         if stop_early(run, epoch, log):  # also a resumed run that had stopped early
             break

@@ -28,11 +28,12 @@ from .deeplab import DeepLabV3ResNet101, coco_voc_checkpoint_path, load_coco_voc
 from .dffd import DFFDXception
 from .efficientnet_unet import (EfficientNetLite0Encoder, EfficientNetLite0UNet, EfficientNetLiteEncoder,
                                EfficientNetLiteUNet, SRMFilters, lite0_weights_path, lite_weights_path)
-from .registry import create_model, is_model, list_models, register_model
+from .registry import create_model, is_model, list_models, min_input_size, register_model
 from .unet import UNetSmall
 
 __all__ = [
-    "create_model", "list_models", "register_model", "is_model", "LocatorOutput", "PriorBlend", "count_parameters",
+    "create_model", "list_models", "register_model", "is_model", "min_input_size", "LocatorOutput", "PriorBlend",
+    "count_parameters",
     "ImageNetNormalize", "ClassifierHead", "attend", "IMAGENET_MEAN", "IMAGENET_STD",
     "UNetSmall", "EfficientNetLite0UNet", "EfficientNetLite0Encoder", "EfficientNetLiteUNet", "EfficientNetLiteEncoder",
     "SRMFilters", "lite0_weights_path", "lite_weights_path",

@@ -17,7 +17,8 @@ from typing import Callable, TypeVar, overload
 
 from torch import nn
 
-__all__ = ["register_model", "create_model", "list_models", "is_model", "accepts"]
+__all__ = ["register_model", "create_model", "list_models", "is_model", "accepts", "keyword_arguments",
+           "min_input_size"]
 
 ModelFactory = Callable[..., nn.Module]
 F = TypeVar("F", bound=ModelFactory)
@@ -81,6 +82,29 @@ def accepts(name: str, argument: str) -> bool:
         if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
             return False
     return False
+
+
+def keyword_arguments(name: str) -> list[str]:
+    """The keyword arguments the constructor of registered model ``name`` takes (through the ``**kwargs``
+    of subclasses), sorted; ``[]`` for an unknown name."""
+    import inspect
+
+    if name not in _MODELS:
+        return []
+    factory = _MODELS[name]
+    found: set[str] = set()
+    for f in ([c.__init__ for c in factory.__mro__ if "__init__" in vars(c)] if inspect.isclass(factory) else [factory]):
+        params = inspect.signature(f).parameters
+        found |= {k for k, p in params.items() if k != "self" and p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+            break
+    return sorted(found)
+
+
+def min_input_size(name: str) -> int:
+    """The smallest input side (px) registered model ``name`` takes: its factory's ``MIN_INPUT_SIZE``
+    (e.g. 16 for a U-Net of 4 max-pools), else 1 (the model pads or resizes its input itself)."""
+    return int(getattr(_MODELS.get(name), "MIN_INPUT_SIZE", 1))
 
 
 def create_model(name: str, **kwargs) -> nn.Module:

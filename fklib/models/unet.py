@@ -34,10 +34,14 @@ class UNetSmall(nn.Module):
             (auxiliary multi-task training, beyond the paper); 0 = none.
 
     Shape:
-        x: B x 3 x H x W in [0, 1] (H, W divisible by 16 keep every level aligned; other sizes work).
+        x: B x 3 x H x W in [0, 1] (H, W divisible by 16 keep every level aligned; other sizes work down to
+            :attr:`MIN_INPUT_SIZE`, below which the fourth max-pool has no pixel left).
         attention: optional B x 1 x H x W in [0, 1]; None means ones.
         Output: :class:`LocatorOutput` with ``map`` B x 1 x H x W in [0, 1] and ``logit`` B (or None).
     """
+
+    #: The smallest input side (px): 4 max-pools of 2 need 2**4 pixels (``fklib.models.min_input_size``).
+    MIN_INPUT_SIZE = 16
 
     def __init__(self, *, base: int = 16, classifier: bool = True, dropout: float = 0.2,
                  channels_last: bool = True, num_properties: int = 0) -> None:

@@ -5,7 +5,6 @@ Writes ``<out>.safetensors`` (fp16 weights) and ``<out>.json`` (config, held-out
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import json
 import os
@@ -16,11 +15,17 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
+from .. import cli
+from ..files import honour_umask
 from .parser import ParserConfig, train_parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fklib.parsing", description=__doc__)
+    return cli.run(lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
+    p = cli.ArgumentParser(prog="python -m fklib.parsing", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     t = sub.add_parser("train", help="train the face parser on celebamask_hq")
     t.add_argument("--epochs", type=int, default=ParserConfig.epochs)
@@ -34,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
              for k, v in model.state_dict().items()}
     tmp = args.out.with_name(args.out.name + ".part.safetensors")
     save_file(state, str(tmp))
-    os.replace(tmp, args.out.with_suffix(".safetensors"))
+    os.replace(honour_umask(tmp), args.out.with_suffix(".safetensors"))  # safetensors makes 0600
     meta = {"config": dataclasses.asdict(cfg), "report": report, "command": "python -m fklib.parsing " + " ".join(
         argv if argv is not None else sys.argv[1:]), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "torch_threads": torch.get_num_threads()}

@@ -30,6 +30,7 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
+from ..files import honour_umask
 from ..metrics import PAPER_METRICS, PIXEL_COUNTS, REFERENCE_KINDS, balanced_accuracy_interval, ratio_interval
 from ..metrics.classification import DETECTION_METRICS, detection_value
 from . import paper as _paper
@@ -302,7 +303,7 @@ def _atomic_write_text(path: Path, text: str) -> Path:
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; results are for everyone to read
+        honour_umask(tmp)  # mkstemp makes 0600; results are for everyone to read (0644 under umask 022)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
