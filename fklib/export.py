@@ -49,7 +49,8 @@ def card_markdown(card: dict, weights: Path) -> str:
         f"| export command | `{card['export_command']}` |",
         f"| model | `{cfg['model']}` ({card['parameters'] / 1e6:.2f} M parameters), loss `{cfg['loss']}`, "
         f"classifier λ = {cfg['cls_weight']}, property head {cfg['property_weight']}, "
-        f"face attention {'on' if cfg.get('attention') else 'off'}, prior blend α = {card.get('prior_alpha')} |",
+        f"face attention {'on' if cfg.get('attention') else 'off'}, prior blend α = {card.get('prior_alpha')}"
+        f"{'; hybrid face-and-texture head (the layout of the recognised property, gated per pixel)' if cfg.get('model_kwargs', {}).get('hybrid') else ''} |",
         f"| data | training identities (`results/splits.csv`) of {', '.join(cfg['sets'])}"
         f"{' (+ splices, p = ' + str(cfg.get('splice_p')) + ')' if cfg.get('splice_p') else ''}, {cfg['size']} px; "
         f"data manifest hash `{card['data_manifest_hash']}` |",
@@ -63,8 +64,8 @@ def card_markdown(card: dict, weights: Path) -> str:
         "any size, resized to the model's resolution and the map resized back |", "",
         f"Public STGAN **test** split ({card['test_n_fakes']} fakes of 13 properties + "
         f"{card['test_n_reals']} reals, identities never seen in training), means over the 13 properties:", "",
-        "| predictor | ACC | COSS | PSNR | SSIM | pixel AUC | F1 (τ=0.1) | IoU (τ=0.1) |",
-        "|---|---|---|---|---|---|---|---|",
+        "| predictor | bACC | TPR | TNR | COSS | PSNR | SSIM | pixel AUC | F1 (τ=0.1) | IoU (τ=0.1) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def f(v, nd=3):
@@ -76,8 +77,8 @@ def card_markdown(card: dict, weights: Path) -> str:
     for key, label in names.items():
         if key in m:
             r = m[key]
-            lines.append(f"| {label} | {f(r['acc'])} | {f(r['coss'])} | {f(r['psnr'], 2)} | {f(r['ssim'])} | "
-                         f"{f(r['auc'])} | {f(r['f1'])} | {f(r['iou'])} |")
+            lines.append(f"| {label} | {f(r.get('bacc'))} | {f(r.get('tpr'))} | {f(r.get('tnr'))} | {f(r['coss'])} | "
+                         f"{f(r['psnr'], 2)} | {f(r['ssim'])} | {f(r['auc'])} | {f(r['f1'])} | {f(r['iou'])} |")
     lines += ["", "Differences from the paper: 128 px instead of 224, an ImageNet EfficientNet-Lite U-Net "
               "instead of DeepLabV3-ResNet101, the public training identities of real GAN edits instead of the "
               "paper's generated training sets. Per-property numbers: `results/tables/table3.md`.", ""]
@@ -154,7 +155,8 @@ def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool
             df = evaluate_checkpoint(weights, "stgan", split="test", model=model, cfg=cfg, payload=payload,
                                      device="cpu")
             model_rows = df[df["predictor"] == "model"]
-            card["test"] = summary_means(df)
+            card["test"] = summary_means(df, metrics=("acc", "bacc", "tpr", "tnr", "coss", "psnr", "ssim", "auc", "f1",
+                                                      "iou"))
             card["test_n_fakes"] = int((model_rows["label"] == 1).sum())
             card["test_n_reals"] = int((model_rows["label"] == 0).sum())
             card["limits"] = limits(weights)

@@ -284,7 +284,9 @@ class EfficientNetLiteUNet(nn.Module):
             feats = [attend(f, attention)[0] for f in feats[:-1]] + [feats[-1]]  # the skips, not the deepest
         logit = self.cls_head(feats[-1]) if self.cls_head is not None else None
         prop = self.property_head(feats[-1]) if self.property_head is not None else None
-        noise = self.noise(x) if self.noise is not None else None
+        noise = None
+        if self.noise is not None:  # in the encoder's memory format, so that the decoder's concatenations keep it
+            noise = self.noise(x.contiguous(memory_format=torch.channels_last) if self.normalize.channels_last else x)
         skips = list(reversed(feats[:-1]))  # strides 16, 8, 4, 2
         if noise is not None:
             skips[2] = torch.cat([skips[2], upsample_to(noise[2], tuple(skips[2].shape[-2:]))], dim=1)

@@ -9,15 +9,18 @@ and the ACC cost of JPEG quality 50 on the STGAN test split.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+from PIL import Image
 
 from ..checkpoint import model_from_checkpoint
 from ..config import resolve_device
 from ..data import load_set
-from ..engine import MODEL, summarize
+from ..engine import MODEL, score_items, summarize
 from ..metrics import detection_rates, stored_threshold
 from .common import evaluate
 from .published_figures import figure_detection, figure_summary
@@ -62,11 +65,25 @@ def limits(checkpoint: str | Path) -> dict:
     sweep = robustness_sweep(model, load_set("stgan", split="test"), cfg.size, axes={"jpeg": (50,)},
                              device=resolve_device("auto"), threshold=stored_threshold(payload, cfg.classifier))
     out["decision_threshold"] = stored_threshold(payload, cfg.classifier)
+    out["grayscale"] = grayscale_detection(model, cfg, load_set("stgan", split="test"))
     out["jpeg50"] = {"acc_clean": float(sweep.loc[0, "acc"]), "acc_jpeg50": float(sweep.loc[1, "acc"]),
                      "bacc_clean": float(sweep.loc[0, "bacc"]), "bacc_jpeg50": float(sweep.loc[1, "bacc"]),
                      "tnr_clean": float(sweep.loc[0, "tnr"]), "tnr_jpeg50": float(sweep.loc[1, "tnr"]),
                      "coss_clean": float(sweep.loc[0, "coss"]), "coss_jpeg50": float(sweep.loc[1, "coss"])}
     return out
+
+
+def grayscale_detection(model, cfg, items) -> dict:
+    """Shares of the fakes called fake in colour and as grayscale copies (luma replicated to RGB), at the
+    model's decision threshold: a colour cue the model may rely on."""
+    fakes = [it for it in items if it.label == 1]
+    gray = [dataclasses.replace(it, image=np.repeat(np.asarray(Image.fromarray(np.asarray(it.image)).convert("L"))[..., None],
+                                                    3, axis=2)) for it in fakes]
+    called = {}
+    for name, part in (("colour", fakes), ("grayscale", gray)):
+        rows = score_items(model, part, cfg.size, metrics=())
+        called[name] = float((rows["pred_fake"] == 1).mean())
+    return {"n": len(fakes), **called}
 
 
 def limits_markdown(lim: dict) -> list[str]:
@@ -97,6 +114,9 @@ def limits_markdown(lim: dict) -> list[str]:
                f"{jp['coss_clean']:.3f} → {jp['coss_jpeg50']:.3f}." if "bacc_clean" in jp else
                f"- JPEG quality 50 on the STGAN test split: ACC {jp['acc_clean']:.3f} → {jp['acc_jpeg50']:.3f}, COSS "
                f"{jp['coss_clean']:.3f} → {jp['coss_jpeg50']:.3f}."),
+              *([f"- Grayscale copies of the {lim['grayscale']['n']} STGAN test fakes: {pct(lim['grayscale']['grayscale'])} "
+                 f"called fake, against {pct(lim['grayscale']['colour'])} in colour (the model leans on colour)."]
+                if "grayscale" in lim else []),
               *([f"- Decision: p(fake) > {lim['decision_threshold']:.3f}, chosen on the validation identities for "
                  "balanced accuracy (fakes and reals weigh the same)."] if lim.get("decision_threshold") is not None
                 else ["- Decision: p(fake) > 0.5."]),
