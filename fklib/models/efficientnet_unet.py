@@ -143,7 +143,7 @@ class NoiseStream(nn.Module):
     """High-frequency stream: SRM residuals -> conv blocks at strides 1, 2 and 4 (``channels``).
 
     ``channels[0] == 0`` drops the full-resolution stage: the first conv reads the residuals with
-    stride 2 directly (about 3x cheaper at 128 px; the full-resolution output is then ``None``).
+    stride 2 directly (no convolution at full resolution; the full-resolution output is then ``None``).
 
     Shape:
         x: B x 3 x H x W in [0, 1] -> (B x c1 x H x W or None, B x c2 x H/2 x W/2, B x c4 x H/4 x W/4).

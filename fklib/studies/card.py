@@ -50,7 +50,8 @@ def limits(checkpoint: str | Path) -> dict:
                 row.update({f"{k}_{ref}": float(means.loc[ref, k]) for k in ("coss", "ssim", "auc", "f1")})
         fakes = df[(df["predictor"] == MODEL) & (df["label"] == 1)]
         reals = df[(df["predictor"] == MODEL) & (df["label"] == 0)]
-        tpr, tnr = detection_rates(pd.concat([fakes, reals])["pred_fake"], pd.concat([fakes, reals])["label"])
+        model_rows = df[df["predictor"] == MODEL]
+        tpr, tnr = detection_rates(model_rows["pred_fake"], model_rows["label"])
         row.update(fakes_called_fake=tpr, reals_called_real=tnr, bacc=(tpr + tnr) / 2,
                    n_fakes=len(fakes), n_reals=len(reals))
         out["sets"][name] = row
