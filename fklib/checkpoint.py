@@ -374,11 +374,12 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfi
         raise ValueError(f"{path}: {err}") from None
     check_weights(Path(path), model, ckpt["model"], cfg.model)
     model.load_state_dict(ckpt["model"])
+    model.decision_threshold = stored_threshold(ckpt, cfg.classifier)  # also when unwrapped from a PriorBlend
     if "prior_maps" in ckpt:
         if "prior_alpha" not in ckpt:
             raise ValueError(f"{path}: has prior maps but no 'prior_alpha' (not a complete fklib checkpoint)")
         model = PriorBlend(model, ckpt["prior_maps"], float(ckpt["prior_alpha"]))
-    model.decision_threshold = stored_threshold(ckpt, cfg.classifier)
+        model.decision_threshold = model.model.decision_threshold
     return model.eval(), cfg, ckpt
 
 

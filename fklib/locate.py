@@ -45,7 +45,7 @@ from . import cli, colors, paths
 from .checkpoint import model_from_checkpoint
 from .data.images import load_rgb
 from .files import check_out_dir, folder_lock, json_safe, prepare_out_dir, remove_partials, write_atomically
-from .metrics.classification import decide, stored_threshold
+from .metrics.classification import decide
 from .models.inference import ImagePredictor
 
 #: Default pixel limit for ``locate`` (about 8k x 8k): larger files are refused before decoding.
@@ -89,9 +89,9 @@ class Locator(ImagePredictor):
 
     def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu") -> None:
         self.checkpoint = Path(checkpoint) if checkpoint is not None else paths.default_locator()
-        model, cfg, payload = model_from_checkpoint(self.checkpoint)
+        model, cfg, _ = model_from_checkpoint(self.checkpoint)
         self.cfg = cfg
-        self.threshold = stored_threshold(payload, cfg.classifier)
+        self.threshold = model.decision_threshold  # the checkpoint's, set by model_from_checkpoint
         super().__init__(model, cfg.size, device)
 
     def predict_array(self, rgb: np.ndarray) -> tuple[np.ndarray, float | None]:

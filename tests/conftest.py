@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import stat
 import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -87,3 +90,18 @@ def one_error_line(err: str) -> str:
     lines = [line for line in err.splitlines() if line.startswith("error: ")]
     assert len(lines) == 1, err
     return lines[0]
+
+
+def kill_once_started(code: str, args: list[str], marker: Path, what: str, timeout: float = 300) -> None:
+    """Run ``python -c code *args`` with this checkout on the path, wait until it creates ``marker`` (the
+    moment to kill it), then SIGKILL it; fail naming ``what`` when it never gets there."""
+    env = {**os.environ, "PYTHONPATH": str(paths.project_root())}
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], env=env)
+    try:
+        deadline = time.time() + timeout
+        while not marker.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), f"the {what} never reached the point to kill it"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()

@@ -12,7 +12,7 @@ import pytest
 from fklib import paths
 from fklib.data import fetching
 from fklib.data.fetching import FetchError, fetch, load_manifest, manifest_hash, upstream_url
-from conftest import mode, one_error_line, read_only, tree_snapshot, umask
+from conftest import kill_once_started, mode, one_error_line, read_only, tree_snapshot, umask
 
 
 def sha(data: bytes) -> str:
@@ -233,12 +233,6 @@ def test_repair_twice_keeps_every_file_moved_aside(tmp_path, mini):
 
 def test_partial_files_of_a_killed_fetch_are_removed_by_the_next(tmp_path, mini):
     """SIGKILL during a copy leaves a hidden ``.<name>.*.part``; the next fetch removes it and completes."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     mirror, manifest, files = mini
     dest, started = tmp_path / "data", tmp_path / "started"
     code = (
@@ -249,16 +243,7 @@ def test_partial_files_of_a_killed_fetch_are_removed_by_the_next(tmp_path, mini)
         "fetching.shutil.copyfileobj = stuck\n"
         "fetching.fetch(%r, mirror=%r, manifest=%r, progress=False)\n" % (str(started), str(dest), str(mirror), manifest)
     )
-    env = {**os.environ, "PYTHONPATH": str(paths.project_root())}
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
-    try:
-        deadline = time.time() + 60
-        while not started.exists() and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        assert started.exists(), "the fetch never started copying"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    kill_once_started(code, [], started, "fetch", timeout=60)
     left = [p for p in dest.rglob(".*.part")]
     assert len(left) == 1 and left[0].read_bytes() == b"half"
     report = fetch(dest, mirror=mirror, manifest=manifest, progress=False)

@@ -18,7 +18,7 @@ from fklib.engine import evaluate_checkpoint, fit
 from fklib.export import export
 from fklib.locate import Locator, locate_files, output_stems, read_map_png
 from fklib.paths import default_locator
-from conftest import mode, one_error_line, random_rgb, read_only, save_png, umask
+from conftest import kill_once_started, mode, one_error_line, random_rgb, read_only, save_png, umask
 
 
 @pytest.fixture(scope="module")
@@ -521,11 +521,7 @@ def test_export_killed_during_its_evaluation_leaves_the_shipped_model_and_card(s
     """Item 2: SIGKILL during the evaluation left the new weights beside the old card; now the weights, the card
     JSON and the card MD are renamed into place together, after the evaluation, and the next export removes
     the partial files of the killed one."""
-    import signal
-    import time
-
     import fklib.export as E
-    from fklib import paths
 
     out = tmp_path / "models" / "m.safetensors"
     out.parent.mkdir()
@@ -534,16 +530,7 @@ def test_export_killed_during_its_evaluation_leaves_the_shipped_model_and_card(s
     out.with_suffix(".md").write_text("old card\n")
     shipped = {p.name: p.read_bytes() for p in out.parent.iterdir()}
     started = tmp_path / "evaluating"
-    env = {**os.environ, "PYTHONPATH": str(paths.project_root())}
-    proc = subprocess.Popen([sys.executable, "-c", _EXPORT_KILLED, str(smoke_ckpt), str(out), str(started)], env=env)
-    try:
-        deadline = time.time() + 300
-        while not started.exists() and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        assert started.exists(), "the export never reached its evaluation"
-    finally:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
+    kill_once_started(_EXPORT_KILLED, [str(smoke_ckpt), str(out), str(started)], started, "export")
     assert {p.name: p.read_bytes() for p in out.parent.iterdir() if not p.name.endswith(".part")} == shipped
     assert [p.name for p in out.parent.iterdir() if p.name.endswith(".part")]          # the killed one's partial
     (out.parent / ".notes.part").write_text("mine")

@@ -27,7 +27,7 @@ import torch
 
 from ..data import FakeMapDataset
 from ..metrics import MAP_METRICS, References, batch_map_metrics, region_map_metrics
-from ..metrics.classification import PROB_THRESHOLD, decide  # noqa: F401 - the decision rule, re-exported
+from ..metrics.classification import decide
 from ..models import LocatorOutput
 from ..models.fuse import fold_batchnorm
 from .references import BatchReferences

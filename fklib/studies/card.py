@@ -21,7 +21,7 @@ from ..checkpoint import model_from_checkpoint
 from ..config import resolve_device
 from ..data import load_set
 from ..engine import MODEL, score_items, summarize
-from ..metrics import detection_rates, stored_threshold
+from ..metrics import detection_rates
 from .common import evaluate
 from .published_figures import figure_detection, figure_summary
 from .robustness import robustness_sweep
@@ -62,10 +62,10 @@ def limits(checkpoint: str | Path) -> dict:
                                              if any(per.loc[(MODEL, p), m] <= per.loc[(r, p), m] for r in STRONG))
                                    for m in ("coss", "ssim")}
     out["figures"] = figure_summary(figure_detection(checkpoint))
-    model, cfg, payload = model_from_checkpoint(checkpoint)
+    model, cfg, _ = model_from_checkpoint(checkpoint)  # the model carries its decision threshold
     sweep = robustness_sweep(model, load_set("stgan", split="test"), cfg.size, axes={"jpeg": (50,)},
-                             device=resolve_device("auto"), threshold=stored_threshold(payload, cfg.classifier))
-    out["decision_threshold"] = stored_threshold(payload, cfg.classifier)
+                             device=resolve_device("auto"))
+    out["decision_threshold"] = model.decision_threshold
     out["grayscale"] = grayscale_detection(model, cfg, load_set("stgan", split="test"))
     out["jpeg50"] = {"acc_clean": float(sweep.loc[0, "acc"]), "acc_jpeg50": float(sweep.loc[1, "acc"]),
                      "bacc_clean": float(sweep.loc[0, "bacc"]), "bacc_jpeg50": float(sweep.loc[1, "bacc"]),

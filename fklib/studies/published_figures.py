@@ -15,19 +15,19 @@ import pandas as pd
 
 from ..checkpoint import model_from_checkpoint
 from ..data import figure_items
-from ..metrics.classification import decide, stored_threshold
+from ..metrics.classification import decide
 from ..models.inference import ImagePredictor
 
 
 def figure_detection(checkpoint: str | Path, items=None) -> pd.DataFrame:
     """One row per tile: its metadata, ``prob`` (the classifier's p(fake)), ``pred_fake`` (:func:`fklib.engine.decide`)."""
-    model, cfg, payload = model_from_checkpoint(checkpoint)
+    model, cfg, _ = model_from_checkpoint(checkpoint)
     predictor = ImagePredictor(model, cfg.size)
     rows = []
     for it in (items if items is not None else figure_items()):
         pred, prob = predictor.predict_array(np.asarray(it.image))
         score = np.array([pred.mean()])
-        decision = decide(None if prob is None else np.array([prob]), score, stored_threshold(payload, cfg.classifier))
+        decision = decide(None if prob is None else np.array([prob]), score, model.decision_threshold)
         rows.append({**it.meta(), "prob": prob, "map_mean": float(score[0]), "pred_fake": float(decision[0])})
     return pd.DataFrame(rows)
 
