@@ -28,10 +28,11 @@ def jet(m: np.ndarray) -> np.ndarray:
     return np.clip(1.5 - np.abs(4.0 * x - centres), 0, 1)
 
 
-def overlay(fake: np.ndarray, pred: np.ndarray, alpha: float = 0.5, vmax: float = 1.0) -> np.ndarray:
-    """``HxWx3`` float image in [0, 1]: the map (:func:`jet` colours of ``pred / vmax``, clipped: ``vmax``
-    and above is red) blended over the uint8 image (Fig. 1's overlay and ``python -m fklib locate``'s)."""
+def overlay(fake: np.ndarray, pred: np.ndarray, alpha: float = 0.5, vmax: float = 1.0, colours=None) -> np.ndarray:
+    """``HxWx3`` float image in [0, 1]: the map (``colours`` of ``pred / vmax``, clipped at ``vmax``; default
+    :func:`jet`, where ``vmax`` and above is red) blended over the uint8 image (``python -m fklib locate``'s
+    overlay; the figures pass their colour bar's colours, :func:`fklib.report.figures.map_colours`)."""
     if not vmax > 0:
         raise ValueError(f"overlay: vmax must be > 0, got {vmax}")
     scaled = np.clip(np.asarray(pred, np.float32) / np.float32(vmax), 0.0, 1.0)
-    return ((1 - alpha) * np.asarray(fake, np.float32) / 255.0 + alpha * jet(scaled)).clip(0, 1)
+    return ((1 - alpha) * np.asarray(fake, np.float32) / 255.0 + alpha * (colours or jet)(scaled)).clip(0, 1)

@@ -36,8 +36,9 @@ from torchvision.transforms import InterpolationMode
 from .convert import image_to_tensor, tensor_to_image
 from .metrics import PAPER_METRICS
 
-#: The metrics whose ratio γ the paper plots (Figs. 8 and 10): the paper's table metrics.
-GAMMA_METRICS = PAPER_METRICS
+#: The metrics whose ratio γ Figs. 8 and 10 plot: the paper's table metrics with its ACC replaced by the
+#: balanced ACC (our test sets hold 10 fakes per real, so ACC hides the reals called fake).
+GAMMA_METRICS = ("bacc", *PAPER_METRICS[1:])
 
 
 # --- helpers ------------------------------------------------------------------------------------

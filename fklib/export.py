@@ -63,7 +63,9 @@ def card_markdown(card: dict, weights: Path) -> str:
         "| intended input | an RGB face image, cropped and aligned like CelebA (face centred, ~70 % of the frame); "
         "any size, resized to the model's resolution and the map resized back |", "",
         f"Public STGAN **test** split ({card['test_n_fakes']} fakes of 13 properties + "
-        f"{card['test_n_reals']} reals, identities never seen in training), means over the 13 properties:", "",
+        f"{card['test_n_reals']} reals, identities never seen in training), one cell of all of them "
+        "(`fklib.metrics.groups`: bACC, TPR, TNR and ACC over the fakes and reals pooled; map metrics the mean "
+        "over the fakes):", "",
         "| predictor | bACC | TPR | TNR | COSS | PSNR | SSIM | pixel AUC | F1 (τ=0.1) | IoU (τ=0.1) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]

@@ -188,11 +188,12 @@ def test_disorganize_item_moves_image_and_map_together(rng):
 
 
 def test_gamma():
-    m = {"acc": 0.9, "coss": 0.8, "psnr": 25.0, "ssim": 0.7}
-    assert D.gamma(m, m) == {"acc": 1.0, "coss": 1.0, "psnr": 1.0, "ssim": 1.0}
+    m = {"bacc": 0.9, "coss": 0.8, "psnr": 25.0, "ssim": 0.7}
+    assert D.GAMMA_METRICS == ("bacc", "coss", "psnr", "ssim")      # the paper's ACC, balanced
+    assert D.gamma(m, m) == {"bacc": 1.0, "coss": 1.0, "psnr": 1.0, "ssim": 1.0}
     half = D.gamma({**m, "coss": 0.4}, m)
     assert half["coss"] == pytest.approx(0.5)
-    assert math.isnan(D.gamma({"acc": math.nan}, m)["acc"])
+    assert math.isnan(D.gamma({"bacc": math.nan}, m)["bacc"])
 
 
 def test_degrade_item_keeps_the_gt_map(rng):

@@ -34,7 +34,7 @@ def per_image() -> pd.DataFrame:
 
 def test_table_rows_means_and_acc():
     rows = table_rows(per_image(), by=["gan", "property"])
-    assert list(rows.columns) == ["predictor", "gan", "property", "n", "metric", "value"]
+    assert list(rows.columns) == ["predictor", "gan", "property", "n", "n_reals", "metric", "value"]
     assert list(dict.fromkeys(rows["predictor"])) == ["model", *REFERENCE_KINDS]
     assert set(rows["gan"]) == {"stgan"}                                     # reals are no group of their own
     get = rows.set_index(["predictor", "property", "metric"])["value"]
@@ -46,6 +46,7 @@ def test_table_rows_means_and_acc():
     assert get["zeros", "Bald", "coss"] == pytest.approx(0.3)
     assert math.isnan(get["zeros", "Bald", "acc"])                           # references make no detection
     assert (rows["n"] == 2).all() and rows["n"].dtype.kind == "i"
+    assert (rows["n_reals"] == 4).all()                                      # the reals behind each cell
 
 
 def test_table_rows_context_mean_and_mapping():
@@ -55,7 +56,9 @@ def test_table_rows_context_mean_and_mapping():
     get = rows.set_index(["method", "property", "metric"])["value"]
     assert get["l1", "Bald", "acc"] == pytest.approx(5 / 6)                  # reals of its own method only
     assert get["l2", "Bald", "acc"] == pytest.approx(6 / 6)
-    assert get["l2", "mean", "acc"] == pytest.approx((1 + 5 / 6) / 2)
+    # the mean row is the cell of all the context's fakes with its reals (pooled), not a mean of the groups:
+    # l2: 4 reals right + Bald 2 of 2 + Bangs 1 of 2 -> 7 / 8 (a mean of the groups would give 11 / 12)
+    assert get["l2", "mean", "acc"] == pytest.approx(7 / 8)
     assert rows.loc[rows["property"] == "mean", "n"].eq(4).all()
     assert set(rows["predictor"]) == {"model"}
     region = table_rows(per_image().assign(coss_region=0.9), metrics={"coss": "coss_region"})

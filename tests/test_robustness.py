@@ -168,11 +168,16 @@ def test_sweep_disorganization_and_figures(tiny_run):
     fig10 = rf.fig10_figure({"tiny": df, "other": df2})
     assert len([a for a in fig10.axes if a.lines]) == 2  # one panel per degradation
     assert len(fig10.axes[0].lines) == 2 * len(GAMMA_METRICS) + 1  # + the γ = 1 line
+    assert fig10.axes[0].collections                     # the first model's 95 % bands
+    floors = {"bacc": 0.6, "coss": 0.0}
+    with_floors = rf.fig10_figure({"tiny": df}, floors=floors)
+    assert len(with_floors.axes[0].lines) == len(GAMMA_METRICS) + 1 + len(floors)   # + one floor per metric given
     summary = rb.gamma_summary({"tiny": df, "other": df2})
-    assert len(summary) == 4 and {"gamma_ssim_mean", "gamma_acc_harsh"} <= set(summary.columns)
+    assert len(summary) == 4 and {"gamma_ssim_mean", "gamma_bacc_harsh"} <= set(summary.columns)
 
     per_image, table = rb.disorganization({"tiny": best}, items)
-    assert len(per_image) == len(items) and set(table["metric"]) == set(GAMMA_METRICS)
+    assert len(per_image) == len(items) and set(table["metric"]) == {"acc", *GAMMA_METRICS}
+    assert (table["gamma_lo"] <= table["gamma"] + 1e-12).sum() + table["gamma_lo"].isna().sum() == len(table)
     assert (table["n"] == len(items)).all() and (table["n_fake"] == 6).all()
     row = table.set_index("metric").loc["coss"]
     assert row["gamma"] == pytest.approx(row["after"] / row["before"])
@@ -250,12 +255,15 @@ def test_sweep_and_disorganization_run_end_to_end(rng):
                   Item(fake, real, 1, "generic", "g", "Bald", str(k), "f")]
     df = rb.robustness_sweep(_TinyLocator(), items, size=16, axes={"blur": (3, 5), "noise": (25,)})
     assert list(df["degradation"]) == ["none", "blur", "blur", "noise"]
-    assert df.loc[0, ["gamma_acc", "gamma_coss", "gamma_psnr", "gamma_ssim"]].tolist() == [1.0] * 4
+    assert df.loc[0, ["gamma_bacc", "gamma_coss", "gamma_psnr", "gamma_ssim"]].tolist() == [1.0] * 4
     assert df["n"].eq(6).all() and df["n_fake"].eq(3).all()
     dis = rb.disorganization_test(_TinyLocator(), items, size=16, seed=0)
     assert len(dis) == 6 and dis.loc[dis["label"] == 0, "coss_before"].isna().all()
     summary = rb.summarize_disorganization(dis)
-    assert set(summary) == {"before", "after", "gamma"} and set(summary["gamma"]) == set(GAMMA_METRICS)
+    assert set(summary) == {"before", "after", "gamma", "gamma_lo", "gamma_hi"} and set(summary["gamma"]) == set(GAMMA_METRICS)
+    # each side is one cell of all the images (fklib.metrics.groups): ACC pooled over reals and fakes
+    right = ((dis["pred_fake_before"] > 0.5) == (dis["label"] == 1)).mean()
+    assert summary["before"]["acc"] == pytest.approx(right)
 
 
 def test_disorganization_adds_the_raw_map_of_a_prior_blend(tmp_path):

@@ -27,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -37,7 +38,8 @@ from ..config import TrainConfig, resolve_device
 from ..data import limit_items, load_set
 from ..data.sets import set_folder_name
 from ..metrics import MAP_METRICS, REFERENCE_KINDS, References, choose_threshold
-from ..metrics.classification import DETECTION_METRICS, detection_value, stored_threshold
+from ..metrics.classification import DETECTION_METRICS, stored_threshold
+from ..metrics.groups import group_rows
 from .items import training_items
 from .references import fit_reference_maps
 from .scoring import MODEL, score_items
@@ -136,41 +138,38 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
     return df
 
 
-def summarize(df: pd.DataFrame) -> pd.DataFrame:
-    """Per (predictor, gan, property) table: n fakes, n_reals, ACC, bACC, TPR, TNR (the group's fakes with
-    the split's reals; :data:`fklib.metrics.classification.DETECTION_METRICS`), mean map metrics on fakes.
-    The ``mean`` row of a predictor averages its groups (its TNR is the reals', shared by every group)."""
-    out = []
-    for predictor, sub in df.groupby("predictor", sort=False):
-        reals = sub[sub["label"] == 0]
-        for (gan, prop), fakes in sub[sub["label"] == 1].groupby(["gan", "property"], sort=True):
-            both = pd.concat([fakes, reals])
-            row = {"predictor": predictor, "gan": gan, "property": prop, "n": len(fakes), "n_reals": len(reals)}
-            row.update({m: detection_value(m, both["pred_fake"], both["label"]) for m in DETECTION_METRICS})
-            row.update({k: float(fakes[k].mean(skipna=True)) for k in MAP_METRICS})
-            out.append(row)
-    table = pd.DataFrame(out)
-    if table.empty:
-        return table
-    mean_rows = []
-    for predictor, sub in table.groupby("predictor", sort=False):
-        row = {"predictor": predictor, "gan": "mean", "property": "(all properties)", "n": int(sub["n"].sum()),
-               "n_reals": int(sub["n_reals"].max())}
-        row.update({m: float(sub[m].mean()) for m in DETECTION_METRICS})
-        row.update({k: float(sub[k].mean()) for k in MAP_METRICS})
-        mean_rows.append(row)
-    return pd.concat([table, pd.DataFrame(mean_rows)], ignore_index=True)
+#: The columns of :func:`summarize`: detection, the per-image map means and the map level.
+SUMMARY_METRICS = (*DETECTION_METRICS, *MAP_METRICS, "level_in", "level_out")
+
+
+def summarize(df: pd.DataFrame, metrics: Sequence[str] = SUMMARY_METRICS) -> pd.DataFrame:
+    """Per (predictor, gan, property) table by :func:`fklib.metrics.groups.group_rows` (the one definition
+    of a cell): ``n`` fakes, ``n_reals`` (the split's reals, with every group), ACC, bACC, TPR, TNR, mean map
+    metrics on fakes and the map level (``level_in`` / ``level_out``: predicted over true level inside and
+    outside the truth's region). The ``mean`` row of a predictor is the cell of all its fakes with the
+    reals (pooled), ``property`` ``"(all properties)"``."""
+    if df.empty:
+        return pd.DataFrame()
+    long = group_rows(df, by=["gan", "property"], metrics=list(metrics), add_mean=True)
+    keys = ["predictor", "gan", "property", "n", "n_reals"]
+    long = long.assign(_row=long.groupby(keys, sort=False).ngroup())
+    table = long.set_index(["_row", "metric"])["value"].unstack("metric")
+    table = long.drop_duplicates("_row").set_index("_row")[keys].join(table)[[*keys, *metrics]].reset_index(drop=True)
+    table.columns.name = None
+    table.loc[table["gan"] == "mean", "property"] = "(all properties)"
+    return table
 
 
 def summary_means(df: pd.DataFrame, metrics=("acc", "coss", "psnr", "ssim", "auc", "f1", "iou")) -> dict:
-    """Means over the (gan, property) groups of an evaluation frame, per predictor (4 decimals; None for NaN)."""
+    """The ``mean`` row of :func:`summarize` per predictor (all fakes with the reals; 4 decimals; None for NaN)."""
     s = summarize(df)
     rows = s[s["gan"] == "mean"].set_index("predictor")
     return {p: {k: (None if math.isnan(rows.loc[p, k]) else round(float(rows.loc[p, k]), 4)) for k in metrics}
             for p in rows.index}
 
 
-def side_by_side(summary: pd.DataFrame, metrics=("bacc", "tpr", "tnr", "acc", "coss", "psnr", "ssim", "auc")
+def side_by_side(summary: pd.DataFrame, metrics=("bacc", "tpr", "tnr", "acc", "coss", "psnr", "ssim", "auc",
+                                                 "level_in", "level_out")
                  ) -> pd.DataFrame:
     """Wide view: one row per (gan, property), columns ``<metric>/<predictor>``."""
     wide = summary.pivot_table(index=["gan", "property"], columns="predictor", values=list(metrics), sort=False)

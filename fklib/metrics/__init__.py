@@ -18,7 +18,7 @@ from fklib.metrics.classification import (PROB_THRESHOLD, accuracy, balanced_acc
                                          classifier_accuracy, decide, decision_accuracy, detection_rates,
                                          stored_threshold)
 from fklib.metrics.functional import coss, coss_batch, mae, psnr, psnr_batch, ssim, ssim_batch, ssim_map
-from fklib.metrics.per_image import (MAP_METRICS, PAPER_METRICS, PIXEL_COUNTS, REGION_METRICS, batch_map_metrics,
+from fklib.metrics.per_image import (LEVEL_SUMS, MAP_METRICS, PAPER_METRICS, PIXEL_COUNTS, REGION_METRICS, batch_map_metrics,
                                      mean_metrics, per_image_metrics, region_map_metrics)
 from fklib.metrics.pixel import (
     PixelStats,
@@ -37,7 +37,7 @@ from fklib.metrics.reference import MEAN_KINDS, REFERENCE_KINDS, LayoutPrior, Re
 
 __all__ = [
     "coss", "psnr", "ssim", "ssim_map", "ssim_batch", "coss_batch", "psnr_batch", "mae",
-    "MAP_METRICS", "PAPER_METRICS", "PIXEL_COUNTS", "REGION_METRICS", "per_image_metrics", "batch_map_metrics",
+    "LEVEL_SUMS", "MAP_METRICS", "PAPER_METRICS", "PIXEL_COUNTS", "REGION_METRICS", "per_image_metrics", "batch_map_metrics",
     "region_map_metrics", "mean_metrics",
     "PixelStats", "above", "pixel_stats", "f1_from_stats", "iou_from_stats", "pixel_auc",
     "score_histograms", "auc_from_histograms", "pooled_auc", "pooled_f1_iou", "mean_excluding_nan",

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = ["BOOTSTRAP_SAMPLES", "LEVEL", "cluster_weights", "cluster_sums", "ratio_interval",
-           "balanced_accuracy_interval"]
+           "balanced_accuracy_interval", "balanced_accuracy_ratio_interval"]
 
 #: Draws per interval, and the interval's coverage.
 BOOTSTRAP_SAMPLES, LEVEL = 1000, 0.95
@@ -76,3 +76,18 @@ def balanced_accuracy_interval(clusters: Sequence, decisions: np.ndarray, labels
     w = cluster_weights(len(tp), n_boot, seed)
     with np.errstate(invalid="ignore", divide="ignore"):
         return _percentiles(((w @ tp) / (w @ pos) + (w @ tn) / (w @ neg)) / 2, level)
+
+
+def balanced_accuracy_ratio_interval(clusters: Sequence, after: np.ndarray, before: np.ndarray, labels: np.ndarray,
+                                     n_boot: int = BOOTSTRAP_SAMPLES, level: float = LEVEL,
+                                     seed: int = 0) -> tuple[float, float]:
+    """Percentile interval of bACC(``after``) / bACC(``before``) (γ of Figs. 8 and 10) of 0/1 decisions of the
+    same images, with the clusters resampled (both decisions of an image are drawn together)."""
+    a, b, y = (np.asarray(v, np.float64) for v in (after, before, labels))
+    if len(np.unique(np.asarray(clusters).astype(str))) < 2 or np.isnan(a).any() or np.isnan(b).any():
+        return float("nan"), float("nan")
+    tpa, tna, tpb, tnb, pos, neg = cluster_sums(clusters, a * y, (1 - a) * (1 - y), b * y, (1 - b) * (1 - y), y, 1 - y)
+    w = cluster_weights(len(pos), n_boot, seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p, n = w @ pos, w @ neg
+        return _percentiles(((w @ tpa) / p + (w @ tna) / n) / ((w @ tpb) / p + (w @ tnb) / n), level)

@@ -28,6 +28,12 @@ PAPER_METRICS = ("acc", "coss", "psnr", "ssim")
 #: Per-image confusion counts at ``tau`` (GT and prediction) that :func:`batch_map_metrics` adds to ``f1`` / ``iou``:
 #: summed over a table's images they give the pooled (micro) F1 and IoU (:func:`fklib.metrics.pixel.pooled_f1_iou`).
 PIXEL_COUNTS = ("tp", "fp", "fn")
+#: Per-image pixel sums of the map *level* (truth region: ``gt > tau``, the binary map B of eq. 5) that
+#: :func:`batch_map_metrics` always adds: the prediction's and the truth's sum inside the region and
+#: outside it. Summed over a table's fakes, ``pred_in / gt_in`` says how much of the truth's level the
+#: prediction reaches where the edit is (1: the same level; 0.1: a tenth) and ``pred_out / gt_out``
+#: the same outside it (:data:`fklib.metrics.groups.POOLED_METRICS` ``level_in`` / ``level_out``).
+LEVEL_SUMS = ("pred_in", "gt_in", "pred_out", "gt_out")
 #: Map metrics that :func:`region_map_metrics` computes, whole-image and in-region (``<m>_region``).
 REGION_METRICS = ("coss", "psnr", "ssim")
 
@@ -85,7 +91,8 @@ def batch_map_metrics(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1,
     (GT and prediction binarised at ``tau``; ``nan`` for an image whose binary GT is empty, as
     :func:`per_image_metrics`); ``f1_imdl`` / ``iou_imdl`` the same with the prediction binarised at 0.5.
     Only the metrics named are computed; with ``f1`` or ``iou`` the per-image counts
-    :data:`PIXEL_COUNTS` (``tp``, ``fp``, ``fn`` at ``tau``, as floats) are returned too, for pooled F1 / IoU.
+    :data:`PIXEL_COUNTS` (``tp``, ``fp``, ``fn`` at ``tau``, as floats) are returned too, for pooled F1 / IoU;
+    the level sums :data:`LEVEL_SUMS` always (float64).
 
     Shape:
         - pred, gt: ``(B, 1, H, W)`` CPU tensors.
@@ -105,6 +112,7 @@ def batch_map_metrics(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1,
         out["ssim"] = ssim_batch(pred, gt).numpy()
     if "mae" in names:
         out["mae"] = (pred - gt).abs().flatten(1).mean(1).numpy()
+    out.update(level_sums(pred, gt, tau))
     pixel = [n for n in ("auc", "f1", "iou", "f1_imdl", "iou_imdl") if n in names]
     counts = "f1" in names or "iou" in names
     if pixel:
@@ -125,7 +133,22 @@ def batch_map_metrics(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1,
                     if n in values:
                         values[n].append(_localization(fn, stats))
         out.update({n: np.array(v, float) for n, v in values.items()})
-    return {n: out[n] for n in (*names, *(PIXEL_COUNTS if counts else ()))}
+    return {n: out[n] for n in (*names, *(PIXEL_COUNTS if counts else ()), *LEVEL_SUMS)}
+
+
+def level_sums(pred: torch.Tensor, gt: torch.Tensor, tau: float = 0.1) -> dict[str, np.ndarray]:
+    """:data:`LEVEL_SUMS` of each image of a batch: sums of the prediction and of the truth inside the
+    truth's region (``gt > tau``) and outside it (float64).
+
+    Shape:
+        - pred, gt: ``(B, 1, H, W)`` (or ``(B, H, W)``) CPU tensors.
+    """
+    p = pred.reshape(len(pred), -1).double()
+    g = gt.reshape(len(gt), -1).double()
+    inside = g > tau
+    zero = torch.zeros((), dtype=torch.float64)
+    return {"pred_in": torch.where(inside, p, zero).sum(1).numpy(), "gt_in": torch.where(inside, g, zero).sum(1).numpy(),
+            "pred_out": torch.where(inside, zero, p).sum(1).numpy(), "gt_out": torch.where(inside, zero, g).sum(1).numpy()}
 
 
 def region_map_metrics(pred: torch.Tensor, gt: torch.Tensor, masks: Sequence[np.ndarray | None]) -> dict[str, np.ndarray]:

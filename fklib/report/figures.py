@@ -8,9 +8,14 @@
 - Others: :func:`curves_figure` (training curves), :func:`parsing_gallery`, :func:`result_figure`
   and :func:`figure_png` (the teaching demo).
 
-Every fakeness map is drawn by :func:`show_map` on one scale per figure, ``[0, map_scale(...)]`` (the
-99th percentile of the ground-truth maps shown), in :data:`MAP_CMAP`, with one labelled colour bar
-(:func:`map_colorbar`). Colour maps and overlays (numpy only) come from :mod:`fklib.colors`.
+Every fakeness map is drawn by :func:`show_map` in :data:`MAP_CMAP` on the scale of its group, by one
+rule (:func:`map_scale`): maps that are compared with each other -- a row of Figs. 1, 5 and 7 (a truth
+and its predictions), all of Fig. 9, the demo -- share ``[0, v]`` with ``v`` the 99th percentile of
+their pixels (truths and predictions pooled; an all-zero truth adds nothing), so a prediction of
+amplitude 0.03 fills the scale of its row instead of vanishing on a scale set by another GAN's truth,
+and the truth beside it is drawn on the same scale (an honest comparison of levels). Each group has
+its own labelled colour bar (:func:`map_colorbar`) and the overlay uses the same colours and scale.
+Colour maps and overlays (numpy only) come from :mod:`fklib.colors`.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from .. import paths
-from ..colors import colorize_parsing, overlay
+from ..colors import PARSING_PALETTE, colorize_parsing, overlay
+from ..data.readers import CELEBAMASK_CLASSES as CLASS_NAMES
 from ..degrade import describe_degradation
 
 
@@ -49,31 +55,51 @@ def _show(ax, img, title: str | None = None, cmap: str | None = None, fontsize: 
 
 #: The colour map of every fakeness map (perceptually uniform, dark = 0, bright = most fake).
 MAP_CMAP = "inferno"
-#: A shared scale never ends below this (a real image's all-zero truth would give 0).
-MIN_SCALE = 0.05
+#: A scale never ends below this (an all-zero group would give 0).
+MIN_SCALE = 0.01
 
 
 def map_scale(gt_maps, others=(), q: float = 99.0) -> float:
-    """The upper end of the colour scale shared by the maps of one figure: the ``q``-th percentile of
-    the pixels of the partial-edit ground-truth maps shown (our maps average about 0.04 and rarely
-    exceed 0.4, so a 0-1 scale shows nothing; constant truths -- a real's zeros, a whole-image
-    synthesis's ones -- are left out), or of ``others`` (e.g. the predictions) when no truth varies;
-    at least :data:`MIN_SCALE`. Maps above it are drawn at the top colour."""
-    values = [np.asarray(m, np.float64).ravel() for m in gt_maps if m is not None]
-    values = [v for v in values if v.size and v.min() != v.max()]
-    pool = np.concatenate(values) if values else np.zeros(1)
-    if not np.any(pool > 0):
-        extra = [np.asarray(m, np.float64).ravel() for m in others if m is not None]
-        pool = np.concatenate(extra) if extra else pool
-    return max(float(np.percentile(pool, q)), MIN_SCALE)
+    """The upper end of the colour scale of one group of maps compared with each other (a truth and its
+    predictions): the ``q``-th percentile of their pixels pooled (``gt_maps`` and ``others``; a truth
+    that is all zero -- a real image's -- is left out: it says nothing about the level), at least
+    :data:`MIN_SCALE`. Maps above it are drawn at the top colour.
+
+    Our maps average about 0.04 and rarely exceed 0.4 while a StarGAN truth reaches 0.5, so one scale per
+    figure (or 0-1) draws most predictions black; per group, each row's structure is visible and its
+    truth and prediction stay comparable.
+    """
+    values = [np.asarray(m, np.float64).ravel() for m in list(gt_maps) if m is not None]
+    values = [v for v in values if v.size and np.any(v > 0)]
+    values += [np.asarray(m, np.float64).ravel() for m in others if m is not None]
+    values = [v for v in values if v.size]
+    if not values:
+        return MIN_SCALE
+    return max(float(np.percentile(np.concatenate(values), q)), MIN_SCALE)
 
 
-def scale_label(vmax: float, what: str = "99th percentile of the ground-truth maps shown") -> str:
-    return f"fakeness, 0 to {vmax:.2f} ({what}; brighter = more fake)"
+def map_colours(x: np.ndarray) -> np.ndarray:
+    """Values in [0, 1] -> ``...x3`` RGB in [0, 1] of :data:`MAP_CMAP` (the overlays' colours)."""
+    import matplotlib
+
+    return np.asarray(matplotlib.colormaps[MAP_CMAP](np.clip(np.asarray(x, np.float64), 0, 1)))[..., :3]
+
+
+def map_overlay(image, pred, vmax: float, alpha: float = 0.5) -> np.ndarray:
+    """The map blended over the image in :data:`MAP_CMAP` on ``[0, vmax]`` (the colours of the colour bar)."""
+    return overlay(np.asarray(image), pred, alpha=alpha, vmax=vmax, colours=map_colours)
+
+
+#: What every group colour bar says its top value is.
+SCALE_RULE = "99th pct of this row's truth and predictions"
+
+
+def scale_label(vmax: float, what: str = SCALE_RULE) -> str:
+    return f"fakeness 0 to {vmax:.3g}\n({what})"
 
 
 def show_map(ax, m, vmax: float, title: str | None = None, fontsize: int = 9):
-    """A fakeness map on the shared scale ``[0, vmax]`` (:data:`MAP_CMAP`); returns the image for a colour bar."""
+    """A fakeness map on the scale ``[0, vmax]`` (:data:`MAP_CMAP`); returns the image for a colour bar."""
     im = ax.imshow(np.asarray(m, np.float64), cmap=MAP_CMAP, vmin=0.0, vmax=vmax, interpolation="nearest")
     if title:
         ax.set_title(title, fontsize=fontsize)
@@ -82,12 +108,31 @@ def show_map(ax, m, vmax: float, title: str | None = None, fontsize: int = 9):
     return im
 
 
-def map_colorbar(fig, im, axes, vmax: float, what: str | None = None, fontsize: int = 8):
-    """One colour bar for every map of a figure, labelled with its scale (:func:`scale_label`)."""
+def map_colorbar(fig, im, axes, vmax: float, what: str | None = None, fontsize: int = 8, label: bool = True):
+    """The colour bar of one group of maps (``axes``: the group's panels), ticked at 0, half and ``vmax``;
+    labelled with its scale (``label=False``: ticks only, for a bar per row under one figure-level note,
+    :func:`row_scale_note`)."""
     cb = fig.colorbar(im, ax=np.ravel(axes).tolist(), fraction=0.025, pad=0.01)
-    cb.set_label(scale_label(vmax) if what is None else scale_label(vmax, what), fontsize=fontsize)
+    if label:
+        cb.set_label(scale_label(vmax) if what is None else scale_label(vmax, what), fontsize=fontsize)
+    cb.set_ticks([0.0, vmax / 2, vmax])
+    cb.ax.set_yticklabels([f"{t:.2g}" for t in (0.0, vmax / 2, vmax)])
     cb.ax.tick_params(labelsize=fontsize - 1)
     return cb
+
+
+def row_scale_note(fig, extra: str = "", fontsize: int = 8):
+    """The figure-level sentence that explains the per-row colour bars (one rule, :func:`map_scale`)."""
+    fig.text(0.5, 0.0, "Fakeness maps: each row's truth, predictions and overlay share the row's colour bar, 0 to the "
+             "99th percentile of that row's truth and predictions (dark = 0, bright = most fake)" + extra,
+             ha="center", va="top", fontsize=fontsize, wrap=True)
+
+
+def no_source_panel(ax, text: str = "no real source:\nwhole image\nsynthesized", title: str | None = None,
+                    fontsize: int = 9):
+    """A light-grey panel that says why there is no image (instead of an unlabelled black square)."""
+    _show(ax, np.full((8, 8, 3), 0.85), title, None, fontsize)
+    ax.text(0.5, 0.5, text, ha="center", va="center", fontsize=fontsize - 1, transform=ax.transAxes)
 
 
 def _metrics_text(m: dict | None) -> str:
@@ -102,20 +147,20 @@ def _metrics_text(m: dict | None) -> str:
 
 
 def gt_figure(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]):
-    """Paper Fig. 5: per row (label, real, fake, gray-scale map, binary map); the gray maps share one
-    colour scale with a colour bar (:func:`map_scale`), the binary maps are black/white. Returns the figure."""
+    """Paper Fig. 5: per row (label, real, fake, gray-scale map, binary map); each gray map on its row's
+    scale (:func:`map_scale`) with the row's colour bar, the binary maps black/white. Returns the figure."""
     plt = _plt()
-    vmax = map_scale([r[3] for r in rows])
-    fig, axes = plt.subplots(len(rows), 4, figsize=(8.6, 2.1 * len(rows)), squeeze=False)
-    im = None
+    fig, axes = plt.subplots(len(rows), 4, figsize=(9.0, 2.1 * len(rows)), squeeze=False)
     for r, (label, real, fake, gray, binary) in enumerate(rows):
         titles = ("real X", "fake X'", "gray-scale map M", "binary map B (M > 0.1)") if r == 0 else (None,) * 4
+        vmax = map_scale([gray])
         _show(axes[r, 0], real, titles[0], None, 10)
         _show(axes[r, 1], fake, titles[1], None, 10)
         im = show_map(axes[r, 2], gray, vmax, titles[2], 10)
         _show(axes[r, 3], binary, titles[3], "gray", 10)
         axes[r, 0].set_ylabel(label, fontsize=9)
-    map_colorbar(fig, im, axes, vmax, "99th percentile of the gray-scale maps shown")
+        map_colorbar(fig, im, axes[r], vmax, fontsize=7, label=False)
+    row_scale_note(fig, " (here: of the gray-scale map).")
     return fig
 
 
@@ -168,65 +213,102 @@ def parsing_gallery(images: np.ndarray, maps: np.ndarray, titles: list[str] | No
 
 def attention_figure(image: np.ndarray, parsing: np.ndarray, region: np.ndarray, attention: np.ndarray,
                      title: str = ""):
-    """Paper Fig. 6: input, face parsing map, region map of the modified property, face attention map."""
+    """Paper Fig. 6: input, face parsing map (with a legend of the classes present), region map of the
+    modified property, face attention map (on 0-1 with its colour bar)."""
+    from matplotlib.patches import Patch
+
+
     plt = _plt()
-    fig, axes = plt.subplots(1, 4, figsize=(8, 2.3))
+    fig, axes = plt.subplots(1, 4, figsize=(10.5, 2.6))
     panels = ((image, None, "input"), (colorize_parsing(parsing), None, "face parsing"),
-              (region.astype(float), "gray", "region of the property"), (attention, "gray", "face attention"))
+              (region.astype(float), "gray", "region of the property (white)"),
+              (attention, "viridis", "face attention (0-1)"))
+    im = None
     for ax, (img, cmap, label) in zip(axes, panels):
-        ax.imshow(img, cmap=cmap, vmin=0 if cmap else None, vmax=1 if cmap else None)
+        im = ax.imshow(img, cmap=cmap, vmin=0 if cmap else None, vmax=1 if cmap else None)
         ax.set_title(label, fontsize=8)
         ax.axis("off")
+    present = [int(c) for c in np.unique(parsing) if 0 <= c < len(CLASS_NAMES)]
+    handles = [Patch(color=PARSING_PALETTE[c] / 255.0, label=CLASS_NAMES[c]) for c in present]
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 7), fontsize=6.5, frameon=False,
+               bbox_to_anchor=(0.45, -0.12))
+    cb = fig.colorbar(im, ax=axes[3], fraction=0.046, pad=0.02)
+    cb.set_label("attention weight", fontsize=7)
+    cb.ax.tick_params(labelsize=6)
     if title:
         fig.suptitle(title, fontsize=9)
     return fig
 
 
+def _panel_text(ax, text: str, fontsize: float = 7.5, colour: str = "white", where: str = "top"):
+    if not text:
+        return
+    y, va = (0.98, "top") if where == "top" else (0.02, "bottom")
+    ax.text(0.02, y, text, transform=ax.transAxes, va=va, ha="left", fontsize=fontsize, color=colour,
+            bbox=dict(facecolor="black", alpha=0.6, pad=1.5, lw=0))
+
+
+def decision_text(probability, threshold, label: int | None = None) -> str:
+    """``"called fake, p 0.94"`` (p(fake) against ``threshold``, which the figure states once); with the true
+    ``label``, a wrong call is marked ``WRONG``."""
+    if probability is None or threshold is None or not np.isfinite(probability):
+        return ""
+    fake = probability > threshold
+    text = f"called {'fake' if fake else 'real'}, p {probability:.2f}"
+    return text + (" WRONG" if label is not None and int(fake) != int(label) else "")
+
+
 def localization_figure(rows: list[dict], columns=("real", "fake", "gt", "pred", "overlay")):
-    """Paper Fig. 1: one row per example (dict with ``label``, ``real``, ``fake``, ``gt``, ``pred`` and
-    optionally ``metrics``, printed on the prediction); truth, prediction and overlay on one shared
-    colour scale (:func:`map_scale` of the truths shown) with one colour bar. Returns the figure."""
+    """Paper Fig. 1: one row per example (dict with ``label``, ``real`` (``None``: a whole-image
+    synthesis, drawn as a labelled grey panel), ``fake``, ``gt``, ``pred`` and optionally ``metrics`` and
+    ``probability``, ``threshold``, ``true_label``: printed on the prediction, the call by :func:`decision_text`); each row's truth, prediction and overlay on the row's
+    scale (:func:`map_scale`) with the row's colour bar. Returns the figure."""
     plt = _plt()
-    names = {"real": "real", "fake": "fake (input)", "gt": "ground truth", "pred": "prediction",
+    names = {"real": "real", "fake": "input (fake unless 'real')", "gt": "ground truth", "pred": "prediction",
              "overlay": "overlay on the input"}
-    vmax = map_scale([row["gt"] for row in rows], [row["pred"] for row in rows])
-    fig, axes = plt.subplots(len(rows), len(columns), figsize=(2.1 * len(columns) + 1.2, 2.15 * len(rows)),
+    fig, axes = plt.subplots(len(rows), len(columns), figsize=(2.1 * len(columns) + 1.6, 2.15 * len(rows)),
                              squeeze=False)
-    im = None
     for r, row in enumerate(rows):
+        vmax = map_scale([row["gt"]], [row["pred"]])
+        im = None
         for c, col in enumerate(columns):
             title = names[col] if r == 0 else None
+            ax = axes[r, c]
             if col == "overlay":
-                _show(axes[r, c], overlay(row["fake"], row["pred"], vmax=vmax), title, None, 10)
+                _show(ax, map_overlay(row["fake"], row["pred"], vmax), title, None, 10)
             elif col in ("gt", "pred"):
-                im = show_map(axes[r, c], row[col], vmax, title, 10)
-                if col == "pred" and row.get("metrics"):
-                    axes[r, c].text(0.02, 0.98, _metrics_text(row["metrics"]), transform=axes[r, c].transAxes,
-                                    va="top", ha="left", fontsize=7.5, color="white",
-                                    bbox=dict(facecolor="black", alpha=0.55, pad=1.5, lw=0))
+                im = show_map(ax, row[col], vmax, title, 10)
+                if col == "pred":
+                    _panel_text(ax, _metrics_text(row.get("metrics")))
+                    call = decision_text(row.get("probability"), row.get("threshold"), row.get("true_label"))
+                    _panel_text(ax, call, 7, "tomato" if call.endswith("WRONG") else "white", "bottom")
             elif row.get(col) is None:
-                _show(axes[r, c], np.ones((8, 8, 3)), "none" if title is None else f"{title} (none)", None, 10)
+                no_source_panel(ax, title=title, fontsize=10)
             else:
-                _show(axes[r, c], row[col], title, None, 10)
+                _show(ax, row[col], title, None, 10)
         axes[r, 0].set_ylabel(row["label"], fontsize=9)
-    map_colorbar(fig, im, axes, vmax, "99th percentile of the partial-edit truths shown; the overlay uses it too")
+        map_colorbar(fig, im, axes[r], vmax, fontsize=7, label=False)
+    thresholds = {row.get("threshold") for row in rows if row.get("threshold") is not None}
+    row_scale_note(fig, "." + (f" Calls: p(fake) against the model's threshold {thresholds.pop():.2f}; a wrong call "
+                               "is marked WRONG." if len(thresholds) == 1 else ""))
     return fig
 
 
-def attention_variants_figure(examples: list[dict], names: dict[str, str] | None = None, title: str = ""):
+def attention_variants_figure(examples: list[dict], names: dict[str, str] | None = None, title: str = "",
+                              ranking: str = ""):
     """Paper Fig. 7, several identities: per row (dict with ``label``, ``real``, ``fake``, ``gt``, ``region``,
     ``preds``: model -> map, ``metrics``: model -> in-region ``coss``/``psnr``/``ssim``) the real source,
     the fake with the edited region outlined, the truth and each model's prediction with its in-region
-    metrics; every map on one colour scale (:func:`map_scale` of the truths) with one colour bar."""
+    metrics; each row's maps on the row's scale (:func:`map_scale`) with the row's colour bar.
+    ``ranking``: how the rows were chosen, printed under the title."""
     plt = _plt()
     models = list(examples[0]["preds"])
     names = names or {}
-    vmax = map_scale([e["gt"] for e in examples], [p for e in examples for p in e["preds"].values()])
     cols = 3 + len(models)
-    fig, axes = plt.subplots(len(examples), cols, figsize=(2.0 * cols + 1.2, 2.15 * len(examples)), squeeze=False)
-    im = None
+    fig, axes = plt.subplots(len(examples), cols, figsize=(2.0 * cols + 1.6, 2.15 * len(examples)), squeeze=False)
     for r, e in enumerate(examples):
         first = r == 0
+        vmax = map_scale([e["gt"]], list(e["preds"].values()))
         _show(axes[r, 0], e["real"], "real source" if first else None, None, 10)
         _show(axes[r, 1], e["fake"], "fake, region outlined" if first else None, None, 10)
         if e.get("region") is not None and np.any(e["region"]):
@@ -235,12 +317,12 @@ def attention_variants_figure(examples: list[dict], names: dict[str, str] | None
         for k, m in enumerate(models):
             ax = axes[r, 3 + k]
             im = show_map(ax, e["preds"][m], vmax, names.get(m, m) if first else None, 10)
-            ax.text(0.02, 0.98, _metrics_text(e.get("metrics", {}).get(m)), transform=ax.transAxes, va="top",
-                    ha="left", fontsize=7.5, color="white", bbox=dict(facecolor="black", alpha=0.55, pad=1.5, lw=0))
+            _panel_text(ax, _metrics_text(e.get("metrics", {}).get(m)))
         axes[r, 0].set_ylabel(e["label"], fontsize=9)
-    map_colorbar(fig, im, axes, vmax, "99th percentile of the ground truths shown")
-    if title:
-        fig.suptitle(title, fontsize=11)
+        map_colorbar(fig, im, axes[r], vmax, fontsize=7, label=False)
+    row_scale_note(fig, ".")
+    if title or ranking:
+        fig.suptitle("\n".join(t for t in (title, ranking) if t), fontsize=11 if not ranking else 10)
     return fig
 
 
@@ -268,7 +350,7 @@ def curves_figure(history, metrics=("train_loss", "val_coss", "val_psnr", "val_s
 
 def result_figure(result: dict):
     """Five panels: real, fake (degraded input), ground truth, prediction, overlay; truth, prediction and
-    overlay on one colour scale with a colour bar (:func:`map_scale` of the truth, else of the prediction).
+    overlay on one colour scale with a colour bar (:func:`map_scale` of the truth and the prediction).
 
     Sized for a projector (12 x 3.4 in, 11-pt titles). The title carries the metrics and p(fake); for a
     real image (empty truth) it says what COSS means there. A plain :class:`matplotlib.figure.Figure`
@@ -284,14 +366,15 @@ def result_figure(result: dict):
     if result["real"] is not None:
         _show(axes[0], result["real"], "real X", None, 11)
     else:
-        _show(axes[0], np.ones((8, 8, 3)), "real X (none: entire synthesis)", None, 11)
+        no_source_panel(axes[0], title="real X", fontsize=11)
     input_name = "real" if meta["label"] == 0 else "fake"
     _show(axes[1], result["image"], f"{input_name} X' (degraded)" if degraded else f"{input_name} X' (input)", None, 11)
     show_map(axes[2], result["gt"], vmax, "ground truth (eq. 4)", 11)
     im = show_map(axes[3], result["pred"], vmax, "prediction", 11)
-    _show(axes[4], overlay(np.asarray(result["image"]), result["pred"], vmax=vmax), "overlay", None, 11)
+    _show(axes[4], map_overlay(result["image"], result["pred"], vmax), "overlay", None, 11)
     cb = fig.colorbar(im, cax=fig.add_axes((0.945, 0.06, 0.012, 0.66)))   # its own axes: no panel shrinks
-    cb.set_label(f"fakeness, 0 to {vmax:.2f}", fontsize=10)
+    cb.set_label(scale_label(vmax, "99th pct of truth and prediction"), fontsize=9)
+    cb.set_ticks([0.0, vmax / 2, vmax])
     cb.ax.tick_params(labelsize=9)
     fig.suptitle(f"{meta['property']} ({meta['identity']}), degradation: {describe_degradation(result['degradation'])}"
                  f"\n{result_metrics_text(result)}", fontsize=12)

@@ -12,15 +12,16 @@ from ..degrade import GAMMA_METRICS
 from .figures import _plt, map_colorbar, map_scale, show_map
 
 #: Readable metric names of the figures.
-METRIC_LABELS = {"acc": "ACC", "coss": "COSS", "psnr": "PSNR", "ssim": "SSIM"}
+METRIC_LABELS = {"acc": "ACC", "bacc": "bACC", "coss": "COSS", "psnr": "PSNR", "ssim": "SSIM"}
 #: Readable degradation names and the quantity on the x axis (paper §5.2 RQ5).
 DEGRADATION_LABELS = {"jpeg": ("JPEG compression", "quality"), "blur": ("Blur", "Gaussian kernel size"),
                       "noise": ("Noise", "variance (0-255 units)"), "lowres": ("Low resolution", "side reduction")}
 
 
 def fig8_figure(table: pd.DataFrame):
-    """Paper Fig. 8: γ (after / before disorganization) of ACC, COSS, PSNR, SSIM, one bar group per
-    metric and one bar per model of :func:`disorganization`'s table. Returns the figure."""
+    """Paper Fig. 8: γ (after / before disorganization) of bACC (the paper's ACC, balanced), COSS, PSNR, SSIM,
+    one bar group per metric and one bar per model or reference of :func:`disorganization`'s table, with the
+    95 % interval over identities as an error bar (``gamma_lo`` / ``gamma_hi``). Returns the figure."""
     plt = _plt()
     models = list(dict.fromkeys(table["model"]))
     metrics = [m for m in GAMMA_METRICS if m in set(table["metric"])]
@@ -30,7 +31,15 @@ def fig8_figure(table: pd.DataFrame):
     for k, name in enumerate(models):
         sub = table[table["model"] == name].set_index("metric")
         vals = [float(sub.loc[m, "gamma"]) if m in sub.index else math.nan for m in metrics]
-        bars = ax.bar(x + (k - (len(models) - 1) / 2) * width, vals, width, label=name)
+        err = None
+        if {"gamma_lo", "gamma_hi"} <= set(sub.columns):
+            lo = np.array([float(sub.loc[m, "gamma_lo"]) if m in sub.index else math.nan for m in metrics])
+            hi = np.array([float(sub.loc[m, "gamma_hi"]) if m in sub.index else math.nan for m in metrics])
+            v = np.array(vals)
+            err = np.nan_to_num(np.vstack([v - lo, hi - v]), nan=0.0).clip(0)
+        hatch = "//" if "(reference)" in str(name) else None
+        bars = ax.bar(x + (k - (len(models) - 1) / 2) * width, vals, width, label=name, yerr=err, capsize=2,
+                      error_kw={"lw": 0.7}, hatch=hatch, edgecolor="white" if hatch else None)
         for b, v in zip(bars, vals):
             if np.isfinite(v):
                 ax.annotate(f"{v:.2f}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=6)
@@ -39,7 +48,8 @@ def fig8_figure(table: pd.DataFrame):
     top = np.nanmax(table["gamma"].to_numpy(float)) if len(table) else 1.0
     ax.set_ylim(0, max(1.15, top * 1.12 if np.isfinite(top) else 1.15))
     ax.set_ylabel("γ = after / before")
-    ax.set_title("Disorganization test: four permuted quadrants", fontsize=10)
+    ax.set_title("Disorganization test: four permuted quadrants (bars: 95 % intervals; hatched: location references)",
+                 fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside: covers no bar
     fig.tight_layout()
     return fig
@@ -50,8 +60,8 @@ def fig9_figure(example: dict, title: str = ""):
 
     ``example``: :func:`fklib.studies.robustness.disorganization_example` (rows: original;
     disorganized; the disorganized prediction put back in place, to compare with the first row).
-    Truths and predictions share one colour scale (:func:`fklib.report.figures.map_scale`) with a
-    colour bar. Returns the figure.
+    The three rows are compared with each other, so all their truths and predictions are one group on
+    one scale (:func:`fklib.report.figures.map_scale`) with one colour bar. Returns the figure.
     """
     plt = _plt()
     rows = example["rows"]
@@ -76,7 +86,7 @@ def fig9_figure(example: dict, title: str = ""):
         if rows[r][1] is None:
             axes[r, 0].text(0.5, 0.5, label, ha="center", va="center", fontsize=9, transform=axes[r, 0].transAxes)
     if im is not None:
-        map_colorbar(fig, im, axes, vmax, "99th percentile of the truths shown")
+        map_colorbar(fig, im, axes, vmax, "99th pct of the truths and predictions shown")
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
@@ -88,12 +98,18 @@ def _level_label(level) -> str:
     return f"{level:g}" if isinstance(level, (int, float, np.integer, np.floating)) else str(level)
 
 
-def fig10_figure(sweeps: Mapping[str, pd.DataFrame], metrics: Sequence[str] = GAMMA_METRICS, title: str = ""):
-    """Paper Fig. 10: γ of ACC, COSS, PSNR and SSIM against the level, one panel per degradation.
+def fig10_figure(sweeps: Mapping[str, pd.DataFrame], metrics: Sequence[str] = GAMMA_METRICS, title: str = "",
+                 floors: Mapping[str, float] | None = None):
+    """Paper Fig. 10: γ of bACC (the paper's ACC, balanced), COSS, PSNR and SSIM against the level, one panel
+    per degradation.
 
     ``sweeps``: model name -> :func:`sweep` frame. Colours are metrics; the first model is drawn
-    solid, the second dashed (then dotted, dash-dotted). The x axis is the list of levels in the
-    sweep's order (mild to harsh) after the undegraded point ``none`` (γ = 1). Returns the figure.
+    solid with its 95 % interval over identities as a band (``<m>_lo`` / ``<m>_hi`` over the clean
+    value), the second dashed (then dotted, dash-dotted). ``floors``: metric -> the γ a predictor of
+    nothing reaches (:func:`fklib.studies.robustness.nothing_floors`: the all-zero map's value, chance
+    for bACC, over the first model's clean value), drawn as a thin dotted line in the metric's colour:
+    a curve at its floor has lost everything. The x axis is the list of levels in the sweep's order
+    (mild to harsh) after the undegraded point ``none`` (γ = 1). Returns the figure.
     """
     plt = _plt()
     names = list(sweeps)
@@ -122,6 +138,17 @@ def fig10_figure(sweeps: Mapping[str, pd.DataFrame], metrics: Sequence[str] = GA
                 y = np.concatenate([none[f"gamma_{m}"].to_numpy(float)[:1], sub[f"gamma_{m}"].to_numpy(float)])
                 ax.plot(x, y, styles[k % len(styles)], color=colours.get(m), marker="o", ms=2.5, lw=1.2,
                         label=f"{METRIC_LABELS.get(m, m)} · {name}")
+                if k == 0 and {f"{m}_lo", f"{m}_hi"} <= set(df.columns) and len(none):
+                    clean = float(none[m].iloc[0])
+                    band = pd.concat([none, sub])
+                    if np.isfinite(clean) and clean != 0:
+                        ax.fill_between(x, band[f"{m}_lo"].to_numpy(float) / clean, band[f"{m}_hi"].to_numpy(float) / clean,
+                                        color=colours.get(m), alpha=0.15, lw=0)
+        top = max(1.15, *(line.get_ydata().max() * 1.05 for line in ax.lines if len(line.get_ydata())))
+        for m in metrics:
+            if floors and np.isfinite(floors.get(m, math.nan)) and floors[m] <= top:
+                ax.axhline(floors[m], color=colours.get(m), lw=0.8, ls=(0, (1, 2)))
+        ax.set_ylim(min(0.0, ax.get_ylim()[0]), top)
         if ticks:
             ax.set_xticks(np.arange(len(ticks)), ticks, fontsize=7)
         label, xlabel = DEGRADATION_LABELS.get(deg, (deg, "level"))
@@ -133,13 +160,15 @@ def fig10_figure(sweeps: Mapping[str, pd.DataFrame], metrics: Sequence[str] = GA
     axes[0, 0].set_ylabel("γ = degraded / clean", fontsize=8)
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=7, frameon=False)
-    if title:
-        fig.suptitle(title, fontsize=9)
+    note = ("bACC stands for the paper's ACC; shaded: 95 % intervals of the first model"
+            + ("; thin dotted lines: what a map of nothing scores (all-zero map; bACC: chance 0.5) as γ of the first "
+               "model" if floors else ""))
+    fig.suptitle((f"{title}\n" if title else "") + note, fontsize=8)
     fig.tight_layout(rect=(0, 0.06 + 0.05 * math.ceil(len(labels) / 4) / nrows, 1, 1))
     return fig
 
 
-def upsampling_figure(table: pd.DataFrame, metrics: Sequence[str] = ("acc", "coss", "psnr", "ssim")):
+def upsampling_figure(table: pd.DataFrame, metrics: Sequence[str] = ("bacc", "coss", "psnr", "ssim")):
     """Family x family heatmaps of the locators (rows: trained on, columns: tested on), one per metric, annotated.
 
     With reference rows (``predictor`` column), the heatmaps show ``model``'s rows and each panel's

@@ -12,8 +12,9 @@ or in one call :func:`paper_table` (rows -> the wide table with the paper's valu
 Places: ``results/tables/<name>.csv`` and ``<name>.md``, written atomically (temporary file in the
 same folder, then rename). ``results_dir`` arguments default to :func:`fklib.paths.results_dir`.
 
-Long format (what :func:`table_rows` returns and :func:`with_paper` takes): one row per
-(predictor, group, metric) with columns ``predictor``, the ``by`` keys, ``n`` (fakes averaged),
+Long format (what :func:`table_rows` -- :func:`fklib.metrics.groups.group_rows`, the one definition of a
+cell -- returns and :func:`with_paper` takes): one row per (predictor, group, metric) with columns
+``predictor``, the ``by`` keys, ``n`` (fakes), ``n_reals`` (reals of the cell's detection metrics),
 ``metric`` and ``value``; :func:`with_paper` adds ``paper`` and ``delta`` (= ours − paper).
 """
 
@@ -31,167 +32,19 @@ import pandas as pd
 
 from .. import paths
 from ..files import honour_umask
-from ..metrics import PAPER_METRICS, PIXEL_COUNTS, REFERENCE_KINDS, balanced_accuracy_interval, ratio_interval
-from ..metrics.classification import DETECTION_METRICS, detection_value
+from ..metrics import REFERENCE_KINDS
+from ..metrics.groups import MODEL, TABLE_METRICS, group_rows, mark_overlaps
 from . import paper as _paper
 
-#: The model's rows; the input-blind reference predictors (:data:`fklib.metrics.REFERENCE_KINDS`) follow.
-MODEL = "model"
-#: Default metrics of a paper table: the paper's, in its column order of Table 2, then the balanced ACC
-#: (our test sets are not balanced: 47 reals against 47 x 13 STGAN edits).
-TABLE_METRICS = (*PAPER_METRICS, "bacc", "tpr", "tnr")
-#: Pooled (micro) pixel metrics a table can ask for: computed from the group's summed per-image counts
-#: ``tp``, ``fp``, ``fn`` (:data:`fklib.metrics.PIXEL_COUNTS`, at ``tau`` like ``f1`` / ``iou``), not a mean of
-#: per-image values: ``(numerator weights, denominator weights)`` over ``(tp, fp, fn)``.
-POOLED_METRICS = {"f1_pooled": ((2, 0, 0), (2, 1, 1)), "iou_pooled": ((1, 0, 0), (1, 1, 1))}
-
-
-# --------------------------------------------------------------------------------------------
-# per-image results -> table rows
-
-def _metric_columns(metrics: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
-    if isinstance(metrics, Mapping):
-        return {str(k): str(v) for k, v in metrics.items()}
-    return {str(m): str(m) for m in metrics}
-
-
-def _predictor_order(names) -> list[str]:
-    names = list(dict.fromkeys(names))
-    first = [p for p in (MODEL, *REFERENCE_KINDS) if p in names]
-    return first + [p for p in names if p not in first]
-
-
-def _interval(metric: str, column: str, group: pd.DataFrame, both: pd.DataFrame | None) -> tuple[float, float]:
-    """95 % bootstrap interval over identities of one table cell (:mod:`fklib.metrics.bootstrap`)."""
-    if metric in DETECTION_METRICS:
-        if both is None or both["pred_fake"].isna().any():
-            return math.nan, math.nan
-        if metric in ("tpr", "tnr"):  # the share of one class decided right: a ratio over that class's identities
-            part = both[both["label"] == (1 if metric == "tpr" else 0)]
-            if part.empty:
-                return math.nan, math.nan
-            ids = part["identity"] if "identity" in part.columns else pd.Series(range(len(part)), index=part.index)
-            right = (part["pred_fake"].to_numpy() > 0.5) == (part["label"].to_numpy() == 1)
-            return ratio_interval(ids.astype(str).to_numpy(), right.astype(float))
-        ids = both["identity"] if "identity" in both.columns else pd.Series(range(len(both)), index=both.index)
-        if metric == "bacc":
-            return balanced_accuracy_interval(ids.astype(str).to_numpy(), both["pred_fake"].to_numpy(),
-                                              both["label"].to_numpy())
-        correct = (both["pred_fake"].to_numpy() > 0.5) == (both["label"].to_numpy() == 1)
-        return ratio_interval(ids.astype(str).to_numpy(), correct.astype(float))
-    ids = group["identity"] if "identity" in group.columns else pd.Series(range(len(group)), index=group.index)
-    if metric in POOLED_METRICS:
-        num, den = _pooled_parts(metric, group)
-        return ratio_interval(ids.astype(str).to_numpy(), num, den)
-    values = group[column].to_numpy(np.float64)
-    if np.isinf(values).any():  # PSNR of an exact map: no finite mean to bracket
-        return math.nan, math.nan
-    return ratio_interval(ids.astype(str).to_numpy(), values)
-
-
-def _pooled_parts(metric: str, group: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """Per-image numerator and denominator of a pooled metric (:data:`POOLED_METRICS`)."""
-    counts = group[list(PIXEL_COUNTS)].to_numpy(np.float64)
-    wn, wd = POOLED_METRICS[metric]
-    return counts @ np.asarray(wn, np.float64), counts @ np.asarray(wd, np.float64)
-
-
-def _pooled_value(metric: str, group: pd.DataFrame) -> float:
-    num, den = _pooled_parts(metric, group)
-    ok = np.isfinite(num) & np.isfinite(den)
-    total = float(den[ok].sum())
-    return float(num[ok].sum()) / total if total > 0 else math.nan
-
-
-def table_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
-               metrics: Sequence[str] | Mapping[str, str] = TABLE_METRICS,
-               predictors: Sequence[str] | None = None, fake_keys: Sequence[str] = ("gan", "property"),
-               add_mean: bool = False, intervals: bool = False) -> pd.DataFrame:
-    """Long-format table rows (mean per group) from per-image results of ``evaluate_checkpoint``.
-
-    Same conventions as :func:`fklib.engine.summarize`: map metrics are means over the group's
-    **fake** images (NaN skipped); ``acc`` is measured on the group's fakes together with the real
-    images of the same context, where the context is ``predictor`` plus the ``by`` keys that are not
-    in ``fake_keys`` (e.g. ``method`` when results of several checkpoints are concatenated); it is
-    NaN for a predictor that makes no detection (the references: ``pred_fake`` is NaN).
-    ``bacc`` is the balanced ACC of the same images (:func:`fklib.metrics.balanced_accuracy`: fakes and
-    reals weighted equally; one answer to every input scores 0.5).
-
-    Args:
-        df: per-image rows with ``predictor`` (optional: ``"model"`` when absent), ``label``,
-            ``pred_fake`` (for ``acc``), the ``by`` columns and the metric columns.
-        by: group keys, e.g. ``["gan", "property"]`` or ``["method", "gan", "property"]``.
-        metrics: metric names (``"acc"``, ``"bacc"`` and the pooled ``"f1_pooled"`` / ``"iou_pooled"`` of
-            :data:`POOLED_METRICS`, from the summed counts ``tp``, ``fp``, ``fn``, are computed; others are
-            column means), or a mapping
-            ``{table metric: column}`` such as ``{"coss": "coss_region"}`` for in-region metrics.
-        predictors: keep only these predictors (default: all, model first then the references).
-        fake_keys: keys describing a fake (real images carry ``gan="real"``, ``property="Real"``).
-        add_mean: append one row per (context, metric) with the fake keys set to ``"mean"``: the
-            unweighted mean over the groups, ``n`` their sum.
-        intervals: add ``lo`` and ``hi``, the 95 % bootstrap interval over identities (column
-            ``identity``; rows when absent) of each value, seeded (:mod:`fklib.metrics.bootstrap`);
-            NaN for ``mean`` rows and where nothing varies.
-
-    Returns:
-        columns ``predictor``, ``*by``, ``n``, ``metric``, ``value`` (and ``lo``, ``hi``).
-    """
-    by = list(by)
-    cols = _metric_columns(metrics)
-    df = df if "predictor" in df.columns else df.assign(predictor=MODEL)
-    computed = (*DETECTION_METRICS, *POOLED_METRICS)
-    missing = [c for c in ["label", *by, *(c for m, c in cols.items() if m not in computed)] if c not in df.columns]
-    if set(POOLED_METRICS) & set(cols):
-        missing += [c for c in PIXEL_COUNTS if c not in df.columns]
-    if (set(DETECTION_METRICS) & set(cols)) and "pred_fake" not in df.columns:
-        missing.append("pred_fake")
-    if missing:
-        raise ValueError(f"table_rows: per-image results lack column(s) {missing}")
-    if predictors is not None:
-        df = df[df["predictor"].isin(list(predictors))]
-    context = ["predictor", *[k for k in by if k not in fake_keys]]
-    fakes = df[df["label"] == 1]
-    reals = df[df["label"] == 0]
-    real_groups = {k if isinstance(k, tuple) else (k,): g for k, g in reals.groupby(context, sort=False, dropna=False)}
-
-    out: list[dict] = []
-    for predictor in _predictor_order(fakes["predictor"]):
-        sub = fakes[fakes["predictor"] == predictor]
-        for key, group in sub.groupby(by, sort=True, dropna=False):
-            key = key if isinstance(key, tuple) else (key,)
-            base = {"predictor": predictor, **dict(zip(by, key)), "n": len(group)}
-            ctx = tuple(base[c] for c in context)
-            for metric, column in cols.items():
-                both = None
-                if metric in DETECTION_METRICS:
-                    both = pd.concat([group, real_groups.get(ctx, reals.iloc[:0])])
-                    value = detection_value(metric, both["pred_fake"], both["label"])
-                elif metric in POOLED_METRICS:
-                    value = _pooled_value(metric, group)
-                else:
-                    value = float(group[column].mean(skipna=True))
-                row = {**base, "metric": metric, "value": value}
-                if intervals:
-                    row["lo"], row["hi"] = _interval(metric, column, group, both)
-                out.append(row)
-    table = pd.DataFrame(out, columns=["predictor", *by, "n", "metric", "value", *(("lo", "hi") if intervals else ())])
-    if add_mean and not table.empty:
-        keep = [c for c in context if c in table.columns]
-        means = []
-        for key, sub in table.groupby([*keep, "metric"], sort=False, dropna=False):
-            row = dict(zip([*keep, "metric"], key))
-            counts = sub["n"]
-            row.update({k: "mean" for k in by if k in fake_keys},
-                       n=int(counts.sum()), value=float(sub["value"].mean()))
-            means.append(row)
-        table = pd.concat([table, pd.DataFrame(means).reindex(columns=table.columns)], ignore_index=True)
-    table["n"] = table["n"].astype(int)
-    return table
+#: Per-image rows -> long table rows: :func:`fklib.metrics.groups.group_rows`, the one grouping path.
+table_rows = group_rows
+__all__ = ["MODEL", "TABLE_METRICS", "table_rows", "reference_rows", "mark_overlaps", "with_paper", "to_wide",
+           "format_cell", "fold_intervals", "markdown_table", "save_table", "paper_table"]
 
 
 def reference_rows(df: pd.DataFrame, by: Sequence[str] = ("gan", "property"),
                    metrics: Sequence[str] | Mapping[str, str] = TABLE_METRICS, **kwargs) -> pd.DataFrame:
-    """Table rows of the input-blind references only (``zeros``, ``global_mean``, ``property_mean``).
+    """Table rows of the reference predictors only (:data:`fklib.metrics.REFERENCE_KINDS`).
 
     For tables whose model rows come from several checkpoints (Table 2, 5) but whose references
     are shared: ``pd.concat([table_rows(models, by, predictors=["model"]), reference_rows(df1, by)])``.
@@ -447,36 +300,6 @@ def save_table(df: pd.DataFrame, name: str, note: str = "", results_dir: str | P
     csv_path = _atomic_write_text(folder / f"{name}.csv", flat.to_csv(index=False))
     md_path = _atomic_write_text(folder / f"{name}.md", "\n".join(parts))
     return {"csv": csv_path, "md": md_path}
-
-
-def mark_overlaps(wide: pd.DataFrame, keys: Sequence[str], model: str = MODEL) -> pd.DataFrame:
-    """Add ``<metric>_vs_ref`` to the model rows of a wide table with intervals, against the **best**
-    reference row with the same ``keys`` (the :data:`REFERENCE_KINDS` row with the highest value; higher
-    is better for every metric we mark): ``"better"`` when the model's 95 % interval lies above that
-    reference's, ``"worse"`` when below it, ``"overlaps"`` otherwise (the difference may be noise);
-    empty where there is no reference or no interval."""
-    metrics = [c[:-3] for c in wide.columns if c.endswith("_lo") and f"{c[:-3]}_hi" in wide.columns]
-    wide = wide.copy()
-    refs = wide[wide["predictor"].isin(REFERENCE_KINDS)]
-    for m in metrics:
-        marks = pd.Series("", index=wide.index, dtype=object)
-        for i, row in wide[wide["predictor"] == model].iterrows():
-            same = refs
-            for k in keys:
-                same = same[same[k] == row[k]]
-            same = same.dropna(subset=[m, f"{m}_lo", f"{m}_hi"])
-            if not len(same) or pd.isna(row[f"{m}_lo"]):
-                continue
-            best = same.loc[same[m].idxmax()]
-            if row[f"{m}_lo"] > best[f"{m}_hi"]:
-                marks[i] = "better"
-            elif row[f"{m}_hi"] < best[f"{m}_lo"]:
-                marks[i] = "worse"
-            else:
-                marks[i] = "overlaps"
-        if (marks != "").any():
-            wide[f"{m}_vs_ref"] = marks
-    return wide
 
 
 def paper_table(df: pd.DataFrame, table: int, by, on, metrics=TABLE_METRICS, aliases=None,

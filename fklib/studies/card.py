@@ -22,6 +22,7 @@ from ..config import resolve_device
 from ..data import load_set
 from ..engine import MODEL, score_items, summarize
 from ..metrics import detection_rates
+from ..metrics.groups import versus_references
 from .common import evaluate
 from .published_figures import figure_detection, figure_summary
 from .robustness import robustness_sweep
@@ -59,7 +60,8 @@ def limits(checkpoint: str | Path) -> dict:
             s = summarize(df)
             per = s[s["gan"] != "mean"].set_index(["predictor", "property"])
             out["stgan_losses"] = {m: sorted(p for p in per.loc[MODEL].index
-                                             if any(per.loc[(MODEL, p), m] <= per.loc[(r, p), m] for r in STRONG))
+                                             if versus_references(per.loc[(MODEL, p), m],
+                                                                  {r: per.loc[(r, p), m] for r in STRONG}) != "better")
                                    for m in ("coss", "ssim")}
     out["figures"] = figure_summary(figure_detection(checkpoint))
     model, cfg, _ = model_from_checkpoint(checkpoint)  # the model carries its decision threshold

@@ -20,19 +20,20 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..config import PLAIN_DATA, PROFILE_NAMES, TrainConfig, check_profile, dry_run, make_config
+from ..config import PLAIN_DATA, PROFILE_NAMES, TrainConfig, check_profile, make_config
+from .profiles import eval_limit, per_profile
 from ..data import ensure_splice_set
 from ..engine import evaluate_checkpoint
 
 #: Epochs of the single-property models per profile (the universal model uses its profile's).
-SINGLE_EPOCHS = {"smoke": 1, "cpu": 12, "paper": 10}
+SINGLE_EPOCHS = per_profile("single_epochs")
 #: The single-property models' budget rule (the same for every loss): up to SINGLE_EPOCHS, stopping after this
 #: many epochs without a better validation score (the best epoch's weights are kept, as without stopping).
 SINGLE_PATIENCE = 3
 #: Test images kept per property in the notebooks' evaluations (``None``: the whole test split).
-EVAL_LIMIT = {"smoke": 4, "cpu": None, "paper": None}
-if dry_run():  # a dry run of a profile (fklib.config.DRY_RUN_ENV): two test images per property
-    EVAL_LIMIT = {k: 2 for k in EVAL_LIMIT}
+#: (A view of :data:`fklib.studies.profiles.STUDY_PROFILES`; the notebooks call :func:`eval_limit`, which
+#: also honours a dry run.)
+EVAL_LIMIT = per_profile("eval_limit")
 #: Short run names of the properties the tables train on.
 _SHORT = {"Bald": "bald", "Mouth_Slightly_Open": "smile", "Blond_Hair": "blond"}
 assert set(SINGLE_EPOCHS) == set(EVAL_LIMIT) == set(PROFILE_NAMES)
@@ -74,7 +75,7 @@ def evaluate(checkpoint: str | Path, set_name: str = "stgan", properties=None, s
              references: bool = True, limit: int | None = None, splices: str | None = None, **keys) -> pd.DataFrame:
     """Per-image rows of :func:`fklib.engine.evaluate_checkpoint`, keeping the fakes of ``properties``
     (all when ``None``) and every real; ``keys`` are added as constant columns (e.g. ``method="l1"``).
-    ``limit``: at most this many images per property (see :data:`EVAL_LIMIT`). ``splices``: a fixed
+    ``limit``: at most this many images per property (see :func:`eval_limit`). ``splices``: a fixed
     splice set (:data:`fklib.data.SPLICE_SETS`, e.g. ``stgan_test``) instead of ``set_name`` / ``split``;
     its rows get ``set = "splices/<name>"`` (its reals are its own, for ACC)."""
     if splices is not None:

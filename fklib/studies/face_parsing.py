@@ -25,7 +25,8 @@ from ..metrics import balanced_accuracy
 from ..models.inference import ImagePredictor
 from ..parsing import ParsingAttention, load_parser, parse, region_mask
 from .cache import ensure_trained
-from .common import EVAL_LIMIT, single_config
+from .common import eval_limit, single_config
+from .profiles import per_profile
 
 #: Table 5: trained on Blond_Hair with/without face parsing, tested on these STGAN properties.
 TABLE5_TRAIN, TABLE5_TESTS = "Blond_Hair", ("Black_Hair", "Brown_Hair", "Mouth_Slightly_Open")
@@ -56,7 +57,7 @@ def variant_configs(profile: str) -> dict[str, TrainConfig]:
 #: Item 5 of the attention study: properties left out of the universal model's training, tested on.
 LEAVE_OUT = ("Black_Hair", "Mouth_Slightly_Open")
 #: The reduced training budget of the two leave-out universal models (the ``cpu`` universal model: 12 x 2400).
-LEAVE_OUT_BUDGET = {"smoke": {}, "cpu": {"epochs": 3, "samples_per_epoch": 1000}, "paper": {"epochs": 4}}
+LEAVE_OUT_BUDGET = per_profile("leave_out_budget")
 
 
 def leave_out_configs(profile: str, mode: str) -> dict[str, TrainConfig]:
@@ -114,7 +115,7 @@ def variant_search(profile: str, log=print) -> tuple[pd.DataFrame, str]:
     The ``cpu`` profile's search is run once by ``experiments/attention_variants.py`` and its table
     committed; notebook 04 reads it (:func:`recorded_selection`) and trains only :func:`shown_variants`."""
     ckpts = {m: ensure_trained(cfg, log=log) for m, cfg in variant_configs(profile).items()}
-    rows = pd.concat([evaluate_in_region(ck, TABLE5_TESTS, split="val", references=False, limit=EVAL_LIMIT[profile],
+    rows = pd.concat([evaluate_in_region(ck, TABLE5_TESTS, split="val", references=False, limit=eval_limit(profile),
                                          method=m) for m, ck in ckpts.items()], ignore_index=True)
     selection = variant_selection(rows)
     return selection, choose_variant(selection)
@@ -139,23 +140,36 @@ def shown_variants(chosen: str) -> list[str]:
 
 
 def collapse_notes(rows: pd.DataFrame, by: tuple[str, ...] = ("method",)) -> list[str]:
-    """One sentence per model (``by``) whose classifier gave one answer to every test image."""
+    """One sentence per model cell (``by``: its fakes with the same method's reals) whose classifier gave one
+    answer to every image, fakes and reals alike: a collapse (balanced ACC 0.5). A cell of reals alone is
+    never flagged: calling every real real is right."""
     model = rows[rows["predictor"] == "model"]
+    context = [k for k in by if k not in ("gan", "property")]
     notes = []
-    for key, sub in model.groupby(list(by), sort=False):
-        answers = sub["pred_fake"].dropna().unique()
-        if len(answers) == 1:
-            name = key if isinstance(key, str) else "/".join(map(str, key))
-            notes.append(f"`{name}` calls every one of its {len(sub)} test images "
-                         f"{'fake' if answers[0] > 0.5 else 'real'}: its classifier collapsed (ACC = the share of "
-                         f"that class, balanced ACC 0.5).")
+    for key, sub in model[model["label"] == 1].groupby(list(by), sort=False):
+        key = key if isinstance(key, tuple) else (key,)
+        reals = model[model["label"] == 0]
+        for k, v in zip(by, key):
+            if k in context:
+                reals = reals[reals[k] == v]
+        both = pd.concat([sub, reals])
+        answers = both["pred_fake"].dropna().unique()
+        if len(answers) == 1 and len(reals):
+            name = "/".join(map(str, key))
+            notes.append(f"`{name}` calls every one of its {len(sub)} fakes and {len(reals)} reals "
+                         f"{'fake' if answers[0] > 0.5 else 'real'}: its classifier collapsed (balanced ACC 0.5).")
     return notes
+
+
+def ranked_edits(rows: pd.DataFrame, method: str, prop: str, metric: str = "coss_region") -> pd.DataFrame:
+    """``method``'s scored test edits of ``prop``, worst to best by ``metric`` (Fig. 7's ranking)."""
+    return rows[(rows["predictor"] == "model") & (rows["method"] == method) & (rows["property"] == prop)
+                & rows[metric].notna()].sort_values(metric, kind="stable")
 
 
 def identity_picks(rows: pd.DataFrame, method: str, prop: str, metric: str = "coss_region") -> dict[str, int]:
     """``median``, ``best`` and ``worst`` test edits of ``prop`` by ``method``'s ``metric``: label -> row index."""
-    sub = rows[(rows["predictor"] == "model") & (rows["method"] == method) & (rows["property"] == prop)
-               & rows[metric].notna()].sort_values(metric, kind="stable")
+    sub = ranked_edits(rows, method, prop, metric)
     if not len(sub):
         return {}
     return {"best": int(sub.index[-1]), "median": int(sub.index[len(sub) // 2]), "worst": int(sub.index[0])}
@@ -218,3 +232,92 @@ def predicted_maps(checkpoints: dict[str, str | Path], image: np.ndarray) -> dic
         model, cfg, _ = model_from_checkpoint(ck)
         out[name] = ImagePredictor(model, cfg.size).predict_array(np.asarray(image))[0]
     return out
+
+
+# --- what Table 5 says ----------------------------------------------------------------------------
+
+#: Table 5's in-region definitions: column suffix of :func:`evaluate_in_region`'s rows.
+DEFINITIONS = {"masked": "_region", "zeroed": "_zeroed"}
+
+
+def definition_fit(rows: pd.DataFrame, paper5: pd.DataFrame, methods=("no_fp", "with_fp")) -> pd.DataFrame:
+    """Which in-region definition the paper's Table 5 cells match: per definition, the mean |ours − paper|
+    of PSNR and SSIM over ``methods`` x :data:`TABLE5_TESTS` (our means over each property's fakes).
+    ``paper5``: the paper's cells (:func:`fklib.report.paper.paper_table` ``(5)``: ``method``, ``property``,
+    ``metric``, ``value``)."""
+    model = rows[(rows["predictor"] == "model") & (rows["label"] == 1)]
+    fit = []
+    for definition, suffix in DEFINITIONS.items():
+        gaps = {}
+        for metric in ("psnr", "ssim"):
+            diffs = []
+            for method in methods:
+                for prop in TABLE5_TESTS:
+                    ours = model[(model["method"] == method) & (model["property"] == prop)]
+                    cell = paper5[(paper5["method"] == method) & (paper5["property"] == prop) & (paper5["metric"] == metric)]
+                    if len(cell) and len(ours):
+                        diffs.append(abs(float(ours[metric + suffix].mean()) - float(cell["value"].iloc[0])))
+            gaps[f"mean |ours - paper| {metric}"] = float(np.mean(diffs)) if diffs else float("nan")
+        fit.append({"definition": definition, **gaps})
+    return pd.DataFrame(fit)
+
+
+def closer_definition(fit: pd.DataFrame) -> str:
+    """The definition of :func:`definition_fit` with the smaller PSNR gap."""
+    return str(fit.set_index("definition")["mean |ours - paper| psnr"].idxmin())
+
+
+def table5_metrics(definition: str) -> dict[str, str]:
+    """Table 5's columns: ``coss``/``psnr``/``ssim`` (compared with the paper) under ``definition`` (the one
+    the paper's cells match, :func:`closer_definition`), the other definition as ``<m>_<other>``, the
+    whole-image values as ``<m>_full``, and the detection columns."""
+    other = next(d for d in DEFINITIONS if d != definition)
+    cols = {"acc": "acc", "bacc": "bacc", "tpr": "tpr", "tnr": "tnr",
+            "coss": "coss_region", "psnr": f"psnr{DEFINITIONS[definition]}", "ssim": f"ssim{DEFINITIONS[definition]}",
+            f"psnr_{other}": f"psnr{DEFINITIONS[other]}", f"ssim_{other}": f"ssim{DEFINITIONS[other]}"}
+    cols.update({"coss_full": "coss", "psnr_full": "psnr", "ssim_full": "ssim"})
+    return cols
+
+
+def zero_map_sentence(table5: pd.DataFrame, definition: str) -> str:
+    """What the all-zero map scores in Table 5 under ``definition`` (its PSNR / SSIM per test property)."""
+    z = table5[table5["predictor"] == "zeros"]
+    if z.empty or "psnr" not in z:
+        return ""
+    cells = "; ".join(f"{r.property} {r.psnr:.1f} dB / {r.ssim:.3f}" for r in z.itertuples())
+    return (f"Under the {definition} definition the all-zero map (row `zeros`) already scores PSNR / SSIM {cells}: "
+            "read our and the paper's in-region PSNR and SSIM against it.")
+
+
+def table5_verdict(table5: pd.DataFrame, names: dict[str, str], chosen: str) -> list[str]:
+    """Table 5 in sentences: per test property the three models' ACC, bACC and in-region COSS, then whether the
+    paper's mechanism (``with_fp``) and the variant chosen on validation beat ``no_fp`` beyond their 95 %
+    intervals (bACC and COSS), counted over the test properties."""
+    m = table5[table5["predictor"] == "model"].set_index(["property", "method"])
+    props = [p for p in TABLE5_TESTS if (p, "no_fp") in m.index]
+    variant = names.get(chosen, f"fp_{chosen}")
+    lines = []
+    for prop in props:
+        cells = [m.loc[(prop, k)] for k in ("no_fp", "with_fp", variant) if (prop, k) in m.index]
+        lines.append(f"{prop}: bACC " + " / ".join(f"{c.bacc:.3f}" for c in cells) + ", in-region COSS "
+                     + " / ".join(f"{c.coss:.3f}" for c in cells))
+
+    def beyond(method: str, metric: str) -> tuple[int, int]:
+        above = below = 0
+        for prop in props:
+            if (prop, method) not in m.index or f"{metric}_lo" not in m.columns:
+                continue
+            a, b = m.loc[(prop, "no_fp")], m.loc[(prop, method)]
+            above += bool(b[f"{metric}_lo"] > a[f"{metric}_hi"])
+            below += bool(b[f"{metric}_hi"] < a[f"{metric}_lo"])
+        return above, below
+
+    n = len(props)
+    for method, what in (("with_fp", "the paper's mechanism `with_fp`"), (variant, f"the variant chosen on validation `{variant}`")):
+        if method == "with_fp" or any((p, method) in m.index for p in props):
+            (ba, bb), (ca, cb) = beyond(method, "bacc"), beyond(method, "coss")
+            lines.append(f"Against `no_fp`, {what} is above beyond the intervals on bACC for {ba} of {n} test properties "
+                         f"(below for {bb}) and on in-region COSS for {ca} of {n} (below for {cb})")
+    paper_helps = "the paper found attention helps on all three"
+    return ["no_fp / with_fp / " + variant + ". " + "; ".join(lines[:n]) + ". " + ". ".join(lines[n:])
+            + f". ({paper_helps}; a gain that stays inside the intervals is not a reproduction of it.)"]

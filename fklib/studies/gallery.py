@@ -10,6 +10,7 @@ import pandas as pd
 from ..checkpoint import model_from_checkpoint
 from ..data import load_set
 from ..metrics import coss, psnr, ssim
+from ..metrics.classification import PROB_THRESHOLD
 from ..models.inference import ImagePredictor
 
 #: The sets of Fig. 1, one block of rows each (AttGAN is never trained on: unseen by every model).
@@ -22,29 +23,32 @@ def gallery(checkpoint: str | Path, sets=GALLERY_SETS, split: str = "test",
             limit: int | None = None) -> tuple[list[dict], pd.DataFrame]:
     """Fig. 1's rows and their numbers: a real test face (its ground truth is all zero), then for each set
     its best, median and worst test fake by the model's COSS (so a reader sees the typical case and the
-    failures, not a lucky pick): the real source (black for a whole-image synthesis), the fake (the
-    input), its GT map, the prediction at the image's size and its COSS / PSNR / SSIM.
+    failures, not a lucky pick): the real source (``None`` for a whole-image synthesis), the fake (the
+    input), its GT map, the prediction at the image's size, its COSS / PSNR / SSIM, and p(fake) with the
+    model's stored decision threshold (the figure prints the call and marks a wrong one).
 
     ``limit``: rank at most this many fakes per set (the first, in the set's order; ``None``: all).
 
     Returns:
         ``(rows, stats)``: rows of ``label``, ``real``, ``fake``, ``gt``, ``pred``, ``metrics`` for
         :func:`fklib.report.figures.localization_figure`; one stats row per shown image (``set``,
-        ``rank``, ``property``, ``identity``, ``coss``, ``psnr``, ``ssim``, ``fake_probability``,
+        ``rank``, ``property``, ``identity``, ``coss``, ``psnr``, ``ssim``, ``fake_probability``, ``called_fake``,
         ``gt_mean``, ``pred_mean``, ``n_ranked``).
     """
     model, cfg, _ = model_from_checkpoint(checkpoint)
+    threshold = model.decision_threshold if model.decision_threshold is not None else PROB_THRESHOLD
     predictor = ImagePredictor(model, cfg.size)
     rows, stats = [], []
 
     def add(set_name, rank, it, pred, prob, n):
         gt = it.gt_map()
         m = {"coss": coss(pred, gt), "psnr": psnr(pred, gt), "ssim": ssim(pred, gt)}
-        real = it.image if it.label == 0 else (it.reference if it.reference is not None else np.zeros_like(it.image))
+        real = it.image if it.label == 0 else it.reference  # None: a whole-image synthesis has no source
         rows.append({"label": f"{set_name} {rank}\n{it.property}", "real": real, "fake": it.image, "gt": gt,
-                     "pred": pred, "metrics": None if it.label == 0 else m})
+                     "pred": pred, "metrics": None if it.label == 0 else m,
+                     "probability": prob, "threshold": threshold, "true_label": it.label})
         stats.append({"set": set_name, "rank": rank, "property": it.property, "identity": it.identity, **m,
-                      "fake_probability": prob, "gt_mean": float(gt.mean()), "pred_mean": float(pred.mean()),
+                      "fake_probability": prob, "called_fake": bool(prob > threshold), "gt_mean": float(gt.mean()), "pred_mean": float(pred.mean()),
                       "n_ranked": n})
 
     for k, set_name in enumerate(sets):

@@ -21,6 +21,7 @@ from ..checkpoint import model_from_checkpoint
 from ..config import resolve_device
 from ..data import ensure_splice_set
 from ..engine import MODEL, evaluate_checkpoint, summarize
+from ..metrics.groups import versus_references
 from ..models import PriorBlend
 
 #: (name in the summary, reader set, splice set or None): the validation sets of a recipe.
@@ -47,8 +48,8 @@ def validation_rows(checkpoint: str | Path, sets=VALIDATION_SETS, network_alone:
 
 
 def validation_summary(rows: pd.DataFrame) -> dict:
-    """One dict of numbers per checkpoint: ``<set>_<metric>`` for the model (means over the set's (GAN,
-    property) groups), ``<set>_<metric>_<reference>`` for the strong references, and, for STGAN,
+    """One dict of numbers per checkpoint: ``<set>_<metric>`` for the model (the set's cell: all its fakes
+    with its reals, :mod:`fklib.metrics.groups`), ``<set>_<metric>_<reference>`` for the strong references, and, for STGAN,
     ``stgan_props_beaten_coss`` / ``_ssim``: properties where the model is above both strong references."""
     out: dict = {}
     for name, sub in rows.groupby("eval_set", sort=False):
@@ -63,8 +64,9 @@ def validation_summary(rows: pd.DataFrame) -> dict:
             per = s[s["gan"] != "mean"].set_index(["predictor", "property"])
             for m in ("coss", "ssim"):
                 props = per.loc[MODEL].index
-                beaten = [p for p in props if all(per.loc[(MODEL, p), m] > per.loc[(ref, p), m]
-                                                  for ref in STRONG_REFERENCES if (ref, p) in per.index)]
+                beaten = [p for p in props if versus_references(
+                    per.loc[(MODEL, p), m], {ref: per.loc[(ref, p), m] for ref in STRONG_REFERENCES
+                                             if (ref, p) in per.index}) == "better"]
                 out[f"stgan_props_beaten_{m}"] = len(beaten)
     return out
 
@@ -93,7 +95,7 @@ RECIPE_COLUMNS = ("variant", "device", "train_minutes", "val_score", "stgan_acc"
 
 
 def recipe_table(path: str | Path) -> pd.DataFrame:
-    """The universal-recipe rows (variants ``u*`` and ``profile-cpu``) of ``results/tables/recipes.csv``,
+    """The universal-recipe rows (variants ``u*``, e.g. ``u3-hybrid-fast``, the ``cpu`` profile) of ``results/tables/recipes.csv``,
     compact (:data:`RECIPE_COLUMNS`), best validation score first; empty when the file is missing."""
     path = Path(path)
     if not path.is_file():

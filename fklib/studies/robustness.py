@@ -36,25 +36,28 @@ from ..degrade import (DEGRADATIONS, GAMMA_METRICS, IMDL_AXES, PAPER_AXES, degra
                        inverse_permutation, permute_quadrants, random_quadrant_permutation)
 from ..engine import fit_references, predict, score_items
 from ..engine.references import fit_reference_maps
-from ..metrics import MAP_METRICS, balanced_accuracy_interval, decision_accuracy, mean_metrics, ratio_interval
+from ..metrics import MAP_METRICS, ratio_interval
+from ..metrics.bootstrap import balanced_accuracy_ratio_interval
+from ..metrics.classification import DETECTION_METRICS
+from ..metrics.groups import CHANCE, at_or_below_chance, group_summary
 from ..models import PriorBlend
 from .cache import ensure_trained, load_model
 from .common import universal_config
+from .profiles import per_profile
 
 #: STGAN test fakes per property in the degradation sweeps (``None``: all; with every test real).
 #: cpu: 8 x 13 = 104 fakes + 47 reals = 151 images, 25 passes each of the two models (the paper
 #: degraded 1,000 fakes).
-SWEEP_FAKES_PER_PROPERTY = {"smoke": 1, "cpu": 8, "paper": None}
+SWEEP_FAKES_PER_PROPERTY = per_profile("sweep_fakes_per_property")
 #: STGAN test fakes per property in the disorganization test (2 passes per model: cheap).
-DISORGANIZATION_FAKES_PER_PROPERTY = {"smoke": 1, "cpu": None, "paper": None}
+DISORGANIZATION_FAKES_PER_PROPERTY = per_profile("disorganization_fakes_per_property")
 #: Test reals kept (``None``: all 47 of the STGAN test split).
-MAX_REALS = {"smoke": 3, "cpu": None, "paper": None}
+MAX_REALS = per_profile("max_reals")
 #: Fine-tuning of the augmented model: epochs and the factor on the profile's learning rate.
-AUGMENT = {"smoke": {"epochs": 1, "lr_factor": 0.2}, "cpu": {"epochs": 3, "lr_factor": 0.2},
-           "paper": {"epochs": 3, "lr_factor": 0.2}}
+AUGMENT = per_profile("augment")
 #: The models notebook 05 sweeps over IMDL-BenCo's grid by default (its ``imdl`` parameter: ``None``
 #: this default, ``True`` both models, ``False`` none). cpu: the universal model only (about 50 s).
-IMDL_MODELS = {"smoke": (), "cpu": ("universal",), "paper": ("universal", "augmented")}
+IMDL_MODELS = per_profile("imdl_models")
 
 
 # --- items and models ---------------------------------------------------------------------------
@@ -131,28 +134,19 @@ def _scores(model, items, size: int, device, batch_size: int, threshold: float |
     return score_items(model, items, size, device=device, batch_size=batch_size, threshold=threshold, tau=tau)
 
 
+#: What :func:`degradation_summary` reports (the one cell definition, :mod:`fklib.metrics.groups`), and
+#: the metrics it gives 95 % intervals over identities.
+SUMMARY_METRICS = (*DETECTION_METRICS, *MAP_METRICS)
+SUMMARY_INTERVALS = ("acc", "bacc", "tpr", "tnr", "coss", "psnr", "ssim", "auc")
+
+
 def degradation_summary(rows: pd.DataFrame) -> dict[str, float]:
-    """ACC over all rows (reals and fakes), balanced ACC with its two halves (``tpr``: fakes called
-    fake, ``tnr``: reals called real; the sets hold about twice as many fakes as reals) and mean map
-    metrics over the fakes (NaN skipped); ``<m>_lo`` / ``<m>_hi``: 95 % bootstrap intervals over
-    identities of ACC, balanced ACC, COSS, PSNR and SSIM."""
-    fakes = rows[rows["label"] == 1]
-    d, y = rows["pred_fake"].to_numpy(float), rows["label"].to_numpy()
-    tpr = float(np.mean(d[y == 1] > 0.5)) if (y == 1).any() and not np.isnan(d).any() else math.nan
-    tnr = float(np.mean(d[y == 0] <= 0.5)) if (y == 0).any() and not np.isnan(d).any() else math.nan
-    out = {"acc": decision_accuracy(rows["pred_fake"], rows["label"]), "bacc": (tpr + tnr) / 2, "tpr": tpr,
-           "tnr": tnr, **mean_metrics({k: fakes[k].to_numpy() for k in MAP_METRICS}, MAP_METRICS)}
-    # 95 % bootstrap intervals over identities (fklib.metrics.bootstrap), as in the paper tables
-    ids = rows["identity"].astype(str).to_numpy() if "identity" in rows else np.arange(len(rows)).astype(str)
-    fake_ids = ids[y == 1]
-    for m in ("coss", "psnr", "ssim"):
-        vals = fakes[m].to_numpy(float)
-        out[f"{m}_lo"], out[f"{m}_hi"] = ratio_interval(fake_ids, vals) if np.isfinite(vals).all() else (math.nan,) * 2
-    if not np.isnan(d).any():
-        out["acc_lo"], out["acc_hi"] = ratio_interval(ids, ((d > 0.5) == (y == 1)).astype(float))
-        out["bacc_lo"], out["bacc_hi"] = balanced_accuracy_interval(ids, d, y)
-    else:
-        out["acc_lo"] = out["acc_hi"] = out["bacc_lo"] = out["bacc_hi"] = math.nan
+    """One cell of all ``rows`` (:func:`fklib.metrics.groups.group_summary`): ACC, bACC, TPR (fakes called
+    fake), TNR (reals called real) over the reals and fakes, mean map metrics over the fakes (NaN skipped),
+    ``n`` / ``n_reals``, and ``<m>_lo`` / ``<m>_hi``: 95 % bootstrap intervals over identities of
+    :data:`SUMMARY_INTERVALS`."""
+    out = group_summary(rows, SUMMARY_METRICS, intervals=SUMMARY_INTERVALS)
+    out.pop("n", None)
     return out
 
 
@@ -224,6 +218,7 @@ def disorganization_test(model, items, size: int, seed: int = 0, device: str | t
         row = {**it.meta(), "perm": "".join(map(str, perms[i]))}
         for tag, frame in res.items():
             dec = frame["pred_fake"].iloc[i]
+            row[f"pred_fake_{tag}"] = float(dec)
             row[f"correct_{tag}"] = math.nan if math.isnan(dec) else float((dec > 0.5) == (it.label == 1))
             for m in ("coss", "psnr", "ssim"):
                 row[f"{m}_{tag}"] = float(frame[m].iloc[i]) if it.label == 1 else math.nan
@@ -234,18 +229,33 @@ def disorganization_test(model, items, size: int, seed: int = 0, device: str | t
     return pd.DataFrame(rows)
 
 
-def summarize_disorganization(df: pd.DataFrame) -> dict[str, dict[str, float]]:
-    """Aggregate :func:`disorganization_test`: ``{"before": {...}, "after": {...}, "gamma": {...}}``.
+#: What a side (before / after) of the disorganization test reports: detection and the paper's map metrics.
+DISORGANIZATION_METRICS = ("acc", "bacc", "tpr", "tnr", "coss", "psnr", "ssim")
 
-    ``acc`` is the mean of ``correct`` over all items; ``coss``, ``psnr``, ``ssim`` are means over
-    the fakes; γ is the ratio of the means (Fig. 8).
+
+def summarize_disorganization(df: pd.DataFrame) -> dict[str, dict[str, float]]:
+    """Aggregate :func:`disorganization_test`: ``{"before": {...}, "after": {...}, "gamma": {...}, "gamma_lo":
+    {...}, "gamma_hi": {...}}``.
+
+    Each side is one cell of all the images (:func:`fklib.metrics.groups.group_summary`: ACC, bACC, TPR, TNR
+    over reals and fakes, map metrics over the fakes); γ = after / before (Fig. 8) with its 95 % bootstrap
+    interval over identities (the two sides of an image drawn together).
     """
     out = {}
-    fakes = df[df["label"] == 1]
     for tag in ("before", "after"):
-        out[tag] = {"acc": float(df[f"correct_{tag}"].mean()) if df[f"correct_{tag}"].notna().all() else math.nan,
-                    **{m: float(fakes[f"{m}_{tag}"].mean()) for m in ("coss", "psnr", "ssim")}}
-    out["gamma"] = gamma(out["after"], out["before"])
+        side = df.assign(pred_fake=df[f"pred_fake_{tag}"], **{m: df[f"{m}_{tag}"] for m in ("coss", "psnr", "ssim")})
+        out[tag] = group_summary(side, DISORGANIZATION_METRICS, intervals=False)
+    out["gamma"] = gamma(out["after"], out["before"], GAMMA_METRICS)
+    ids = df["identity"].astype(str).to_numpy() if "identity" in df else np.arange(len(df)).astype(str)
+    fakes = (df["label"] == 1).to_numpy()
+    lo, hi = {}, {}
+    lo["bacc"], hi["bacc"] = balanced_accuracy_ratio_interval(ids, df["pred_fake_after"], df["pred_fake_before"],
+                                                              df["label"])
+    for m in ("coss", "psnr", "ssim"):
+        a, b = df.loc[fakes, f"{m}_after"].to_numpy(float), df.loc[fakes, f"{m}_before"].to_numpy(float)
+        ok = np.isfinite(a) & np.isfinite(b)
+        lo[m], hi[m] = ratio_interval(ids[fakes][ok], a[ok], b[ok]) if ok.any() else (math.nan, math.nan)
+    out["gamma_lo"], out["gamma_hi"] = lo, hi
     return out
 
 
@@ -259,8 +269,9 @@ def disorganization(checkpoints: Mapping[str, str | Path], items, seed: int = 0,
 
     Returns:
         ``(per_image, table)``: the per-image rows of :func:`disorganization_test` with a ``model``
-        column, and one row per (model, metric) with ``before``, ``after``, ``gamma`` (= after /
-        before of the means), ``n`` (images) and ``n_fake``.
+        column, and one row per (model, metric: ACC and :data:`fklib.degrade.GAMMA_METRICS`) with ``before``,
+        ``after``, ``gamma`` (= after / before; none for ACC, whose γ the figure replaces by bACC's),
+        ``gamma_lo`` / ``gamma_hi`` (its 95 % interval), ``n`` (images) and ``n_fake``.
     """
     device = resolve_device("auto")
     frames, rows = [], []
@@ -273,10 +284,11 @@ def disorganization(checkpoints: Mapping[str, str | Path], items, seed: int = 0,
             df = disorganization_test(m, items, cfg.size, seed=seed, device=device, batch_size=batch_size)
             frames.append(df.assign(model=label))
             s = summarize_disorganization(df)
-            for metric in GAMMA_METRICS:
+            for metric in ("acc", *GAMMA_METRICS):
                 rows.append({"model": label, "metric": metric, "n": len(df), "n_fake": int(df["label"].sum()),
                              "before": s["before"][metric], "after": s["after"][metric],
-                             "gamma": s["gamma"][metric]})
+                             "gamma": s["gamma"].get(metric, math.nan), "gamma_lo": s["gamma_lo"].get(metric, math.nan),
+                             "gamma_hi": s["gamma_hi"].get(metric, math.nan)})
     return pd.concat(frames, ignore_index=True), pd.DataFrame(rows)
 
 
@@ -301,14 +313,20 @@ def disorganization_references(checkpoint: str | Path, items, seed: int = 0, kin
               for tag, its in (("before", items), ("after", shuffled))}
     rows = []
     for kind in kinds:
-        means = {tag: {m: float(f[(f["predictor"] == kind) & (f["label"] == 1)][m].mean()) for m in ("coss", "psnr", "ssim")}
-                 for tag, f in scored.items()}
+        side = {tag: f[(f["predictor"] == kind) & (f["label"] == 1)] for tag, f in scored.items()}
+        means = {tag: {m: float(f[m].mean()) for m in ("coss", "psnr", "ssim")} for tag, f in side.items()}
         g = gamma(means["after"], means["before"], ("coss", "psnr", "ssim"))
-        for metric in GAMMA_METRICS:
+        ids = side["before"]["identity"].astype(str).to_numpy()
+        for metric in ("acc", *GAMMA_METRICS):
+            lo = hi = math.nan
+            if metric in g:
+                a, b = side["after"][metric].to_numpy(float), side["before"][metric].to_numpy(float)
+                ok = np.isfinite(a) & np.isfinite(b)
+                lo, hi = ratio_interval(ids[ok], a[ok], b[ok]) if ok.any() else (math.nan, math.nan)
             rows.append({"model": f"{kind} (reference)", "metric": metric, "n": len(items),
                          "n_fake": int(sum(it.label for it in items)),
                          "before": means["before"].get(metric, math.nan), "after": means["after"].get(metric, math.nan),
-                         "gamma": g.get(metric, math.nan)})
+                         "gamma": g.get(metric, math.nan), "gamma_lo": lo, "gamma_hi": hi})
     return pd.DataFrame(rows)
 
 
@@ -355,6 +373,21 @@ def reference_sweep(checkpoint: str | Path, items, axes: Mapping[str, Sequence] 
     return df
 
 
+def nothing_floors(references: pd.DataFrame, model_sweep: pd.DataFrame, metrics=GAMMA_METRICS) -> dict[str, float]:
+    """The γ a predictor of nothing reaches, per metric, relative to the model's clean value: the all-zero map's
+    clean value (``zeros`` rows of :func:`reference_sweep`) for the map metrics, chance (0.5) for bACC;
+    Fig. 10's floor lines. A metric without such a value is left out."""
+    clean = model_sweep[model_sweep["degradation"] == "none"].iloc[0]
+    zeros = references[(references["model"] == "zeros") & (references["degradation"] == "none")]
+    out = {}
+    for m in metrics:
+        nothing = CHANCE.get(m, math.nan) if m in CHANCE else (float(zeros[m].iloc[0]) if len(zeros) else math.nan)
+        base = float(clean[m])
+        if np.isfinite(nothing) and np.isfinite(base) and base != 0:
+            out[m] = nothing / base
+    return out
+
+
 def gamma_summary(sweeps: Mapping[str, pd.DataFrame] | pd.DataFrame, harshest: int = 2) -> pd.DataFrame:
     """Per (model, degradation): mean γ of each metric over all levels and over the ``harshest`` last levels."""
     df = pd.concat(list(sweeps.values())) if isinstance(sweeps, Mapping) else sweeps
@@ -390,3 +423,107 @@ def disorganization_example(model: torch.nn.Module, item, size: int, perm: Seque
     return {"perm": perm, "rows": [("original", imgs[0], gts[0], preds[0]),
                                    (f"disorganized {''.join(map(str, perm))}", imgs[1], gts[1], preds[1]),
                                    ("put back", None, gts[0], back)]}
+
+
+# --- what the robustness tables say ---------------------------------------------------------------
+
+def _level(value) -> str:
+    return "none" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:g}"
+
+
+def _flag(metric: str, value: float) -> str:
+    return " (at or below chance)" if at_or_below_chance(metric, value) else ""
+
+
+def degradation_lines(table: pd.DataFrame, model: str = "universal", grid: str = "Fig. 10") -> list[str]:
+    """One sentence per degradation axis of a sweep table (:func:`sweep` rows; ``fig10_degradation.csv``):
+    pixel AUC and COSS clean -> at the mildest level -> at the harshest, and the decision at the harshest
+    level as TPR / TNR with bACC and ACC beside them (a TNR near 0 hides behind an ACC of 0.7 when fakes
+    outnumber reals); values at or below chance are flagged."""
+    parts, clean = degradation_parts(table, model)
+    if not parts:
+        return []
+    return [f"**{grid}, {model}** ({int(clean.n)} images, {int(clean.n_fake)} fakes): " + "; ".join(parts) + "."]
+
+
+def degradation_parts(table: pd.DataFrame, model: str = "universal") -> tuple[list[str], pd.Series | None]:
+    """The per-axis sentences of :func:`degradation_lines` and the clean row."""
+    t = table[table["model"] == model]
+    if t.empty:
+        return [], None
+    clean = t[t["degradation"] == "none"].iloc[0]
+    lines = []
+    for deg, sub in t[t["degradation"] != "none"].groupby("degradation", sort=False):
+        mild, harsh = sub.iloc[0], sub.iloc[-1]
+        worst = sub.loc[sub["tnr"].idxmin()] if sub["tnr"].notna().any() else harsh
+        name = DEGRADATION_LABELS_TEXT.get(deg, deg)
+        lines.append(
+            f"{name}: pixel AUC {clean.auc:.3f} clean → {mild.auc:.3f}{_flag('auc', mild.auc)} at {_level(mild.level)} → "
+            f"{harsh.auc:.3f}{_flag('auc', harsh.auc)} at {_level(harsh.level)}; COSS {clean.coss:.3f} → {harsh.coss:.3f}; "
+            f"at {_level(harsh.level)} TPR {harsh.tpr:.3f}, TNR {harsh.tnr:.3f} (bACC {harsh.bacc:.3f}"
+            f"{_flag('bacc', harsh.bacc)}, ACC {harsh.acc:.3f}; clean TNR {clean.tnr:.3f})"
+            + (f"; lowest TNR {worst.tnr:.3f} at {_level(worst.level)} while ACC reads {worst.acc:.3f}"
+               if worst.name != harsh.name else ""))
+    return lines, clean
+
+
+#: Readable names of the degradation axes in sentences.
+DEGRADATION_LABELS_TEXT = {"jpeg": "JPEG (quality)", "blur": "blur (kernel)", "noise": "noise (variance)",
+                           "lowres": "low resolution (factor)"}
+
+
+def disorganization_lines(table8: pd.DataFrame, model: str = "universal") -> list[str]:
+    """Fig. 8 in a sentence from its table (``fig8_disorganization.csv``): γ of bACC, COSS and SSIM with
+    their intervals, against the location references' γ COSS."""
+    g = table8.set_index(["model", "metric"])
+    if (model, "coss") not in g.index:
+        return []
+
+    def cell(name, m):
+        if (name, m) not in g.index:
+            return "–"
+        r = g.loc[(name, m)]
+        return f"{r.gamma:.3f} [{r.gamma_lo:.3f}, {r.gamma_hi:.3f}]" if "gamma_lo" in r and np.isfinite(r.gamma_lo) \
+            else f"{r.gamma:.3f}"
+
+    text = (f"**Disorganization (Fig. 8), {model}**: γ bACC {cell(model, 'bacc')}, COSS {cell(model, 'coss')}, "
+            f"SSIM {cell(model, 'ssim')}")
+    refs = [n for n in dict.fromkeys(table8["model"]) if str(n).endswith("(reference)") and (n, "coss") in g.index]
+    if refs:
+        text += "; location references γ COSS " + ", ".join(f"{n.removesuffix(' (reference)')} {cell(n, 'coss')}"
+                                                          for n in refs)
+        mine = g.loc[(model, "coss"), "gamma"]
+        memory = min(abs(1 - g.loc[(n, "coss"), "gamma"]) for n in refs)
+        text += (": the model's map moves with the image more than a memory of where edits are" if abs(1 - mine) < memory
+                 else ": the model loses as much as a memory of where edits are")
+    return [text + "."]
+
+
+def augmentation_lines(table10: pd.DataFrame, base: str = "universal", other: str = "augmented") -> list[str]:
+    """What fine-tuning with degradations changes at each axis's harshest level: bACC and pixel AUC."""
+    a, b = table10[table10["model"] == base], table10[table10["model"] == other]
+    if a.empty or b.empty:
+        return []
+    parts = []
+    for deg in dict.fromkeys(a.loc[a["degradation"] != "none", "degradation"]):
+        x, y = a[a["degradation"] == deg].iloc[-1], b[b["degradation"] == deg]
+        if y.empty:
+            continue
+        y = y.iloc[-1]
+        parts.append(f"{deg} {_level(x.level)}: bACC {x.bacc:.3f} → {y.bacc:.3f}, pixel AUC {x.auc:.3f} → {y.auc:.3f}")
+    return [f"**Augmentation** ({base} → {other}, harshest level of each axis): " + "; ".join(parts) + "."] if parts else []
+
+
+def robustness_verdict(table8: pd.DataFrame | None, table10: pd.DataFrame | None,
+                       table_imdl: pd.DataFrame | None = None) -> list[str]:
+    """The robustness verdict in sentences, computed from the three robustness tables (notebook 05 and
+    ``results/README.md`` print the same lines)."""
+    lines = []
+    if table8 is not None:
+        lines += disorganization_lines(table8)
+    if table10 is not None:
+        lines += degradation_lines(table10) + augmentation_lines(table10)
+    if table_imdl is not None:
+        for model in dict.fromkeys(table_imdl["model"]):
+            lines += degradation_lines(table_imdl, model, "IMDL-BenCo grid")
+    return lines

@@ -21,21 +21,21 @@ from .. import paths
 from ..config import PLAIN_DATA, TrainConfig, check_profile, make_config, resolve_device
 from ..data import load_set
 from ..engine import MODEL, fit_reference_maps, score_items
-from ..metrics import REFERENCE_KINDS, above, decision_accuracy
+from ..metrics import REFERENCE_KINDS, above
+from ..metrics.groups import at_or_below_chance, cell_values, versus_references
 from ..upsampling import FAMILIES, REGIONS, WHOLE, build_family_sets, mean_log_spectrum
 from .cache import ensure_trained, load_model, training_summary
+from .profiles import per_profile
 
 #: Epochs of the family generators (:func:`fklib.upsampling.train_generator`, 500 faces, 128 px)
 #: and their width. cpu: 4 epochs (about 30 s per family on 2 cores; reconstruction L1 about
 #: 0.07, 0.06 after 8); smoke leaves quarter-width generators untrained (0 epochs: it only
 #: proves the notebook runs; one epoch of five generators takes about a minute).
-GENERATOR = {"smoke": {"epochs": 0, "base": 4}, "cpu": {"epochs": 4, "base": 16}, "paper": {"epochs": 8, "base": 16}}
+GENERATOR = per_profile("generator")
 #: Faces per split of the family study (each gives a real and up to three partial fakes:
 #: hair, mouth, eyes); ``None``: the whole split of :func:`fklib.upsampling.face_split`
 #: (700 / 100 / 200 faces).
-FAMILY_FACES = {"smoke": {"train": 4, "val": 2, "test": 2},
-                "cpu": {"train": 80, "val": 24, "test": 40},
-                "paper": {"train": None, "val": None, "test": None}}
+FAMILY_FACES = per_profile("family_faces")
 #: The locator trained per family, always at the faces' native 128 px (a resize would add its
 #: own interpolation texture). cpu: the EfficientNet-Lite0 U-Net (ImageNet-pretrained encoder),
 #: batch 8, 6 epochs (240 steps, about 2.4 min per family on 2 cores), with the map layer's bias
@@ -47,12 +47,7 @@ FAMILY_FACES = {"smoke": {"train": 4, "val": 2, "test": 2},
 #: On earlier trials batch 16 for 3 epochs learned less, a from-scratch small U-Net for 10 epochs
 #: nothing, and fine-tuning the STGAN model kept its hair prior. smoke: a tiny U-Net; paper: the
 #: paper's DeepLabV3-ResNet101 and its optimiser on every face.
-FAMILY_LOCATOR = {
-    "smoke": dict(model="unet_small", model_kwargs={"base": 8}, epochs=1, batch_size=8),
-    "cpu": dict(model="efficientnet_lite0_unet", model_kwargs={"map_prior": 0.05}, epochs=6, batch_size=8, lr=1e-3,
-                schedule="cosine", loss="l2+ssim"),
-    "paper": dict(model="deeplabv3_resnet101", model_kwargs={}, epochs=10, batch_size=8),
-}
+FAMILY_LOCATOR = per_profile("family_locator")
 FAMILY_SIZE = 128
 
 
@@ -124,9 +119,10 @@ def cross_family_table(scores: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
     """``train family -> per-image rows`` (of :func:`fklib.engine.score_items`, optionally with :func:`reference_scores`
     rows, told apart by ``predictor``) -> one row per (predictor, train family, test family).
 
-    ``acc``: on the test family's fakes with all test reals (shared by the families);
-    ``acc_fake`` / ``acc_real``: the fakes / reals detected correctly (NaN for the references,
-    which make no detection); map metrics: means over the test family's fakes.
+    Each row is one cell of :func:`fklib.metrics.groups.group_summary`: the test family's fakes with all test
+    reals (shared by the families): ``acc``, ``bacc``, ``acc_fake`` (TPR: fakes called fake), ``acc_real``
+    (TNR: reals called real), NaN for the references, which make no detection; map metrics: means over the
+    test family's fakes; ``<m>_lo`` / ``<m>_hi``: 95 % intervals over identities of bACC, COSS and SSIM.
     """
     rows = []
     for train_family, frame in scores.items():
@@ -137,21 +133,21 @@ def cross_family_table(scores: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
             fams = sorted({g.removeprefix("up_") for g in df.loc[df["label"] == 1, "gan"]}, key=_family_order)
             for test_family in fams:
                 fakes = df[(df["label"] == 1) & (df["gan"] == f"up_{test_family}")]
-                both = pd.concat([reals, fakes])
-                detect = both["pred_fake"].notna().all()
+                cell = cell_values(fakes, reals, CELL_METRICS, intervals=("bacc", "coss", "ssim"))
                 row = {"predictor": predictor, "train_family": train_family, "test_family": test_family,
-                       "n_fake": len(fakes), "n_real": len(reals),
-                       "acc": decision_accuracy(both["pred_fake"], both["label"]),
-                       "acc_fake": float((fakes["pred_fake"] > 0.5).mean()) if detect else math.nan,
-                       "acc_real": float((reals["pred_fake"] <= 0.5).mean()) if detect and len(reals) else math.nan}
-                for m in ("coss", "psnr", "ssim", "auc", "f1", "iou"):
-                    row[m] = float(fakes[m].mean())
+                       "n_fake": cell.pop("n"), "n_real": cell.pop("n_reals")}
+                row.update(cell)
+                row["acc_fake"], row["acc_real"] = row.pop("tpr"), row.pop("tnr")
                 rows.append(row)
     order = {p: i for i, p in enumerate((MODEL, *REFERENCE_KINDS))}
     out = pd.DataFrame(rows)
     if len(out):
         out = out.sort_values("predictor", key=lambda c: c.map(lambda p: order.get(p, len(order))), kind="stable")
     return out.reset_index(drop=True)
+
+
+#: The values of a cross-family cell.
+CELL_METRICS = ("acc", "bacc", "tpr", "tnr", "coss", "psnr", "ssim", "auc", "f1", "iou")
 
 
 def _family_order(family: str) -> int:
@@ -223,7 +219,7 @@ def training_fit(profile: str, sets: Mapping[str, Mapping[str, list]], families:
 
 
 #: Pairs per spectrum (``None``: all test fakes).
-SPECTRA_ITEMS = {"smoke": 8, "cpu": 200, "paper": None}
+SPECTRA_ITEMS = per_profile("spectra_items")
 SPECTRA_GANS = ("stgan", "attgan", "stargan")
 
 
@@ -277,3 +273,45 @@ def spectral_peaks(spectra_: Mapping[str, np.ndarray], periods: Sequence[int] = 
             row[f"peak_{p}px"] = float(np.mean(vals) - np.median(ring)) if vals and ring.size else math.nan
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def cross_family_lines(table: pd.DataFrame, peaks: pd.DataFrame | None, families: Sequence[str]) -> list[str]:
+    """What the cross-family table and the spectral peaks say, in sentences (notebook 07's interpretation):
+    same family against other families (bACC with TPR / TNR, COSS, pixel AUC), the best reference's COSS (the
+    comparison of :func:`fklib.metrics.groups.versus_references`), the family whose fakes other families'
+    locators find least and most, and the 2- and 4-px spectral peaks of the Laplacian residuals."""
+    model = table[table["predictor"] == MODEL]
+    if model.empty:
+        return []
+    m = model.assign(diag=model["train_family"] == model["test_family"])
+    by = m.groupby("diag")[["acc", "bacc", "acc_fake", "acc_real", "coss", "ssim", "auc"]].mean()
+    refs = table[table["predictor"] != MODEL].groupby("predictor")[["coss", "ssim"]].mean()
+
+    def side(diag: bool) -> str:
+        r = by.loc[diag]
+        return (f"bACC {r.bacc:.3f} (TPR {r.acc_fake:.3f}, TNR {r.acc_real:.3f}), COSS {r.coss:.3f}, "
+                f"pixel AUC {r.auc:.3f}{' (at or below chance)' if at_or_below_chance('auc', r.auc) else ''}")
+
+    lines = []
+    text = "Trained and tested on the same family: " + side(True) if True in by.index else ""
+    if False in by.index:
+        text += "; on another family: " + side(False)
+    if len(refs):
+        best = refs["coss"].idxmax()
+        verdict = versus_references(float(by["coss"].min()), refs["coss"].to_dict())
+        text += (f". The best reference ({best}) reaches COSS {refs.loc[best, 'coss']:.3f}: "
+                 + ("the locators' maps beat it" if verdict == "better" else
+                    "the locators' maps do not beat it: at this budget they do not localize beyond where edits usually are"))
+    lines.append(text + ".")
+    off = m[~m["diag"]].groupby("test_family")["acc_fake"].mean()
+    if len(off):
+        lines.append(f"The fakes other families' locators find least are {off.idxmin()}'s (TPR {off.min():.3f}), most "
+                     f"{off.idxmax()}'s ({off.max():.3f}).")
+    if peaks is not None and len(peaks):
+        pk = peaks.set_index("name")
+        names = [f for f in families if f in pk.index] + [g for g in pk.index if g not in families]
+        lines.append("Spectral peaks of the Laplacian residual (ln contrast) at the 2-px period: "
+                     + ", ".join(f"{n} {pk.loc[n, 'peak_2px_laplacian']:.2f}" for n in names)
+                     + "; at 4 px: " + ", ".join(f"{n} {pk.loc[n, 'peak_4px_laplacian']:.2f}" for n in names)
+                     + ". These are our generators, not the paper's GANs.")
+    return lines

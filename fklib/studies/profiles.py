@@ -1,0 +1,96 @@
+"""What a profile (``smoke`` | ``cpu`` | ``paper``) means for the studies, in one place.
+
+The universal model's training config per profile is :data:`fklib.config.PROFILES` (and the DFFD
+baseline's optimiser, :data:`fklib.config.BASELINE_PROFILES`); everything else a profile decides --
+how long the small models train, how many test images each study scores, which sweeps run -- is one
+:class:`StudyProfile` here, read through :func:`study_profile`. The studies' module constants
+(``common.SINGLE_EPOCHS``, ``robustness.SWEEP_FAKES_PER_PROPERTY``, ...) are views of these records.
+
+A dry run of a profile (:func:`fklib.config.dry_run`, set by ``python -m fklib.pipeline --dry-run``)
+scores two test images per property: :func:`eval_limit` reads it when called, not at import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from ..config import PROFILE_NAMES, check_profile, dry_run
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyProfile:
+    """The studies' settings of one profile (see each field's comment)."""
+
+    #: Epochs of the single-property models (Tables 2, 4, 5), with early stopping (``common.SINGLE_PATIENCE``).
+    single_epochs: int
+    #: Test images kept per property in the notebooks' evaluations (``None``: the whole test split).
+    eval_limit: int | None
+    #: The reduced budget of the two leave-out universal models (notebook 04).
+    leave_out_budget: dict[str, Any]
+    #: STGAN test fakes per property in the degradation sweeps (``None``: all; with every test real).
+    sweep_fakes_per_property: int | None
+    #: STGAN test fakes per property in the disorganization test.
+    disorganization_fakes_per_property: int | None
+    #: Test reals kept in the robustness study (``None``: all 47 of the STGAN test split).
+    max_reals: int | None
+    #: Fine-tuning of the augmented model: epochs and the factor on the profile's learning rate.
+    augment: dict[str, float]
+    #: The models notebook 05 sweeps over IMDL-BenCo's grid by default.
+    imdl_models: tuple[str, ...]
+    #: Epochs and width of the upsampling-family generators.
+    generator: dict[str, int]
+    #: Faces per split of the family study (``None``: the whole split).
+    family_faces: dict[str, int | None]
+    #: The locator trained per upsampling family (TrainConfig fields).
+    family_locator: dict[str, Any]
+    #: Pairs per residual spectrum (``None``: all test fakes).
+    spectra_items: int | None
+
+
+STUDY_PROFILES: dict[str, StudyProfile] = {
+    # Proves every notebook runs, in minutes.
+    "smoke": StudyProfile(
+        single_epochs=1, eval_limit=4, leave_out_budget={}, sweep_fakes_per_property=1,
+        disorganization_fakes_per_property=1, max_reals=3, augment={"epochs": 1, "lr_factor": 0.2}, imdl_models=(),
+        generator={"epochs": 0, "base": 4}, family_faces={"train": 4, "val": 2, "test": 2},
+        family_locator=dict(model="unet_small", model_kwargs={"base": 8}, epochs=1, batch_size=8), spectra_items=8),
+    # The default: every table and figure on 2 CPU cores (README, "Measured times").
+    "cpu": StudyProfile(
+        single_epochs=12, eval_limit=None, leave_out_budget={"epochs": 3, "samples_per_epoch": 1000},
+        sweep_fakes_per_property=8, disorganization_fakes_per_property=None, max_reals=None,
+        augment={"epochs": 3, "lr_factor": 0.2}, imdl_models=("universal",), generator={"epochs": 4, "base": 16},
+        family_faces={"train": 80, "val": 24, "test": 40},
+        family_locator=dict(model="efficientnet_lite0_unet", model_kwargs={"map_prior": 0.05}, epochs=6, batch_size=8,
+                            lr=1e-3, schedule="cosine", loss="l2+ssim"),
+        spectra_items=200),
+    # The paper's sizes, on a GPU.
+    "paper": StudyProfile(
+        single_epochs=10, eval_limit=None, leave_out_budget={"epochs": 4}, sweep_fakes_per_property=None,
+        disorganization_fakes_per_property=None, max_reals=None, augment={"epochs": 3, "lr_factor": 0.2},
+        imdl_models=("universal", "augmented"), generator={"epochs": 8, "base": 16},
+        family_faces={"train": None, "val": None, "test": None},
+        family_locator=dict(model="deeplabv3_resnet101", model_kwargs={}, epochs=10, batch_size=8), spectra_items=None),
+}
+assert set(STUDY_PROFILES) == set(PROFILE_NAMES)
+
+
+def study_profile(profile: str) -> StudyProfile:
+    """The :class:`StudyProfile` of ``profile`` (a clear error for an unknown name)."""
+    check_profile(profile)
+    return STUDY_PROFILES[profile]
+
+
+def per_profile(field: str) -> dict[str, Any]:
+    """``{profile: value of field}``: the module constants that predate this module are these views."""
+    return {name: getattr(p, field) for name, p in STUDY_PROFILES.items()}
+
+
+#: Test images per property in a dry run (:func:`fklib.config.dry_run`).
+DRY_RUN_EVAL_LIMIT = 2
+
+
+def eval_limit(profile: str) -> int | None:
+    """Test images kept per property in the notebooks' evaluations: the profile's, or
+    :data:`DRY_RUN_EVAL_LIMIT` in a dry run (read now, not at import)."""
+    return DRY_RUN_EVAL_LIMIT if dry_run() else study_profile(profile).eval_limit
