@@ -41,7 +41,7 @@ from ..metrics.bootstrap import balanced_accuracy_ratio_interval
 from ..metrics.classification import DETECTION_METRICS
 from ..metrics.groups import CHANCE, at_or_below_chance, group_summary
 from ..models import PriorBlend
-from .cache import ensure_trained, load_model
+from .cache import checkpoint_config, ensure_trained, load_model
 from .common import universal_config
 from .profiles import per_profile
 
@@ -304,13 +304,13 @@ def disorganization_references(checkpoint: str | Path, items, seed: int = 0, kin
     stays put while the truth moves: its γ is what a pure memory of *where* edits are loses.
     ``layout_prior`` re-parses the permuted face. Rows as :func:`disorganization`'s table, ``model`` =
     ``<kind> (reference)``, ACC NaN."""
-    model, cfg = load_model(checkpoint)
+    cfg = checkpoint_config(checkpoint)
     refs = fit_references(cfg) if train_items is None else fit_reference_maps(train_items, cfg.size)
     items = list(items)
     shuffled = [disorganize_item(it, random_quadrant_permutation(seed + i)) for i, it in enumerate(items)]
     device = resolve_device("auto")
-    scored = {tag: score_items(model, its, cfg.size, device=device, batch_size=batch_size, references=refs)
-              for tag, its in (("before", items), ("after", shuffled))}
+    scored = {tag: score_items(None, its, cfg.size, device=device, batch_size=batch_size, references=refs)
+              for tag, its in (("before", items), ("after", shuffled))}  # references only
     rows = []
     for kind in kinds:
         side = {tag: f[(f["predictor"] == kind) & (f["label"] == 1)] for tag, f in scored.items()}
@@ -349,14 +349,14 @@ def reference_sweep(checkpoint: str | Path, items, axes: Mapping[str, Sequence] 
     metric gives for nothing (the all-zero map's PSNR, say); ``layout_prior`` parses the degraded
     image, so degradations reach it. ACC is NaN (they make no detection). ``train_items``: fit the
     references on these instead of the config's training split."""
-    model, cfg = load_model(checkpoint)
+    cfg = checkpoint_config(checkpoint)
     refs = fit_references(cfg) if train_items is None else fit_reference_maps(train_items, cfg.size)
     axes = PAPER_AXES if axes is None else axes
     items = list(items)
 
     def level_rows(its):
-        scored = score_items(model, its, cfg.size, device=resolve_device("auto"), batch_size=batch_size,
-                             references=refs)
+        scored = score_items(None, its, cfg.size, device=resolve_device("auto"), batch_size=batch_size,
+                             references=refs)  # the references only: the model's own sweep is sweep()
         return {p: degradation_summary(sub) for p, sub in scored.groupby("predictor", sort=False) if p != "model"}
 
     base = level_rows(items)
