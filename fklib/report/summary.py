@@ -76,8 +76,13 @@ SET_NAMES = {"stgan": "STGAN full edits", "stgan-splice": "STGAN splices", "star
 
 
 def _mean_rows(t: pd.DataFrame) -> pd.DataFrame:
-    """The per-set ``mean`` rows of Table 3 (all of a set's fakes with its reals), keyed by ``gan``."""
-    return t[t["property"] == "mean"]
+    """The per-set ``mean`` rows of Table 3 (all of a set's fakes with its reals), with ``gan`` set to the
+    set's GAN (the rows carry ``gan="mean"``; the set's other rows name it)."""
+    means = t[t["property"] == "mean"].copy()
+    if "set" in t.columns:
+        gan_of = t[t["property"] != "mean"].drop_duplicates("set").set_index("set")["gan"]
+        means["gan"] = means["set"].map(gan_of).fillna(means["gan"])
+    return means
 
 
 def _iv(row, m: str) -> str:
