@@ -22,7 +22,7 @@ from ..config import PROFILE_NAMES, check_profile, dry_run
 class StudyProfile:
     """The studies' settings of one profile (see each field's comment)."""
 
-    #: Epochs of the single-property models (Tables 2, 4, 5), with early stopping (``common.SINGLE_PATIENCE``).
+    #: Epochs of the single-property models (Tables 2, 4, 5), the best validation epoch kept (``common.SINGLE_PATIENCE``).
     single_epochs: int
     #: Test images kept per property in the notebooks' evaluations (``None``: the whole test split).
     eval_limit: int | None
