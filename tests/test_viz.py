@@ -1,6 +1,7 @@
 """Figures are written where asked (fklib.report.figures.save_figure), as PNG of the expected layout."""
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from fklib.colors import colorize_parsing
@@ -53,6 +54,9 @@ def test_a_weak_prediction_fills_its_rows_colour_range():
     assert _panel(fig, 0, 2, 5).norm.vmax == _panel(fig, 0, 3, 5).norm.vmax
     assert map_scale([weak_gt], [weak_pred]) < 0.05 < map_scale([strong], [strong * 0.8])
     assert map_scale([np.zeros((8, 8))], [np.zeros((8, 8))]) == 0.01     # never a zero-width scale
+    # the square-root scale: a value at a quarter of the row's top is drawn at half the colour range
+    norm = _panel(fig, 1, 3, 5).norm
+    assert float(norm(norm.vmax / 4)) == pytest.approx(0.5)
     import matplotlib.pyplot as plt
     plt.close(fig)
 

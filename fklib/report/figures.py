@@ -13,7 +13,9 @@ rule (:func:`map_scale`): maps that are compared with each other -- a row of Fig
 and its predictions), all of Fig. 9, the demo -- share ``[0, v]`` with ``v`` the 99th percentile of
 their pixels (truths and predictions pooled; an all-zero truth adds nothing), so a prediction of
 amplitude 0.03 fills the scale of its row instead of vanishing on a scale set by another GAN's truth,
-and the truth beside it is drawn on the same scale (an honest comparison of levels). Each group has
+and the truth beside it is drawn on the same scale (an honest comparison of levels); colours follow a
+square-root law (:data:`MAP_GAMMA`), so a prediction at a quarter of its truth's level still shows its
+structure, and every colour bar is ticked in values. Each group has
 its own labelled colour bar (:func:`map_colorbar`) and the overlay uses the same colours and scale.
 Colour maps and overlays (numpy only) come from :mod:`fklib.colors`.
 """
@@ -57,6 +59,10 @@ def _show(ax, img, title: str | None = None, cmap: str | None = None, fontsize: 
 MAP_CMAP = "inferno"
 #: A scale never ends below this (an all-zero group would give 0).
 MIN_SCALE = 0.01
+#: The colour scale is a power law, colour = (value / top) ** MAP_GAMMA (square root): a prediction at a
+#: quarter of its truth's level is drawn at half the colour range instead of a quarter, so its structure
+#: shows beside a bright truth; the colour bar is ticked in values, so levels are still read off it.
+MAP_GAMMA = 0.5
 
 
 def map_scale(gt_maps, others=(), q: float = 99.0) -> float:
@@ -78,11 +84,20 @@ def map_scale(gt_maps, others=(), q: float = 99.0) -> float:
     return max(float(np.percentile(np.concatenate(values), q)), MIN_SCALE)
 
 
+def map_norm(vmax: float):
+    """The colour normalisation of every map panel: :data:`MAP_GAMMA` power law on ``[0, vmax]``."""
+    from matplotlib.colors import PowerNorm
+
+    return PowerNorm(gamma=MAP_GAMMA, vmin=0.0, vmax=vmax, clip=True)
+
+
 def map_colours(x: np.ndarray) -> np.ndarray:
-    """Values in [0, 1] -> ``...x3`` RGB in [0, 1] of :data:`MAP_CMAP` (the overlays' colours)."""
+    """Values in [0, 1] (``value / vmax``) -> ``...x3`` RGB in [0, 1] of :data:`MAP_CMAP` under the
+    :data:`MAP_GAMMA` power law: the overlays' colours, as the colour bar's."""
     import matplotlib
 
-    return np.asarray(matplotlib.colormaps[MAP_CMAP](np.clip(np.asarray(x, np.float64), 0, 1)))[..., :3]
+    x = np.clip(np.asarray(x, np.float64), 0, 1) ** MAP_GAMMA
+    return np.asarray(matplotlib.colormaps[MAP_CMAP](x))[..., :3]
 
 
 def map_overlay(image, pred, vmax: float, alpha: float = 0.5) -> np.ndarray:
@@ -95,12 +110,12 @@ SCALE_RULE = "99th pct of this row's truth and predictions"
 
 
 def scale_label(vmax: float, what: str = SCALE_RULE) -> str:
-    return f"fakeness 0 to {vmax:.3g}\n({what})"
+    return f"fakeness 0 to {vmax:.3g}, square-root scale\n({what})"
 
 
 def show_map(ax, m, vmax: float, title: str | None = None, fontsize: int = 9):
     """A fakeness map on the scale ``[0, vmax]`` (:data:`MAP_CMAP`); returns the image for a colour bar."""
-    im = ax.imshow(np.asarray(m, np.float64), cmap=MAP_CMAP, vmin=0.0, vmax=vmax, interpolation="nearest")
+    im = ax.imshow(np.asarray(m, np.float64), cmap=MAP_CMAP, norm=map_norm(vmax), interpolation="nearest")
     if title:
         ax.set_title(title, fontsize=fontsize)
     ax.set_xticks([])
@@ -115,8 +130,9 @@ def map_colorbar(fig, im, axes, vmax: float, what: str | None = None, fontsize: 
     cb = fig.colorbar(im, ax=np.ravel(axes).tolist(), fraction=0.025, pad=0.01)
     if label:
         cb.set_label(scale_label(vmax) if what is None else scale_label(vmax, what), fontsize=fontsize)
-    cb.set_ticks([0.0, vmax / 2, vmax])
-    cb.ax.set_yticklabels([f"{t:.2g}" for t in (0.0, vmax / 2, vmax)])
+    ticks = (0.0, vmax / 4, vmax / 2, vmax)
+    cb.set_ticks(list(ticks))
+    cb.ax.set_yticklabels([f"{t:.2g}" for t in ticks])
     cb.ax.tick_params(labelsize=fontsize - 1)
     return cb
 
@@ -124,7 +140,8 @@ def map_colorbar(fig, im, axes, vmax: float, what: str | None = None, fontsize: 
 def row_scale_note(fig, extra: str = "", fontsize: int = 8):
     """The figure-level sentence that explains the per-row colour bars (one rule, :func:`map_scale`)."""
     fig.text(0.5, 0.0, "Fakeness maps: each row's truth, predictions and overlay share the row's colour bar, 0 to the "
-             "99th percentile of that row's truth and predictions (dark = 0, bright = most fake)" + extra,
+             "99th percentile of that row's truth and predictions, on a square-root scale (dark = 0, bright = most "
+             "fake; the bar is ticked in values)" + extra,
              ha="center", va="top", fontsize=fontsize, wrap=True)
 
 
@@ -374,7 +391,7 @@ def result_figure(result: dict):
     _show(axes[4], map_overlay(result["image"], result["pred"], vmax), "overlay", None, 11)
     cb = fig.colorbar(im, cax=fig.add_axes((0.945, 0.06, 0.012, 0.66)))   # its own axes: no panel shrinks
     cb.set_label(scale_label(vmax, "99th pct of truth and prediction"), fontsize=9)
-    cb.set_ticks([0.0, vmax / 2, vmax])
+    cb.set_ticks([0.0, vmax / 4, vmax / 2, vmax])
     cb.ax.tick_params(labelsize=9)
     fig.suptitle(f"{meta['property']} ({meta['identity']}), degradation: {describe_degradation(result['degradation'])}"
                  f"\n{result_metrics_text(result)}", fontsize=12)
