@@ -252,13 +252,14 @@ def chance_section(tables: Path) -> list[str]:
     found = []
     for name in ("table2", "table3", "table4", "table5", "fig10_degradation", "robustness_imdl", "upsampling"):
         t = _read(tables, name)
-        if t is None or "predictor" in t and False:
+        if t is None:
             continue
         who = t["predictor"] if "predictor" in t else t.get("model", pd.Series("model", index=t.index))
         rows = t[who.isin(["model", "universal", "augmented"])] if len(who) else t
         label_cols = [c for c in ("method", "model", "train_family", "set", "gan", "property", "test_family",
                                   "degradation", "level") if c in rows.columns]
-        for m, test, what in (("auc", lambda v: v <= 0.5, "pixel AUC <= 0.5"), ("bacc", lambda v: v <= 0.5, "bACC <= 0.5"),
+        for m, test, what in (("auc", lambda v: at_or_below_chance("auc", v), "pixel AUC <= 0.5"),
+                              ("bacc", lambda v: at_or_below_chance("bacc", v), "bACC <= 0.5"),
                               ("acc", lambda v: v < 0.5, "ACC < 0.5"), ("f1", lambda v: v < 0.01, "F1 < 0.01")):
             if m not in rows:
                 continue

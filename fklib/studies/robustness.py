@@ -229,6 +229,13 @@ def disorganization_test(model, items, size: int, seed: int = 0, device: str | t
     return pd.DataFrame(rows)
 
 
+def gamma_interval(ids, after, before) -> tuple[float, float]:
+    """95 % interval over identities of γ = mean(after) / mean(before) of the same images (non-finite pairs left out)."""
+    a, b = np.asarray(after, float), np.asarray(before, float)
+    ok = np.isfinite(a) & np.isfinite(b)
+    return ratio_interval(np.asarray(ids)[ok], a[ok], b[ok]) if ok.any() else (math.nan, math.nan)
+
+
 #: What a side (before / after) of the disorganization test reports: detection and the paper's map metrics.
 DISORGANIZATION_METRICS = ("acc", "bacc", "tpr", "tnr", "coss", "psnr", "ssim")
 
@@ -252,9 +259,7 @@ def summarize_disorganization(df: pd.DataFrame) -> dict[str, dict[str, float]]:
     lo["bacc"], hi["bacc"] = balanced_accuracy_ratio_interval(ids, df["pred_fake_after"], df["pred_fake_before"],
                                                               df["label"])
     for m in ("coss", "psnr", "ssim"):
-        a, b = df.loc[fakes, f"{m}_after"].to_numpy(float), df.loc[fakes, f"{m}_before"].to_numpy(float)
-        ok = np.isfinite(a) & np.isfinite(b)
-        lo[m], hi[m] = ratio_interval(ids[fakes][ok], a[ok], b[ok]) if ok.any() else (math.nan, math.nan)
+        lo[m], hi[m] = gamma_interval(ids[fakes], df.loc[fakes, f"{m}_after"], df.loc[fakes, f"{m}_before"])
     out["gamma_lo"], out["gamma_hi"] = lo, hi
     return out
 
@@ -320,9 +325,7 @@ def disorganization_references(checkpoint: str | Path, items, seed: int = 0, kin
         for metric in ("acc", *GAMMA_METRICS):
             lo = hi = math.nan
             if metric in g:
-                a, b = side["after"][metric].to_numpy(float), side["before"][metric].to_numpy(float)
-                ok = np.isfinite(a) & np.isfinite(b)
-                lo, hi = ratio_interval(ids[ok], a[ok], b[ok]) if ok.any() else (math.nan, math.nan)
+                lo, hi = gamma_interval(ids, side["after"][metric], side["before"][metric])
             rows.append({"model": f"{kind} (reference)", "metric": metric, "n": len(items),
                          "n_fake": int(sum(it.label for it in items)),
                          "before": means["before"].get(metric, math.nan), "after": means["after"].get(metric, math.nan),
