@@ -38,12 +38,13 @@ from .data.fetching import sha256_file
 from .data.sets import set_folder_name
 from .files import honour_umask, partial_target, write_atomically
 from .models import PriorBlend, create_model
-from .metrics.classification import stored_threshold
+from .metrics.classification import stored_peak_floor, stored_threshold
 from .models.registry import accepts
 
 #: Metadata keys stored as strings in a shipped locator's safetensors header.
 LOCATOR_META_KEYS = ("config", "git_commit", "data_manifest_hash", "history", "prior_alpha", "machine", "command",
-                     "train_seconds", "train_time_kind", "prior_scores", "no_cl_threshold", "decision_threshold", "best_epoch", "weights_sha256")
+                     "train_seconds", "train_time_kind", "prior_scores", "no_cl_threshold", "decision_threshold", "decision_peak_floor", "best_epoch",
+                     "weights_sha256")
 
 
 # --- run metadata -------------------------------------------------------------------------------
@@ -275,7 +276,7 @@ def load_locator(path: str | Path) -> dict:
     payload["model"] = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     if "prior_maps" in tensors:
         payload["prior_maps"] = tensors["prior_maps"]
-    for key in ("prior_alpha", "no_cl_threshold", "decision_threshold"):
+    for key in ("prior_alpha", "no_cl_threshold", "decision_threshold", "decision_peak_floor"):
         if key in payload:
             payload[key] = float(payload[key])
     return payload
@@ -361,7 +362,8 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfi
 
     A checkpoint with ``prior_maps`` comes wrapped in :class:`fklib.models.PriorBlend`. The model carries the
     checkpoint's decision threshold as ``model.decision_threshold`` (:func:`fklib.metrics.stored_threshold`;
-    ``None`` when it stores none), which :func:`fklib.engine.score_items` applies when given no other.
+    ``None`` when it stores none) and its map-peak floor as ``model.decision_peak_floor``
+    (:func:`fklib.metrics.stored_peak_floor`), which :func:`fklib.engine.score_items` applies when given no other.
 
     Raises:
         FileNotFoundError, ValueError: naming the file (see :func:`load_checkpoint` and :func:`check_weights`).
@@ -375,11 +377,13 @@ def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfi
     check_weights(Path(path), model, ckpt["model"], cfg.model)
     model.load_state_dict(ckpt["model"])
     model.decision_threshold = stored_threshold(ckpt, cfg.classifier)  # also when unwrapped from a PriorBlend
+    model.decision_peak_floor = stored_peak_floor(ckpt, cfg.classifier)
     if "prior_maps" in ckpt:
         if "prior_alpha" not in ckpt:
             raise ValueError(f"{path}: has prior maps but no 'prior_alpha' (not a complete fklib checkpoint)")
         model = PriorBlend(model, ckpt["prior_maps"], float(ckpt["prior_alpha"]))
         model.decision_threshold = model.model.decision_threshold
+        model.decision_peak_floor = model.model.decision_peak_floor
     return model.eval(), cfg, ckpt
 
 

@@ -81,9 +81,10 @@ class TrainConfig:
             ``best.pt`` (beyond the paper).
         balance_classes: weight the classifier's BCE so that reals and fakes count equally
             (``pos_weight = n_real / n_fake`` of the training items).
-        balanced_decision: after training, choose the classifier's decision threshold on the
-            validation items for balanced accuracy (TPR + TNR) / 2 and store it in ``best.pt``
-            (``decision_threshold``; else ``p(fake) > 0.5``).
+        balanced_decision: after training, choose the classifier's decision threshold and the map-peak
+            floor on the validation items for balanced accuracy (TPR + TNR) / 2, balanced over the sets
+            (:func:`fklib.engine.evaluate.balanced_decision`), and store them in ``best.pt``
+            (``decision_threshold``, ``decision_peak_floor``; else ``p(fake) > 0.5``).
         size: training and evaluation resolution (px); at least the model's smallest input
             (:func:`fklib.models.min_input_size`: 16 for ``unet_small``).
         epochs, batch_size, lr, betas, weight_decay: Adam settings (the paper: 10, 8, 1e-4,

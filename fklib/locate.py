@@ -45,7 +45,7 @@ from . import cli, colors, paths
 from .checkpoint import model_from_checkpoint
 from .data.images import load_rgb
 from .files import check_out_dir, folder_lock, json_safe, prepare_out_dir, remove_partials, write_atomically
-from .metrics.classification import decide
+from .metrics.classification import decide, map_peak
 from .models.inference import ImagePredictor
 
 #: Default pixel limit for ``locate`` (about 8k x 8k): larger files are refused before decoding.
@@ -64,15 +64,18 @@ class Located:
     map: np.ndarray
     probability: float | None
     threshold: float | None
+    peak_floor: float | None = None
 
     def stats(self, tau: float = 0.1) -> dict:
         m = self.map
         return {"mean": float(m.mean()), "max": float(m.max()), "p95": float(np.percentile(m, 95)),
+                "peak": float(map_peak(m[None])[0]),
                 "fraction_above_tau": float((m > tau).mean()), "tau": tau}
 
     def decision(self) -> str:
         prob = None if self.probability is None else np.array([self.probability])
-        d = float(decide(prob, np.array([self.map.mean()]), self.threshold)[0])
+        d = float(decide(prob, np.array([self.map.mean()]), self.threshold, map_peak(self.map[None]),
+                         self.peak_floor)[0])
         return "unknown (no classifier)" if math.isnan(d) else ("fake" if d == 1.0 else "real")
 
 
@@ -92,6 +95,7 @@ class Locator(ImagePredictor):
         model, cfg, _ = model_from_checkpoint(self.checkpoint)
         self.cfg = cfg
         self.threshold = model.decision_threshold  # the checkpoint's, set by model_from_checkpoint
+        self.peak_floor = model.decision_peak_floor
         super().__init__(model, cfg.size, device)
 
     def predict_array(self, rgb: np.ndarray) -> tuple[np.ndarray, float | None]:
@@ -109,7 +113,7 @@ class Locator(ImagePredictor):
     def __call__(self, path: str | Path, max_pixels: int = LOCATE_MAX_PIXELS) -> Located:
         path = Path(path)
         m, prob = self.predict_array(load_rgb(path, max_pixels=max_pixels))
-        return Located(path, m, prob, self.threshold)
+        return Located(path, m, prob, self.threshold, self.peak_floor)
 
 
 def save_map_png(m: np.ndarray, path: Path, bits: int = 16) -> Path:
@@ -254,10 +258,11 @@ def _locate_each(paths, stems, out_dir, suffixes, bits, overlay, max_pixels, loc
         try:
             rgb = load_rgb(path, max_pixels=max_pixels)
             m, prob = locator.predict_array(rgb)
-            res = Located(path, m, prob, locator.threshold)
+            res = Located(path, m, prob, locator.threshold, locator.peak_floor)
             record = {"image": str(path), "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
                       "fake_probability": prob, "decision": res.decision(),
-                      "decision_threshold": locator.threshold, "map": res.stats(),
+                      "decision_threshold": locator.threshold, "decision_peak_floor": locator.peak_floor,
+                      "map": res.stats(),
                       "map_png_bits": bits, "model": {"checkpoint": str(locator.checkpoint),
                                                       "model": locator.cfg.model, "input_size": locator.size},
                       "files": {k: str(v) for k, v in files.items()}, "seconds": round(time.perf_counter() - t0, 3)}

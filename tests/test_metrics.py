@@ -613,3 +613,62 @@ def test_decide_uses_the_stored_threshold():
     payload = {"decision_threshold": "0.7", "no_cl_threshold": 0.1}
     assert stored_threshold(payload, True) == 0.7 and stored_threshold(payload, False) == 0.1
     assert stored_threshold({}, True) is None
+
+
+def test_decide_with_a_peak_floor_needs_the_map_to_agree():
+    from fklib.metrics import decide, map_peak, stored_peak_floor
+
+    prob, score = np.array([0.4, 0.6, 0.8, 0.9]), np.zeros(4)
+    peak = np.array([0.5, 0.01, 0.03, 0.02])
+    assert decide(prob, score, 0.5, peak, 0.02).tolist() == [0.0, 0.0, 1.0, 0.0]  # 0.02 is not above 0.02
+    assert decide(prob, score, 0.5, peak, None).tolist() == [0.0, 1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="peak"):
+        decide(prob, score, 0.5, None, 0.02)
+    assert stored_peak_floor({"decision_peak_floor": "0.03"}, True) == 0.03
+    assert stored_peak_floor({"decision_peak_floor": 0.03}, False) is None and stored_peak_floor({}, True) is None
+    # the peak is the 99th percentile of the pixels (linear interpolation): 100 values 0..99 -> 98.01
+    maps = np.arange(100, dtype=float).reshape(1, 1, 10, 10)
+    assert map_peak(maps)[0] == pytest.approx(98.01)
+    assert map_peak(np.stack([maps[0], 2 * maps[0]])).tolist() == pytest.approx([98.01, 196.02])
+
+
+def test_set_balanced_weights_weigh_each_sets_fakes_and_reals_alike():
+    from fklib.metrics import set_balanced_weights
+
+    labels = np.array([1, 1, 1, 0, 1, 0, 0, 1])
+    groups = np.array(["a", "a", "a", "a", "b", "b", "b", "s"])  # s: splices, fakes only
+    w = set_balanced_weights(labels, groups)
+    # fakes: 3 groups (a: 3, b: 1, s: 1) share 0.5; reals: 2 groups (a: 1, b: 2) share 0.5
+    assert w.tolist() == pytest.approx([1 / 18, 1 / 18, 1 / 18, 1 / 4, 1 / 6, 1 / 8, 1 / 8, 1 / 6])
+    assert w.sum() == pytest.approx(1.0)
+    one = set_balanced_weights(labels)  # one group: the plain balanced accuracy
+    assert one[labels == 1].tolist() == pytest.approx([0.1] * 5) and one[labels == 0].tolist() == pytest.approx([1 / 6] * 3)
+
+
+def test_choose_decision_is_the_best_threshold_and_floor_on_random_data():
+    from fklib.metrics import choose_decision, decide, set_balanced_weights
+
+    rng = np.random.default_rng(5)
+    n = 90
+    labels = (rng.random(n) < 0.7).astype(int)
+    groups = rng.choice(["x", "y", "z"], n)
+    probs = np.round(np.clip(rng.random(n) * 0.7 + 0.25 * labels, 0, 1), 2)
+    peaks = np.round(rng.random(n) * 0.5 + 0.3 * labels * (groups != "z"), 2)
+    w = set_balanced_weights(labels, groups)
+
+    def score(t, f):
+        return float(np.sum(w * (decide(probs, np.zeros(n), t, peaks, f) == labels)))
+
+    t, f = choose_decision(probs, peaks, labels, groups)
+    ts = np.concatenate([[-1.0], np.unique(probs)])
+    fs = [None, -1.0, *np.unique(peaks)]
+    brute = max(score(a, b) for a in ts for b in fs)
+    assert score(t, f) == pytest.approx(brute)
+    assert f is not None and score(t, f) > max(score(a, None) for a in ts)  # the map helps here
+    # where the map carries nothing (every peak equal) no floor is chosen: the classifier decides alone
+    t0, f0 = choose_decision(probs, np.full(n, 0.1), labels, groups)
+    assert f0 is None and score(t0, None) == pytest.approx(max(score(a, None) for a in ts))
+    with pytest.raises(ValueError, match="both"):
+        choose_decision([0.2, 0.3], [0.1, 0.2], [1, 1])
+    with pytest.raises(ValueError, match="peaks"):
+        choose_decision([0.2, 0.3], [0.1], [1, 0])

@@ -417,11 +417,13 @@ def test_best_checkpoint_keeps_every_epoch_and_names_the_best(data_root, tmp_pat
 
 def test_hybrid_layout_maps_and_balanced_decision_are_fitted_and_stored(data_root, tmp_path):
     """The hybrid locator starts from the training fakes' mean map per property, saved with its weights;
-    with ``balanced_decision`` the classifier's threshold is the balanced-accuracy one on validation,
-    stored in best.pt and used by evaluate and locate."""
+    with ``balanced_decision`` the classifier's threshold and the map-peak floor are the balanced-accuracy
+    ones on validation (balanced over the sets), stored in best.pt and used by evaluate and locate."""
     from fklib.config import PROPERTY_CLASSES
     from fklib.engine import decision_threshold, property_prior_maps, training_items
-    from fklib.engine.evaluate import balanced_threshold
+    from fklib.engine.evaluate import balanced_decision
+    from fklib.engine.scoring import score_items
+    from fklib.metrics import choose_decision
     from fklib.locate import Locator
 
     cfg = tiny_config(tmp_path, "hyb", epochs=1, model="efficientnet_lite0_unet", property_weight=0.5,
@@ -434,9 +436,15 @@ def test_hybrid_layout_maps_and_balanced_decision_are_fitted_and_stored(data_roo
     torch.testing.assert_close(ckpt["model"]["prior_maps"], expected)  # fixed: not trained (a buffer)
     model, cfg2, payload = model_from_checkpoint(res["best"])
     stored = ckpt["decision_threshold"]
-    assert stored == balanced_threshold(model, training_items(cfg, "val"), cfg.size, "cpu")
+    floor = ckpt.get("decision_peak_floor")
+    val = training_items(cfg, "val")
+    assert (stored, floor) == balanced_decision(model, val, cfg.size, "cpu")
+    rows = score_items(model, val, cfg.size, metrics=())
+    assert (stored, floor) == choose_decision(rows["prob"], rows["peak"], rows["label"], rows["set"].to_numpy())
     assert decision_threshold(model, cfg2, payload, "cpu") == stored
-    assert Locator(res["best"]).threshold == stored
+    assert model.decision_peak_floor == floor
+    loc = Locator(res["best"])
+    assert (loc.threshold, loc.peak_floor) == (stored, floor)
 
 
 def test_ensure_trained_takes_the_shipped_model_when_config_and_data_match(data_root, tmp_path, monkeypatch):

@@ -37,7 +37,7 @@ from ..checkpoint import model_from_checkpoint
 from ..config import TrainConfig, resolve_device
 from ..data import limit_items, load_set
 from ..data.sets import set_folder_name
-from ..metrics import MAP_METRICS, REFERENCE_KINDS, References, choose_threshold
+from ..metrics import MAP_METRICS, REFERENCE_KINDS, References, choose_decision, choose_threshold, stored_peak_floor
 from ..metrics.classification import DETECTION_METRICS, stored_threshold
 from ..metrics.groups import group_rows
 from .items import training_items
@@ -72,11 +72,15 @@ def no_cl_threshold(model: torch.nn.Module, items, size: int, device, tta: bool 
     return float(choose_threshold(rows["score"].to_numpy(), rows["label"].to_numpy()))
 
 
-def balanced_threshold(model: torch.nn.Module, items, size: int, device) -> float:
-    """Threshold on the classifier's fake probability that maximises the balanced accuracy (TPR + TNR) / 2
-    on validation items (:func:`fklib.metrics.choose_threshold` with ``balanced=True``)."""
+def balanced_decision(model: torch.nn.Module, items, size: int, device) -> tuple[float, float | None]:
+    """``(threshold, peak_floor)`` of the decision (:func:`fklib.metrics.decide`: the classifier's fake
+    probability above the threshold and the map's peak above the floor) that maximises the balanced
+    accuracy on validation items, balanced over their sets too (:func:`fklib.metrics.choose_decision`
+    grouped by ``set``: the mean TPR over the sets' fakes, the splices a set of their own, and the
+    mean TNR over the sets' reals)."""
     rows = score_items(model, items, size, device=device, metrics=())
-    return float(choose_threshold(rows["prob"].to_numpy(), rows["label"].to_numpy(), balanced=True))
+    return choose_decision(rows["prob"].to_numpy(), rows["peak"].to_numpy(), rows["label"].to_numpy(),
+                           rows["set"].to_numpy())
 
 
 def decision_threshold(model: torch.nn.Module, cfg: TrainConfig, payload: dict, device, tta: bool = False):
@@ -131,9 +135,11 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
         items = limit_items(items, max_per_property)
     refs = fit_references(cfg) if references else None
     threshold = decision_threshold(model, cfg, payload or {}, dev, tta)
-    df = score_items(model, items, cfg.size, references=refs, threshold=threshold, batch_size=batch_size,
+    floor = stored_peak_floor(payload or {}, cfg.classifier)
+    df = score_items(model, items, cfg.size, references=refs, threshold=threshold, peak_floor=floor, batch_size=batch_size,
                      device=dev, tta=tta, tau=tau)
     df.attrs["threshold"] = threshold
+    df.attrs["peak_floor"] = floor
     df.attrs["skipped"] = skipped or []
     return df
 

@@ -10,7 +10,7 @@
   the training validation use.
 
 Row columns: ``predictor``, the item's metadata (``set``, ``gan``, ``property``, ``identity``,
-``label``, ``source``), ``score`` (mean of the map), ``prob`` (classifier probability, NaN without
+``label``, ``source``), ``score`` (mean of the map), ``peak`` (its :func:`~fklib.metrics.map_peak`), ``prob`` (classifier probability, NaN without
 a classifier), ``pred_fake`` (:func:`decide`; NaN for a predictor that makes no detection) and the
 map metrics :data:`fklib.metrics.MAP_METRICS` (NaN where not computed), plus ``<m>_region`` with
 ``regions``.
@@ -27,7 +27,7 @@ import torch
 
 from ..data import FakeMapDataset
 from ..metrics import MAP_METRICS, References, batch_map_metrics, region_map_metrics
-from ..metrics.classification import decide
+from ..metrics.classification import decide, map_peak
 from ..models import LocatorOutput
 from ..models.fuse import fold_batchnorm
 from .references import BatchReferences
@@ -87,12 +87,12 @@ def _metric_values(pred: torch.Tensor, gt: torch.Tensor, index: list[int], metri
 
 
 def _rows(name: str, items: list, index: list[int], score: np.ndarray, prob: np.ndarray | None,
-          decision: np.ndarray, values: dict[str, np.ndarray]) -> list[dict]:
+          decision: np.ndarray, values: dict[str, np.ndarray], peak: np.ndarray) -> list[dict]:
     prob = np.full(len(index), math.nan) if prob is None else prob
     rows = []
     for j, i in enumerate(index):
-        row = {"predictor": name, **items[i].meta(), "score": float(score[j]), "prob": float(prob[j]),
-               "pred_fake": float(decision[j])}
+        row = {"predictor": name, **items[i].meta(), "score": float(score[j]), "peak": float(peak[j]),
+               "prob": float(prob[j]), "pred_fake": float(decision[j])}
         row.update({k: float(v[j]) for k, v in values.items()})
         rows.append(row)
     return rows
@@ -100,6 +100,7 @@ def _rows(name: str, items: list, index: list[int], score: np.ndarray, prob: np.
 
 def score_items(model: torch.nn.Module | None, items, size: int, *, references: References | None = None,
                 reference_kinds: Sequence[str] | None = None, threshold: float | None = None,
+                peak_floor: float | None = None,
                 batch_size: int = 64, device: str | torch.device = "cpu", tta: bool = False, tau: float = 0.1,
                 metrics: Sequence[str] = MAP_METRICS, regions: Mapping[int, np.ndarray] | None = None,
                 fold: bool = True, num_workers: int = 0,
@@ -115,6 +116,8 @@ def score_items(model: torch.nn.Module | None, items, size: int, *, references: 
         threshold: the decision threshold (:func:`decide`): on the classifier's probability, or
             on the map mean for a model without classifier; ``None``: the model's own
             ``decision_threshold`` (set by :func:`fklib.checkpoint.model_from_checkpoint`), if any.
+        peak_floor: the map-peak floor of the decision (:func:`decide`); ``None`` with ``threshold``
+            ``None``: the model's own ``decision_peak_floor``, if any.
         tta: mirror test-time augmentation (:func:`forward`).
         tau: binarisation threshold of the GT and the prediction for AUC / F1 / IoU.
         metrics: the map metrics to compute (a subset of :data:`~fklib.metrics.MAP_METRICS`; the
@@ -130,6 +133,7 @@ def score_items(model: torch.nn.Module | None, items, size: int, *, references: 
     items = list(items)
     if threshold is None and model is not None:
         threshold = getattr(model, "decision_threshold", None)
+        peak_floor = peak_floor if peak_floor is not None else getattr(model, "decision_peak_floor", None)
     rows: list[dict] = []
     refs = BatchReferences(references, reference_kinds) if references is not None else None
     if model is not None:
@@ -144,13 +148,14 @@ def score_items(model: torch.nn.Module | None, items, size: int, *, references: 
             pred = out.map.float().cpu()
             score = pred.flatten(1).mean(1).numpy()
             prob = None if out.logit is None else torch.sigmoid(out.logit.float().cpu()).numpy()
-            rows += _rows(MODEL, items, index, score, prob, decide(prob, score, threshold),
-                          _metric_values(pred, gt, index, metrics, tau, regions))
+            peak = map_peak(pred)
+            rows += _rows(MODEL, items, index, score, prob, decide(prob, score, threshold, peak, peak_floor),
+                          _metric_values(pred, gt, index, metrics, tau, regions), peak)
         if refs is not None:
             for kind, maps in refs.maps(batch, [items[i] for i in index]).items():
                 ref = torch.from_numpy(maps)[:, None].float()
                 score = ref.flatten(1).mean(1).numpy()
                 rows += _rows(kind, items, index, score, None, decide(None, score, None),
-                              _metric_values(ref, gt, index, metrics, tau, regions))
+                              _metric_values(ref, gt, index, metrics, tau, regions), map_peak(ref))
     return pd.DataFrame(rows)
 

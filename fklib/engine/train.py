@@ -41,7 +41,7 @@ from ..config import PROPERTY_CLASSES, TrainConfig
 from ..files import remove_partials
 from ..metrics import decision_accuracy
 from ..models import PriorBlend
-from .evaluate import balanced_threshold, no_cl_threshold
+from .evaluate import balanced_decision, no_cl_threshold
 from .priors import choose_prior_alpha, property_prior_maps, validation_score
 from .scoring import score_items
 from .run import Run, dist_info, setup
@@ -212,8 +212,10 @@ def finish(run: Run, log=print) -> torch.nn.Module:
         extra = {"no_cl_threshold": no_cl_threshold(model, run.val_items, cfg.size, run.device)}
     elif cfg.classifier and cfg.balanced_decision and run.val_items:
         model.load_state_dict(ckpt["model"])
-        extra = {"decision_threshold": balanced_threshold(model, run.val_items, cfg.size, run.device)}
-        log(f"decision threshold (balanced accuracy on validation): p(fake) > {extra['decision_threshold']:.4f}")
+        threshold, floor = balanced_decision(model, run.val_items, cfg.size, run.device)
+        extra = {"decision_threshold": threshold, **({"decision_peak_floor": floor} if floor is not None else {})}
+        log(f"decision (balanced accuracy on validation): p(fake) > {threshold:.4f}"
+            + (f" and map peak > {floor:.4f}" if floor is not None else ""))
     # the whole history (best.pt was written at its best epoch) and the wall time of this call (a
     # resumed run: of the last part)
     save_checkpoint(run.best_path, {**ckpt, **extra, "history": json.dumps(run.history),

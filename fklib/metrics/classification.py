@@ -2,7 +2,10 @@
 
 A model with a classifier head is scored by :func:`classifier_accuracy` on its logits. A model
 without one ("no cl" in Table 2) is scored by a per-image score -- the mean of its predicted
-map -- thresholded at a value picked on validation data by :func:`choose_threshold`.
+map -- thresholded at a value picked on validation data by :func:`choose_threshold`. A model
+trained with a balanced decision also needs its map to agree: an image is called fake only when
+the classifier says so and the map's peak (:func:`map_peak`) clears a floor, both chosen on
+validation by :func:`choose_decision`.
 """
 
 from __future__ import annotations
@@ -18,19 +21,43 @@ ArrayLike1D = Sequence[float] | np.ndarray
 
 #: ``prob > PROB_THRESHOLD`` calls an image fake (a classifier without a stored threshold).
 PROB_THRESHOLD = 0.5
+#: The map's peak is this quantile of its pixels (robust to a few stray pixels; a splice of 1 % of
+#: the image still reaches it).
+PEAK_QUANTILE = 0.99
 
 
-def decide(prob: ArrayLike1D | None, score: ArrayLike1D, threshold: float | None = None) -> np.ndarray:
+def map_peak(maps) -> np.ndarray:
+    """The peak of each map: the :data:`PEAK_QUANTILE` quantile of its pixels (numpy's linear interpolation).
+
+    Shape:
+        maps: ``B x ...`` (e.g. B x 1 x H x W, tensor or array) -> ``(B,)`` float64.
+    """
+    m = to_numpy(maps)
+    return np.quantile(m.reshape(len(m), -1), PEAK_QUANTILE, axis=1)
+
+
+def decide(prob: ArrayLike1D | None, score: ArrayLike1D, threshold: float | None = None,
+           peak: ArrayLike1D | None = None, peak_floor: float | None = None) -> np.ndarray:
     """The fake (1.0) / real (0.0) decision per image: the one rule of ``evaluate``, the studies and ``locate``.
 
     With a classifier, ``prob > threshold`` (the checkpoint's ``decision_threshold``, chosen on
-    validation for balanced accuracy; :data:`PROB_THRESHOLD` when ``None``); without one (the paper's
-    "no cl"), ``score > threshold`` with ``score`` the mean of the map and ``threshold`` chosen on
-    validation (``no_cl_threshold``); with neither, NaN (no detection).
+    validation for balanced accuracy; :data:`PROB_THRESHOLD` when ``None``) and, when the checkpoint
+    stores a ``decision_peak_floor``, also ``peak > peak_floor`` (``peak``: :func:`map_peak` of the
+    map; the classifier's call stands only where the map shows a fake region); without a classifier
+    (the paper's "no cl"), ``score > threshold`` with ``score`` the mean of the map and ``threshold``
+    chosen on validation (``no_cl_threshold``); with neither, NaN (no detection).
+
+    Raises:
+        ValueError: a ``peak_floor`` without the ``peak`` values.
     """
     if prob is not None:
         t = PROB_THRESHOLD if threshold is None else threshold
-        return (np.asarray(prob) > t).astype(np.float64)
+        fake = np.asarray(prob) > t
+        if peak_floor is not None:
+            if peak is None:
+                raise ValueError("decide: a peak floor needs the maps' peaks")
+            fake = fake & (np.asarray(peak) > peak_floor)
+        return fake.astype(np.float64)
     if threshold is not None:
         return (np.asarray(score) > threshold).astype(np.float64)
     return np.full(len(score), math.nan)
@@ -41,6 +68,13 @@ def stored_threshold(payload: Mapping, classifier: bool) -> float | None:
     classifier's probability) for a model with a classifier, ``no_cl_threshold`` (on the map mean)
     without one; ``None`` when it stores none."""
     value = payload.get("decision_threshold" if classifier else "no_cl_threshold")
+    return None if value is None else float(value)
+
+
+def stored_peak_floor(payload: Mapping, classifier: bool) -> float | None:
+    """The map-peak floor a checkpoint payload stores for :func:`decide` (``decision_peak_floor``; only
+    with a classifier), ``None`` when it stores none (the classifier decides alone)."""
+    value = payload.get("decision_peak_floor") if classifier else None
     return None if value is None else float(value)
 
 
@@ -199,3 +233,75 @@ def choose_threshold(scores: ArrayLike1D, labels: ArrayLike1D, balanced: bool = 
     if best == uniq.size:
         return float(uniq[-1])
     return float((uniq[best - 1] + uniq[best]) / 2.0)
+
+
+
+def _weighted_threshold(s: np.ndarray, lab: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """The candidate threshold of :func:`choose_threshold` (same candidates, ties to the lowest) maximising the
+    weighted share of correct decisions ``score > t``; returns ``(t, that share)``."""
+    uniq, inverse = np.unique(s, return_inverse=True)
+    pos = np.bincount(inverse, weights=np.where(lab, w, 0.0), minlength=uniq.size)
+    neg = np.bincount(inverse, weights=np.where(lab, 0.0, w), minlength=uniq.size)
+    correct = np.concatenate([[0.0], np.cumsum(neg)]) + (pos.sum() - np.concatenate([[0.0], np.cumsum(pos)]))
+    best = int(np.argmax(correct))
+    if best == 0:
+        t = float(np.nextafter(uniq[0], -np.inf))
+    elif best == uniq.size:
+        t = float(uniq[-1])
+    else:
+        t = float((uniq[best - 1] + uniq[best]) / 2.0)
+    return t, float(correct[best])
+
+
+def set_balanced_weights(labels: ArrayLike1D, groups: Sequence | np.ndarray | None = None) -> np.ndarray:
+    """Per-sample weights under which the weighted accuracy is ``(mean TPR over groups + mean TNR over groups) / 2``:
+    each group's fakes (reals) weigh the same as any other group's fakes (reals), whatever their number;
+    groups with no fake (no real) count only among the reals (fakes). ``groups=None``: one group (the
+    balanced accuracy)."""
+    lab = to_numpy(labels).astype(bool)
+    g = np.zeros(lab.size, dtype=int) if groups is None else np.unique(np.asarray(groups, dtype=object).astype(str),
+                                                                          return_inverse=True)[1]
+    w = np.zeros(lab.size)
+    for cls in (True, False):
+        members = [k for k in np.unique(g) if np.any((g == k) & (lab == cls))]
+        for k in members:
+            sel = (g == k) & (lab == cls)
+            w[sel] = 0.5 / (len(members) * sel.sum())
+    return w
+
+
+def choose_decision(probs: ArrayLike1D, peaks: ArrayLike1D, labels: ArrayLike1D,
+                    groups: Sequence | np.ndarray | None = None) -> tuple[float, float | None]:
+    """The ``(threshold, peak_floor)`` of :func:`decide` maximising the balanced accuracy on (validation) data.
+
+    The balanced accuracy is over ``groups`` (e.g. the test sets; :func:`set_balanced_weights`): the mean
+    TPR over the groups that have fakes and the mean TNR over those that have reals, so that no set's
+    reals are traded for another's. Floors tried: none, then the midpoints between adjacent distinct
+    peaks (ascending); for each, the images at or below the floor are called real and the threshold on
+    ``probs`` is the best one (candidates of :func:`choose_threshold`) for the rest (an image under the
+    floor gets the score -1, below every probability). Ties go to no floor, then to the lowest floor
+    (the map vetoes as little as it can).
+
+    Shape:
+        probs, peaks, labels (and groups): ``(N,)``, both classes present.
+
+    Returns:
+        ``(threshold, peak_floor)``; ``peak_floor`` is ``None`` when no floor does better than none.
+    """
+    p, lab = _scores_labels(probs, labels, "choose_decision")
+    k = to_numpy(peaks)
+    if k.shape != p.shape:
+        raise ValueError(f"choose_decision: {k.size} peaks and {p.size} probabilities")
+    if groups is not None and len(groups) != p.size:
+        raise ValueError(f"choose_decision: {len(groups)} groups and {p.size} probabilities")
+    if lab.all() or not lab.any():
+        raise ValueError("choose_decision: needs both fakes and reals")
+    w = set_balanced_weights(lab, groups)
+    uniq = np.unique(k)
+    best: tuple[float, float, float | None] | None = None
+    for floor in [None, *((uniq[:-1] + uniq[1:]) / 2.0)]:
+        s = p if floor is None else np.where(k > floor, p, -1.0)
+        t, score = _weighted_threshold(s, lab, w)
+        if best is None or score > best[0] + 1e-12:
+            best = (score, t, floor)
+    return float(best[1]), (None if best[2] is None else float(best[2]))

@@ -265,13 +265,15 @@ def _panel_text(ax, text: str, fontsize: float = 7.5, colour: str = "white", whe
             bbox=dict(facecolor="black", alpha=0.6, pad=1.5, lw=0))
 
 
-def decision_text(probability, threshold, label: int | None = None) -> str:
-    """``"called fake, p 0.94"`` (p(fake) against ``threshold``, which the figure states once); with the true
-    ``label``, a wrong call is marked ``WRONG``."""
+def decision_text(probability, threshold, label: int | None = None, called: bool | None = None,
+                  peak: float | None = None) -> str:
+    """``"called fake, p 0.94"`` (p(fake) against ``threshold``, which the figure states once; ``called``: the
+    model's decision when it is more than that, :func:`fklib.metrics.decide` with a map-peak floor, and
+    then the map's ``peak`` is printed too); with the true ``label``, a wrong call is marked ``WRONG``."""
     if probability is None or threshold is None or not np.isfinite(probability):
         return ""
-    fake = probability > threshold
-    text = f"called {'fake' if fake else 'real'}, p {probability:.2f}"
+    fake = probability > threshold if called is None else bool(called)
+    text = f"called {'fake' if fake else 'real'}, p {probability:.2f}" + (f", peak {peak:.2f}" if peak is not None else "")
     return text + (" WRONG" if label is not None and int(fake) != int(label) else "")
 
 
@@ -297,7 +299,8 @@ def localization_figure(rows: list[dict], columns=("real", "fake", "gt", "pred",
                 im = show_map(ax, row[col], vmax, title, 10)
                 if col == "pred":
                     _panel_text(ax, _metrics_text(row.get("metrics")))
-                    call = decision_text(row.get("probability"), row.get("threshold"), row.get("true_label"))
+                    call = decision_text(row.get("probability"), row.get("threshold"), row.get("true_label"),
+                                         row.get("called_fake"), row.get("peak"))
                     _panel_text(ax, call, 7, "tomato" if call.endswith("WRONG") else "white", "bottom")
             elif row.get(col) is None:
                 no_source_panel(ax, title=title, fontsize=10)
@@ -306,8 +309,10 @@ def localization_figure(rows: list[dict], columns=("real", "fake", "gt", "pred",
         axes[r, 0].set_ylabel(row["label"], fontsize=9)
         map_colorbar(fig, im, axes[r], vmax, fontsize=7, label=False)
     thresholds = {row.get("threshold") for row in rows if row.get("threshold") is not None}
-    row_scale_note(fig, "." + (f" Calls: p(fake) against the model's threshold {thresholds.pop():.2f}; a wrong call "
-                               "is marked WRONG." if len(thresholds) == 1 else ""))
+    floors = {row.get("peak_floor") for row in rows if row.get("peak_floor") is not None}
+    floor = f" and the map's peak (99th percentile) above {floors.pop():.3f}" if len(floors) == 1 else ""
+    row_scale_note(fig, "." + (f" Called fake: p(fake) above the model's threshold {thresholds.pop():.2f}{floor}; a "
+                               "wrong call is marked WRONG." if len(thresholds) == 1 else ""))
     return fig
 
 

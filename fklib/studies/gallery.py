@@ -10,7 +10,7 @@ import pandas as pd
 from ..checkpoint import model_from_checkpoint
 from ..data import load_set
 from ..metrics import coss, psnr, ssim
-from ..metrics.classification import PROB_THRESHOLD
+from ..metrics.classification import PROB_THRESHOLD, decide, map_peak
 from ..models.inference import ImagePredictor
 
 #: The sets of Fig. 1, one block of rows each (AttGAN is never trained on: unseen by every model).
@@ -37,18 +37,22 @@ def gallery(checkpoint: str | Path, sets=GALLERY_SETS, split: str = "test",
     """
     model, cfg, _ = model_from_checkpoint(checkpoint)
     threshold = model.decision_threshold if model.decision_threshold is not None else PROB_THRESHOLD
+    floor = model.decision_peak_floor
     predictor = ImagePredictor(model, cfg.size)
     rows, stats = [], []
 
     def add(set_name, rank, it, pred, prob, n):
         gt = it.gt_map()
+        peak = float(map_peak(pred[None])[0])
+        called = bool(decide(np.array([prob]), np.array([pred.mean()]), threshold, np.array([peak]), floor)[0])
         m = {"coss": coss(pred, gt), "psnr": psnr(pred, gt), "ssim": ssim(pred, gt)}
         real = it.image if it.label == 0 else it.reference  # None: a whole-image synthesis has no source
         rows.append({"label": f"{set_name} {rank}\n{it.property}", "real": real, "fake": it.image, "gt": gt,
                      "pred": pred, "metrics": None if it.label == 0 else m,
-                     "probability": prob, "threshold": threshold, "true_label": it.label})
+                     "probability": prob, "threshold": threshold, "true_label": it.label, "called_fake": called,
+                     "peak_floor": floor, "peak": peak if floor is not None else None})
         stats.append({"set": set_name, "rank": rank, "property": it.property, "identity": it.identity, **m,
-                      "fake_probability": prob, "called_fake": bool(prob > threshold), "gt_mean": float(gt.mean()), "pred_mean": float(pred.mean()),
+                      "fake_probability": prob, "called_fake": called, "gt_mean": float(gt.mean()), "pred_mean": float(pred.mean()),
                       "n_ranked": n})
 
     for k, set_name in enumerate(sets):

@@ -15,7 +15,7 @@ import pandas as pd
 
 from ..checkpoint import model_from_checkpoint
 from ..data import figure_items
-from ..metrics.classification import decide
+from ..metrics.classification import decide, map_peak
 from ..models.inference import ImagePredictor
 
 
@@ -27,7 +27,8 @@ def figure_detection(checkpoint: str | Path, items=None) -> pd.DataFrame:
     for it in (items if items is not None else figure_items()):
         pred, prob = predictor.predict_array(np.asarray(it.image))
         score = np.array([pred.mean()])
-        decision = decide(None if prob is None else np.array([prob]), score, model.decision_threshold)
+        decision = decide(None if prob is None else np.array([prob]), score, model.decision_threshold,
+                          map_peak(pred[None]), model.decision_peak_floor)
         rows.append({**it.meta(), "prob": prob, "map_mean": float(score[0]), "pred_fake": float(decision[0])})
     return pd.DataFrame(rows)
 
