@@ -106,6 +106,9 @@ UNIVERSAL_VARIANTS["u3-hybrid-fast"] = {}
 # The previous shipped model (the u2-srm recipe, trained at b7f6dfe), scored with the bACC selection score
 # (--from-checkpoint models/fakelocator.safetensors before it was replaced).
 UNIVERSAL_VARIANTS["u2-srm-shipped"] = {}
+# The same u3-hybrid-fast weights with the decision chosen again on validation with the map-peak floor
+# (experiments/choose_decision.py; --from-checkpoint checkpoints/cpu/best.pt after it): the shipped model.
+UNIVERSAL_VARIANTS["u3-hybrid-fast+peak-floor"] = {}
 VARIANTS.update(UNIVERSAL_VARIANTS)
 
 
@@ -136,7 +139,7 @@ def run_one(name: str, overrides: dict, args) -> dict:
     recipe = UNIVERSAL_RECIPE if universal else BASE_RECIPE
     if universal and args.epochs:
         base["epochs"] = args.epochs
-    if name in ("profile-cpu", "u3-hybrid-fast", "u2-srm-shipped"):
+    if name in ("profile-cpu", "u3-hybrid-fast", "u2-srm-shipped", "u3-hybrid-fast+peak-floor"):
         recipe = {}
     cfg = make_config("cpu", overrides={**recipe, **base, **overrides})
     if args.from_checkpoint:   # a run made elsewhere (e.g. `python -m fklib train --profile cpu`)
