@@ -18,7 +18,7 @@ import numpy as np
 
 from fklib.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
 from fklib.config import resolve_device
-from fklib.engine.evaluate import balanced_decision
+from fklib.engine.evaluate import decision_of_rows
 from fklib.engine.items import training_items
 from fklib.engine.scoring import score_items
 from fklib.metrics import decide, detection_rates, set_balanced_weights
@@ -38,7 +38,7 @@ def main(argv=None) -> None:
     device = resolve_device("auto")
     items = training_items(cfg, "val")
     rows = score_items(model, items, cfg.size, device=device, metrics=())
-    threshold, floor = balanced_decision(model, items, cfg.size, device)
+    threshold, floor = decision_of_rows(rows)   # balanced_decision, on the rows printed below
     old = (model.decision_threshold, model.decision_peak_floor)
     for name, (t, f) in (("old", old), ("new", (threshold, floor))):
         print(f"{name}: p(fake) > {t}" + (f" and peak > {f:.4f}" if f is not None else ""))

@@ -39,6 +39,7 @@ from fklib.engine.evaluate import fit_references
 from fklib.engine.scoring import batches, predict
 from fklib.metrics import coss_batch, map_peak, ssim_batch
 from fklib.metrics.pixel import pixel_auc
+from fklib.models.efficientnet_unet import layout_map
 from fklib.parsing import load_parser, parse
 from fklib.report import save_table
 
@@ -64,48 +65,56 @@ def layout_tables(refs, size: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def map_candidates(model, items, size: int, means, tables, parser) -> tuple[pd.DataFrame, float, list]:
-    """Per fake of ``items``: COSS / SSIM / AUC of each candidate map; the gate's mean; the head's calls."""
-    gate = {}
+def gate_mean(model, items, size: int) -> float:
+    """The hybrid's gate averaged over the pixels of ``items``' fakes."""
+    gate, means = {}, []
     hook = model.gate.register_forward_hook(lambda m, i, o: gate.__setitem__("g", torch.sigmoid(o)))
-    rows, gates, calls = [], [], []
     try:
-        for batch, out in predict(model, items, size, fold=False):
+        for batch, _ in predict(model, items, size, fold=False):
             fake = batch["label"] > 0.5
-            if not fake.any():
-                continue
-            gt, t, g = batch["gt_map"][fake], out.texture[fake].float(), gate["g"][fake].float()
-            prob = out.property_logits[fake].float().softmax(1)
-            props = [p for p, f in zip(batch["property"], fake.tolist()) if f]
-            k = torch.tensor([PROPERTY_CLASSES.index(p) for p in props])
-            lookup = tables[:, torch.from_numpy(parse(parser, tensor_to_image(batch["image"][fake]))).long()]
-            lookup = lookup.permute(1, 0, 2, 3)                                   # B x K x H x W
-            layout_k = torch.sqrt(lookup * means[None])                           # the layout prior of each class
-            oracle = layout_k[torch.arange(len(k)), k][:, None]
-            t_rel = (t / t.mean((2, 3), keepdim=True).clamp_min(1e-4)).clamp(0, 3)
-            cands = {
-                "model (as shipped)": out.map[fake].float(),
-                "texture map alone": t,
-                "recognised property: per-property mean maps (the hybrid's layout term)":
-                    torch.einsum("bk,khw->bhw", prob, means)[:, None],
-                "recognised property: layout prior": (layout_k * prob[:, :, None, None]).sum(1, keepdim=True),
-                "true property: layout prior (the reference; an oracle)": oracle,
-                "oracle layout prior x texture: sqrt(product)": torch.sqrt(oracle * t),
-                "oracle layout prior x texture relative to its mean": oracle * t_rel,
-                "0.7 oracle layout prior + 0.3 texture": 0.7 * oracle + 0.3 * t,
-                "0.5 oracle layout prior + 0.5 texture": 0.5 * oracle + 0.5 * t,
-            }
-            for name, m in cands.items():
-                m = m.clamp(0, 1)
-                c, s = coss_batch(m, gt).tolist(), ssim_batch(m, gt).tolist()
-                a = [pixel_auc(m[i, 0].numpy(), gt[i, 0].numpy()) for i in range(len(m))]
-                rows += [{"candidate": name, "property": p, "coss": ci, "ssim": si, "auc": ai}
-                         for p, ci, si, ai in zip(props, c, s, a)]
-            gates += g.mean((1, 2, 3)).tolist()
-            calls += list(zip(props, prob.argmax(1).tolist()))
+            means += gate["g"][fake].float().mean((1, 2, 3)).tolist()
     finally:
         hook.remove()
-    return pd.DataFrame(rows), float(np.mean(gates)), calls
+    return float(np.mean(means))
+
+
+@torch.no_grad()
+def map_candidates(model, items, size: int, means, tables, parser) -> tuple[pd.DataFrame, list]:
+    """Per fake of ``items``: COSS / SSIM / AUC of each candidate map; the property head's calls."""
+    rows, calls = [], []
+    for batch, out in predict(model, items, size):
+        fake = batch["label"] > 0.5
+        if not fake.any():
+            continue
+        gt, t = batch["gt_map"][fake], out.texture[fake].float()
+        prob = out.property_logits[fake].float().softmax(1)
+        props = [p for p, f in zip(batch["property"], fake.tolist()) if f]
+        k = torch.tensor([PROPERTY_CLASSES.index(p) for p in props])
+        lookup = tables[:, torch.from_numpy(parse(parser, tensor_to_image(batch["image"][fake]))).long()]
+        lookup = lookup.permute(1, 0, 2, 3)                                   # B x K x H x W
+        layout_k = torch.sqrt(lookup * means[None])                           # the layout prior of each class
+        oracle = layout_k[torch.arange(len(k)), k][:, None]
+        t_rel = (t / t.mean((2, 3), keepdim=True).clamp_min(1e-4)).clamp(0, 3)
+        cands = {
+            "model (as shipped)": out.map[fake].float(),
+            "texture map alone": t,
+            "recognised property: per-property mean maps (the hybrid's layout term)":
+                layout_map(out.property_logits[fake], model.prior_maps, (size, size)),
+            "recognised property: layout prior": (layout_k * prob[:, :, None, None]).sum(1, keepdim=True),
+            "true property: layout prior (the reference; an oracle)": oracle,
+            "oracle layout prior x texture: sqrt(product)": torch.sqrt(oracle * t),
+            "oracle layout prior x texture relative to its mean": oracle * t_rel,
+            "0.7 oracle layout prior + 0.3 texture": 0.7 * oracle + 0.3 * t,
+            "0.5 oracle layout prior + 0.5 texture": 0.5 * oracle + 0.5 * t,
+        }
+        for name, m in cands.items():
+            m = m.clamp(0, 1)
+            c, s = coss_batch(m, gt).tolist(), ssim_batch(m, gt).tolist()
+            a = [pixel_auc(m[i, 0].numpy(), gt[i, 0].numpy()) for i in range(len(m))]
+            rows += [{"candidate": name, "property": p, "coss": ci, "ssim": si, "auc": ai}
+                     for p, ci, si, ai in zip(props, c, s, a)]
+        calls += list(zip(props, prob.argmax(1).tolist()))
+    return pd.DataFrame(rows), calls
 
 
 @torch.no_grad()
@@ -155,8 +164,8 @@ def main() -> None:
     # 1. the maps
     val = load_set("stgan", split="val")
     splices = load_set("generic", folder=ensure_splice_set("stgan_val", cfg.data_dir))
-    rows, gate_full, calls = map_candidates(model, val, size, means, tables, parser)
-    _, gate_splice, _ = map_candidates(model, splices, size, means, tables, parser)
+    rows, calls = map_candidates(model, val, size, means, tables, parser)
+    gate_full, gate_splice = gate_mean(model, val, size), gate_mean(model, splices, size)
     maps = rows.groupby("candidate", sort=False)[["coss", "ssim", "auc"]].mean().reset_index()
     maps.insert(1, "n_fakes", rows.groupby("candidate", sort=False).size().to_numpy())
     print(maps.to_string(), flush=True)

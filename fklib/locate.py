@@ -30,6 +30,7 @@ the next run into the folder.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -66,16 +67,20 @@ class Located:
     threshold: float | None
     peak_floor: float | None = None
 
+    @functools.cached_property
+    def peak(self) -> float:
+        """The map's peak (:func:`fklib.metrics.map_peak`), read by the decision (once per image)."""
+        return float(map_peak(self.map[None])[0])
+
     def stats(self, tau: float = 0.1) -> dict:
         m = self.map
         return {"mean": float(m.mean()), "max": float(m.max()), "p95": float(np.percentile(m, 95)),
-                "peak": float(map_peak(m[None])[0]),
+                "peak": self.peak,
                 "fraction_above_tau": float((m > tau).mean()), "tau": tau}
 
     def decision(self) -> str:
         prob = None if self.probability is None else np.array([self.probability])
-        d = float(decide(prob, np.array([self.map.mean()]), self.threshold, map_peak(self.map[None]),
-                         self.peak_floor)[0])
+        d = float(decide(prob, np.array([self.map.mean()]), self.threshold, np.array([self.peak]), self.peak_floor)[0])
         return "unknown (no classifier)" if math.isnan(d) else ("fake" if d == 1.0 else "real")
 
 

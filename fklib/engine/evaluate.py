@@ -78,7 +78,12 @@ def balanced_decision(model: torch.nn.Module, items, size: int, device) -> tuple
     accuracy on validation items, balanced over their sets too (:func:`fklib.metrics.choose_decision`
     grouped by ``set``: the mean TPR over the sets' fakes, the splices a set of their own, and the
     mean TNR over the sets' reals)."""
-    rows = score_items(model, items, size, device=device, metrics=())
+    return decision_of_rows(score_items(model, items, size, device=device, metrics=()))
+
+
+def decision_of_rows(rows: pd.DataFrame) -> tuple[float, float | None]:
+    """:func:`balanced_decision` from the model's rows already scored (:func:`score_items`: ``prob``, ``peak``,
+    ``label``, ``set``)."""
     return choose_decision(rows["prob"].to_numpy(), rows["peak"].to_numpy(), rows["label"].to_numpy(),
                            rows["set"].to_numpy())
 

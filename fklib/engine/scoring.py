@@ -10,8 +10,8 @@
   the training validation use.
 
 Row columns: ``predictor``, the item's metadata (``set``, ``gan``, ``property``, ``identity``,
-``label``, ``source``), ``score`` (mean of the map), ``peak`` (its :func:`~fklib.metrics.map_peak`), ``prob`` (classifier probability, NaN without
-a classifier), ``pred_fake`` (:func:`decide`; NaN for a predictor that makes no detection) and the
+``label``, ``source``), ``score`` (mean of the map), ``peak`` (its :func:`~fklib.metrics.map_peak`, read by the
+decision; NaN for the references, which make none), ``prob`` (classifier probability, NaN without a classifier), ``pred_fake`` (:func:`decide`; NaN for a predictor that makes no detection) and the
 map metrics :data:`fklib.metrics.MAP_METRICS` (NaN where not computed), plus ``<m>_region`` with
 ``regions``.
 """
@@ -156,6 +156,6 @@ def score_items(model: torch.nn.Module | None, items, size: int, *, references: 
                 ref = torch.from_numpy(maps)[:, None].float()
                 score = ref.flatten(1).mean(1).numpy()
                 rows += _rows(kind, items, index, score, None, decide(None, score, None),
-                              _metric_values(ref, gt, index, metrics, tau, regions), map_peak(ref))
+                              _metric_values(ref, gt, index, metrics, tau, regions), np.full(len(index), math.nan))
     return pd.DataFrame(rows)
 

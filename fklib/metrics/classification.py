@@ -222,28 +222,18 @@ def choose_threshold(scores: ArrayLike1D, labels: ArrayLike1D, balanced: bool = 
         if pos.sum() == 0 or neg.sum() == 0:
             raise ValueError("choose_threshold: balanced needs both fakes and reals")
         pos, neg = pos / pos.sum(), neg / neg.sum()
-    n_pos = pos.sum()
+    return _best_threshold(uniq, pos, neg)[0]
+
+
+def _best_threshold(uniq: np.ndarray, pos: np.ndarray, neg: np.ndarray) -> tuple[float, float]:
+    """The candidate threshold of :func:`choose_threshold` (ties to the lowest) that maximises the (weighted)
+    correct decisions ``score > t``, from the fakes' and reals' weight at each sorted distinct score ``uniq``;
+    returns ``(t, the correct weight)``."""
     # Candidate j in 0..m: the first j distinct values are called real, the rest fake.
     neg_at_or_below = np.concatenate([[0.0], np.cumsum(neg)])
     pos_at_or_below = np.concatenate([[0.0], np.cumsum(pos)])
-    correct = neg_at_or_below + (n_pos - pos_at_or_below)
+    correct = neg_at_or_below + (pos.sum() - pos_at_or_below)
     best = int(np.argmax(correct))  # first maximum = lowest threshold
-    if best == 0:
-        return float(np.nextafter(uniq[0], -np.inf))
-    if best == uniq.size:
-        return float(uniq[-1])
-    return float((uniq[best - 1] + uniq[best]) / 2.0)
-
-
-
-def _weighted_threshold(s: np.ndarray, lab: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """The candidate threshold of :func:`choose_threshold` (same candidates, ties to the lowest) maximising the
-    weighted share of correct decisions ``score > t``; returns ``(t, that share)``."""
-    uniq, inverse = np.unique(s, return_inverse=True)
-    pos = np.bincount(inverse, weights=np.where(lab, w, 0.0), minlength=uniq.size)
-    neg = np.bincount(inverse, weights=np.where(lab, 0.0, w), minlength=uniq.size)
-    correct = np.concatenate([[0.0], np.cumsum(neg)]) + (pos.sum() - np.concatenate([[0.0], np.cumsum(pos)]))
-    best = int(np.argmax(correct))
     if best == 0:
         t = float(np.nextafter(uniq[0], -np.inf))
     elif best == uniq.size:
@@ -301,7 +291,9 @@ def choose_decision(probs: ArrayLike1D, peaks: ArrayLike1D, labels: ArrayLike1D,
     best: tuple[float, float, float | None] | None = None
     for floor in [None, *((uniq[:-1] + uniq[1:]) / 2.0)]:
         s = p if floor is None else np.where(k > floor, p, -1.0)
-        t, score = _weighted_threshold(s, lab, w)
+        uniq_s, inverse = np.unique(s, return_inverse=True)
+        t, score = _best_threshold(uniq_s, np.bincount(inverse, weights=np.where(lab, w, 0.0), minlength=uniq_s.size),
+                                   np.bincount(inverse, weights=np.where(lab, 0.0, w), minlength=uniq_s.size))
         if best is None or score > best[0] + 1e-12:
             best = (score, t, floor)
     return float(best[1]), (None if best[2] is None else float(best[2]))
