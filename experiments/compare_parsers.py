@@ -21,12 +21,7 @@ import pandas as pd
 from fklib import paths
 from fklib.parsing import class_iou, load_parser, parse, parsing_split
 from fklib.parsing.parser import TARGET_GROUPS, load_celebamask
-
-
-def markdown_table(df: pd.DataFrame) -> str:
-    head = "| " + " | ".join(df.columns) + " |\n|" + "---|" * len(df.columns)
-    body = ["| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, *body])
+from fklib.report.tables import markdown_table
 
 
 def main() -> None:
@@ -61,7 +56,8 @@ def main() -> None:
     df.to_csv(args.out, index=False)
     args.out.with_suffix(".md").write_text(
         f"Held-out {len(ho)} CelebAMask-HQ images, 128 px, IoU pooled over images "
-        "(command: `python experiments/compare_parsers.py`).\n\n" + markdown_table(df) + "\n")
+        "(command: `python experiments/compare_parsers.py`).\n\n"
+        + markdown_table(df.astype(str).where(df.notna(), None)))   # the IoUs as rounded above (4 decimals)
     print(df.to_string(index=False))
 
 

@@ -45,7 +45,10 @@ from fklib.report import save_table
 
 
 def image_auc(scores, labels) -> float:
-    """P(score of a fake > score of a real) + half the ties (the image-level ROC AUC)."""
+    """P(score of a fake > score of a real) + half the ties (the image-level ROC AUC).
+
+    Kept beside :func:`fklib.metrics.pixel_auc` (the same AUC by ranks, on HxW maps): with tied scores the two
+    round differently in the last bit, which would move the committed ``detection_scores.csv``."""
     s, y = np.asarray(scores, float), np.asarray(labels, int)
     pos, neg = s[y == 1], s[y == 0]
     if not len(pos) or not len(neg):

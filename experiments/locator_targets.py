@@ -21,6 +21,7 @@ import pandas as pd
 from fklib import paths
 from fklib.engine import MODEL
 from fklib.metrics import detection_rates
+from fklib.metrics.bootstrap import cluster_weights
 from fklib.studies.common import evaluate
 from fklib.studies.published_figures import figure_detection, figure_summary
 
@@ -39,8 +40,12 @@ def group_means(fakes: pd.DataFrame, metric: str, ids: np.ndarray | None = None)
 
 
 def bootstrap(rows: pd.DataFrame, predictors, metric: str, n: int = 2000, seed: int = 0) -> dict:
-    """Cluster bootstrap over identities of the group-mean of ``metric`` per predictor and of model - layout prior."""
-    rng = np.random.default_rng(seed)
+    """Cluster bootstrap over identities of the group-mean of ``metric`` per predictor and of model - layout prior.
+
+    The statistic is a mean over (gan, property) groups of per-group means (each group weighs the same),
+    not the pooled mean over images of :func:`fklib.metrics.bootstrap.ratio_interval`; the draws are
+    :func:`fklib.metrics.bootstrap.cluster_weights`.
+    """
     fakes = rows[rows["label"] == 1]
     ident = np.array(sorted(fakes["identity"].astype(str).unique()))
     by = {p: fakes[fakes["predictor"] == p].assign(identity=lambda d: d["identity"].astype(str)) for p in predictors}
@@ -55,7 +60,7 @@ def bootstrap(rows: pd.DataFrame, predictors, metric: str, n: int = 2000, seed: 
         for i, g, q, v in zip(d["identity"], d["gan"], d["property"], d[metric]):
             sums[p][ii[i], gi[(g, q)]] += v
             cnts[p][ii[i], gi[(g, q)]] += 1
-    w = rng.multinomial(len(ident), np.full(len(ident), 1 / len(ident)), size=n)  # n x identities
+    w = cluster_weights(len(ident), n, seed)  # n x identities
     out = {}
     stats = {}
     for p in predictors:

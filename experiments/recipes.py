@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from fklib.files import write_atomically
+
 #: The plain starting recipe the variants modify (fixed here, so rows stay comparable when the
 #: ``cpu`` profile moves on).
 BASE_RECIPE: dict = {"model": "efficientnet_lite0_unet", "loss": "l1", "cls_weight": 0.1, "lr": 1e-3,
@@ -94,6 +96,8 @@ UNIVERSAL_VARIANTS["u2-srm"] = {"model_kwargs": {"hf": "srm"}, "balance_classes"
 UNIVERSAL_VARIANTS["u-probe-srm-scratch"] = {**UNIVERSAL_VARIANTS["u-probe"], "model_kwargs": {"hf": "srm"},
                                              "init_from": None, "epochs": 8, "lr": 1e-3, "cls_weight": 1.0,
                                              "balance_classes": True, "include_reconstruction": True}
+# the cpu profile of the data issue: u3-hybrid-fast fine-tuned on every GAN set with JPEG saves (fklib.config.PROFILES)
+UNIVERSAL_VARIANTS["u4-all-gans"] = {}
 #: The committed ``cpu`` profile itself (``--from-checkpoint checkpoints/cpu/best.pt``), on the universal validation.
 # u2-srm with a smaller noise stream and more STGAN / real draws (trained as the cpu profile for a while;
 # validation 0.700 against u2-srm's 0.748, so the profile went back to u2-srm)
@@ -125,9 +129,9 @@ def best_epoch(ckpt: dict) -> int:
 def run_one(name: str, overrides: dict, args) -> dict:
     import torch
 
-    from fklib.checkpoint import model_from_checkpoint
+    from fklib.checkpoint import load_checkpoint, model_from_checkpoint
     from fklib.config import make_config
-    from fklib.engine import evaluate_checkpoint, fit, summarize
+    from fklib.engine import MODEL, evaluate_checkpoint, fit, summarize
 
     base = {"name": f"recipe-{name}", "out_dir": str(Path(args.ckpt_root) / name), "device": args.device,
             "num_workers": args.num_workers}
@@ -139,14 +143,14 @@ def run_one(name: str, overrides: dict, args) -> dict:
     recipe = UNIVERSAL_RECIPE if universal else BASE_RECIPE
     if universal and args.epochs:
         base["epochs"] = args.epochs
-    if name in ("profile-cpu", "u3-hybrid-fast", "u2-srm-shipped", "u3-hybrid-fast+peak-floor"):
+    if name in ("profile-cpu", "u3-hybrid-fast", "u2-srm-shipped", "u3-hybrid-fast+peak-floor", "u4-all-gans"):
         recipe = {}
     cfg = make_config("cpu", overrides={**recipe, **base, **overrides})
     if args.from_checkpoint:   # a run made elsewhere (e.g. `python -m fklib train --profile cpu`)
         best = Path(args.from_checkpoint)
         model, cfg, ckpt = model_from_checkpoint(best)
         last = best.with_name("last.pt")   # its history covers every epoch, best.pt's only up to the best
-        history = json.loads(torch.load(last, weights_only=True)["history"] if last.is_file() else ckpt["history"])
+        history = json.loads(load_checkpoint(last)["history"] if last.is_file() else ckpt["history"])
         seconds = sum(h["seconds"] for h in history)
     else:
         t0 = time.time()
@@ -169,7 +173,8 @@ def run_one(name: str, overrides: dict, args) -> dict:
     for tta in (False, True):
         df = evaluate_checkpoint(best, "stgan", folder, split="val", references=False, tta=tta,
                                  model=model, cfg=cfg, payload=ckpt, device=cfg.device)
-        mean = summarize(df).query("predictor == 'model' and gan == 'mean'").iloc[0]
+        means = summarize(df)
+        mean = means[(means["predictor"] == MODEL) & (means["gan"] == "mean")].iloc[0]
         suffix = "_tta" if tta else ""
         row.update({f"{k}{suffix}": round(float(mean[k]), 4) for k in ("acc", "coss", "psnr", "ssim")})
     return row
@@ -223,16 +228,10 @@ def main() -> None:
             print(json.dumps(rows[-1]), flush=True)
             fresh = {(r["variant"], r["device"]) for r in rows}
             kept = [r for r in earlier if (r["variant"], r["device"]) not in fresh]
-            write_table(kept + rows, args.out)   # after every variant: a cut-short sweep keeps what it measured
+            table = pd.DataFrame(kept + rows)   # after every variant: a cut-short sweep keeps what it measured
+            write_atomically(args.out, lambda tmp: table.to_csv(tmp, index=False))
         time.sleep(1)
     print(pd.DataFrame(rows).to_string(index=False))
-
-
-def write_table(rows: list[dict], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".part")
-    pd.DataFrame(rows).to_csv(tmp, index=False)
-    tmp.replace(out)
 
 
 if __name__ == "__main__":

@@ -79,7 +79,7 @@ def _evaluate(argv: list[str]) -> int:
     p.add_argument("--checkpoint", required=True, type=Path)
     p.add_argument("--data", type=Path, default=None, help="folder in a reader layout (default data/<set>)")
     p.add_argument("--set", dest="set_name", default="stgan",
-                   choices=["stgan", "attgan", "stargan", "interfacegan", "generic"])
+                   choices=["stgan", "stargan128", "attgan_attentiongan", "attgan", "stargan", "interfacegan", "generic"])
     p.add_argument("--split", default="test", choices=["train", "val", "test", "all"])
     p.add_argument("--out", type=Path, default=None, help="per-image CSV (default: print the summary only)")
     p.add_argument("--device", default="auto")
@@ -114,6 +114,7 @@ def _locate(argv: list[str]) -> int:
 
 
 def _export(argv: list[str]) -> int:
+    from .engine import MODEL  # lazy: `locate` must not import the engine
     from .export import export  # lazy: imports the engine
 
     p = cli.ArgumentParser(prog="python -m fklib export",
@@ -126,7 +127,7 @@ def _export(argv: list[str]) -> int:
     args = p.parse_args(argv)
     card = export(args.checkpoint, args.out, command=args.command, note=args.note)
     print(f"export: {card['weights']} ({card['bytes'] / 1e6:.1f} MB); test means: "
-          + ", ".join(f"{k}={v}" for k, v in card.get("test", {}).get("model", {}).items()))
+          + ", ".join(f"{k}={v}" for k, v in card.get("test", {}).get(MODEL, {}).items()))
     return 0
 
 

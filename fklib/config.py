@@ -21,6 +21,7 @@ import torch
 
 from . import paths
 from .data import ENTIRE, REAL, RECONSTRUCTION, STARGAN_PROPERTIES, STGAN_PROPERTIES
+from .data.readers import ATTENTIONGAN_PROPERTIES
 from .data.sets import SET_FOLDERS
 from .data.splices import SPLICE_KINDS, SPLICE_SETS
 from .losses import MAP_LOSSES, make_criterion
@@ -41,7 +42,8 @@ DFFD_LOSS = "dffd"
 #: Sets a locator can train on (short names; the full folder names are accepted too).
 TRAIN_SETS = tuple(k for k in SET_FOLDERS if k not in ("generic", "attgan"))
 #: Properties that :attr:`TrainConfig.properties` may name.
-KNOWN_PROPERTIES = tuple(dict.fromkeys((*STGAN_PROPERTIES, *STARGAN_PROPERTIES, RECONSTRUCTION, ENTIRE)))
+KNOWN_PROPERTIES = tuple(dict.fromkeys((*STGAN_PROPERTIES, *STARGAN_PROPERTIES, *ATTENTIONGAN_PROPERTIES,
+                                         RECONSTRUCTION, ENTIRE)))
 #: Classes of the auxiliary property head (``property_weight > 0``); other properties are ignored.
 PROPERTY_CLASSES = (REAL, *STGAN_PROPERTIES, RECONSTRUCTION, ENTIRE)
 #: Names of the level sets of ``degrade_augment`` (:attr:`TrainConfig.degrade_axes`); the levels are
@@ -126,6 +128,9 @@ class TrainConfig:
             ``degrade_axes``: ``paper`` (:data:`fklib.degrade.PAPER_AXES`, the sweep's mild-to-extreme
             levels) or ``augment`` (:data:`fklib.degrade.AUGMENT_AXES`, everyday levels); GT maps
             unchanged; beyond the paper).
+        jpeg_p: probability that a training image, real or fake of any set, is then saved once as a JPEG of
+            a quality drawn from :data:`fklib.degrade.JPEG_TRAIN_QUALITIES` (95..60; :class:`fklib.degrade.RandomJPEG`),
+            so that compression is never a cue and the evidence survives it; GT maps unchanged.
         splice_p: probability that a training partial edit becomes a splice of itself (its GAN pixels
             composited into its real source inside a random soft mask, :class:`fklib.data.SpliceAugment`;
             the GT is eq. 4 of the composite); ``splice_kinds`` are the mask kinds drawn from
@@ -190,6 +195,7 @@ class TrainConfig:
     degrade_augment: bool = False
     degrade_p: float = 0.5
     degrade_axes: str = "paper"
+    jpeg_p: float = 0.0
     splice_p: float = 0.0
     splice_kinds: list[str] = field(default_factory=lambda: list(SPLICE_KINDS))
     set_balance: bool = False
@@ -359,6 +365,7 @@ def _check_ranges(c: TrainConfig) -> None:
     need(bool(_DEVICE.match(c.device)), "device", "auto, cpu, cuda, cuda:N or mps")
     need(0 <= c.splice_p <= 1, "splice_p", "a probability in [0, 1]")
     need(0 <= c.degrade_p <= 1, "degrade_p", "a probability in [0, 1]")
+    need(0 <= c.jpeg_p <= 1, "jpeg_p", "a probability in [0, 1]")
     need(c.degrade_axes in DEGRADE_AXES, "degrade_axes", f"one of {tuple(DEGRADE_AXES)}")
     need(len(c.splice_kinds) > 0 and all(k in SPLICE_KINDS for k in c.splice_kinds), "splice_kinds",
          f"a non-empty list of {SPLICE_KINDS}")
@@ -374,21 +381,25 @@ def _check_ranges(c: TrainConfig) -> None:
 #: Named starting points. ``paper`` is §5.1 of the paper; ``cpu`` is tuned for quality within
 #: minutes on 2 cores; ``smoke`` only proves the pipeline runs.
 #: The universal training data and its sampling (``cpu`` and ``smoke``): every training set we have --
-#: STGAN with its reconstructions, StarGAN, InterFaceGAN; AttGAN stays unseen -- drawn with set shares
-#: 2 : 1 : 1 and reals 25 % of each set's draws, half of the partial edits turned into blob / blob+region
-#: splices of themselves, and everyday degradations (JPEG 50-95, mild blur, noise, resize) on 30 %.
+#: STGAN with its reconstructions, the released StarGAN-128 generator, AttGAN and AttentionGAN, the disrupted
+#: StarGAN-256 strips, InterFaceGAN; the 13-row AttGAN sample grid stays unseen -- drawn with set shares
+#: 2 : 1.5 : 2 : 0.5 : 1 (AttGAN and AttentionGAN share one set) and reals 30 % of each set's draws, half of the
+#: partial edits turned into blob / blob+region splices of themselves, everyday degradations (JPEG 50-95, mild
+#: blur, noise, resize) on 30 %, then a JPEG save (quality 60-95) on half of every image, real or fake, so that
+#: compression is never a cue (results/tables/recipes.csv, row all-gans).
 UNIVERSAL_DATA: dict[str, Any] = dict(
-    sets=["stgan", "stargan", "interfacegan"], include_reconstruction=True, set_balance=True,
-    set_shares={"stgan": 2, "stargan": 1, "interfacegan": 1}, real_fraction=0.25, splice_p=0.5,
-    splice_kinds=["blob", "union"], degrade_augment=True, degrade_axes="augment", degrade_p=0.3,
-    val_splice_sets=["stgan_val", "stargan_val"])
+    sets=["stgan", "stargan", "interfacegan", "stargan128", "attgan_attentiongan"], include_reconstruction=True,
+    set_balance=True, set_shares={"stgan": 2, "stargan": 0.5, "interfacegan": 1, "stargan128": 1.5,
+                                  "attgan_attentiongan": 2},
+    real_fraction=0.3, splice_p=0.5, splice_kinds=["blob", "union"], degrade_augment=True, degrade_axes="augment",
+    degrade_p=0.3, jpeg_p=0.5, val_splice_sets=["stgan_val", "stargan_val"])
 
 #: The plain data of a single-set model (the paper's protocol; Tables 2, 4, 5, the baseline): no set
 #: balancing, no splices, no degradations, no validation splices.
 PLAIN_DATA: dict[str, Any] = dict(
     include_reconstruction=False, set_balance=False, set_shares={}, real_fraction=None, samples_per_epoch=None,
     splice_p=0.0, splice_kinds=list(SPLICE_KINDS), degrade_augment=False, degrade_axes="paper", degrade_p=0.5,
-    val_splice_sets=[])
+    jpeg_p=0.0, val_splice_sets=[], init_from=None)
 
 #: The ``cpu`` profile's network: see :class:`fklib.models.efficientnet_unet.EfficientNetLiteUNet`.
 CPU_MODEL_KWARGS: dict[str, Any] = {"hf": "srm", "hf_channels": [0, 16, 24], "decoder_channels": [96, 48, 32, 16, 8],
@@ -397,16 +408,19 @@ CPU_MODEL_KWARGS: dict[str, Any] = {"hf": "srm", "hf_channels": [0, 16, 24], "de
 PROFILES: dict[str, TrainConfig] = {
     "smoke": TrainConfig(name="smoke", model="unet_small", model_kwargs={"base": 8}, epochs=1, batch_size=8,
                          max_items=48, val_max_items=28, size=64, **{**UNIVERSAL_DATA, "samples_per_epoch": 64}),
-    # The hybrid face-and-texture locator (results/tables/recipes.csv, row u3-hybrid-fast, chosen on the
-    # validation split against row u2-srm, the previous profile): the EfficientNet-Lite0 U-Net with a
-    # cheap SRM noise stream (no full-resolution stage, 16/24 channels at strides 2/4), a thinner decoder
-    # and a 1x1 full-resolution fusion (speed: benchmarks/bench_locator.py), and the hybrid head -- the
-    # property head's layout map gated per pixel against the texture map (EfficientNetLiteUNet, hybrid);
-    # L2 + SSIM map loss, classifier weight 1 balanced over the drawn classes and its decision threshold
-    # chosen on validation for balanced accuracy; 12 epochs of 2400 draws of UNIVERSAL_DATA.
+    # The hybrid face-and-texture locator on every GAN (results/tables/recipes.csv, row all-gans, chosen on the
+    # validation splits): the EfficientNet-Lite0 U-Net with a cheap SRM noise stream (no full-resolution stage,
+    # 16/24 channels at strides 2/4), a thinner decoder and a 1x1 full-resolution fusion (speed:
+    # benchmarks/bench_locator.py), and the hybrid head -- the property head's layout map gated per pixel
+    # against the texture map (EfficientNetLiteUNet, hybrid); L2 + SSIM map loss, classifier weight 1 balanced
+    # over the drawn classes and its decision chosen on validation for balanced accuracy. Fine-tuned from the
+    # previous shipped model (row u3-hybrid-fast: 12 epochs of 2400 draws on STGAN, StarGAN-256 and
+    # InterFaceGAN, kept byte for byte in models/init/) for 4 epochs of 8000 draws of UNIVERSAL_DATA at lr 5e-4
+    # (cosine, 50 warm-up steps); validation capped at 360 images per set so that an epoch's check stays short.
     "cpu": TrainConfig(name="cpu", model_kwargs=dict(CPU_MODEL_KWARGS), loss="l2+ssim",
                        cls_weight=1.0, balance_classes=True, balanced_decision=True, property_weight=0.5,
-                       prior_blend=False, epochs=12, samples_per_epoch=2400, **UNIVERSAL_DATA),
+                       prior_blend=False, epochs=4, samples_per_epoch=8000, lr=5e-4, warmup=50, val_max_items=360,
+                       init_from="models/init/u3-hybrid-fast.safetensors", **UNIVERSAL_DATA),
     "paper": TrainConfig(name="paper", model="deeplabv3_resnet101", size=224, epochs=10, batch_size=8, lr=1e-4,
                          betas=(0.99, 0.999), weight_decay=1e-7, schedule="constant", flip=False, cls_weight=1.0),
 }
@@ -491,7 +505,7 @@ BASELINE_PROFILES: dict[str, dict[str, Any]] = {
     # a quarter costs 3x more per step) at DFFD's 299 px (19 x 19 map), batch 8 for more steps
     # (200 in all), a larger learning rate with cosine decay.
     "cpu": dict(model_kwargs={"width": 0.125, "middle_blocks": 8, "input_size": 299}, epochs=8, batch_size=8,
-                lr=1e-3, weight_decay=1e-3, schedule="cosine", flip=True),
+                lr=1e-3, weight_decay=1e-3, schedule="cosine", flip=True, val_max_items=None),
     # DFFD's own recipe: the real Xception widths at 299 px, Adam lr 1e-4 and weight decay 1e-3,
     # batch 16 (train_map_supervised.py), no flips; 100 epochs of the 200 STGAN Bald items.
     "paper": dict(model_kwargs={"width": 1.0, "middle_blocks": 8, "input_size": 299}, epochs=100, batch_size=16,
@@ -516,7 +530,7 @@ def baseline_config(profile: str = "cpu", **overrides: Any) -> TrainConfig:
     """
     check_profile(profile)
     values: dict[str, Any] = dict(
-        name=f"dffd_baseline_{profile}", model="dffd_xception", loss=DFFD_LOSS, loss_kwargs={}, classifier=True,
+        name=f"dffd_baseline_{profile}", model="dffd_xception", loss=DFFD_LOSS, loss_kwargs={}, classifier=True, warmup=0,
         cls_weight=1.0, property_weight=0.0, prior_blend=False, balance_classes=False,
         sets=["stgan"], properties=["Bald"], include_reals=True, attention=False, **PLAIN_DATA,
     )

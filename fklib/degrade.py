@@ -243,6 +243,36 @@ class RandomDegradation:
         return degrade(x, name, level, seed=self._randint(2**31 - 1))
 
 
+#: JPEG qualities of :class:`RandomJPEG` (``TrainConfig.jpeg_p``): the range a photo shared on the web has
+#: usually been saved at.
+JPEG_TRAIN_QUALITIES = (95, 90, 85, 80, 75, 70, 60)
+
+
+@dataclass
+class RandomJPEG:
+    """Training augmentation: with probability ``p`` save the image once as a JPEG of a quality drawn from
+    ``qualities`` (uniformly). Applied to reals and fakes alike (the GT map is left as it is), so that
+    compression is never a sign of fakeness and the evidence must survive it. ``seed=None``: torch's
+    global RNG; else a private generator. Callable on a ``3 x H x W`` float image in [0, 1]."""
+
+    p: float = 0.5
+    qualities: Sequence[int] = JPEG_TRAIN_QUALITIES
+    seed: int | None = None
+
+    def __post_init__(self) -> None:
+        if not 0.0 <= self.p <= 1.0:
+            raise ValueError(f"RandomJPEG: p must be in [0, 1], got {self.p}")
+        if not self.qualities or not all(1 <= int(q) <= 100 for q in self.qualities):
+            raise ValueError(f"RandomJPEG: qualities must be integers in 1..100, got {self.qualities!r}")
+        self._gen = None if self.seed is None else torch.Generator().manual_seed(int(self.seed))
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if float(torch.rand((), generator=self._gen)) >= self.p:
+            return x
+        q = self.qualities[int(torch.randint(len(self.qualities), (), generator=self._gen))]
+        return degrade(x, "jpeg", int(q))
+
+
 # --- disorganization (quadrant permutation) -----------------------------------------------------
 
 def _check_perm(perm: Sequence[int]) -> tuple[int, int, int, int]:

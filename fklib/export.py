@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import paths
 from .checkpoint import load_checkpoint, machine_description, model_from_checkpoint, save_locator
-from .engine import evaluate_checkpoint, summary_means
+from .engine import MODEL, evaluate_checkpoint, summary_means
 from .files import check_out_file, honour_umask, json_safe, partial_path, remove_partials
 from .models import count_parameters
 from .studies.card import limits, limits_markdown
@@ -52,9 +52,14 @@ def card_markdown(card: dict, weights: Path) -> str:
         f"face attention {'on' if cfg.get('attention') else 'off'}, prior blend α = {card.get('prior_alpha')}"
         f"{'; hybrid face-and-texture head (the layout of the recognised property, gated per pixel)' if cfg.get('model_kwargs', {}).get('hybrid') else ''} |",
         f"| data | training identities (`results/splits.csv`) of {', '.join(cfg['sets'])}"
-        f"{' (+ splices, p = ' + str(cfg.get('splice_p')) + ')' if cfg.get('splice_p') else ''}, {cfg['size']} px; "
+        f"{' (+ splices, p = ' + str(cfg.get('splice_p')) + ')' if cfg.get('splice_p') else ''}"
+        f"{', a JPEG save of reals and fakes alike (p = ' + str(cfg.get('jpeg_p')) + ')' if cfg.get('jpeg_p') else ''}, "
+        f"{cfg['size']} px; "
         f"data manifest hash `{card['data_manifest_hash']}` |",
-        f"| training | {cfg['epochs']} epochs, Adam lr {cfg['lr']}, {cfg['schedule']} schedule, batch {cfg['batch_size']}; "
+        f"| training | {cfg['epochs']} epochs"
+        f"{' of ' + str(cfg['samples_per_epoch']) + ' draws' if cfg.get('samples_per_epoch') else ''}, Adam lr {cfg['lr']}, "
+        f"{cfg['schedule']} schedule, batch {cfg['batch_size']}"
+        f"{', fine-tuned from `' + cfg['init_from'] + '`' if cfg.get('init_from') else ''}; "
         f"{card['train_seconds'] / 60:.1f} min ({card.get('train_time_kind', 'training time')}) on {card['machine']} |",
         *([f"| note | {card['note']} |"] if card.get("note") else []),
         f"| git commit of the training run | `{card['git_commit']}` |",
@@ -62,7 +67,7 @@ def card_markdown(card: dict, weights: Path) -> str:
         *([f"| weights SHA-256 (checked on load) | `{card['weights_sha256']}` |"] if card.get("weights_sha256") else []),
         "| intended input | an RGB face image, cropped and aligned like CelebA (face centred, ~70 % of the frame); "
         "any size, resized to the model's resolution and the map resized back |", "",
-        f"Public STGAN **test** split ({card['test_n_fakes']} fakes of 13 properties + "
+        f"Public STGAN **test** split ({card['test_n_fakes']} lossless fakes of 13 properties + "
         f"{card['test_n_reals']} reals, identities never seen in training), one cell of all of them "
         "(`fklib.metrics.groups`: bACC, TPR, TNR and ACC over the fakes and reals pooled; map metrics the mean "
         "over the fakes):", "",
@@ -73,7 +78,7 @@ def card_markdown(card: dict, weights: Path) -> str:
     def f(v, nd=3):
         return "–" if v is None else f"{v:.{nd}f}"
 
-    names = {"model": "**this model**", "zeros": "zero map", "global_mean": "global mean map",
+    names = {MODEL: "**this model**", "zeros": "zero map", "global_mean": "global mean map",
              "property_mean": "per-property mean map (knows the property)",
              "layout_prior": "layout prior (knows the property and the face's parts)"}
     for key, label in names.items():
@@ -83,7 +88,8 @@ def card_markdown(card: dict, weights: Path) -> str:
                          f"{f(r['psnr'], 2)} | {f(r['ssim'])} | {f(r['auc'])} | {f(r['f1'])} | {f(r['iou'])} |")
     lines += ["", "Differences from the paper: 128 px instead of 224, an ImageNet EfficientNet-Lite U-Net "
               "instead of DeepLabV3-ResNet101, the public training identities of real GAN edits instead of the "
-              "paper's generated training sets. Per-property numbers: `results/tables/table3.md`.", ""]
+              "paper's generated training sets. Per-property numbers and every other GAN: `results/tables/table3.md`; "
+              "JPEG copies: `results/tables/all_gans_targets.md`.", ""]
     if card.get("limits"):
         lines += limits_markdown(card["limits"])
     return "\n".join(lines)
@@ -156,7 +162,7 @@ def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool
         if evaluate:
             df = evaluate_checkpoint(weights, "stgan", split="test", model=model, cfg=cfg, payload=payload,
                                      device="cpu")
-            model_rows = df[df["predictor"] == "model"]
+            model_rows = df[df["predictor"] == MODEL]
             card["test"] = summary_means(df, metrics=("acc", "bacc", "tpr", "tnr", "coss", "psnr", "ssim", "auc", "f1",
                                                       "iou"))
             card["test_n_fakes"] = int((model_rows["label"] == 1).sum())

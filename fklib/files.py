@@ -5,9 +5,12 @@
   output file (not a folder, its folder writable, the file itself writable). ``locate``, ``evaluate``,
   ``export``, ``pipeline`` and ``fetch`` call them before they load or compute anything.
 - :func:`partial_path`, :func:`write_atomically`, :func:`remove_partials`, :func:`partial_target` --
-  files are written under a hidden partial name (``.<name>.<token>.part`` beside their target) and
-  renamed once complete; a killed run's partial files are removed by the next run, matching only the
-  names that command makes.
+  files (and whole folders) are written under a hidden partial name (``.<name>.<token>.part`` beside their
+  target) and renamed once complete; a killed run's partial files are removed by the next run, matching only
+  the names that command makes. :func:`write_atomically` is the one way to write through a partial name
+  (its token: the pid; :func:`savez_atomically` for ``numpy.savez``); only ``fetch`` (its own random
+  tokens, :mod:`fklib.data.fetching`), ``export`` (three files renamed together) and the decoded-array
+  cache of :mod:`fklib.data.sets` name partials themselves (``tests/test_partials.py``).
 - :func:`current_umask`, :func:`honour_umask` -- files made by ``mkstemp`` / ``mkdtemp`` / libraries that
   create them ``0600`` / ``0700`` get the mode a plain ``open`` / ``mkdir`` gives under the umask
   (``0644`` / ``0755`` under the usual ``022``), so a second user of a shared checkout can read them.
@@ -31,6 +34,8 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 
 # --- output paths, checked before any work ---------------------------------------------------------
@@ -129,20 +134,46 @@ def partial_target(path: str | Path) -> Path:
 def write_atomically(path: str | Path, write: Callable[[Path], Any]) -> Path:
     """Call ``write(tmp)`` on :func:`partial_path` of ``path``, give it the umask's mode, rename it to ``path``.
 
-    The partial file is removed when ``write`` fails or is interrupted (``KeyboardInterrupt``), so ``path``
-    is either its old file or the complete new one.
+    ``write`` makes a file at ``tmp``, or a folder (it creates ``tmp`` and fills it): a complete folder
+    replaces the folder ``path`` when there is one. A partial left at ``tmp`` (a killed run of the same pid)
+    is removed first. The partial file or folder is removed when ``write`` fails or is interrupted
+    (``KeyboardInterrupt``), so ``path`` is either its old file (folder) or the complete new one.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = partial_path(path)
+    _remove(tmp)
     try:
         write(tmp)
         honour_umask(tmp)
+        if _is_folder(tmp) and _is_folder(path):
+            shutil.rmtree(path)
         os.replace(tmp, path)
     finally:
-        if tmp.exists() or tmp.is_symlink():
-            tmp.unlink()
+        _remove(tmp)
     return path
+
+
+def savez_atomically(path: str | Path, **arrays: Any) -> Path:
+    """``numpy.savez`` of ``arrays`` to ``path`` through :func:`write_atomically`. Written to an open file:
+    given a name, ``numpy.savez`` would add ``.npz`` to the partial name."""
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    return write_atomically(path, write)
+
+
+def _is_folder(path: Path) -> bool:
+    return path.is_dir() and not path.is_symlink()
+
+
+def _remove(path: Path) -> None:
+    """Remove the file or folder ``path`` when there is one (a symlink itself, never what it points to)."""
+    if _is_folder(path):
+        shutil.rmtree(path)
+    elif path.exists() or path.is_symlink():
+        path.unlink()
 
 
 def remove_partials(folder: str | Path, names: str) -> int:
@@ -159,13 +190,9 @@ def remove_partials(folder: str | Path, names: str) -> int:
     pattern = re.compile(rf"^\.(?:{names})\.[A-Za-z0-9_]+\.part$")
     removed = 0
     for p in folder.iterdir():
-        if not pattern.match(p.name):
-            continue
-        if p.is_dir() and not p.is_symlink():
-            shutil.rmtree(p)
-        else:
-            p.unlink()
-        removed += 1
+        if pattern.match(p.name):
+            _remove(p)
+            removed += 1
     return removed
 
 

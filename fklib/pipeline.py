@@ -29,7 +29,7 @@ from pathlib import Path
 
 from . import cli, paths
 from .config import PROFILE_NAMES as PROFILES
-from .files import check_out_dir
+from .files import check_out_dir, write_atomically
 _NUMBERED = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
 _DEMO = re.compile(r"^demo_[A-Za-z0-9_]+\.ipynb$")
 #: The notebook that writes ``results/README.md`` from the tables of the others.
@@ -205,6 +205,32 @@ def _print(msg: str) -> None:
     print(msg, flush=True)
 
 
+#: Per-notebook wall times of the last run of each notebook into a results folder (``notebook,seconds``): the
+#: README's measured times are read from it (a test compares them).
+TIMES_FILE = "pipeline_times.csv"
+
+
+def record_time(path: Path, notebook: str, seconds: float) -> None:
+    """Set ``notebook``'s row of the times file ``path`` to ``seconds`` (other rows kept, in notebook order)."""
+    rows = {}
+    if path.is_file():
+        for line in path.read_text().splitlines()[1:]:
+            name, _, value = line.partition(",")
+            if name and value:
+                rows[name] = value
+    rows[notebook] = f"{seconds:.1f}"
+    text = "notebook,seconds\n" + "".join(f"{k},{rows[k]}\n" for k in sorted(rows))
+    write_atomically(path, lambda tmp: tmp.write_text(text))
+
+
+def times_sentence(path: Path) -> str:
+    """``notebooks 41.2 min (00_data_prep 0.1, 01_training 0.2, ...)``: the times file ``path`` in the words the
+    README's "Measured times" quotes (minutes, one decimal)."""
+    rows = [line.split(",") for line in path.read_text().splitlines()[1:] if line.strip()]
+    total = sum(float(v) for _, v in rows) / 60
+    return f"notebooks {total:.1f} min (" + ", ".join(f"{n} {float(v) / 60:.1f}" for n, v in rows) + ")"
+
+
 def run_pipeline(profile: str = "cpu", only: list[str] | None = None, notebooks: Path | None = None,
                  kernel: str = "python3", log=_print, retrain: bool = False) -> list[dict]:
     """Run the notebooks in order for ``profile``; return one record per notebook (name, seconds).
@@ -224,6 +250,7 @@ def run_pipeline(profile: str = "cpu", only: list[str] | None = None, notebooks:
         log(f"[{k}/{len(todo)}] {nb.stem} (profile {profile}) ...")
         seconds = run_notebook(nb, executed / nb.name, profile, kernel, log=log, retrain=retrain)
         records.append({"notebook": nb.stem, "seconds": round(seconds, 1)})
+        record_time(paths.results_dir() / TIMES_FILE, nb.stem, seconds)
         log(f"[{k}/{len(todo)}] {nb.stem}: done in {seconds:.0f} s -> {executed / nb.name}")
     log(f"pipeline ({profile}): {len(todo)} notebooks in {(time.time() - t_all) / 60:.1f} min")
     if any(nb.stem == SUMMARY_NOTEBOOK for nb in todo):

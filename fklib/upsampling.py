@@ -27,7 +27,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
 import time
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -41,6 +40,7 @@ from . import paths
 from .convert import image_to_tensor
 from .data.maps import BT601
 from .data.readers import REAL, Item
+from .files import savez_atomically, write_atomically
 from .parsing.parser import load_celebamask
 from .parsing.regions import CLASSES
 
@@ -357,10 +357,8 @@ def load_or_train_generator(family: str, faces: np.ndarray, epochs: int, size: i
             except RuntimeError:  # written by an older architecture: train again
                 pass
     model, report = train_generator(family, faces, epochs=epochs, size=size, seed=seed, base=base, log=log)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    torch.save({"model": model.state_dict(), "settings": json.dumps(settings), "report": json.dumps(report)}, tmp)
-    os.replace(tmp, path)
+    payload = {"model": model.state_dict(), "settings": json.dumps(settings), "report": json.dumps(report)}
+    write_atomically(path, lambda tmp: torch.save(payload, tmp))
     return model, report
 
 
@@ -409,10 +407,7 @@ def build_family_sets(families: Sequence[str] = FAMILIES, regions: Sequence[str]
                     generated = z["generated"].astype(np.float32) / 255.0
             else:
                 generated = generate(model, images[sel])
-                path.parent.mkdir(parents=True, exist_ok=True)
-                tmp = path.with_name(path.name + ".part.npz")
-                np.savez(tmp, generated=np.clip(np.rint(generated * 255.0), 0, 255).astype(np.uint8))
-                os.replace(tmp, path)
+                savez_atomically(path, generated=np.clip(np.rint(generated * 255.0), 0, 255).astype(np.uint8))
                 generated = np.clip(np.rint(generated * 255.0), 0, 255).astype(np.float32) / 255.0
             out[family][split] = make_partial_fakes(None, images[sel], labels[sel], regions,
                                                     ids=[ids[k] for k in sel], family=family, sigma=sigma,

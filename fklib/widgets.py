@@ -253,3 +253,19 @@ def quality_table(locator, item, qualities=(None, 90, 70, 50, 30, 10)):
         rows.append({"jpeg_quality": "off" if q is None else int(q), **r["metrics"], "map_mean": r["map_mean"],
                      "p_fake": math.nan if r["probability"] is None else r["probability"]})
     return pd.DataFrame(rows)
+
+
+def fig10_aggregate_sentence(results_dir=None) -> str:
+    """What Fig. 10's sweep says of JPEG over its whole STGAN sample (``tables/fig10_degradation.csv`` of the results
+    folder): the universal model's pixel AUC clean and at the harshest quality -- a demo's one image is no evidence."""
+    from . import paths  # lazy: only the demo's closing sentence reads the results folder
+
+    path = (paths.results_dir() if results_dir is None else results_dir) / "tables" / "fig10_degradation.csv"
+    if not path.is_file():
+        return "Fig. 10's table (not written yet) gives the aggregate over the test sample"
+    t = pd.read_csv(path)
+    u = t[t["model"] == "universal"]
+    jpeg = u[u["degradation"] == "jpeg"].assign(level=lambda d: pd.to_numeric(d["level"]))
+    clean, harsh = u[u["degradation"] == "none"].iloc[0], jpeg.loc[jpeg["level"].idxmin()]
+    return (f"over Fig. 10's {int(clean['n'])} STGAN test images the pixel AUC goes from {clean['auc']:.3f} clean to "
+            f"{harsh['auc']:.3f} at quality {int(harsh['level'])}")

@@ -222,11 +222,32 @@ def test_training_dataset_wires_random_degradation(tmp_path):
     items = [Item(real, None, 0, "generic", "real", "Real", "0", "r")]
     for flag in (True, False):
         cfg = make_config("smoke", overrides=dict(size=16, degrade_augment=flag, flip=False, degrade_p=0.4,
-                                                  degrade_axes="paper", splice_p=0.0))
+                                                  degrade_axes="paper", splice_p=0.0, jpeg_p=0.0))
         ds = training_dataset(cfg, items)
         if flag:
             assert isinstance(ds.transform, D.RandomDegradation) and ds.transform.p == 0.4
             assert ds.transform.axes == D.PAPER_AXES
         else:
             assert ds.transform is None and torch.equal(ds[0]["image"], torch.full((3, 16, 16), 100 / 255))
+    # a JPEG save comes after the other degradation (a photo is saved last), on reals as on fakes
+    cfg = make_config("smoke", overrides=dict(size=16, degrade_augment=True, degrade_p=0.4, jpeg_p=0.7, splice_p=0.0))
+    steps = training_dataset(cfg, items).transform.steps
+    assert isinstance(steps[0], D.RandomDegradation) and isinstance(steps[1], D.RandomJPEG) and steps[1].p == 0.7
+    only = training_dataset(make_config("smoke", overrides=dict(size=16, degrade_augment=False, jpeg_p=1.0,
+                                                                splice_p=0.0, flip=False)), items)
+    assert isinstance(only.transform, D.RandomJPEG) and not torch.equal(only[0]["image"], torch.rand(3, 16, 16))
 
+
+
+def test_random_jpeg_saves_at_one_of_its_qualities_or_leaves_the_image():
+    from fklib.degrade import RandomJPEG, jpeg
+
+    x = torch.rand(3, 32, 32)
+    always = RandomJPEG(p=1.0, qualities=(90, 75), seed=3)
+    outs = [always(x) for _ in range(6)]
+    saved = {90: jpeg(x, 90), 75: jpeg(x, 75)}
+    assert all(any(torch.equal(o, s) for s in saved.values()) for o in outs)
+    assert {q for q, s in saved.items() for o in outs if torch.equal(o, s)} == {90, 75}
+    assert torch.equal(RandomJPEG(p=0.0, seed=3)(x), x)
+    with pytest.raises(ValueError, match="qualities"):
+        RandomJPEG(qualities=(0,))

@@ -168,3 +168,33 @@ def test_cache_folders_honour_the_umask(tmp_path, rng, mask, dir_mode, file_mode
     (entry,) = (tmp_path / "cache").iterdir()
     assert mode(entry) == dir_mode, oct(mode(entry))
     assert {mode(p) for p in entry.iterdir()} == {file_mode}
+
+
+def test_references_are_cached_on_disk_and_read_back_identically(data_root, tmp_path, monkeypatch):
+    """fit_references fits once per key: a new process (the in-memory dict cleared) reads the .npz back, equal
+    to what was fitted; a different parser (another key) fits again."""
+    import numpy as np
+
+    from fklib import paths
+    from fklib.config import make_config
+    from fklib.engine import evaluate as ev
+
+    monkeypatch.setattr(paths, "cache_dir", lambda: tmp_path / "cache")
+    cfg = make_config("smoke")
+    calls = []
+    real_fit = ev.fit_reference_maps
+    monkeypatch.setattr(ev, "fit_reference_maps", lambda *a, **k: calls.append(1) or real_fit(*a, **k))
+    ev._FITTED.clear()
+    first = ev.fit_references(cfg)
+    ev._FITTED.clear()
+    second = ev.fit_references(cfg)
+    assert len(calls) == 1 and len(list((tmp_path / "cache" / "references").glob("*.npz"))) == 1
+    assert np.array_equal(first.maps.global_mean, second.maps.global_mean)
+    assert first.layout.tables.keys() == second.layout.tables.keys()
+    for k in first.layout.tables:
+        assert np.array_equal(first.layout.tables[k], second.layout.tables[k])
+    ev._FITTED.clear()
+    monkeypatch.setattr(ev, "default_parser_path", lambda: tmp_path / "other_parser.safetensors")
+    ev.fit_references(cfg)
+    assert len(calls) == 2
+    ev._FITTED.clear()

@@ -178,7 +178,7 @@ def test_shipped_manifest_matches_the_mirror():
         pytest.skip(f"{mirror}: no local mirror")
     text = (mirror / "MANIFEST.sha256").read_text()
     assert fetching._parse_sums(text) == load_manifest()
-    assert len(load_manifest()) == 3919
+    assert len(load_manifest()) == 11235
 
 
 def test_real_mirror_set_fetch_verifies(tmp_path):

@@ -672,3 +672,21 @@ def test_choose_decision_is_the_best_threshold_and_floor_on_random_data():
         choose_decision([0.2, 0.3], [0.1, 0.2], [1, 1])
     with pytest.raises(ValueError, match="peaks"):
         choose_decision([0.2, 0.3], [0.1], [1, 0])
+
+
+def test_paired_difference_cancels_what_the_images_share():
+    from fklib.metrics.bootstrap import paired_difference, paired_verdict
+
+    rng = np.random.default_rng(0)
+    ids = np.repeat(np.arange(40), 3).astype(str)
+    shared = rng.normal(0, 1.0, ids.size)            # per-image difficulty, large
+    a, b = shared + 0.05, shared.copy()              # a beats b by exactly 0.05 on every image
+    d, lo, hi = paired_difference(ids, a, b)
+    assert d == pytest.approx(0.05) and lo == pytest.approx(0.05) and hi == pytest.approx(0.05)
+    assert paired_verdict(lo, hi) == "above"
+    d, lo, hi = paired_difference(ids, b, a + rng.normal(0, 0.5, ids.size))
+    assert lo < d < hi and paired_verdict(lo, hi) in ("below", "matches")
+    assert paired_verdict(-0.1, 0.2) == "matches" and paired_verdict(float("nan"), 1.0) == "n/a"
+    b_nan = b.copy()
+    b_nan[0] = np.nan
+    assert paired_difference(ids, a, b_nan)[0] == pytest.approx(0.05)  # the NaN image is left out

@@ -51,7 +51,8 @@ def test_card_and_readme_state_what_the_card_data_says():
         assert float(got) == round(model[key], 3), (key, got, model[key])
     readme = (ROOT / "README.md").read_text()
     trained = re.search(r"The shipped model was trained on(.*?)\.\s", readme, re.S).group(1)
-    names = {"stgan": "STGAN", "stargan": "StarGAN", "interfacegan": "InterFaceGAN", "attgan": "AttGAN"}
+    names = {"stgan": "STGAN", "stargan": "StarGAN-256", "interfacegan": "InterFaceGAN", "attgan": "AttGAN sample rows",
+             "stargan128": "StarGAN-128", "attgan_attentiongan": "AttentionGAN"}
     for s in card["config"]["sets"]:
         assert names[s] in trained, f"README omits the training set {s}"
     for s in set(names) - set(card["config"]["sets"]):
@@ -67,3 +68,13 @@ def test_readme_names_only_recipe_rows_that_exist():
     readme = (ROOT / "README.md").read_text()
     named = set(re.findall(r"row `([^`]+)`", readme)) | set(re.findall(r"\(`([\w+.-]+)`, bACC selection", readme))
     assert named and named <= variants, sorted(named - variants)
+
+
+def test_readme_quotes_the_pipeline_times_of_the_committed_results():
+    """The README's measured time of the main job is the one the last full run wrote (results/pipeline_times.csv),
+    not a number typed by hand."""
+    from fklib.pipeline import TIMES_FILE, times_sentence
+
+    times = ROOT / "results" / TIMES_FILE
+    assert times.is_file(), "the committed results/ lack the pipeline's times file"
+    assert times_sentence(times) in (ROOT / "README.md").read_text()

@@ -249,21 +249,32 @@ def test_intervals_resample_identities_and_fold_into_markdown(tmp_path):
     assert cell == f"{t.loc['coss', 'value']:.3f} [{lo:.3f}, {hi:.3f}]"
 
 
-def test_marks_compare_the_model_with_the_best_reference():
-    from fklib.report.tables import mark_overlaps
+def test_marks_compare_the_model_with_the_best_reference_by_paired_differences():
+    """The verdict comes from the per-image difference on the same images: a model a little above the best
+    reference on every image beats it although both intervals overlap widely (the images' spread is shared)."""
+    from fklib.metrics.groups import mark_versus
 
-    wide = pd.DataFrame([
-        dict(predictor="model", property="A", coss=0.70, coss_lo=0.65, coss_hi=0.75),
-        dict(predictor="zeros", property="A", coss=0.0, coss_lo=0.0, coss_hi=0.0),
-        dict(predictor="layout_prior", property="A", coss=0.85, coss_lo=0.80, coss_hi=0.90),   # the best: above
-        dict(predictor="model", property="B", coss=0.95, coss_lo=0.91, coss_hi=0.99),
-        dict(predictor="layout_prior", property="B", coss=0.85, coss_lo=0.80, coss_hi=0.90),
-        dict(predictor="model", property="C", coss=0.84, coss_lo=0.79, coss_hi=0.88),
-        dict(predictor="property_mean", property="C", coss=0.85, coss_lo=0.80, coss_hi=0.90),
-    ])
-    marks = mark_overlaps(wide, ["property"]).set_index(["predictor", "property"])["coss_vs_ref"]
+    rng = np.random.default_rng(0)
+    rows = []
+    for prop, shift in (("A", -0.03), ("B", 0.01), ("C", 0.0)):
+        for i in range(40):
+            base = 0.6 + 0.3 * rng.random()
+            noise = rng.normal(0, 0.05) if prop == "C" else 0.0
+            for pred, value in (("model", base + shift + noise), ("layout_prior", base), ("zeros", 0.0)):
+                rows.append(dict(predictor=pred, property=prop, identity=str(i), source=f"{prop}{i}", label=1,
+                                 coss=value))
+    per_image = pd.DataFrame(rows)
+    wide = to_wide(table_rows(per_image, by=["property"], metrics=["coss"], intervals=True))
+    b = wide.set_index(["predictor", "property"])
+    assert b.loc[("model", "B"), "coss_lo"] < b.loc[("layout_prior", "B"), "coss_hi"]  # unpaired: overlapping
+    marked = mark_versus(wide, ["property"], per_image).set_index(["predictor", "property"])
+    marks = marked["coss_vs_ref"]
     assert (marks["model", "A"], marks["model", "B"], marks["model", "C"]) == ("worse", "better", "overlaps")
     assert marks["zeros", "A"] == ""
+    assert marked.loc[("model", "B"), "coss_vs_layout_prior"] == pytest.approx(0.01)
+    lo, hi = marked.loc[("model", "A"), ["coss_vs_layout_prior_lo", "coss_vs_layout_prior_hi"]]
+    assert lo == pytest.approx(-0.03) and hi == pytest.approx(-0.03)
+    assert "coss_vs_property_mean" not in marked.columns  # no such reference in these rows
 
 
 def test_pooled_pixel_metrics_sum_counts_not_means():

@@ -146,7 +146,8 @@ def test_sweep_axes_and_augmented_config():
     for profile in PROFILE_NAMES:
         uni, aug = universal_config(profile), rb.augmented_config(profile)
         assert aug.degrade_augment and aug.init_from == uni.name and aug.name == f"{uni.name}_degrade_aug"
-        assert aug.epochs == rb.AUGMENT[profile]["epochs"] and aug.lr == pytest.approx(uni.lr * 0.2)
+        assert aug.epochs == rb.AUGMENT[profile]["epochs"] and aug.lr == pytest.approx(uni.lr * rb.AUGMENT[profile]["lr_factor"])
+        assert aug.samples_per_epoch == rb.AUGMENT[profile].get("samples_per_epoch", uni.samples_per_epoch)
         assert (aug.model, aug.size, aug.loss, aug.sets) == (uni.model, uni.size, uni.loss, uni.sets)
 
 
@@ -166,12 +167,12 @@ def test_sweep_disorganization_and_figures(tiny_run):
     assert df.loc[0, [f"gamma_{m}" for m in GAMMA_METRICS]].tolist() == [1.0] * 4
     df2 = rb.sweep(best, items, axes, "other")
     fig10 = rf.fig10_figure({"tiny": df, "other": df2})
-    assert len([a for a in fig10.axes if a.lines]) == 2  # one panel per degradation
-    assert len(fig10.axes[0].lines) == 2 * len(GAMMA_METRICS) + 1  # + the γ = 1 line
+    assert len(fig10.axes) == len(rf.FIG10_METRICS) * 2  # a row per metric (pixel AUC too), a column per degradation
+    assert all(len(ax.lines) == 2 + 1 for ax in fig10.axes)   # one line per model + the γ = 1 line
     assert fig10.axes[0].collections                     # the first model's 95 % bands
     floors = {"bacc": 0.6, "coss": 0.0}
     with_floors = rf.fig10_figure({"tiny": df}, floors=floors)
-    assert len(with_floors.axes[0].lines) == len(GAMMA_METRICS) + 1 + len(floors)   # + one floor per metric given
+    assert len(with_floors.axes[0].lines) == 1 + 1 + 1   # the model, γ = 1 and bACC's floor
     summary = rb.gamma_summary({"tiny": df, "other": df2})
     assert len(summary) == 4 and {"gamma_ssim_mean", "gamma_bacc_harsh"} <= set(summary.columns)
 
@@ -182,14 +183,19 @@ def test_sweep_disorganization_and_figures(tiny_run):
     row = table.set_index("metric").loc["coss"]
     assert row["gamma"] == pytest.approx(row["after"] / row["before"])
     assert rf.fig8_figure(table).axes
-    ref8 = rb.disorganization_references(best, items, train_items=synthetic_items(4, 11))
-    assert set(ref8["model"]) == {"property_mean (reference)", "layout_prior (reference)"}
+    per_ref8, ref8 = rb.disorganization_references(best, items, train_items=synthetic_items(4, 11))
+    assert set(ref8["model"]) == {"property_mean (reference)", "layout_prior (reference)", "constant (reference)"}
     assert list(ref8.columns) == list(table.columns) and ref8.loc[ref8["metric"] == "acc", "gamma"].isna().all()
     pm = ref8[(ref8["model"] == "property_mean (reference)") & (ref8["metric"] == "coss")].iloc[0]
     assert pm["gamma"] == pytest.approx(pm["after"] / pm["before"])
+    flat = ref8[(ref8["model"] == "constant (reference)") & (ref8["metric"] == "coss")].iloc[0]
+    assert flat["gamma"] == pytest.approx(1.0, abs=1e-12)        # a flat map cannot move: γ = 1 by construction
+    versus = rb.disorganization_versus(pd.concat([per_image.assign(model="tiny"), per_ref8]), model="tiny")
+    assert list(versus["rival"]) == ["layout_prior", "constant"]
+    assert set(versus["verdict"]) <= {"above", "below", "matches"}
     model, _ = cache.load_model(best)
     fig9 = rf.fig9_figure(rb.disorganization_example(model, items[1], SIZE, perm=(3, 2, 1, 0)), title="t")
-    assert len(fig9.axes) == 10                                               # 9 panels and one colour bar
+    assert len(fig9.axes) == 8                                    # 7 panels (no text-only one) and one colour bar
     # the references through the same degradations: input-blind maps do not move, ACC is empty
     refs = rb.reference_sweep(best, items, axes, train_items=synthetic_items(4, 11))
     assert set(refs["model"]) == set(REFERENCE_KINDS) and refs["acc"].isna().all()
@@ -351,3 +357,24 @@ def test_spectral_peaks():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+def test_disorganization_verdict_needs_to_beat_the_flat_map_and_the_layout_prior():
+    """γ near 1 is no evidence (a constant map keeps γ = 1): the sentence says the map follows the texture only
+    when the model's permuted COSS beats the rivals on the same images, and says otherwise when it does not."""
+    rng = np.random.default_rng(0)
+    n = 30
+    base = 0.6 + 0.2 * rng.random(n)
+    common = dict(source=[f"s{i}" for i in range(n)], identity=[str(i) for i in range(n)])
+
+    def rows(model_after):
+        return pd.concat([pd.DataFrame({**common, "model": "universal", "coss_after": model_after}),
+                          pd.DataFrame({**common, "model": "layout_prior (reference)", "coss_after": base}),
+                          pd.DataFrame({**common, "model": "constant (reference)", "coss_after": base - 0.1})])
+
+    table8 = pd.DataFrame([dict(model="universal", metric="coss", before=0.8, after=0.78, gamma=0.975,
+                                gamma_lo=0.96, gamma_hi=0.99)])
+    good = rb.disorganization_lines(table8, versus=rb.disorganization_versus(rows(base + 0.05)))[0]
+    bad = rb.disorganization_lines(table8, versus=rb.disorganization_versus(rows(base + 0.0005 * rng.standard_normal(n))))[0]
+    assert "follows the moved texture better" in good and "does not show" not in good
+    assert "does not show that the map follows the texture" in bad

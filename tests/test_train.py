@@ -402,7 +402,7 @@ def test_best_checkpoint_keeps_every_epoch_and_names_the_best(data_root, tmp_pat
     assert best["best_epoch"] == 1 + int(np.argmax(scores))
     summary = training_summary(res["best"])
     assert summary["epochs"] == 3 and summary["best_epoch"] == best["best_epoch"]
-    assert summary["still_improving"] == (best["best_epoch"] == 3)
+    assert summary["still_improving"] == (best["best_epoch"] == 3 and scores[-1] - max(scores[:-1]) > 0.002)
     assert summary["val_score"] == pytest.approx(max(scores))
     # a run written before best.pt kept its whole history: the rest comes from last.pt
     old = tmp_path / "old"
@@ -601,3 +601,13 @@ def test_an_interrupted_checkpoint_write_leaves_the_old_file_and_no_partial(tmp_
     with pytest.raises(KeyboardInterrupt):
         C.save_checkpoint(target, {"epoch": 2})
     assert target.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["last.pt"]
+
+
+def test_still_improving_needs_a_real_gain_at_the_last_epoch():
+    from fklib.studies.cache import still_improving
+
+    flat = [{"val_score": v} for v in (0.70, 0.742, 0.741, 0.7425)]
+    rising = [{"val_score": v} for v in (0.60, 0.65, 0.66, 0.68)]
+    assert not still_improving(flat, 4)          # best by 0.0005: flat, not improving
+    assert still_improving(rising, 4)
+    assert not still_improving(rising, 3)        # the best epoch is not the last one

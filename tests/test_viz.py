@@ -75,7 +75,8 @@ def test_overlay_uses_the_colour_bars_colours():
 def test_decision_text_marks_a_wrong_call():
     from fklib.report.figures import decision_text
 
-    assert decision_text(0.94, 0.757, 0) == "called fake, p 0.94 WRONG"       # a real face called fake
-    assert decision_text(0.5, 0.757, 0) == "called real, p 0.50"
-    assert decision_text(0.76, 0.757, 1) == "called fake, p 0.76"
+    assert decision_text(0.94, 0.757, 0) == "called fake WRONG\np 0.94"       # a real face called fake
+    assert decision_text(0.5, 0.757, 0) == "called real\np 0.50"
+    assert decision_text(0.76, 0.757, 1) == "called fake\np 0.76"
+    assert decision_text(0.68, 0.46, 0, True, 0.04) == "called fake WRONG\np 0.68, peak 0.04"
     assert decision_text(None, 0.5, 1) == ""

@@ -54,6 +54,9 @@ UPSTREAM: dict[str, tuple[str, str, Callable[[str], str]]] = {
                       lambda rel: "Data_preprocessing/"
                       + rel.replace("images/", "train_img_all/").replace("labels/", "train_label_all/")),
     "interfacegan_celebahq256": ("santaz-sahithi/InterfaceGAN", "1401546", None),  # see _interfacegan_upstream
+    "stargan_celeba128": ("ZoeLiao/VT-CS5804-Intro-to-AI-Mini-Project", "086181a",
+                          lambda rel: "stargan_celeba_128/" + rel),
+    "attgan_attentiongan_celeba128": ("chaitanyagarg58/Facial-Feature-Translation", "432e496", lambda rel: rel),
 }
 RAW_URL = "https://raw.githubusercontent.com/{repo}/{commit}/{path}"
 INTERFACEGAN_SIZE = 256
@@ -79,7 +82,7 @@ def _parse_sums(text: str) -> dict[str, str]:
 
 
 def load_manifest() -> dict[str, str]:
-    """The shipped manifest: relative path -> SHA-256 (3,919 files)."""
+    """The shipped manifest: relative path -> SHA-256 (11,235 files)."""
     return _parse_sums(_package_text("MANIFEST.sha256"))
 
 

@@ -30,8 +30,13 @@ STGAN_PROPERTIES = (
     "Bald", "Bangs", "Black_Hair", "Blond_Hair", "Brown_Hair", "Bushy_Eyebrows", "Eyeglasses",
     "Male", "Mouth_Slightly_Open", "Mustache", "No_Beard", "Pale_Skin", "Young",
 )
-#: StarGAN (disrupting-deepfakes) target attributes, in strip order.
+#: StarGAN target attributes, in strip order (both StarGAN sets: the disrupted 256 px strips and the
+#: released 128 px generator's grids).
 STARGAN_PROPERTIES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")
+#: The released AttGAN-PyTorch generator's edits in ``attgan_attentiongan_celeba128``.
+ATTGAN128_PROPERTIES = ("Bald", "Blond_Hair", "Young")
+#: The AttentionGAN's edits in ``attgan_attentiongan_celeba128``.
+ATTENTIONGAN_PROPERTIES = ("Bald", "Blond_Hair", "Smiling", "Young")
 #: CelebAMask-HQ's 19 face-parsing classes, by label index (``celebamask_hq/labels``, our face parser).
 CELEBAMASK_CLASSES = ("background", "skin", "nose", "eyeglasses", "l_eye", "r_eye", "l_brow", "r_brow", "l_ear",
                       "r_ear", "mouth", "u_lip", "l_lip", "hair", "hat", "earring", "necklace", "neck", "cloth")
@@ -45,6 +50,12 @@ STRIP_WIDTH = STRIP_TILE + STRIP_GAP + 14 * STRIP_TILE   # 1932
 ATTGAN_ROWS = 13
 STARGAN_TILE = 256
 STARGAN_TILES = 1 + 2 * len(STARGAN_PROPERTIES)          # 11
+STARGAN128_TILE = 128
+STARGAN128_ROWS = 16          # rows (identities) per grid file of stargan_celeba128
+STARGAN128_IMAGES = 1999      # StarGAN's test selection as upstream ran it: the last grid (n = 125) has 15 rows
+#: JPEG quality of the AttGAN / AttentionGAN fakes (their rebuilt reals are saved the same way, see
+#: :func:`read_attgan_attentiongan`).
+ATTGAN128_JPEG_QUALITY = 75
 GAP_MAX_MEAN = 16.0   # the gap is black; JPEG ringing allowed up to this mean gray level
 
 
@@ -240,6 +251,113 @@ def read_stargan_strip(path: str | Path) -> Strip:
     edits = {p: tiles[2 + 2 * i] for i, p in enumerate(STARGAN_PROPERTIES)}
     identity = path.stem.split("-")[0]
     return Strip("stargan_disrupted256", "stargan", identity, str(path), tiles[0], edits, inputs)
+
+
+def stargan128_rows(n: int) -> int:
+    """Rows of grid ``<n>-images.jpg`` of ``stargan_celeba128``: 16, or fewer for the last grid (see the data README)."""
+    return max(0, min(STARGAN128_ROWS, STARGAN128_IMAGES - (n - 1) * STARGAN128_ROWS))
+
+
+def read_stargan128_grid(path: str | Path) -> list[Strip]:
+    """Read one grid of the released StarGAN-128 generator (``stargan_celeba128/results/<n>-images.jpg``).
+
+    768 x 2048 JPEG (the last grid, ``n = 125``, is 768 x 1920): one CelebA face per row of 128 px, six
+    tiles without a gap: the real image, then StarGAN's output for each of :data:`STARGAN_PROPERTIES`.
+    Real and fake tiles are registered pixel for pixel; both carry JPEG noise. The identity of row ``r``
+    is ``<n>-<r:02d>`` (StarGAN's test image ``16 (n - 1) + r``; rows are images, not persons: CelebA has
+    about 20 photos per person and no identity file here).
+    """
+    path = Path(path)
+    stem = path.stem.split("-")[0]
+    if not stem.isdigit() or stargan128_rows(int(stem)) == 0:
+        raise ValueError(f"{path}: expected a grid named <n>-images.jpg with n in 1..125")
+    n, t = int(stem), STARGAN128_TILE
+    rows = stargan128_rows(n)
+    arr = load_rgb(path)
+    _check_size(path, arr, t * (1 + len(STARGAN_PROPERTIES)), t * rows, f"StarGAN-128 grid {n} ({rows} rows)")
+    strips = []
+    for r in range(rows):
+        row = arr[r * t:(r + 1) * t]
+        tiles = [np.ascontiguousarray(row[:, k * t:(k + 1) * t]) for k in range(1 + len(STARGAN_PROPERTIES))]
+        edits = dict(zip(STARGAN_PROPERTIES, tiles[1:]))
+        strips.append(Strip("stargan_celeba128", "stargan", f"{n}-{r:02d}", f"{path}:row{r}", tiles[0], edits))
+    return strips
+
+
+def rebuild_attgan_real(raw: np.ndarray, gan: str) -> np.ndarray:
+    """The 128 x 128 real a generator of ``attgan_attentiongan_celeba128`` saw, rebuilt from the raw CelebA image.
+
+    ``attgan``: the whole 178 x 218 image resized to 128 x 128 (aspect squashed); ``attentiongan``: the
+    centre 178 x 178 (rows 20..197) resized to 128 x 128. Bilinear, as torchvision's ``Resize`` on a PIL
+    image (measured on the mirror: the fakes' difference to this rebuild is smallest at zero shift).
+    """
+    from PIL import Image
+
+    if raw.shape[:2] != (218, 178):
+        raise ValueError(f"a raw CelebA image must be 178x218 (width x height), got {raw.shape[1]}x{raw.shape[0]}")
+    if gan == "attentiongan":
+        raw = raw[20:198]
+    elif gan != "attgan":
+        raise ValueError(f"unknown generator {gan!r}; expected 'attgan' or 'attentiongan'")
+    return np.asarray(Image.fromarray(raw).resize((128, 128), Image.BILINEAR))
+
+
+def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
+    """``image`` saved once as a JPEG of ``quality`` with Pillow's default settings (4:2:0), read back."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(image).save(buf, format="JPEG", quality=int(quality))
+    buf.seek(0)
+    with Image.open(buf) as img:
+        return np.asarray(img.convert("RGB"))
+
+
+def read_attgan_attentiongan(root: str | Path, errors: list[str] | None = None) -> list[Item]:
+    """Read ``attgan_attentiongan_celeba128``: per raw CelebA face, its reals and its AttGAN / AttentionGAN edits.
+
+    ::
+
+        root/testData/images/<6-digit n>.jpg                        the raw 178 x 218 CelebA image
+        root/results/testData/attgan/<property>/<n>_<property>.jpg  128 x 128 JPEG q75 (ATTGAN128_PROPERTIES)
+        root/results/testData/attentiongan/<property>/<n>_<property>.jpg   (ATTENTIONGAN_PROPERTIES)
+
+    Per face ``n`` and generator, the real is rebuilt with that generator's input transform
+    (:func:`rebuild_attgan_real`) and saved as a JPEG of quality 75 like the fakes
+    (:data:`ATTGAN128_JPEG_QUALITY`): that is the real a locator is shown -- a lossless real beside JPEG
+    fakes would teach it that 8 x 8 JPEG blocks mean "fake" -- and the reference of each fake's eq.-4
+    map, as in ``stargan_celeba128`` where real and fake tiles are both JPEG (a splice of a fake into its
+    reference then carries one compression throughout). Two reals per face
+    (sources ``...#real-attgan`` and ``...#real-attentiongan``); identity ``n`` (no leading zeros), fakes'
+    ``gan`` is the generator. A missing edit file is a bad file (named); bad files: see :func:`read_each`.
+    """
+    root = Path(root)
+    raws = _image_files(root / "testData" / "images", exts=(".jpg",))
+    if not raws:
+        raise FileNotFoundError(f"{root / 'testData' / 'images'}: no images found")
+    results = root / "results" / "testData"
+    plan = (("attgan", ATTGAN128_PROPERTIES), ("attentiongan", ATTENTIONGAN_PROPERTIES))
+    set_name = "attgan_attentiongan_celeba128"
+
+    def read(raw_path: Path) -> list[Item]:
+        n = str(int(raw_path.stem))
+        raw = load_rgb(raw_path)
+        _check_size(raw_path, raw, 178, 218, "a raw CelebA image")
+        out = []
+        for gan, props in plan:
+            real = jpeg_roundtrip(rebuild_attgan_real(raw, gan), ATTGAN128_JPEG_QUALITY)
+            out.append(Item(real, None, 0, set_name, "real", REAL, n, f"{raw_path}#real-{gan}"))
+            for prop in props:
+                f = results / gan / prop / f"{n}_{prop}.jpg"
+                fake = load_rgb(f)
+                _check_size(f, fake, 128, 128, f"an {gan} edit")
+                out.append(Item(fake, real, 1, set_name, gan, prop, n, str(f)))
+        return out
+
+    per_face = read_each(raws, read, errors)
+    return [it for items in per_face for it in items]
 
 
 def _require_dir(folder: Path) -> Path:

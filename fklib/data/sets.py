@@ -33,8 +33,8 @@ import numpy as np
 from .. import paths
 from ..files import honour_umask
 from .fetching import load_manifest, manifest_hash, sha256_file
-from .readers import (RECONSTRUCTION, Item, read_attgan_grid, read_each, read_generic, read_interfacegan,
-                      read_stargan_strip, read_stgan_strip)
+from .readers import (RECONSTRUCTION, Item, read_attgan_attentiongan, read_attgan_grid, read_each, read_generic,
+                      read_interfacegan, read_stargan128_grid, read_stargan_strip, read_stgan_strip)
 from .splits import read_splits
 
 #: short name -> folder name under ``data/`` (``generic`` has none: pass a folder).
@@ -43,6 +43,8 @@ SET_FOLDERS = {
     "attgan": "attgan_celeba128",
     "stargan": "stargan_disrupted256",
     "interfacegan": "interfacegan_celebahq256",
+    "stargan128": "stargan_celeba128",
+    "attgan_attentiongan": "attgan_attentiongan_celeba128",
     "generic": None,
 }
 CACHE_VERSION = "2"
@@ -58,8 +60,8 @@ def set_folder_name(name: str) -> str | None:
 
 
 def _strip_files(folder: Path, pattern: str) -> list[Path]:
-    sub = folder / "strips"
-    base = sub if sub.is_dir() else folder
+    sub = next((folder / s for s in ("strips", "results") if (folder / s).is_dir()), None)
+    base = sub if sub is not None else folder
     files = sorted(base.glob(pattern))
     if not files:
         raise FileNotFoundError(f"{base}: no {pattern} strips found")
@@ -84,7 +86,21 @@ def _read_items(name: str, folder: Path, errors: list[str] | None = None) -> lis
         return [it for s in read_each(_strip_files(folder, "*.jpg"), read_stargan_strip, errors) for it in s.items()]
     if name == "interfacegan":
         return read_interfacegan(folder, errors=errors)
+    if name == "stargan128":
+        grids = read_each(_strip_files(folder, "*-images.jpg"), read_stargan128_grid, errors)
+        return [it for g in grids for s in g for it in s.items()]
+    if name == "attgan_attentiongan":
+        return read_attgan_attentiongan(folder, errors=errors)
     return read_generic(folder, errors=errors)
+
+
+def folder_fingerprint(name: str, folder: str | Path | None = None) -> str:
+    """The identity of set ``name``'s folder (default ``data/<set folder>``): ``m`` + its manifest hash when it holds
+    exactly the manifest's files with the manifest's contents, else ``f`` + a hash of its files' names, sizes
+    and modification times (see the module doc)."""
+    full = set_folder_name(name)
+    short = next(k for k, v in SET_FOLDERS.items() if v == full) if full else "generic"
+    return _fingerprint(short, Path(folder) if folder is not None else paths.data_dir() / full)
 
 
 def _fingerprint(name: str, folder: Path) -> str:
@@ -176,7 +192,8 @@ def load_set(name: str, folder: str | Path | None = None, split: str | None = No
     """Read a whole set as a list of items (real images and their GAN outputs).
 
     Args:
-        name: ``stgan``, ``attgan``, ``stargan``, ``interfacegan`` or ``generic`` (or a full folder name).
+        name: a short name of :data:`SET_FOLDERS` (``stgan``, ``attgan``, ``stargan``, ``interfacegan``,
+            ``stargan128``, ``attgan_attentiongan``) or ``generic``, or a full folder name.
         folder: the set's folder (default ``data/<set folder>``; required for ``generic``).
         split: keep only identities of this split (``train``/``val``/``test``); ``None`` keeps all.
         splits: a split table or CSV path (default ``results/splits.csv``); used with ``split``.

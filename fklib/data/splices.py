@@ -24,11 +24,7 @@ is ``round(real * (1 - m) + fake * m)``. Used two ways:
 
 from __future__ import annotations
 
-import hashlib
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Sequence
@@ -38,7 +34,7 @@ import torch
 from PIL import Image
 
 from .. import paths
-from ..files import honour_umask
+from ..files import write_atomically
 from .readers import CELEBAMASK_CLASSES, Item
 from .sets import load_set, set_folder_name
 
@@ -207,12 +203,11 @@ def build_splice_set(items, folder: str | Path, seed: int, gan_suffix: str = "-s
     Item ``k`` (in order among the partial edits) gets ``blob_mask`` of ``default_rng(seed + k)``.
     Files: ``real/<identity>.png``, ``fake/<gan><gan_suffix>/<property>/<identity>.png``, and
     ``splices.csv`` (file, identity, property, source, mask fraction); ``recipe.json`` last. The folder
-    is written under a temporary name and renamed when complete (an existing folder is replaced).
+    is written under its partial name and renamed when complete, replacing an existing folder
+    (:func:`fklib.files.write_atomically`).
     """
-    folder = Path(folder)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-    try:
+    def write(tmp: Path) -> None:
+        tmp.mkdir()
         rows, k = ["file,identity,property,source,mask_fraction"], 0
         for it in items:
             if it.label == 0:
@@ -228,24 +223,13 @@ def build_splice_set(items, folder: str | Path, seed: int, gan_suffix: str = "-s
             rows.append(f"{rel.as_posix()},{it.identity},{it.property},{it.source},{float(mask.mean()):.4f}")
         (tmp / "splices.csv").write_text("\n".join(rows) + "\n")
         (tmp / "recipe.json").write_text(json.dumps(recipe or {"seed": seed}, sort_keys=True) + "\n")
-        honour_umask(tmp)  # mkdtemp makes 0700
-        if folder.exists():
-            shutil.rmtree(folder)
-        os.replace(tmp, folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
-    return folder
+
+    return write_atomically(folder, write)
 
 
 def _mkdir(p: Path) -> Path:
     p.mkdir(parents=True, exist_ok=True)
     return p
-
-
-def recipe_digest(recipe: dict) -> str:
-    """SHA-256 (16 hex digits) of a recipe record."""
-    return hashlib.sha256(json.dumps(recipe, sort_keys=True).encode()).hexdigest()[:16]
 
 
 def splice_folder(name: str, dest: str | Path | None = None) -> Path:

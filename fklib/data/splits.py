@@ -10,6 +10,19 @@ Sizes (seeded permutation, ``numpy.random.default_rng(seed)``):
 - ``attgan_celeba128``: 13 rows -> all test (too small to train on; cross-GAN test only).
 - ``stargan_disrupted256``: 200 strips -> 60% / 10% / 30%.
 - ``interfacegan_celebahq256``: reals and fakes split separately, 60% / 10% / 30%.
+- ``stargan_celeba128``: 1,839 grid rows (``<n>-<row>``) -> 60% / 10% / 30% (1103 / 184 / 552).
+- ``attgan_attentiongan_celeba128``: 900 raw CelebA faces (``n``) -> 60% / 10% / 30% (540 / 90 / 270);
+  a face's reals and its AttGAN and AttentionGAN edits share its split.
+
+"Disjoint" means disjoint *images* for the CelebA sets: CelebA has about 20 photos per person and no
+identity file is available here, so one person may appear, in another photo, in two splits (or in two
+sets). The STGAN strips are CelebA test images, StarGAN's rows come from its own test selection and the
+AttGAN/AttentionGAN faces are CelebA images 1..1000: a test number is over unseen photos, not always
+unseen persons.
+
+The file is written once. When the manifest gains a whole set (a new data set), its rows are appended
+(:func:`ensure_splits`); the rows of the sets already there never change (every set draws from its own
+seeded generator, so adding a set does not move another's identities).
 
 The paper trained on the reals of some persons and the fakes of *other* persons
 (§5.1); :func:`paper_protocol` divides a list of training identities that way.
@@ -17,16 +30,19 @@ The paper trained on the reals of some persons and the fakes of *other* persons
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from .. import paths
+from ..files import write_atomically
 from .fetching import load_manifest
-from .readers import ATTGAN_ROWS
+from .readers import ATTGAN_ROWS, stargan128_rows
 
 SPLITS = ("train", "val", "test")
+#: The sets in the order of the split file: the sets it was first written with, then the sets added since.
+SET_ORDER = ("stgan_celeba128", "stargan_disrupted256", "interfacegan_celebahq256", "attgan_celeba128",
+             "stargan_celeba128", "attgan_attentiongan_celeba128")
 STGAN_COUNTS = {"train": 100, "val": 20}          # the rest (47) is test
 FRACTIONS = {"train": 0.6, "val": 0.1}            # the rest is test
 DEFAULT_SEED = 0
@@ -35,10 +51,16 @@ DEFAULT_SEED = 0
 def set_identities(manifest: dict[str, str] | None = None) -> dict[str, list[str]]:
     """Identities per set, from the manifest (sorted)."""
     manifest = load_manifest() if manifest is None else manifest
-    out: dict[str, list[str]] = {"stgan_celeba128": [], "stargan_disrupted256": [], "interfacegan_celebahq256": []}
+    out: dict[str, list[str]] = {"stgan_celeba128": [], "stargan_disrupted256": [], "interfacegan_celebahq256": [],
+                                 "stargan_celeba128": [], "attgan_attentiongan_celeba128": []}
     for rel in manifest:
         name = Path(rel).name
-        if rel.startswith("stgan_celeba128/strips/"):
+        if rel.startswith("stargan_celeba128/results/"):
+            n = int(name.split("-")[0])
+            out["stargan_celeba128"] += [f"{n}-{r:02d}" for r in range(stargan128_rows(n))]
+        elif rel.startswith("attgan_attentiongan_celeba128/testData/images/"):
+            out["attgan_attentiongan_celeba128"].append(str(int(Path(name).stem)))
+        elif rel.startswith("stgan_celeba128/strips/"):
             out["stgan_celeba128"].append(Path(name).stem)
         elif rel.startswith("stargan_disrupted256/strips/"):
             out["stargan_disrupted256"].append(name.split("-")[0])
@@ -46,7 +68,7 @@ def set_identities(manifest: dict[str, str] | None = None) -> dict[str, list[str
             out["interfacegan_celebahq256"].append(f"{rel.split('/')[1]}/{Path(name).stem}")
     if any(rel.startswith("attgan_celeba128/") for rel in manifest):
         out["attgan_celeba128"] = [f"attgan_row{r:02d}" for r in range(ATTGAN_ROWS)]
-    return {k: sorted(v) for k, v in out.items() if v}
+    return {k: sorted(out[k]) for k in SET_ORDER if out.get(k)}
 
 
 def _assign(ids: list[str], rng: np.random.Generator, counts: dict[str, int]) -> dict[str, str]:
@@ -114,23 +136,28 @@ def read_splits(path: str | Path | None = None) -> pd.DataFrame:
 def ensure_splits(path: str | Path | None = None, seed: int = DEFAULT_SEED) -> pd.DataFrame:
     """Return the split table, writing it (atomically) only if ``path`` does not exist yet.
 
-    An existing file is never overwritten; it must cover exactly the manifest's identities.
+    An existing file's rows are never changed: it must cover exactly the manifest's identities of the
+    sets it holds; sets of the manifest that it lacks entirely (a data set added since) are appended.
     """
+    import pandas as pd
+
     path = Path(path) if path is not None else default_splits_path()
+    expected = make_splits(seed)
     if path.exists():
         df = read_splits(path)
-        expected = make_splits(seed)
+        known = set(df["set"])
         have = set(zip(df["set"], df["identity"]))
-        want = set(zip(expected["set"], expected["identity"]))
+        want = {(s, i) for s, i in zip(expected["set"], expected["identity"]) if s in known}
         if have != want:
             raise ValueError(f"{path}: its identities differ from the data manifest "
                              f"({len(have - want)} extra, {len(want - have)} missing); move it aside to rebuild")
-        return df
-    df = make_splits(seed)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
+        new = expected[~expected["set"].isin(known)]
+        if new.empty:
+            return df
+        df = pd.concat([df, new], ignore_index=True)
+    else:
+        df = expected
+    write_atomically(path, lambda tmp: df.to_csv(tmp, index=False))
     return df
 
 

@@ -25,19 +25,27 @@ Conventions (as in the paper, §5.1):
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import torch
+
+from .. import paths
 
 from ..checkpoint import model_from_checkpoint
 from ..config import TrainConfig, resolve_device
 from ..data import limit_items, load_set
-from ..data.sets import set_folder_name
-from ..metrics import MAP_METRICS, REFERENCE_KINDS, References, choose_decision, choose_threshold, stored_peak_floor
+from ..data.sets import folder_fingerprint, set_folder_name
+from ..data.fetching import sha256_file
+from ..parsing.parser import default_weights as default_parser_path
+from ..files import write_atomically
+from ..metrics import (MAP_METRICS, REFERENCE_KINDS, LayoutPrior, ReferenceMaps, References, choose_decision,
+                       choose_threshold, stored_peak_floor)
 from ..metrics.classification import DETECTION_METRICS, stored_threshold
 from ..metrics.groups import group_rows
 from .items import training_items
@@ -53,12 +61,64 @@ _FITTED: dict[str, References] = {}
 
 def fit_references(cfg: TrainConfig) -> References:
     """The reference predictors (:func:`fklib.engine.references.fit_reference_maps`: mean maps and the
-    face-layout prior) of the training fakes of the config's training sets, at its resolution."""
+    face-layout prior) of the training fakes of the config's training sets, at its resolution.
+
+    Kept for the process and on disk (``data/cache/references/<key>.npz``, no pickle): the key hashes the config
+    fields that choose the items (:data:`REFERENCE_KEYS`), the fingerprint of each training set's folder (the
+    manifest hash of a fetched, verified set) and the face parser's weights, so a change of any of them fits
+    again. A cache that cannot be written is read around."""
     base = dataclasses.replace(cfg, include_reconstruction=False)
     key = json.dumps({k: base.to_dict()[k] for k in REFERENCE_KEYS}, sort_keys=True)
     if key not in _FITTED:
-        _FITTED[key] = fit_reference_maps(training_items(base, "train"), cfg.size)
+        path = _reference_cache(base, key)
+        if path.is_file():
+            _FITTED[key] = load_references(path)
+        else:
+            _FITTED[key] = fit_reference_maps(training_items(base, "train"), cfg.size)
+            try:
+                write_atomically(path, lambda tmp: save_references(_FITTED[key], tmp))
+            except OSError:  # a read-only cache: fitted again next time
+                pass
     return _FITTED[key]
+
+
+def _reference_cache(cfg: TrainConfig, key: str) -> Path:
+    """Where the references of ``cfg``'s training items are cached (see :func:`fit_references`)."""
+    h = hashlib.sha256(f"{REFERENCES_VERSION}|{key}".encode())
+    for s in cfg.sets:
+        folder = Path(cfg.data_dir) / set_folder_name(s) if cfg.data_dir else None
+        h.update(folder_fingerprint(s, folder).encode())  # the manifest hash of a fetched, verified set
+    parser = default_parser_path()
+    h.update(sha256_file(parser).encode() if parser.is_file() else b"no parser")
+    return paths.cache_dir() / "references" / f"{h.hexdigest()[:20]}.npz"
+
+
+#: Bumped when what :func:`fit_reference_maps` computes changes (the disk cache is keyed by it).
+REFERENCES_VERSION = "1"
+
+
+def save_references(refs: References, path: str | Path) -> None:
+    """Write ``refs`` as ``.npz`` (arrays and JSON names only; :func:`load_references` reads it back)."""
+    m, lay = refs.maps, refs.layout
+    arrays = {"global_mean": m.global_mean, "counts": np.array(json.dumps(m.property_counts))}
+    arrays.update({f"mean__{k}": v for k, v in m.property_means.items()})
+    if lay is not None:
+        arrays["global_table"] = lay.global_table
+        arrays.update({f"table__{k}": v for k, v in lay.tables.items()})
+    with open(path, "wb") as f:
+        np.savez(f, **arrays)
+
+
+def load_references(path: str | Path) -> References:
+    """The :class:`~fklib.metrics.References` written by :func:`save_references`."""
+    with np.load(path, allow_pickle=False) as z:
+        means = {k.removeprefix("mean__"): z[k] for k in z.files if k.startswith("mean__")}
+        maps = ReferenceMaps(z["global_mean"], means, json.loads(str(z["counts"])))
+        layout = None
+        if "global_table" in z.files:
+            layout = LayoutPrior({k.removeprefix("table__"): z[k] for k in z.files if k.startswith("table__")},
+                                 z["global_table"])
+    return References(maps, layout)
 
 
 #: The config fields that decide which training items the references are fitted on.

@@ -17,7 +17,7 @@ from ..checkpoint import build_model, check_model_config, config_of, load_checkp
 from ..config import TrainConfig, resolve_device
 from ..data import FakeMapDataset, SpliceAugment
 from ..data.sets import SET_FOLDERS
-from ..degrade import AXES_BY_NAME, RandomDegradation
+from ..degrade import AXES_BY_NAME, RandomDegradation, RandomJPEG
 from .priors import property_prior_maps
 from ..losses import make_criterion
 from ..parsing import ParsedImages, ParsingAttention, load_parser
@@ -89,12 +89,15 @@ def init_process(cfg: TrainConfig) -> tuple[torch.device, int, int]:
 
 
 def training_dataset(cfg: TrainConfig, items: list) -> FakeMapDataset:
-    """The training Dataset: flips, face attention (``cfg.attention``), degradations (``cfg.degrade_augment``)
-    and splices (``cfg.splice_p``; region masks from our parser's parsing of the real faces)."""
+    """The training Dataset: flips, face attention (``cfg.attention``), degradations (``cfg.degrade_augment``),
+    a JPEG save (``cfg.jpeg_p``, after them) and splices (``cfg.splice_p``; region masks from our parser's parsing of the real faces)."""
     attention = None
     if cfg.attention:  # face attention from our parser during training only (paper §4.4)
         attention = ParsingAttention(items, load_parser(), sigma=cfg.attention_sigma, floor=cfg.attention_floor)
-    transform = RandomDegradation(p=cfg.degrade_p, axes=AXES_BY_NAME[cfg.degrade_axes]) if cfg.degrade_augment else None
+    steps = [RandomDegradation(p=cfg.degrade_p, axes=AXES_BY_NAME[cfg.degrade_axes])] if cfg.degrade_augment else []
+    if cfg.jpeg_p > 0:  # after the other degradation: a photo is saved last
+        steps.append(RandomJPEG(p=cfg.jpeg_p))
+    transform = None if not steps else steps[0] if len(steps) == 1 else Chain(steps)
     splices = None
     if cfg.splice_p > 0:
         parsing = None
@@ -104,6 +107,18 @@ def training_dataset(cfg: TrainConfig, items: list) -> FakeMapDataset:
         splices = SpliceAugment(cfg.splice_p, cfg.splice_kinds, parsing)
     return FakeMapDataset(items, size=cfg.size, flip=cfg.flip, attention=attention, transform=transform,
                           item_transform=splices)
+
+
+@dataclass
+class Chain:
+    """Image transforms applied in order (``steps``)."""
+
+    steps: list
+
+    def __call__(self, x):
+        for step in self.steps:
+            x = step(x)
+        return x
 
 
 def sampling_weights(cfg: TrainConfig, items: list) -> torch.Tensor | None:

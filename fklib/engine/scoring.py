@@ -28,12 +28,10 @@ import torch
 from ..data import FakeMapDataset
 from ..metrics import MAP_METRICS, References, batch_map_metrics, region_map_metrics
 from ..metrics.classification import decide, map_peak
+from ..metrics.groups import MODEL  # the model's rows' name, defined once (the reference predictors': their kind)
 from ..models import LocatorOutput
 from ..models.fuse import fold_batchnorm
 from .references import BatchReferences
-
-#: Name of the model's rows (the reference predictors' rows are named by their kind).
-MODEL = "model"
 
 
 def batches(items, size: int, batch_size: int = 64, num_workers: int = 0) -> torch.utils.data.DataLoader:

@@ -9,6 +9,8 @@ weighs identity ``k`` by how often it was drawn, and the value is recomputed fro
 - :func:`cluster_weights` -- the ``(B, K)`` draw counts, from a fixed seed.
 - :func:`ratio_interval`  -- the interval of ``sum(num) / sum(den)`` (a mean: ``den = 1``; an ACC).
 - :func:`balanced_accuracy_interval` -- the interval of ``(TPR + TNR) / 2``.
+- :func:`paired_difference` -- the mean of ``a - b`` over the same images (a model and a reference scored on
+  them) with its interval, and :func:`paired_verdict` -- ``above`` / ``below`` / ``matches`` from it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 __all__ = ["BOOTSTRAP_SAMPLES", "LEVEL", "cluster_weights", "cluster_sums", "ratio_interval",
-           "balanced_accuracy_interval", "balanced_accuracy_ratio_interval"]
+           "balanced_accuracy_interval", "balanced_accuracy_ratio_interval", "paired_difference", "paired_verdict"]
 
 #: Draws per interval, and the interval's coverage.
 BOOTSTRAP_SAMPLES, LEVEL = 1000, 0.95
@@ -91,3 +93,27 @@ def balanced_accuracy_ratio_interval(clusters: Sequence, after: np.ndarray, befo
     with np.errstate(invalid="ignore", divide="ignore"):
         p, n = w @ pos, w @ neg
         return _percentiles(((w @ tpa) / p + (w @ tna) / n) / ((w @ tpb) / p + (w @ tnb) / n), level)
+
+
+def paired_difference(clusters: Sequence, a: np.ndarray, b: np.ndarray, n_boot: int = BOOTSTRAP_SAMPLES,
+                      level: float = LEVEL, seed: int = 0) -> tuple[float, float, float]:
+    """``(mean(a - b), lo, hi)``: the mean per-image difference of two predictors scored on the same images,
+    with the percentile interval of the clusters resampled (an image's two values are drawn together, so
+    what the images share cancels). Images where either value is NaN are left out.
+
+    Shape:
+        - clusters, a, b: ``(N,)``, row ``i`` of ``a`` and ``b`` the same image.
+    """
+    d = np.asarray(a, np.float64) - np.asarray(b, np.float64)
+    ok = np.isfinite(d)
+    point = float(d[ok].mean()) if ok.any() else float("nan")
+    lo, hi = ratio_interval(np.asarray(clusters)[ok], d[ok], n_boot=n_boot, level=level, seed=seed)
+    return point, lo, hi
+
+
+def paired_verdict(lo: float, hi: float) -> str:
+    """``above`` when a paired difference's interval lies above 0, ``below`` when below, else ``matches``
+    (``n/a`` without an interval)."""
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "n/a"
+    return "above" if lo > 0 else "below" if hi < 0 else "matches"

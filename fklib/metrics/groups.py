@@ -14,9 +14,13 @@ Every table, summary and card of the project groups per-image evaluation rows (`
   F1 / IoU from summed pixel counts, the map level ``level_in`` / ``level_out`` from summed pixel sums)
   from the summed per-image parts.
 - **Intervals** (``intervals``): 95 % cluster bootstrap over identities (:mod:`fklib.metrics.bootstrap`).
-- **Beating the references** (:func:`versus_references`): the model's value against the *best*
-  reference of the same cell (the one with the highest value): ``better`` only when the model's
-  interval lies above that reference's (without intervals: the value is above it).
+- **Beating the references** (:func:`mark_versus`, on per-image rows): the model against the *best* reference of
+  the same cell (the one with the highest value), by the **paired** difference over the same images
+  (:func:`paired_versus`: model minus reference per image, its mean with a 95 % interval, identities
+  resampled; what the images share cancels): ``better`` when the interval lies above 0, ``worse`` below,
+  ``overlaps`` (matches) otherwise; and against each strong reference (:data:`STRONG_REFERENCES`) on the
+  compared metrics (:data:`PAIRED_METRICS`), with the difference and its interval. Where only aggregate values
+  exist (no per-image rows), :func:`versus_references` compares point values or unpaired intervals.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from fklib.metrics.bootstrap import balanced_accuracy_interval, ratio_interval
+from fklib.metrics.bootstrap import balanced_accuracy_interval, paired_difference, paired_verdict, ratio_interval
 from fklib.metrics.classification import DETECTION_METRICS, detection_value
 from fklib.metrics.per_image import LEVEL_SUMS, PAPER_METRICS, PIXEL_COUNTS
 from fklib.metrics.reference import REFERENCE_KINDS
@@ -49,6 +53,13 @@ POOLED_METRICS = {"f1_pooled": (PIXEL_COUNTS, (2, 0, 0), (2, 1, 1)),
 #: Metrics whose chance or no-information level is known, and that level (a value at or below it is
 #: flagged by :func:`at_or_below_chance`): pixel AUC and balanced ACC 0.5.
 CHANCE = {"auc": 0.5, "bacc": 0.5}
+#: The references a model is compared with one by one (paired differences): the input-blind per-property mean
+#: map and the texture-blind face-layout prior.
+STRONG_REFERENCES = ("property_mean", "layout_prior")
+#: The map metrics compared with each strong reference by :func:`mark_versus` (difference columns).
+PAIRED_METRICS = ("coss", "ssim", "auc")
+#: :func:`fklib.metrics.bootstrap.paired_verdict` in the tables' words.
+VERDICT_WORDS = {"above": "better", "below": "worse", "matches": "overlaps", "n/a": ""}
 
 
 def _metric_columns(metrics: Sequence[str] | Mapping[str, str]) -> dict[str, str]:
@@ -236,31 +247,73 @@ def versus_references(value: float, references: Mapping[str, float], lo: float |
     return "better" if lo > b_hi else "worse" if hi < b_lo else "overlaps"
 
 
-def mark_overlaps(wide: pd.DataFrame, keys: Sequence[str], model: str = MODEL) -> pd.DataFrame:
-    """Add ``<metric>_vs_ref`` (:func:`versus_references` with intervals) to the model rows of a wide table
-    with intervals, against the reference rows (:data:`REFERENCE_KINDS`) with the same ``keys``; empty where
-    there is no reference or no interval."""
-    metrics = [c[:-3] for c in wide.columns if c.endswith("_lo") and f"{c[:-3]}_hi" in wide.columns]
-    wide = wide.copy()
-    refs = wide[wide["predictor"].isin(REFERENCE_KINDS)]
-    for m in metrics:
-        marks = pd.Series("", index=wide.index, dtype=object)
-        for i, row in wide[wide["predictor"] == model].iterrows():
-            same = refs
-            for k in keys:
-                same = same[same[k] == row[k]]
-            same = same.dropna(subset=[m, f"{m}_lo", f"{m}_hi"])
-            if not len(same) or pd.isna(row[f"{m}_lo"]):
-                continue
-            names = same["predictor"].tolist()
-            marks[i] = versus_references(row[m], dict(zip(names, same[m])), row[f"{m}_lo"], row[f"{m}_hi"],
-                                         dict(zip(names, same[f"{m}_lo"])), dict(zip(names, same[f"{m}_hi"])))
-        if (marks != "").any():
-            wide[f"{m}_vs_ref"] = marks
-    return wide
-
-
 def at_or_below_chance(metric: str, value: float) -> bool:
     """Whether ``value`` of ``metric`` is at or below its chance level (:data:`CHANCE`)."""
     level = CHANCE.get(metric)
     return level is not None and value is not None and np.isfinite(value) and value <= level
+
+
+def paired_versus(per_image: pd.DataFrame, keys: Mapping[str, object], column: str, reference: str,
+                  model_keys: Mapping[str, object] | None = None, model: str = MODEL) -> tuple[float, float, float]:
+    """``(mean(model - reference), lo, hi)`` of ``column`` over the fakes of one cell, paired by image (``source``).
+
+    Args:
+        per_image: per-image rows of the model and the references (``predictor``, ``label``, ``source``,
+            ``identity``, the key columns, ``column``).
+        keys: the cell's keys (a value ``"mean"`` selects every value: a set's ``mean`` row).
+        reference: the reference predictor.
+        model_keys: further keys of the model's rows only (e.g. ``method``: the reference rows name none).
+    """
+    sel = per_image["label"] == 1
+    for k, v in keys.items():
+        if k in per_image.columns and v != "mean":
+            sel &= per_image[k] == v
+    ours = per_image[sel & (per_image["predictor"] == model)]
+    for k, v in (model_keys or {}).items():
+        if k in ours.columns:
+            ours = ours[ours[k] == v]
+    theirs = per_image[sel & (per_image["predictor"] == reference)].drop_duplicates("source")
+    both = ours[["source", "identity", column]].merge(theirs[["source", column]], on="source", suffixes=("", "_ref"))
+    if both.empty:
+        return math.nan, math.nan, math.nan
+    return paired_difference(both["identity"].astype(str).to_numpy(), both[column].to_numpy(np.float64),
+                             both[f"{column}_ref"].to_numpy(np.float64))
+
+
+def mark_versus(wide: pd.DataFrame, keys: Sequence[str], per_image: pd.DataFrame, model: str = MODEL,
+                model_keys: Sequence[str] = ("method",)) -> pd.DataFrame:
+    """Add to the model rows of a wide table the paired verdicts against the references (module docstring):
+    ``<metric>_vs_ref`` (``better`` / ``worse`` / ``overlaps`` against the best reference of the row's ``keys``,
+    for every per-image metric of the table) and, for :data:`PAIRED_METRICS` and each of
+    :data:`STRONG_REFERENCES`, ``<metric>_vs_<reference>`` with ``_lo`` / ``_hi``: the paired difference."""
+    wide = wide.copy()
+    refs = wide[wide["predictor"].isin(REFERENCE_KINDS)]
+    metrics = [m for m in wide.columns if m in per_image.columns and m not in DETECTION_METRICS
+               and m not in POOLED_METRICS and pd.api.types.is_numeric_dtype(wide[m]) and m in refs.columns
+               and refs[m].notna().any() and f"{m}_lo" in wide.columns]
+    for m in metrics:
+        marks = pd.Series("", index=wide.index, dtype=object)
+        if m in PAIRED_METRICS:
+            for ref in STRONG_REFERENCES:
+                if (refs["predictor"] == ref).any():
+                    for suffix in ("", "_lo", "_hi"):
+                        wide[f"{m}_vs_{ref}{suffix}"] = np.nan
+        for i, row in wide[wide["predictor"] == model].iterrows():
+            cell = {k: row[k] for k in keys}
+            same = refs
+            for k in keys:
+                same = same[same[k] == row[k]]
+            same = same.dropna(subset=[m])
+            extra = {k: row[k] for k in model_keys if k in wide.columns}
+            if len(same) and np.isfinite(row[m]):
+                best = str(same.loc[same[m].idxmax(), "predictor"])
+                _, lo, hi = paired_versus(per_image, cell, m, best, extra, model)
+                marks[i] = VERDICT_WORDS[paired_verdict(lo, hi)]
+            if m in PAIRED_METRICS:
+                for ref in STRONG_REFERENCES:
+                    if (same["predictor"] == ref).any():
+                        d, lo, hi = paired_versus(per_image, cell, m, ref, extra, model)
+                        wide.loc[i, [f"{m}_vs_{ref}", f"{m}_vs_{ref}_lo", f"{m}_vs_{ref}_hi"]] = (d, lo, hi)
+        if (marks != "").any():
+            wide[f"{m}_vs_ref"] = marks
+    return wide

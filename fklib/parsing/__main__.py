@@ -16,7 +16,7 @@ import torch
 from safetensors.torch import save_file
 
 from .. import cli
-from ..files import honour_umask
+from ..files import write_atomically
 from .parser import ParserConfig, train_parser
 
 
@@ -37,9 +37,7 @@ def _main(argv: list[str] | None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous()
              for k, v in model.state_dict().items()}
-    tmp = args.out.with_name(args.out.name + ".part.safetensors")
-    save_file(state, str(tmp))
-    os.replace(honour_umask(tmp), args.out.with_suffix(".safetensors"))  # safetensors makes 0600
+    write_atomically(args.out.with_suffix(".safetensors"), lambda tmp: save_file(state, str(tmp)))  # umask's mode, not 0600
     meta = {"config": dataclasses.asdict(cfg), "report": report, "command": "python -m fklib.parsing " + " ".join(
         argv if argv is not None else sys.argv[1:]), "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "torch_threads": torch.get_num_threads()}

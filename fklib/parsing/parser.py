@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from torch import Tensor, nn
 
 from .. import paths
 from ..data import read_celebamask_pair
+from ..files import savez_atomically
 from ..convert import image_to_tensor
 from ..models.common import ConvBNReLU, DoubleConv, ImageNetNormalize, upsample_to
 from ..models.efficientnet_unet import EfficientNetLite0Encoder
@@ -132,10 +132,7 @@ def load_celebamask(size: int = 128, folder: str | Path | None = None) -> tuple[
         images.append(np.asarray(Image.fromarray(s.image).resize((size, size), Image.BILINEAR)))
         labels.append(np.asarray(Image.fromarray(s.label).resize((size, size), Image.NEAREST)))
     images, labels = np.stack(images), np.stack(labels)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_name(cache.name + ".part.npz")
-    np.savez(tmp, ids=np.array(ids), images=images, labels=labels)
-    os.replace(tmp, cache)
+    savez_atomically(cache, ids=np.array(ids), images=images, labels=labels)
     return ids, images, labels
 
 

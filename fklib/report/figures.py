@@ -123,11 +123,19 @@ def show_map(ax, m, vmax: float, title: str | None = None, fontsize: int = 9):
     return im
 
 
+#: The width of every map colour bar, in inches (its height is that of its group of panels).
+BAR_WIDTH_IN = 0.1
+
+
 def map_colorbar(fig, im, axes, vmax: float, what: str | None = None, fontsize: int = 8, label: bool = True):
-    """The colour bar of one group of maps (``axes``: the group's panels), ticked at 0, half and ``vmax``;
-    labelled with its scale (``label=False``: ticks only, for a bar per row under one figure-level note,
-    :func:`row_scale_note`)."""
-    cb = fig.colorbar(im, ax=np.ravel(axes).tolist(), fraction=0.025, pad=0.01)
+    """The colour bar of one group of maps (``axes``: the group's panels), as tall as the group and
+    :data:`BAR_WIDTH_IN` wide, ticked at 0, a quarter, half and ``vmax``; labelled with its scale
+    (``label=False``: ticks only, for a bar per row under one figure-level note, :func:`row_scale_note`)."""
+    axes = np.ravel(axes).tolist()
+    boxes = [ax.get_position() for ax in axes]
+    width_in = (max(b.x1 for b in boxes) - min(b.x0 for b in boxes)) * fig.get_figwidth()
+    height_in = (max(b.y1 for b in boxes) - min(b.y0 for b in boxes)) * fig.get_figheight()
+    cb = fig.colorbar(im, ax=axes, fraction=BAR_WIDTH_IN / width_in, pad=0.01, aspect=height_in / BAR_WIDTH_IN)
     if label:
         cb.set_label(scale_label(vmax) if what is None else scale_label(vmax, what), fontsize=fontsize)
     ticks = (0.0, vmax / 4, vmax / 2, vmax)
@@ -137,12 +145,15 @@ def map_colorbar(fig, im, axes, vmax: float, what: str | None = None, fontsize: 
     return cb
 
 
-def row_scale_note(fig, extra: str = "", fontsize: int = 8):
-    """The figure-level sentence that explains the per-row colour bars (one rule, :func:`map_scale`)."""
-    fig.text(0.5, 0.0, "Fakeness maps: each row's truth, predictions and overlay share the row's colour bar, 0 to the "
-             "99th percentile of that row's truth and predictions, on a square-root scale (dark = 0, bright = most "
-             "fake; the bar is ticked in values)" + extra,
-             ha="center", va="top", fontsize=fontsize, wrap=True)
+def row_scale_note(fig, scale: str, extra: str = "", fontsize: int = 8):
+    """The figure-level sentence that explains the per-row colour bars (one rule, :func:`map_scale`), just
+    under the lowest panel. ``scale``: which panels of a row share its bar and what sets its top, in the
+    figure's own words (``"each row's truth and predictions share the row's colour bar, 0 to the 99th
+    percentile of their pixels"``)."""
+    bottom = min(ax.get_position().y0 for ax in fig.axes)
+    fig.text(0.5, bottom - 0.08 / fig.get_figheight(), f"Fakeness maps: {scale}, on a square-root scale (dark = 0, "
+             "bright = most fake; the bar is ticked in values)" + extra, ha="center", va="top", fontsize=fontsize,
+             wrap=True)
 
 
 def no_source_panel(ax, text: str = "no real source:\nwhole image\nsynthesized", title: str | None = None,
@@ -164,10 +175,12 @@ def _metrics_text(m: dict | None) -> str:
 
 
 def gt_figure(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarray]]):
-    """Paper Fig. 5: per row (label, real, fake, gray-scale map, binary map); each gray map on its row's
-    scale (:func:`map_scale`) with the row's colour bar, the binary maps black/white. Returns the figure."""
+    """Paper Fig. 5: per row (label, real, fake, gray-scale map, binary map); each gray map on its own
+    scale (:func:`map_scale`) with its colour bar beside it, the binary maps black/white; the caption speaks of
+    these maps only (no prediction is drawn). Returns the figure."""
     plt = _plt()
-    fig, axes = plt.subplots(len(rows), 4, figsize=(9.0, 2.1 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 4, figsize=(9.6, 2.1 * len(rows)), squeeze=False,
+                             gridspec_kw={"wspace": 0.45})   # room for the bar's ticks between M and B
     for r, (label, real, fake, gray, binary) in enumerate(rows):
         titles = ("real X", "fake X'", "gray-scale map M", "binary map B (M > 0.1)") if r == 0 else (None,) * 4
         vmax = map_scale([gray])
@@ -176,8 +189,9 @@ def gt_figure(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarr
         im = show_map(axes[r, 2], gray, vmax, titles[2], 10)
         _show(axes[r, 3], binary, titles[3], "gray", 10)
         axes[r, 0].set_ylabel(label, fontsize=9)
-        map_colorbar(fig, im, axes[r], vmax, fontsize=7, label=False)
-    row_scale_note(fig, " (here: of the gray-scale map).")
+        map_colorbar(fig, im, axes[r, 2], vmax, fontsize=7, label=False)
+    row_scale_note(fig, "each gray-scale map M has the colour bar beside it, 0 to the 99th percentile of its pixels",
+                   ".")
     return fig
 
 
@@ -213,10 +227,13 @@ def save_paper_figure(fig, n_or_name: int | str, results_dir: str | Path | None 
 
 
 def parsing_gallery(images: np.ndarray, maps: np.ndarray, titles: list[str] | None = None):
-    """Two rows per column: the face, and its parsing blended over it. Returns the figure."""
+    """Two rows per column: the face, and its parsing blended over it; under them a legend of the colours of
+    all 19 classes (:data:`fklib.colors.PARSING_PALETTE`). Returns the figure."""
+    from matplotlib.patches import Patch
+
     plt = _plt()
     n = len(images)
-    fig, axes = plt.subplots(2, n, figsize=(1.6 * n, 3.4))
+    fig, axes = plt.subplots(2, n, figsize=(max(1.6 * n, 8.0), 3.4))
     axes = np.asarray(axes).reshape(2, n)
     for j in range(n):
         blend = (0.45 * images[j] + 0.55 * colorize_parsing(maps[j])).astype(np.uint8)
@@ -225,6 +242,11 @@ def parsing_gallery(images: np.ndarray, maps: np.ndarray, titles: list[str] | No
             axes[i, j].axis("off")
         if titles:
             axes[0, j].set_title(titles[j], fontsize=7)
+    handles = [Patch(facecolor=PARSING_PALETTE[c] / 255.0, edgecolor="0.5", lw=0.4, label=name)
+               for c, name in enumerate(CLASS_NAMES)]
+    fig.legend(handles=handles, loc="upper center", ncol=10, fontsize=7, frameon=False,
+               bbox_to_anchor=(0.5, min(ax.get_position().y0 for ax in axes.flat)),
+               title="face-parsing classes (blended 55 % over the face)", title_fontsize=7.5)
     return fig
 
 
@@ -267,14 +289,17 @@ def _panel_text(ax, text: str, fontsize: float = 7.5, colour: str = "white", whe
 
 def decision_text(probability, threshold, label: int | None = None, called: bool | None = None,
                   peak: float | None = None) -> str:
-    """``"called fake, p 0.94"`` (p(fake) against ``threshold``, which the figure states once; ``called``: the
+    """``"called fake"`` and, on a second line, ``"p 0.94"``: the call, then the numbers behind it, so the
+    label fits in a prediction panel (p(fake) against ``threshold``, which the figure states once; ``called``: the
     model's decision when it is more than that, :func:`fklib.metrics.decide` with a map-peak floor, and
-    then the map's ``peak`` is printed too); with the true ``label``, a wrong call is marked ``WRONG``."""
+    then the map's ``peak`` is printed too); with the true ``label``, a wrong call is marked ``WRONG`` after
+    the call."""
     if probability is None or threshold is None or not np.isfinite(probability):
         return ""
     fake = probability > threshold if called is None else bool(called)
-    text = f"called {'fake' if fake else 'real'}, p {probability:.2f}" + (f", peak {peak:.2f}" if peak is not None else "")
-    return text + (" WRONG" if label is not None and int(fake) != int(label) else "")
+    wrong = " WRONG" if label is not None and int(fake) != int(label) else ""
+    return (f"called {'fake' if fake else 'real'}{wrong}\np {probability:.2f}"
+            + (f", peak {peak:.2f}" if peak is not None else ""))
 
 
 def localization_figure(rows: list[dict], columns=("real", "fake", "gt", "pred", "overlay")):
@@ -301,7 +326,7 @@ def localization_figure(rows: list[dict], columns=("real", "fake", "gt", "pred",
                     _panel_text(ax, _metrics_text(row.get("metrics")))
                     call = decision_text(row.get("probability"), row.get("threshold"), row.get("true_label"),
                                          row.get("called_fake"), row.get("peak"))
-                    _panel_text(ax, call, 7, "tomato" if call.endswith("WRONG") else "white", "bottom")
+                    _panel_text(ax, call, 7, "tomato" if "WRONG" in call else "white", "bottom")
             elif row.get(col) is None:
                 no_source_panel(ax, title=title, fontsize=10)
             else:
@@ -311,8 +336,10 @@ def localization_figure(rows: list[dict], columns=("real", "fake", "gt", "pred",
     thresholds = {row.get("threshold") for row in rows if row.get("threshold") is not None}
     floors = {row.get("peak_floor") for row in rows if row.get("peak_floor") is not None}
     floor = f" and the map's peak (99th percentile) above {floors.pop():.3f}" if len(floors) == 1 else ""
-    row_scale_note(fig, "." + (f" Called fake: p(fake) above the model's threshold {thresholds.pop():.2f}{floor}; a "
-                               "wrong call is marked WRONG." if len(thresholds) == 1 else ""))
+    row_scale_note(fig, "each row's truth, prediction and overlay share the row's colour bar, 0 to the 99th percentile "
+                        "of the row's truth and prediction",
+                   "." + (f" Called fake: p(fake) above the model's threshold {thresholds.pop():.2f}{floor}; a "
+                          "wrong call is marked WRONG." if len(thresholds) == 1 else ""))
     return fig
 
 
@@ -342,15 +369,19 @@ def attention_variants_figure(examples: list[dict], names: dict[str, str] | None
             _panel_text(ax, _metrics_text(e.get("metrics", {}).get(m)))
         axes[r, 0].set_ylabel(e["label"], fontsize=9)
         map_colorbar(fig, im, axes[r], vmax, fontsize=7, label=False)
-    row_scale_note(fig, ".")
+    row_scale_note(fig, "each row's truth and predictions share the row's colour bar, 0 to the 99th percentile of "
+                        "their pixels", ".")
     if title or ranking:
         fig.suptitle("\n".join(t for t in (title, ranking) if t), fontsize=11 if not ranking else 10)
     return fig
 
 
 def curves_figure(history, metrics=("train_loss", "val_coss", "val_psnr", "val_ssim", "val_acc"), title: str = ""):
-    """Training curves: one panel per column of a history frame (per epoch), to the last epoch run; a
-    dashed line marks the best epoch (the frame's boolean ``best`` column, when present). Returns the figure."""
+    """Training curves: one panel per column of a history frame (per epoch), to the last epoch run, ticked at
+    whole epochs; a dashed line marks the best epoch (the frame's boolean ``best`` column, when present).
+    Returns the figure."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _plt()
     metrics = [m for m in metrics if m in history.columns]
     best = history.loc[history["best"], "epoch"].tolist() if "best" in history.columns else []
@@ -361,6 +392,7 @@ def curves_figure(history, metrics=("train_loss", "val_coss", "val_psnr", "val_s
             ax.axvline(b, color="tab:red", ls="--", lw=1)
         ax.set_title(m, fontsize=10)
         ax.set_xlabel("epoch", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.tick_params(labelsize=8)
     if best:
         title = f"{title}{': ' if title else ''}best epoch {best[0]} of {len(history)} (dashed)"

@@ -193,8 +193,6 @@ _TABLE5 = {
     "ssim": (0.783,  0.825,   0.854,  0.802,    0.989,  0.990),
     "coss": (0.855,  0.817,   0.876,  0.863,    0.803,  0.808),
 }
-#: Which metrics of Table 5 are measured in the modified property's region only.
-TABLE5_IN_REGION = ("coss", "psnr", "ssim")
 
 
 def _rows_table2() -> list[dict]:

@@ -12,7 +12,7 @@ from ..degrade import GAMMA_METRICS
 from .figures import _plt, map_colorbar, map_scale, show_map
 
 #: Readable metric names of the figures.
-METRIC_LABELS = {"acc": "ACC", "bacc": "bACC", "coss": "COSS", "psnr": "PSNR", "ssim": "SSIM"}
+METRIC_LABELS = {"acc": "ACC", "bacc": "bACC", "auc": "pixel AUC", "coss": "COSS", "psnr": "PSNR", "ssim": "SSIM"}
 #: Readable degradation names and the quantity on the x axis (paper §5.2 RQ5).
 DEGRADATION_LABELS = {"jpeg": ("JPEG compression", "quality"), "blur": ("Blur", "Gaussian kernel size"),
                       "noise": ("Noise", "variance (0-255 units)"), "lowres": ("Low resolution", "side reduction")}
@@ -31,25 +31,28 @@ def fig8_figure(table: pd.DataFrame):
     for k, name in enumerate(models):
         sub = table[table["model"] == name].set_index("metric")
         vals = [float(sub.loc[m, "gamma"]) if m in sub.index else math.nan for m in metrics]
-        err = None
+        v = np.array(vals)
+        err, tops = None, v
         if {"gamma_lo", "gamma_hi"} <= set(sub.columns):
             lo = np.array([float(sub.loc[m, "gamma_lo"]) if m in sub.index else math.nan for m in metrics])
             hi = np.array([float(sub.loc[m, "gamma_hi"]) if m in sub.index else math.nan for m in metrics])
-            v = np.array(vals)
             err = np.nan_to_num(np.vstack([v - lo, hi - v]), nan=0.0).clip(0)
+            tops = np.fmax(v, hi)
         hatch = "//" if "(reference)" in str(name) else None
         bars = ax.bar(x + (k - (len(models) - 1) / 2) * width, vals, width, label=name, yerr=err, capsize=2,
                       error_kw={"lw": 0.7}, hatch=hatch, edgecolor="white" if hatch else None)
-        for b, v in zip(bars, vals):
-            if np.isfinite(v):
-                ax.annotate(f"{v:.2f}", (b.get_x() + b.get_width() / 2, v), ha="center", va="bottom", fontsize=6)
+        for b, value, top in zip(bars, v, tops):
+            if np.isfinite(value):   # above the error bar's cap, so no whisker crosses the number
+                ax.annotate(f"{value:.2f}", (b.get_x() + b.get_width() / 2, top), xytext=(0, 2),
+                            textcoords="offset points", ha="center", va="bottom", fontsize=6)
     ax.axhline(1.0, color="k", lw=0.6, ls=":")
     ax.set_xticks(x, [METRIC_LABELS.get(m, m) for m in metrics])
-    top = np.nanmax(table["gamma"].to_numpy(float)) if len(table) else 1.0
+    highest = table["gamma_hi"] if "gamma_hi" in table.columns else table["gamma"]
+    top = np.nanmax(np.fmax(table["gamma"].to_numpy(float), highest.to_numpy(float))) if len(table) else 1.0
     ax.set_ylim(0, max(1.15, top * 1.12 if np.isfinite(top) else 1.15))
     ax.set_ylabel("γ = after / before")
-    ax.set_title("Disorganization test: four permuted quadrants (bars: 95 % intervals; hatched: location references)",
-                 fontsize=9)
+    ax.set_title("Disorganization test: four permuted quadrants (bars: 95 % intervals; hatched: location references, "
+                 "which make no call, so no bACC)", fontsize=9)
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)  # outside: covers no bar
     fig.tight_layout()
     return fig
@@ -58,35 +61,31 @@ def fig8_figure(table: pd.DataFrame):
 def fig9_figure(example: dict, title: str = ""):
     """Paper Fig. 9: a fake, its GT and the prediction, before and after the quadrant permutation.
 
-    ``example``: :func:`fklib.studies.robustness.disorganization_example` (rows: original;
-    disorganized; the disorganized prediction put back in place, to compare with the first row).
-    The three rows are compared with each other, so all their truths and predictions are one group on
-    one scale (:func:`fklib.report.figures.map_scale`) with one colour bar. Returns the figure.
+    ``example``: :func:`fklib.studies.robustness.disorganization_example` (rows: original; disorganized;
+    the disorganized prediction put back in place). Two rows of input, ground truth and prediction
+    (original, disorganized); the put-back prediction sits beside the original prediction, the pair to
+    compare (its truth is the original one, not drawn twice). All truths and predictions are compared with
+    each other, so they are one group on one scale (:func:`fklib.report.figures.map_scale`) with one colour
+    bar as tall as both rows. Returns the figure.
     """
     plt = _plt()
-    rows = example["rows"]
-    vmax = map_scale([r[2] for r in rows], [r[3] for r in rows])
-    fig, axes = plt.subplots(3, 3, figsize=(7.6, 6.6))
-    im = None
-    for r, (label, img, gt, pred) in enumerate(rows):
-        for c, (arr, name) in enumerate(((img, "input"), (gt, "ground truth"), (pred, "prediction"))):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            if arr is None:
-                ax.axis("off")
-                continue
-            if c == 0:
-                ax.imshow(arr, interpolation="nearest")
-                if r == 0:
-                    ax.set_title(name, fontsize=10)
-            else:
-                im = show_map(ax, arr, vmax, name if r == 0 else None, 10)
+    (label0, img0, gt0, pred0), (label1, img1, gt1, pred1), (_, _, _, back) = example["rows"]
+    vmax = map_scale([gt0, gt1], [pred0, pred1, back])
+    fig, axes = plt.subplots(2, 4, figsize=(9.4, 5.0))
+    fig.delaxes(axes[1, 3])
+    for r, (label, img, gt, pred) in enumerate(((label0, img0, gt0, pred0), (label1, img1, gt1, pred1))):
+        first = r == 0
+        axes[r, 0].imshow(img, interpolation="nearest")
+        axes[r, 0].set_xticks([])
+        axes[r, 0].set_yticks([])
         axes[r, 0].set_ylabel(label, fontsize=9)
-        if rows[r][1] is None:
-            axes[r, 0].text(0.5, 0.5, label, ha="center", va="center", fontsize=9, transform=axes[r, 0].transAxes)
-    if im is not None:
-        map_colorbar(fig, im, axes, vmax, "99th pct of the truths and predictions shown")
+        if first:
+            axes[r, 0].set_title("input", fontsize=10)
+        show_map(axes[r, 1], gt, vmax, "ground truth" if first else None, 10)
+        im = show_map(axes[r, 2], pred, vmax, "prediction" if first else None, 10)
+    show_map(axes[0, 3], back, vmax, "disorganized prediction,\nput back in place", 10)
+    maps = [axes[0, 1], axes[0, 2], axes[0, 3], axes[1, 1], axes[1, 2]]
+    map_colorbar(fig, im, maps, vmax, "99th pct of the truths and predictions shown")
     if title:
         fig.suptitle(title, fontsize=11)
     return fig
@@ -98,73 +97,102 @@ def _level_label(level) -> str:
     return f"{level:g}" if isinstance(level, (int, float, np.integer, np.floating)) else str(level)
 
 
-def fig10_figure(sweeps: Mapping[str, pd.DataFrame], metrics: Sequence[str] = GAMMA_METRICS, title: str = "",
-                 floors: Mapping[str, float] | None = None):
-    """Paper Fig. 10: γ of bACC (the paper's ACC, balanced), COSS, PSNR and SSIM against the level, one panel
-    per degradation.
+#: Fig. 10's metrics, one row of panels each: the paper's ACC (balanced), then pixel AUC (the map metric that
+#: falls to chance under degradation) and the paper's map metrics.
+FIG10_METRICS = ("bacc", "auc", "coss", "psnr", "ssim")
+#: The colour of the k-th model of Figs. 10 (line and band).
+MODEL_COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:purple")
 
-    ``sweeps``: model name -> :func:`sweep` frame. Colours are metrics; the first model is drawn
-    solid with its 95 % interval over identities as a band (``<m>_lo`` / ``<m>_hi`` over the clean
-    value), the second dashed (then dotted, dash-dotted). ``floors``: metric -> the γ a predictor of
-    nothing reaches (:func:`fklib.studies.robustness.nothing_floors`: the all-zero map's value, chance
-    for bACC, over the first model's clean value), drawn as a thin dotted line in the metric's colour:
-    a curve at its floor has lost everything. The x axis is the list of levels in the sweep's order
-    (mild to harsh) after the undegraded point ``none`` (γ = 1). Returns the figure.
+
+def _gamma(df: pd.DataFrame, m: str) -> np.ndarray:
+    """γ of ``m`` per row of a sweep frame: its ``gamma_<m>`` column, else ``m`` over the ``none`` row's value
+    (the sweep has no γ column of pixel AUC; NaN where that value is 0 or missing, as
+    :func:`fklib.degrade.gamma`)."""
+    if f"gamma_{m}" in df.columns:
+        return df[f"gamma_{m}"].to_numpy(float)
+    clean = float(df.loc[df["degradation"] == "none", m].iloc[0])
+    values = df[m].to_numpy(float)
+    return values / clean if np.isfinite(clean) and clean != 0 else np.full(len(values), math.nan)
+
+
+def fig10_figure(sweeps: Mapping[str, pd.DataFrame], metrics: Sequence[str] = FIG10_METRICS, title: str = "",
+                 floors: Mapping[str, float] | None = None):
+    """Paper Fig. 10: γ = degraded / clean of bACC (the paper's ACC, balanced), pixel AUC, COSS, PSNR and SSIM
+    against the level; one row of panels per metric (a shared y axis per row), one column per degradation
+    (the levels of a column shared), so a panel holds one line per model.
+
+    ``sweeps``: model name -> :func:`fklib.studies.robustness.sweep` frame (γ of a metric without a
+    ``gamma_<m>`` column, pixel AUC, is its value over the ``none`` row's). Each model has a colour and a
+    line style; the first model's 95 % interval over identities is a band (``<m>_lo`` / ``<m>_hi`` over the
+    clean value). ``floors``: metric -> the γ a predictor of nothing reaches
+    (:func:`fklib.studies.robustness.nothing_floors`: the all-zero map's value, chance for bACC and AUC, over
+    the first model's clean value), drawn as a grey dotted line: a curve at its floor has lost everything; a
+    row with a floor spans from it to its highest value (a row without one, from 0). The x axis is the list
+    of levels in the sweep's order (mild to harsh) after the undegraded point ``none`` (γ = 1). Returns the
+    figure.
     """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
     plt = _plt()
     names = list(sweeps)
     if not names:
         raise ValueError("fig10_figure: no sweeps")
     degs = list(dict.fromkeys(d for df in sweeps.values() for d in df["degradation"] if d != "none"))
     styles = ["-", "--", ":", "-."]
-    colours = dict(zip(GAMMA_METRICS, ["tab:blue", "tab:orange", "tab:green", "tab:red"]))
-    ncols = min(len(degs), 4) or 1
-    nrows = math.ceil(len(degs) / ncols) if degs else 1
-    fig, axes = plt.subplots(nrows, ncols, figsize=(3.1 * ncols, 2.7 * nrows + 0.5), squeeze=False)
-    for ax in axes.flat[len(degs):]:
-        ax.axis("off")
-    for ax, deg in zip(axes.flat, degs):
-        ticks = None
-        for k, name in enumerate(names):
-            df = sweeps[name]
-            none = df[df["degradation"] == "none"]
-            sub = df[df["degradation"] == deg]
-            if sub.empty:
-                continue
-            levels = ["none"] + [_level_label(lv) for lv in sub["level"]]
-            ticks = ticks or levels
-            x = np.arange(len(levels))
-            for m in metrics:
-                y = np.concatenate([none[f"gamma_{m}"].to_numpy(float)[:1], sub[f"gamma_{m}"].to_numpy(float)])
-                ax.plot(x, y, styles[k % len(styles)], color=colours.get(m), marker="o", ms=2.5, lw=1.2,
-                        label=f"{METRIC_LABELS.get(m, m)} · {name}")
-                if k == 0 and {f"{m}_lo", f"{m}_hi"} <= set(df.columns) and len(none):
-                    clean = float(none[m].iloc[0])
-                    band = pd.concat([none, sub])
+    nrows, ncols = len(metrics), max(len(degs), 1)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(2.6 * ncols + 0.8, 1.7 * nrows + 1.2), squeeze=False,
+                             sharex="col", sharey="row")
+    for r, m in enumerate(metrics):
+        floor = floors.get(m, math.nan) if floors else math.nan
+        shown = [1.0, floor]   # every value of the row: its y axis runs from the lowest (the floor) to the highest
+        for c, deg in enumerate(degs):
+            ax = axes[r, c]
+            ticks = None
+            for k, name in enumerate(names):
+                df = sweeps[name]
+                gamma = _gamma(df, m)
+                none, sub = df["degradation"] == "none", df["degradation"] == deg
+                if not sub.any():
+                    continue
+                ticks = ticks or ["none"] + [_level_label(lv) for lv in df.loc[sub, "level"]]
+                x = np.arange(len(ticks))
+                y = np.concatenate([gamma[none.to_numpy()][:1], gamma[sub.to_numpy()]])
+                colour = MODEL_COLOURS[k % len(MODEL_COLOURS)]
+                ax.plot(x, y, styles[k % len(styles)], color=colour, marker="o", ms=2.5, lw=1.3)
+                shown.extend(y)
+                if k == 0 and {f"{m}_lo", f"{m}_hi"} <= set(df.columns):
+                    clean = float(df.loc[none, m].iloc[0])
+                    band = pd.concat([df[none].iloc[:1], df[sub]])
                     if np.isfinite(clean) and clean != 0:
-                        ax.fill_between(x, band[f"{m}_lo"].to_numpy(float) / clean, band[f"{m}_hi"].to_numpy(float) / clean,
-                                        color=colours.get(m), alpha=0.15, lw=0)
-        top = max(1.15, *(line.get_ydata().max() * 1.05 for line in ax.lines if len(line.get_ydata())))
-        for m in metrics:
-            if floors and np.isfinite(floors.get(m, math.nan)) and floors[m] <= top:
-                ax.axhline(floors[m], color=colours.get(m), lw=0.8, ls=(0, (1, 2)))
-        ax.set_ylim(min(0.0, ax.get_ylim()[0]), top)
-        if ticks:
-            ax.set_xticks(np.arange(len(ticks)), ticks, fontsize=7)
-        label, xlabel = DEGRADATION_LABELS.get(deg, (deg, "level"))
-        ax.set_title(label, fontsize=9)
-        ax.set_xlabel(xlabel, fontsize=8)
-        ax.axhline(1.0, color="k", lw=0.5, ls=":")
-        ax.tick_params(labelsize=7)
-        ax.grid(alpha=0.3)
-    axes[0, 0].set_ylabel("γ = degraded / clean", fontsize=8)
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 4), fontsize=7, frameon=False)
-    note = ("bACC stands for the paper's ACC; shaded: 95 % intervals of the first model"
-            + ("; thin dotted lines: what a map of nothing scores (all-zero map; bACC: chance 0.5) as γ of the first "
-               "model" if floors else ""))
-    fig.suptitle((f"{title}\n" if title else "") + note, fontsize=8)
-    fig.tight_layout(rect=(0, 0.06 + 0.05 * math.ceil(len(labels) / 4) / nrows, 1, 1))
+                        lo, hi = band[f"{m}_lo"].to_numpy(float) / clean, band[f"{m}_hi"].to_numpy(float) / clean
+                        ax.fill_between(x, lo, hi, color=colour, alpha=0.18, lw=0)
+                        shown.extend([*lo, *hi])
+            if np.isfinite(floor):
+                ax.axhline(floor, color="0.35", lw=1.0, ls=(0, (1, 2)))
+            ax.axhline(1.0, color="k", lw=0.5, ls=":")
+            ax.grid(alpha=0.3)
+            ax.tick_params(labelsize=7)
+            if ticks:
+                ax.set_xticks(np.arange(len(ticks)), ticks)
+            if r == 0:
+                ax.set_title(DEGRADATION_LABELS.get(deg, (deg, "level"))[0], fontsize=9)
+            if r == nrows - 1:
+                ax.set_xlabel(DEGRADATION_LABELS.get(deg, (deg, "level"))[1], fontsize=8)
+        low, high = np.nanmin(shown), np.nanmax(shown)
+        margin = 0.08 * (high - low)
+        axes[r, 0].set_ylim(0.0 if not np.isfinite(floor) else max(0.0, low - margin), high + margin)
+        axes[r, 0].set_ylabel(f"γ {METRIC_LABELS.get(m, m)}", fontsize=9)
+    handles = [Line2D([], [], color=MODEL_COLOURS[k % len(MODEL_COLOURS)], ls=styles[k % len(styles)], marker="o",
+                      ms=2.5, label=name) for k, name in enumerate(names)]
+    handles.append(Patch(color=MODEL_COLOURS[0], alpha=0.18, label=f"95 % interval of {names[0]}"))
+    if floors:
+        handles.append(Line2D([], [], color="0.35", lw=1.0, ls=(0, (1, 2)),
+                              label=f"a map of nothing (all-zero map; bACC, AUC: chance 0.5), as γ of {names[0]}"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7.5, frameon=False)
+    fig.suptitle((f"{title}\n" if title else "") + "γ = degraded / clean (1: unaffected); bACC stands for the "
+                 "paper's ACC; pixel AUC against the ground truth binarised at 0.1", fontsize=9)
+    fig.tight_layout(rect=(0, 0.4 / fig.get_figheight(), 1, 1))
     return fig
 
 

@@ -21,9 +21,7 @@ cell -- returns and :func:`with_paper` takes): one row per (predictor, group, me
 from __future__ import annotations
 
 import math
-import os
 import re
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -31,14 +29,14 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
-from ..files import honour_umask
+from ..files import write_atomically
 from ..metrics import REFERENCE_KINDS
-from ..metrics.groups import MODEL, TABLE_METRICS, group_rows, mark_overlaps
+from ..metrics.groups import MODEL, TABLE_METRICS, group_rows, mark_versus
 from . import paper as _paper
 
 #: Per-image rows -> long table rows: :func:`fklib.metrics.groups.group_rows`, the one grouping path.
 table_rows = group_rows
-__all__ = ["MODEL", "TABLE_METRICS", "table_rows", "reference_rows", "mark_overlaps", "with_paper", "to_wide",
+__all__ = ["MODEL", "TABLE_METRICS", "table_rows", "reference_rows", "mark_versus", "with_paper", "to_wide",
            "format_cell", "fold_intervals", "markdown_table", "save_table", "paper_table"]
 
 
@@ -116,7 +114,7 @@ def with_paper(ours: pd.DataFrame, table: int, on: Sequence[str], predictor: str
         if len(extra):
             extra = extra.assign(value=math.nan, delta=math.nan)
             if "predictor" in out.columns:
-                extra = extra.assign(predictor=predictor if predictor is not None else "model")
+                extra = extra.assign(predictor=predictor if predictor is not None else MODEL)
             ints = [c for c in out.columns if pd.api.types.is_integer_dtype(out[c])]
             out = pd.concat([out, extra[[c for c in out.columns if c in extra.columns]]], ignore_index=True)
             out = out.astype({c: "Int64" for c in ints})
@@ -151,17 +149,8 @@ def to_wide(df: pd.DataFrame, index: Sequence[str] | None = None,
 # writing
 
 def _atomic_write_text(path: Path, text: str) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        honour_umask(tmp)  # mkstemp makes 0600; results are for everyone to read (0644 under umask 022)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """``text`` written to ``path`` as UTF-8, line ends as given, through a partial file (:func:`write_atomically`)."""
+    return write_atomically(path, lambda tmp: tmp.write_text(text, encoding="utf-8", newline=""))
 
 
 def _decimals(column: str, metric: object) -> int:
@@ -189,8 +178,8 @@ def format_cell(value: object, column: str = "", metric: object = None) -> str:
 
 def fold_intervals(df: pd.DataFrame) -> pd.DataFrame:
     """For Markdown: ``<m>``, ``<m>_lo``, ``<m>_hi`` (and ``<m>_vs_ref``) -> one text cell
-    ``value [lo, hi]`` (``+`` appended where the interval lies above the best reference's, ``-`` below
-    it, ``~`` where they overlap: :func:`mark_overlaps`); long tables' ``value``/``lo``/``hi`` likewise."""
+    ``value [lo, hi]`` (``+`` appended where the model beats the best reference, ``-`` where it is below it,
+    ``~`` where it matches: the paired verdict of :func:`fklib.metrics.groups.mark_versus`); long tables' ``value``/``lo``/``hi`` likewise."""
     df = df.copy()
     pairs = [(c[:-3], c) for c in df.columns if c.endswith("_lo") and f"{c[:-3]}_hi" in df.columns
              and c[:-3] in df.columns]
@@ -308,8 +297,8 @@ def paper_table(df: pd.DataFrame, table: int, by, on, metrics=TABLE_METRICS, ali
     """Per-image rows -> the wide table of paper table ``table`` with the paper's value and our delta per cell.
 
     :func:`table_rows` (``by``, ``metrics``, ``predictors``, ``add_mean``, ``intervals``: the 95 %
-    bootstrap interval over identities, ``<metric>_lo`` / ``_hi``, and :func:`mark_overlaps` against
-    the reference rows), then :func:`with_paper` (``on``, ``aliases``), then :func:`to_wide`; columns
+    bootstrap interval over identities, ``<metric>_lo`` / ``_hi``, and :func:`fklib.metrics.groups.mark_versus`:
+    paired verdicts against the reference rows, from ``df``'s per-image rows), then :func:`with_paper` (``on``, ``aliases``), then :func:`to_wide`; columns
     the paper lacks (all-NaN) are dropped. ``order = (column, values)`` sorts the rows by that column's
     listed values (others last, stable).
     """
@@ -319,7 +308,7 @@ def paper_table(df: pd.DataFrame, table: int, by, on, metrics=TABLE_METRICS, ali
     wide = wide.dropna(axis=1, how="all")  # e.g. paper/delta columns of metrics the paper lacks
     if intervals:
         # the references are per test group; ``method`` names the model (reference rows carry their own name)
-        wide = mark_overlaps(wide, [k for k in by if k in wide.columns and k != "method"])
+        wide = mark_versus(wide, [k for k in by if k in wide.columns and k != "method"], df)
     if order is not None:
         key = wide[order[0]].map({v: i for i, v in enumerate(order[1])}).fillna(len(order[1]))
         wide = wide.assign(_k=key).sort_values("_k", kind="stable").drop(columns="_k").reset_index(drop=True)

@@ -21,6 +21,8 @@ from .. import paths
 from ..checkpoint import config_of, data_manifest_hash, load_checkpoint, model_from_checkpoint
 from ..config import TrainConfig
 from ..engine import fit
+from .common import universal_config
+from .profiles import study_profile
 
 
 def items_fingerprint(items) -> str:
@@ -46,22 +48,51 @@ def _finished_with(best: Path, cfg: TrainConfig) -> dict | None:
     return None
 
 
-def shipped_run(cfg: TrainConfig, shipped: Path | None = None) -> Path | None:
-    """The shipped locator (default :func:`fklib.paths.default_locator`) when it is a run of ``cfg``: its
-    recorded config equals ``cfg`` and its data manifest hash that of ``cfg``'s training sets; else ``None``."""
+#: Config fields that say where a run is stored, not what it is: ignored when matching the shipped model.
+WHERE_FIELDS = ("name", "out_dir")
+
+
+def config_differences(a: TrainConfig, b: TrainConfig) -> list[str]:
+    """The fields (besides :data:`WHERE_FIELDS`) whose values differ between two configs, sorted."""
+    da, db = a.to_dict(), b.to_dict()
+    return sorted(k for k in da if k not in WHERE_FIELDS and da[k] != db.get(k))
+
+
+def shipped_mismatch(cfg: TrainConfig, shipped: Path | None = None) -> str | None:
+    """``None`` when the shipped locator (default :func:`fklib.paths.default_locator`) is a run of ``cfg`` -- its
+    recorded config equals ``cfg`` but for :data:`WHERE_FIELDS`, and its data manifest hash is that of ``cfg``'s
+    training sets --, else what differs, in words."""
     shipped = paths.default_locator() if shipped is None else Path(shipped)
     if not shipped.is_file():
-        return None
+        return f"{shipped} does not exist"
     payload = load_checkpoint(shipped)  # checks the weights' SHA-256
-    if config_of(payload).to_dict() != cfg.to_dict():
-        return None
-    return shipped if payload.get("data_manifest_hash") == data_manifest_hash(cfg.sets) else None
+    differ = config_differences(config_of(payload), cfg)
+    if differ:
+        return f"{shipped} was trained with other values of {', '.join(differ)}"
+    if payload.get("data_manifest_hash") != data_manifest_hash(cfg.sets):
+        return f"{shipped} was trained on other data (its data manifest hash differs from that of {cfg.sets})"
+    return None
 
 
-def ensure_trained(cfg: TrainConfig, train_items=None, val_items=None, retrain: bool = False, log=print) -> Path:
+def shipped_run(cfg: TrainConfig, shipped: Path | None = None) -> Path | None:
+    """The shipped locator when it is a run of ``cfg`` (:func:`shipped_mismatch` finds nothing), else ``None``."""
+    shipped = paths.default_locator() if shipped is None else Path(shipped)
+    return shipped if shipped_mismatch(cfg, shipped) is None else None
+
+
+class ShippedModelMismatch(RuntimeError):
+    """The profile's universal model should be the shipped one but is not (the message says why and what to do)."""
+
+
+def ensure_trained(cfg: TrainConfig, train_items=None, val_items=None, retrain: bool = False, log=print,
+                   expect_shipped: bool = False) -> Path:
     """The checkpoint of ``cfg``: the shipped locator when it is a run of ``cfg`` (:func:`shipped_run`: one
     model behind ``locate`` and ``results/``), else ``best.pt`` of a finished run with the same config (and
     items) in its folder, else a new training. ``retrain`` skips both reuses.
+
+    ``expect_shipped`` (the universal model of a profile whose record says it uses the shipped model): when
+    the shipped model is not a run of ``cfg`` and no finished run of ``cfg`` exists, raise
+    :class:`ShippedModelMismatch` saying what differs and how to go on, instead of training silently.
 
     ``train_items`` / ``val_items``: data passed to :func:`fklib.engine.fit` directly (both or neither);
     the run is then reused only when ``<run>/items.json`` holds the same :func:`items_fingerprint` s.
@@ -88,6 +119,11 @@ def ensure_trained(cfg: TrainConfig, train_items=None, val_items=None, retrain: 
         if ckpt is not None and sidecar.is_file() and json.loads(sidecar.read_text()) == fp:
             log(f"{cfg.name}: reusing {best} (same config and items)")
             return best
+    if expect_shipped and not retrain:
+        raise ShippedModelMismatch(
+            f"{cfg.name}: the profile's universal model is not the shipped one ({shipped_mismatch(cfg)}); rerun with "
+            "--retrain to train it (README, 'Measured times'), or train and export it (python -m fklib train, "
+            "python -m fklib export) first")
     if with_items:
         log(f"{cfg.name}: training {cfg.model}, {cfg.epochs} epochs at {cfg.size} px on {len(train_items)} items ...")
         sidecar.unlink(missing_ok=True)
@@ -121,15 +157,30 @@ def full_history(checkpoint: str | Path) -> tuple[list[dict], int]:
     return history, best
 
 
+#: The validation-score gain of the last epoch over every earlier one that counts as "still improving".
+IMPROVING_BY = 0.002
+
+
+def still_improving(history: list[dict], best: int) -> bool:
+    """Whether the last epoch is the best one and beats the earlier epochs' best validation score by more than
+    :data:`IMPROVING_BY`."""
+    if not history or best != len(history):
+        return False
+    scores = [h.get("val_score", math.nan) for h in history]
+    earlier = [v for v in scores[:-1] if np.isfinite(v)]
+    return not earlier or scores[-1] - max(earlier) > IMPROVING_BY
+
+
 def training_summary(checkpoint: str | Path) -> dict:
     """Wall time, epochs run, the best epoch (whose weights are kept) and its validation record;
-    ``still_improving``: the best epoch is the last one (more epochs might have helped)."""
+    ``still_improving``: the best epoch is the last one and its validation score beats every earlier epoch's by more
+    than :data:`IMPROVING_BY` (a flat curve whose last value is highest by a hair is not "still improving")."""
     ckpt = load_checkpoint(checkpoint)
     history, best = full_history(checkpoint)
     record = next((h for h in history if h.get("epoch") == best), history[-1] if history else {})
     seconds = float(ckpt.get("train_wall_seconds", ckpt.get("train_seconds", math.nan)))  # .pt / shipped
     return {"minutes": round(seconds / 60, 2), "epochs": len(history),
-            "best_epoch": best, "still_improving": bool(history) and best == len(history),
+            "best_epoch": best, "still_improving": still_improving(history, best),
             **{k: v for k, v in record.items() if k.startswith("val_")}}
 
 
@@ -152,3 +203,11 @@ def load_model(checkpoint: str | Path) -> tuple[torch.nn.Module, TrainConfig]:
     """The model (eval mode; a prior-blend checkpoint comes wrapped in :class:`fklib.models.PriorBlend`) and its config."""
     model, cfg, _ = model_from_checkpoint(checkpoint)
     return model, cfg
+
+
+def universal_model(profile: str, retrain: bool = False, log=print) -> Path:
+    """The universal model of ``profile`` (:func:`fklib.studies.common.universal_config`) by :func:`ensure_trained`;
+    a profile whose record uses the shipped model (:attr:`fklib.studies.profiles.StudyProfile.uses_shipped_model`)
+    never trains it silently: without ``retrain`` a mismatch is a :class:`ShippedModelMismatch` naming what differs."""
+    return ensure_trained(universal_config(profile), retrain=retrain, log=log,
+                          expect_shipped=study_profile(profile).uses_shipped_model)

@@ -28,9 +28,10 @@ from .published_figures import figure_detection, figure_summary
 from .robustness import robustness_sweep
 
 #: (name, reader set, splice set): the test sets of the card.
-CARD_SETS = (("STGAN", "stgan", None), ("StarGAN", "stargan", None), ("AttGAN (never trained on)", "attgan", None),
-             ("InterFaceGAN Entire", "interfacegan", None), ("STGAN splices", None, "stgan_test"),
-             ("StarGAN splices", None, "stargan_test"))
+CARD_SETS = (("STGAN", "stgan", None), ("StarGAN-128 (the released generator)", "stargan128", None),
+             ("AttGAN + AttentionGAN", "attgan_attentiongan", None), ("StarGAN-256 (perturbed inputs)", "stargan", None),
+             ("AttGAN sample rows (never trained on)", "attgan", None), ("InterFaceGAN Entire", "interfacegan", None),
+             ("STGAN splices", None, "stgan_test"), ("StarGAN splices", None, "stargan_test"))
 STRONG = ("property_mean", "layout_prior")
 
 

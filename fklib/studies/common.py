@@ -15,13 +15,12 @@ the test identities; a checkpoint whose config matches is reused (:func:`fklib.s
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import pandas as pd
 
 from ..config import PLAIN_DATA, PROFILE_NAMES, TrainConfig, check_profile, make_config
-from .profiles import eval_limit, per_profile
+from .profiles import eval_limit, per_profile, study_profile
 from ..data import ensure_splice_set
 from ..engine import evaluate_checkpoint
 
@@ -67,7 +66,7 @@ def single_config(profile: str, prop: str, loss: str = "l1", classifier: bool = 
     over = dict(name=f"{profile}_{tag}", properties=[prop], sets=["stgan"], loss=loss, classifier=classifier,
                 cls_weight=1.0, balance_classes=True, property_weight=0.0, prior_blend=False,
                 attention=attention, epochs=SINGLE_EPOCHS[profile], patience=SINGLE_PATIENCE, balanced_decision=False,
-                **PLAIN_DATA)
+                **PLAIN_DATA, **study_profile(profile).scratch)
     if make_config(profile).model == "efficientnet_lite0_unet":
         over.update(batch_size=8, model_kwargs={"map_prior": 0.05})
     return make_config(profile, overrides=over)
@@ -90,8 +89,3 @@ def evaluate(checkpoint: str | Path, set_name: str = "stgan", properties=None, s
     if properties is not None:
         df = df[(df["label"] == 0) | df["property"].isin(list(properties))]
     return df.assign(**keys).reset_index(drop=True)
-
-
-def replace(cfg: TrainConfig, **changes) -> TrainConfig:
-    """``dataclasses.replace`` for notebooks (e.g. a shorter smoke run); the result is validated again."""
-    return dataclasses.replace(cfg, **changes)

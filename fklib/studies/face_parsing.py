@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from ..checkpoint import model_from_checkpoint
 from ..config import ATTENTION_MODES, KNOWN_PROPERTIES, TrainConfig, make_config
 from ..data import FakeMapDataset, image_to_tensor, limit_items, load_set, tensor_to_image
-from ..engine import decision_threshold, fit_references, score_items
+from ..engine import MODEL, decision_threshold, fit_references, score_items
 from ..metrics import balanced_accuracy
 from ..models.inference import ImagePredictor
 from ..parsing import ParsingAttention, load_parser, parse, region_mask
@@ -78,7 +78,7 @@ def variant_selection(rows: pd.DataFrame) -> pd.DataFrame:
     variant: in-region COSS (masked) and balanced ACC per test property, ``collapsed`` (one answer to
     every validation image of some property), and ``score`` = the mean over the properties of
     (in-region COSS + balanced ACC) / 2; a collapsed variant scores NaN and cannot be chosen."""
-    model = rows[rows["predictor"] == "model"]
+    model = rows[rows["predictor"] == MODEL]
     reals = model[model["label"] == 0]
     out = []
     for method, sub in model.groupby("method", sort=False):
@@ -143,7 +143,7 @@ def collapse_notes(rows: pd.DataFrame, by: tuple[str, ...] = ("method",)) -> lis
     """One sentence per model cell (``by``: its fakes with the same method's reals) whose classifier gave one
     answer to every image, fakes and reals alike: a collapse (balanced ACC 0.5). A cell of reals alone is
     never flagged: calling every real real is right."""
-    model = rows[rows["predictor"] == "model"]
+    model = rows[rows["predictor"] == MODEL]
     context = [k for k in by if k not in ("gan", "property")]
     notes = []
     for key, sub in model[model["label"] == 1].groupby(list(by), sort=False):
@@ -163,7 +163,7 @@ def collapse_notes(rows: pd.DataFrame, by: tuple[str, ...] = ("method",)) -> lis
 
 def ranked_edits(rows: pd.DataFrame, method: str, prop: str, metric: str = "coss_region") -> pd.DataFrame:
     """``method``'s scored test edits of ``prop``, worst to best by ``metric`` (Fig. 7's ranking)."""
-    return rows[(rows["predictor"] == "model") & (rows["method"] == method) & (rows["property"] == prop)
+    return rows[(rows["predictor"] == MODEL) & (rows["method"] == method) & (rows["property"] == prop)
                 & rows[metric].notna()].sort_values(metric, kind="stable")
 
 
@@ -245,7 +245,7 @@ def definition_fit(rows: pd.DataFrame, paper5: pd.DataFrame, methods=("no_fp", "
     of PSNR and SSIM over ``methods`` x :data:`TABLE5_TESTS` (our means over each property's fakes).
     ``paper5``: the paper's cells (:func:`fklib.report.paper.paper_table` ``(5)``: ``method``, ``property``,
     ``metric``, ``value``)."""
-    model = rows[(rows["predictor"] == "model") & (rows["label"] == 1)]
+    model = rows[(rows["predictor"] == MODEL) & (rows["label"] == 1)]
     fit = []
     for definition, suffix in DEFINITIONS.items():
         gaps = {}
@@ -279,6 +279,19 @@ def table5_metrics(definition: str) -> dict[str, str]:
     return cols
 
 
+def panel_metrics(rows: pd.DataFrame, definition: str) -> dict[str, dict[str, float]]:
+    """One image's model rows of :func:`evaluate_in_region` -> method -> its in-region ``coss``, ``psnr``,
+    ``ssim`` under ``definition`` (Table 5's, :func:`closer_definition`): what Fig. 7 prints on each prediction."""
+    cols = table5_metrics(definition)
+    return {r["method"]: {m: float(r[cols[m]]) for m in ("coss", "psnr", "ssim")} for _, r in rows.iterrows()}
+
+
+def fig7_title(definition: str) -> str:
+    """Fig. 7's title: what the models were trained and tested on and the in-region definition its panels print."""
+    return (f"trained on STGAN {TABLE5_TRAIN}, tested on Black_Hair (in-region metrics, {definition} definition, "
+            "as Table 5)")
+
+
 def zero_map_sentence(table5: pd.DataFrame, definition: str) -> str:
     """What the all-zero map scores in Table 5 under ``definition`` (its PSNR / SSIM per test property)."""
     z = table5[table5["predictor"] == "zeros"]
@@ -293,7 +306,7 @@ def table5_verdict(table5: pd.DataFrame, names: dict[str, str], chosen: str) -> 
     """Table 5 in sentences: per test property the three models' ACC, bACC and in-region COSS, then whether the
     paper's mechanism (``with_fp``) and the variant chosen on validation beat ``no_fp`` beyond their 95 %
     intervals (bACC and COSS), counted over the test properties."""
-    m = table5[table5["predictor"] == "model"].set_index(["property", "method"])
+    m = table5[table5["predictor"] == MODEL].set_index(["property", "method"])
     props = [p for p in TABLE5_TESTS if (p, "no_fp") in m.index]
     variant = names.get(chosen, f"fp_{chosen}")
     lines = []

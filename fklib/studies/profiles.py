@@ -22,6 +22,13 @@ from ..config import PROFILE_NAMES, check_profile, dry_run
 class StudyProfile:
     """The studies' settings of one profile (see each field's comment)."""
 
+    #: Whether the profile's universal model is the shipped ``models/fakelocator.safetensors``: the pipeline then
+    #: refuses to train it silently when the profile no longer matches the shipped model
+    #: (:func:`fklib.studies.cache.universal_model`).
+    uses_shipped_model: bool
+    #: Optimisation of the models the studies train from their initialisation (single-property models of
+    #: Tables 2, 4, 5, the leave-out models): what the universal model's fine-tuning settings must not change.
+    scratch: dict[str, Any]
     #: Epochs of the single-property models (Tables 2, 4, 5), the best validation epoch kept (``common.SINGLE_PATIENCE``).
     single_epochs: int
     #: Test images kept per property in the notebooks' evaluations (``None``: the whole test split).
@@ -36,6 +43,8 @@ class StudyProfile:
     max_reals: int | None
     #: Fine-tuning of the augmented model: epochs and the factor on the profile's learning rate.
     augment: dict[str, float]
+    #: The second Fig. 10 sweep, on a real GAN's JPEG set: the set, its fakes per property, its reals (degraded alike).
+    gan_sweep: dict[str, Any]
     #: The models notebook 05 sweeps over IMDL-BenCo's grid by default.
     imdl_models: tuple[str, ...]
     #: Epochs and width of the upsampling-family generators.
@@ -51,23 +60,36 @@ class StudyProfile:
 STUDY_PROFILES: dict[str, StudyProfile] = {
     # Proves every notebook runs, in minutes.
     "smoke": StudyProfile(
+        uses_shipped_model=False, scratch={"lr": 1e-3, "warmup": 0, "val_max_items": 28},
         single_epochs=1, eval_limit=4, leave_out_budget={}, sweep_fakes_per_property=1,
-        disorganization_fakes_per_property=1, max_reals=3, augment={"epochs": 1, "lr_factor": 0.2}, imdl_models=(),
+        disorganization_fakes_per_property=1, max_reals=3, augment={"epochs": 1, "lr_factor": 0.2},
+        gan_sweep={"set": "stargan128", "fakes_per_property": 1, "max_reals": 3}, imdl_models=(),
         generator={"epochs": 0, "base": 4}, family_faces={"train": 4, "val": 2, "test": 2},
         family_locator=dict(model="unet_small", model_kwargs={"base": 8}, epochs=1, batch_size=8), spectra_items=8),
     # The default: every table and figure on 2 CPU cores (README, "Measured times").
+    # The universal model is the shipped one (fklib.config.PROFILES["cpu"] fine-tunes models/init/, so the
+    # models trained here start from ImageNet with the settings they had before: lr 1e-3, no warm-up, every
+    # validation image); the leave-out models start from ImageNet too (the shipped model saw the left-out
+    # properties) at 3 x 1000 draws; the augmented model 3 x 2400 draws at 0.4 x lr 5e-4 = 2e-4.
     "cpu": StudyProfile(
-        single_epochs=12, eval_limit=None, leave_out_budget={"epochs": 3, "samples_per_epoch": 1000},
+        uses_shipped_model=True, scratch={"lr": 1e-3, "warmup": 0, "val_max_items": None},
+        single_epochs=12, eval_limit=None,
+        leave_out_budget={"epochs": 3, "samples_per_epoch": 1000, "init_from": None, "lr": 1e-3, "warmup": 0,
+                          "val_max_items": None},
         sweep_fakes_per_property=8, disorganization_fakes_per_property=None, max_reals=None,
-        augment={"epochs": 3, "lr_factor": 0.2}, imdl_models=("universal",), generator={"epochs": 4, "base": 16},
+        augment={"epochs": 3, "lr_factor": 0.4, "samples_per_epoch": 2400},
+        gan_sweep={"set": "stargan128", "fakes_per_property": 16, "max_reals": 80},
+        imdl_models=("universal",), generator={"epochs": 4, "base": 16},
         family_faces={"train": 80, "val": 24, "test": 40},
         family_locator=dict(model="efficientnet_lite0_unet", model_kwargs={"map_prior": 0.05}, epochs=6, batch_size=8,
                             lr=1e-3, schedule="cosine", loss="l2+ssim"),
         spectra_items=200),
     # The paper's sizes, on a GPU.
     "paper": StudyProfile(
+        uses_shipped_model=False, scratch={"lr": 1e-4, "warmup": 0, "val_max_items": None},
         single_epochs=10, eval_limit=None, leave_out_budget={"epochs": 4}, sweep_fakes_per_property=None,
         disorganization_fakes_per_property=None, max_reals=None, augment={"epochs": 3, "lr_factor": 0.2},
+        gan_sweep={"set": "stargan128", "fakes_per_property": 100, "max_reals": 552},
         imdl_models=("universal", "augmented"), generator={"epochs": 8, "base": 16},
         family_faces={"train": None, "val": None, "test": None},
         family_locator=dict(model="deeplabv3_resnet101", model_kwargs={}, epochs=10, batch_size=8), spectra_items=None),

@@ -26,7 +26,8 @@ from ..models import PriorBlend
 
 #: (name in the summary, reader set, splice set or None): the validation sets of a recipe.
 VALIDATION_SETS = (("stgan", "stgan", None), ("stargan", "stargan", None), ("interfacegan", "interfacegan", None),
-                   ("stgan_splice", "generic", "stgan_val"), ("stargan_splice", "generic", "stargan_val"))
+                   ("stgan_splice", "generic", "stgan_val"), ("stargan_splice", "generic", "stargan_val"),
+                   ("stargan128", "stargan128", None), ("attgan_attentiongan", "attgan_attentiongan", None))
 #: The references a locator must beat.
 STRONG_REFERENCES = ("property_mean", "layout_prior")
 
@@ -75,7 +76,9 @@ def selection_score(summary: dict) -> float:
     """One number to rank recipes on validation: the mean of STGAN COSS, SSIM and AUC, splice (STGAN
     and StarGAN) COSS and AUC, StarGAN COSS and AUC, and the balanced ACC (fakes and reals weigh the
     same, so calling every real fake does not pay) of the four sets (higher is better). Rows scored
-    before the bACC (``recipes.csv`` rows up to ``u2-srm-cheap``) used the plain ACC."""
+    before the bACC (``recipes.csv`` rows up to ``u2-srm-cheap``) used the plain ACC. The StarGAN-128 and
+    AttGAN + AttentionGAN validation sets (``stargan128_*``, ``attgan_attentiongan_*``, recorded from row
+    ``u4-all-gans`` on) are not in it, so that the score stays comparable with the earlier rows."""
     keys = ("stgan_coss", "stgan_ssim", "stgan_auc", "stgan_splice_coss", "stgan_splice_auc", "stargan_splice_coss",
             "stargan_splice_auc", "stargan_coss", "stargan_auc", "stgan_bacc", "stargan_bacc", "interfacegan_bacc",
             "stgan_splice_bacc")
@@ -91,7 +94,9 @@ RECIPE_COLUMNS = ("variant", "device", "train_minutes", "val_score", "stgan_acc"
                   "stgan_props_beaten_coss", "stgan_props_beaten_ssim", "stargan_acc", "stargan_coss",
                   "stargan_auc", "stargan_bacc", "interfacegan_acc", "interfacegan_bacc", "stgan_splice_acc",
                   "stgan_splice_tpr", "stgan_splice_coss", "stgan_splice_auc",
-                  "stgan_splice_auc_layout_prior", "stargan_splice_coss", "stargan_splice_auc")
+                  "stgan_splice_auc_layout_prior", "stargan_splice_coss", "stargan_splice_auc", "stargan128_coss",
+                  "stargan128_auc", "stargan128_auc_layout_prior", "stargan128_bacc", "attgan_attentiongan_coss",
+                  "attgan_attentiongan_auc", "attgan_attentiongan_auc_layout_prior", "attgan_attentiongan_bacc")
 
 
 def recipe_table(path: str | Path) -> pd.DataFrame:

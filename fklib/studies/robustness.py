@@ -34,14 +34,15 @@ from ..data import load_set, stratified_items
 from ..data.fetching import sha256_file
 from ..degrade import (DEGRADATIONS, GAMMA_METRICS, IMDL_AXES, PAPER_AXES, degrade_item, disorganize_item, gamma,
                        inverse_permutation, permute_quadrants, random_quadrant_permutation)
-from ..engine import fit_references, predict, score_items
+from ..engine import batches, fit_references, predict, score_items
 from ..engine.references import fit_reference_maps
 from ..metrics import MAP_METRICS, ratio_interval
+from ..metrics.bootstrap import paired_difference, paired_verdict
 from ..metrics.bootstrap import balanced_accuracy_ratio_interval
 from ..metrics.classification import DETECTION_METRICS
 from ..metrics.groups import CHANCE, at_or_below_chance, group_summary
 from ..models import PriorBlend
-from .cache import checkpoint_config, ensure_trained, load_model
+from .cache import checkpoint_config, ensure_trained, load_model, universal_model
 from .common import universal_config
 from .profiles import per_profile
 
@@ -55,6 +56,8 @@ DISORGANIZATION_FAKES_PER_PROPERTY = per_profile("disorganization_fakes_per_prop
 MAX_REALS = per_profile("max_reals")
 #: Fine-tuning of the augmented model: epochs and the factor on the profile's learning rate.
 AUGMENT = per_profile("augment")
+#: The second Fig. 10 sweep, on a real GAN's JPEG test set: set, fakes per property, reals (degraded alike).
+GAN_SWEEP = per_profile("gan_sweep")
 #: The models notebook 05 sweeps over IMDL-BenCo's grid by default (its ``imdl`` parameter: ``None``
 #: this default, ``True`` both models, ``False`` none). cpu: the universal model only (about 50 s).
 IMDL_MODELS = per_profile("imdl_models")
@@ -74,6 +77,14 @@ def robustness_items(profile: str, purpose: str = "sweep", set_name: str = "stga
     if purpose not in per:
         raise ValueError(f"purpose must be 'sweep' or 'disorganization', got {purpose!r}")
     return stratified_items(load_set(set_name, split=split), per[purpose][profile], MAX_REALS[profile], seed)
+
+
+def gan_sweep_items(profile: str, seed: int = 0) -> list:
+    """The fixed sample of the second Fig. 10 sweep (:data:`GAN_SWEEP`: a real GAN's JPEG test set -- the released
+    StarGAN-128 --, the same number of fakes per property, and test reals, which the sweep degrades alike)."""
+    check_profile(profile)
+    spec = GAN_SWEEP[profile]
+    return stratified_items(load_set(spec["set"], split="test"), spec["fakes_per_property"], spec["max_reals"], seed)
 
 
 def sweep_axes(profile: str, grid: str = "paper") -> dict[str, tuple]:
@@ -102,7 +113,8 @@ def augmented_config(profile: str, init_from: str | None = None) -> TrainConfig:
     aug = AUGMENT[profile]
     return dataclasses.replace(base, name=f"{base.name}_degrade_aug", degrade_augment=True, degrade_axes="paper",
                                degrade_p=0.5, init_from=init_from or base.name, epochs=aug["epochs"],
-                               lr=base.lr * aug["lr_factor"], warmup=0)
+                               lr=base.lr * aug["lr_factor"], warmup=0,
+                               samples_per_epoch=aug.get("samples_per_epoch", base.samples_per_epoch))
 
 
 def ensure_augmented(profile: str, retrain: bool = False, log=print) -> Path:
@@ -112,7 +124,7 @@ def ensure_augmented(profile: str, retrain: bool = False, log=print) -> Path:
     started from the universal ``best.pt`` as it is now (``init_sha256`` of its checkpoint).
     """
     log = log or (lambda *_: None)
-    universal = ensure_trained(universal_config(profile), log=log)  # the shipped model when it is the profile's
+    universal = universal_model(profile, log=log)  # the shipped model when it is the profile's
     root = paths.project_root()
     start = universal.relative_to(root) if universal.is_relative_to(root) else universal
     cfg = augmented_config(profile, init_from=str(start))
@@ -301,14 +313,29 @@ def disorganization(checkpoints: Mapping[str, str | Path], items, seed: int = 0,
 DISORGANIZATION_REFERENCES = ("property_mean", "layout_prior")
 
 
+#: The flat map of the disorganization test: one value everywhere, so the permutation cannot move it (γ = 1 exactly).
+CONSTANT = "constant"
+
+
+def _constant_coss(gt: np.ndarray) -> float:
+    """COSS of a constant map with the truth ``gt``: ``sum(gt) / (sqrt(n) |gt|)`` (NaN for an all-zero truth)."""
+    g = np.asarray(gt, np.float64).ravel()
+    norm = float(np.linalg.norm(g))
+    return float(g.sum() / (math.sqrt(g.size) * norm)) if norm > 0 else math.nan
+
+
 def disorganization_references(checkpoint: str | Path, items, seed: int = 0, kinds=DISORGANIZATION_REFERENCES,
-                               batch_size: int = 64, train_items=None) -> pd.DataFrame:
+                               batch_size: int = 64, train_items=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fig. 8's reference rows: location priors (``kinds`` of :data:`fklib.metrics.REFERENCE_KINDS`, fitted on
-    ``checkpoint``'s training fakes, or on ``train_items``) scored before and after the same quadrant
-    permutations as :func:`disorganization_test`. ``property_mean`` never looks at the image, so its map
-    stays put while the truth moves: its γ is what a pure memory of *where* edits are loses.
-    ``layout_prior`` re-parses the permuted face. Rows as :func:`disorganization`'s table, ``model`` =
-    ``<kind> (reference)``, ACC NaN."""
+    ``checkpoint``'s training fakes, or on ``train_items``) and a :data:`CONSTANT` map, scored before and after the
+    same quadrant permutations as :func:`disorganization_test`. ``property_mean`` never looks at the image, so its
+    map stays put while the truth moves: its γ is what a pure memory of *where* edits are loses. ``layout_prior``
+    re-parses the permuted face. The constant map keeps γ = 1 by construction: a γ near 1 alone shows nothing.
+
+    Returns:
+        ``(per_image, table)`` as :func:`disorganization` (``model`` = ``<kind> (reference)``, ACC NaN; the
+        constant map has COSS only: PSNR and SSIM depend on its level).
+    """
     cfg = checkpoint_config(checkpoint)
     refs = fit_references(cfg) if train_items is None else fit_reference_maps(train_items, cfg.size)
     items = list(items)
@@ -316,20 +343,57 @@ def disorganization_references(checkpoint: str | Path, items, seed: int = 0, kin
     device = resolve_device("auto")
     scored = {tag: score_items(None, its, cfg.size, device=device, batch_size=batch_size, references=refs)
               for tag, its in (("before", items), ("after", shuffled))}  # references only
-    rows = []
-    for kind in kinds:
-        side = {tag: f[(f["predictor"] == kind) & (f["label"] == 1)] for tag, f in scored.items()}
-        means = {tag: {m: float(f[m].mean()) for m in ("coss", "psnr", "ssim")} for tag, f in side.items()}
-        g = gamma(means["after"], means["before"], ("coss", "psnr", "ssim"))
+    fakes = [it for it in items if it.label == 1]
+    gts = {tag: [b["gt_map"][j, 0].numpy() for b in batches([it for it in its if it.label == 1], cfg.size)
+                 for j in range(len(b["gt_map"]))] for tag, its in (("before", items), ("after", shuffled))}
+    flat = pd.DataFrame({**{k: [it.meta()[k] for it in fakes] for k in ("source", "identity", "property")},
+                         "coss_before": [_constant_coss(g) for g in gts["before"]],
+                         "coss_after": [_constant_coss(g) for g in gts["after"]]})
+    per_image, rows = [flat.assign(model=f"{CONSTANT} (reference)")], []
+    for kind in (*kinds, CONSTANT):
+        if kind == CONSTANT:
+            side = {tag: flat.rename(columns={f"coss_{tag}": "coss"})[["identity", "coss"]] for tag in ("before", "after")}
+            metrics = ("coss",)
+        else:
+            side = {tag: f[(f["predictor"] == kind) & (f["label"] == 1)].reset_index(drop=True)
+                    for tag, f in scored.items()}
+            metrics = ("coss", "psnr", "ssim")
+            per_image.append(side["before"][["source", "identity", "property"]].assign(
+                model=f"{kind} (reference)", **{f"{m}_{tag}": side[tag][m].to_numpy() for tag in side for m in metrics}))
+        means = {tag: {m: float(f[m].mean()) for m in metrics} for tag, f in side.items()}
+        g = gamma(means["after"], means["before"], metrics)
         ids = side["before"]["identity"].astype(str).to_numpy()
         for metric in ("acc", *GAMMA_METRICS):
             lo = hi = math.nan
             if metric in g:
                 lo, hi = gamma_interval(ids, side["after"][metric], side["before"][metric])
-            rows.append({"model": f"{kind} (reference)", "metric": metric, "n": len(items),
-                         "n_fake": int(sum(it.label for it in items)),
+            rows.append({"model": f"{kind} (reference)", "metric": metric, "n": len(items), "n_fake": len(fakes),
                          "before": means["before"].get(metric, math.nan), "after": means["after"].get(metric, math.nan),
                          "gamma": g.get(metric, math.nan), "gamma_lo": lo, "gamma_hi": hi})
+    return pd.concat(per_image, ignore_index=True), pd.DataFrame(rows)
+
+
+#: What the model's permuted map is compared with (paired, COSS after the permutation): the layout prior re-parsing
+#: the permuted face (texture-blind) and the constant map (blind to everything).
+DISORGANIZATION_RIVALS = ("layout_prior", CONSTANT)
+
+
+def disorganization_versus(per_image: pd.DataFrame, model: str = "universal",
+                           rivals: Sequence[str] = DISORGANIZATION_RIVALS) -> pd.DataFrame:
+    """Paired differences of COSS *after* the permutation: ``model`` minus each rival (``<rival> (reference)`` rows
+    of ``per_image``, the concatenated per-image rows of :func:`disorganization` and
+    :func:`disorganization_references`), over the same fakes. One row per rival: ``model``, ``rival``,
+    ``diff``, ``diff_lo``, ``diff_hi`` (95 % interval, identities resampled) and ``verdict``
+    (:func:`fklib.metrics.bootstrap.paired_verdict`)."""
+    ours = per_image[(per_image["model"] == model) & per_image["coss_after"].notna()]
+    rows = []
+    for rival in rivals:
+        theirs = per_image[per_image["model"] == f"{rival} (reference)"][["source", "coss_after"]]
+        both = ours[["source", "identity", "coss_after"]].merge(theirs, on="source", suffixes=("", "_rival"))
+        d, lo, hi = paired_difference(both["identity"].astype(str).to_numpy(), both["coss_after"].to_numpy(),
+                                      both["coss_after_rival"].to_numpy())
+        rows.append({"model": model, "rival": rival, "diff": d, "diff_lo": lo, "diff_hi": hi,
+                     "verdict": paired_verdict(lo, hi)})
     return pd.DataFrame(rows)
 
 
@@ -475,9 +539,11 @@ DEGRADATION_LABELS_TEXT = {"jpeg": "JPEG (quality)", "blur": "blur (kernel)", "n
                            "lowres": "low resolution (factor)"}
 
 
-def disorganization_lines(table8: pd.DataFrame, model: str = "universal") -> list[str]:
-    """Fig. 8 in a sentence from its table (``fig8_disorganization.csv``): γ of bACC, COSS and SSIM with
-    their intervals, against the location references' γ COSS."""
+def disorganization_lines(table8: pd.DataFrame, model: str = "universal", versus: pd.DataFrame | None = None) -> list[str]:
+    """Fig. 8 in a sentence from its table (``fig8_disorganization.csv``): γ of bACC, COSS and SSIM with their
+    intervals and the location references' γ COSS; the verdict comes from ``versus``
+    (:func:`disorganization_versus`: the model's COSS after the permutation against the layout prior's and a
+    constant map's on the same images) -- a γ near 1 alone proves nothing, since a constant map keeps γ = 1."""
     g = table8.set_index(["model", "metric"])
     if (model, "coss") not in g.index:
         return []
@@ -493,12 +559,18 @@ def disorganization_lines(table8: pd.DataFrame, model: str = "universal") -> lis
             f"SSIM {cell(model, 'ssim')}")
     refs = [n for n in dict.fromkeys(table8["model"]) if str(n).endswith("(reference)") and (n, "coss") in g.index]
     if refs:
-        text += "; location references γ COSS " + ", ".join(f"{n.removesuffix(' (reference)')} {cell(n, 'coss')}"
-                                                          for n in refs)
-        mine = g.loc[(model, "coss"), "gamma"]
-        memory = min(abs(1 - g.loc[(n, "coss"), "gamma"]) for n in refs)
-        text += (": the model's map moves with the image more than a memory of where edits are" if abs(1 - mine) < memory
-                 else ": the model loses as much as a memory of where edits are")
+        text += "; references γ COSS " + ", ".join(f"{n.removesuffix(' (reference)')} {cell(n, 'coss')}" for n in refs)
+    if versus is not None and len(versus):
+        v = versus[versus["model"] == model].set_index("rival")
+        after = g.loc[(model, "coss"), "after"]
+        parts = [f"{r} {d:+.3f} [{lo:+.3f}, {hi:+.3f}]" for r, d, lo, hi in
+                 zip(v.index, v["diff"], v["diff_lo"], v["diff_hi"])]
+        beats_all = bool(len(v)) and (v["verdict"] == "above").all()
+        text += (f". After the permutation the model's COSS is {after:.3f}; paired difference against "
+                 + ", ".join(parts) + (": its map follows the moved texture better than a texture-blind layout and a "
+                                       "flat map" if beats_all else
+                                       ": it does not beat every map that ignores the texture, so the test does not "
+                                       "show that the map follows the texture"))
     return [text + "."]
 
 
@@ -518,14 +590,19 @@ def augmentation_lines(table10: pd.DataFrame, base: str = "universal", other: st
 
 
 def robustness_verdict(table8: pd.DataFrame | None, table10: pd.DataFrame | None,
-                       table_imdl: pd.DataFrame | None = None) -> list[str]:
-    """The robustness verdict in sentences, computed from the three robustness tables (notebook 05 and
-    ``results/README.md`` print the same lines)."""
+                       table_imdl: pd.DataFrame | None = None, versus8: pd.DataFrame | None = None,
+                       table10_gan: pd.DataFrame | None = None, gan_set: str = "a real GAN's JPEG set") -> list[str]:
+    """The robustness verdict in sentences, computed from the robustness tables (notebook 05 and
+    ``results/README.md`` print the same lines): Fig. 8 with its paired comparison ``versus8``
+    (:func:`disorganization_versus`, ``fig8_versus.csv``), Fig. 10 on STGAN, on a real GAN's JPEG set
+    (``table10_gan``, of set ``gan_set``) and on IMDL-BenCo's grid."""
     lines = []
     if table8 is not None:
-        lines += disorganization_lines(table8)
+        lines += disorganization_lines(table8, versus=versus8)
     if table10 is not None:
         lines += degradation_lines(table10) + augmentation_lines(table10)
+    if table10_gan is not None:
+        lines += degradation_lines(table10_gan, "universal", f"Fig. 10 on {gan_set}")
     if table_imdl is not None:
         for model in dict.fromkeys(table_imdl["model"]):
             lines += degradation_lines(table_imdl, model, "IMDL-BenCo grid")

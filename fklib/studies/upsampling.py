@@ -100,8 +100,8 @@ def upsampling_configs(profile: str, families: Sequence[str] | None = None) -> d
     named ``<profile>_up_<family>``. Train with :func:`~fklib.studies.cache.ensure_trained` and the family's items."""
     check_profile(profile)
     over = dict(size=FAMILY_SIZE, sets=[], properties=None, classifier=True, cls_weight=1.0, balance_classes=True,
-                property_weight=0.0, prior_blend=False, attention=False, init_from=None, max_items=None,
-                val_max_items=None, **PLAIN_DATA)
+                property_weight=0.0, prior_blend=False, attention=False, max_items=None, val_max_items=None,
+                warmup=0, **PLAIN_DATA)
     over.update(FAMILY_LOCATOR[profile])
     return {f: make_config(profile, overrides={**over, "name": f"{profile}_up_{f}"}) for f in (families or FAMILIES)}
 
@@ -180,7 +180,7 @@ def upsampling_study(profile: str, sets: Mapping[str, Mapping[str, list]] | None
                                reference_scores(sets[f]["train"], sets[f]["test"], cfg.size)], ignore_index=True)
         minutes[f] = training_summary(ck)["minutes"]
     table = cross_family_table(scores)
-    table.insert(3, "train_minutes", table["train_family"].map(minutes).where(table["predictor"] == "model"))
+    table.insert(3, "train_minutes", table["train_family"].map(minutes).where(table["predictor"] == MODEL))
     return table
 
 

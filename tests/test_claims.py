@@ -1,0 +1,57 @@
+"""The claims table: each verdict follows its rule, and changes when the evidence says the opposite."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from fklib.report import claims as C
+
+
+def _t2(l1=0.85, base=0.60, reg=0.70, seg=0.55):
+    rows = [("dffd_baseline", base, 0.2), ("l1", l1, reg), ("l2", l1, reg), ("dice", 0.7, seg), ("focal", 0.7, seg)]
+    return pd.DataFrame([dict(predictor="model", method=m, coss=c, ssim=s) for m, c, s in rows])
+
+
+def test_table2_claims_follow_the_numbers():
+    assert C.loss_ordering(_t2())["verdict"] == "reproduces"
+    assert C.loss_ordering(_t2(reg=0.50, seg=0.55))["verdict"] == "reversed"
+    assert C.baseline_gap(_t2(l1=0.90, base=0.50))["verdict"] == "reproduces"
+    assert C.baseline_gap(_t2(l1=0.80, base=0.62))["verdict"] == "partly"
+    assert C.baseline_gap(_t2(l1=0.50, base=0.62))["verdict"] == "reversed"
+
+
+def test_attention_claim_reversed_when_attention_lowers_detection():
+    def t5(no, with_):
+        return pd.DataFrame([dict(predictor="model", method=m, bacc=v) for m, v in (("no_fp", no), ("with_fp", with_))])
+
+    assert C.attention_helps(t5(0.60, 0.75))["verdict"] == "reproduces"
+    assert C.attention_helps(t5(0.70, 0.50))["verdict"] == "reversed"
+    assert C.attention_helps(t5(0.70, 0.71))["verdict"] == "does not"
+
+
+def test_universality_needs_the_paired_difference_above_zero_on_every_set():
+    def t3(lo_b):
+        return pd.DataFrame([dict(predictor="model", property="mean", set=s, coss_vs_layout_prior_lo=lo,
+                                  coss_vs_layout_prior_hi=lo + 0.02, auc_vs_layout_prior_lo=lo,
+                                  auc_vs_layout_prior_hi=lo + 0.02) for s, lo in (("a", 0.01), ("b", lo_b))])
+
+    assert C.universality(t3(0.02))["verdict"] == "reproduces"
+    assert C.universality(t3(-0.05))["verdict"] == "partly"
+
+
+def test_disorganization_and_robustness_claims_fail_when_the_evidence_does():
+    versus = pd.DataFrame([dict(model="universal", rival="layout_prior", diff=0.0, diff_lo=-0.01, diff_hi=0.01,
+                                verdict="matches"),
+                           dict(model="universal", rival="constant", diff=0.1, diff_lo=0.05, diff_hi=0.15,
+                                verdict="above")])
+    assert C.disorganization(versus)["verdict"] == "does not"
+    versus.loc[0, ["diff_lo", "verdict"]] = (0.005, "above")
+    assert C.disorganization(versus)["verdict"] == "reproduces"
+
+    def t10(auc90):
+        return pd.DataFrame([dict(model="universal", degradation="none", level=None, auc=0.80),
+                             dict(model="universal", degradation="jpeg", level=90, auc=auc90),
+                             dict(model="universal", degradation="jpeg", level=50, auc=0.5)])
+
+    assert C.jpeg_robustness(t10(0.79))["verdict"] == "reproduces"
+    assert C.jpeg_robustness(t10(0.58))["verdict"] == "does not"
