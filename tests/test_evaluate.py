@@ -198,3 +198,20 @@ def test_references_are_cached_on_disk_and_read_back_identically(data_root, tmp_
     ev.fit_references(cfg)
     assert len(calls) == 2
     ev._FITTED.clear()
+
+
+def test_properties_are_kept_before_scoring_with_the_same_rows(data_root):
+    """evaluate_checkpoint(properties=...) scores only those fakes (and every real): the rows equal the full
+    evaluation's rows of those images."""
+    import pandas as pd
+
+    from fklib import paths
+    from fklib.engine import evaluate_checkpoint
+
+    ckpt = paths.default_locator()
+    full = evaluate_checkpoint(ckpt, "stgan", split="test", references=False, max_per_property=2, device="cpu")
+    part = evaluate_checkpoint(ckpt, "stgan", split="test", references=False, max_per_property=2, device="cpu",
+                               properties=["Bald"])
+    want = full[(full["label"] == 0) | (full["property"] == "Bald")].reset_index(drop=True)
+    assert set(part["property"]) == {"Real", "Bald"}
+    pd.testing.assert_frame_equal(part.reset_index(drop=True), want, check_exact=False, rtol=1e-6)

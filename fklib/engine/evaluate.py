@@ -163,7 +163,8 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
                         split: str = "test", batch_size: int = 64, device: str = "auto",
                         references: bool = True, tau: float = 0.1, tta: bool = False, model=None,
                         cfg: TrainConfig | None = None, payload: dict | None = None,
-                        max_per_property: int | None = None, skip_bad: bool = False) -> pd.DataFrame:
+                        max_per_property: int | None = None, skip_bad: bool = False,
+                        properties: Sequence[str] | None = None) -> pd.DataFrame:
     """Evaluate a checkpoint (or an already built ``model`` + ``cfg``) on one set; one row per image and predictor.
 
     Args:
@@ -178,6 +179,7 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
         payload: the checkpoint's payload when ``model`` is given (for its stored threshold).
         max_per_property: keep only the first ``n`` fakes of each property and the first ``n``
             reals (quick runs such as the ``smoke`` profile); ``None`` keeps everything.
+        properties: keep only the fakes of these properties (and every real); ``None`` keeps all.
         skip_bad: evaluate the files that can be read; the others' messages are in
             ``df.attrs["skipped"]``. Without it a bad file raises (every bad file named).
 
@@ -198,6 +200,9 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
                          "needs --split all)")
     if max_per_property is not None:
         items = limit_items(items, max_per_property)
+    if properties is not None:  # before scoring: a few properties of a large set cost only their images
+        keep = set(properties)
+        items = [it for it in items if it.label == 0 or it.property in keep]
     refs = fit_references(cfg) if references else None
     threshold = decision_threshold(model, cfg, payload or {}, dev, tta)
     floor = stored_peak_floor(payload or {}, cfg.classifier)

@@ -81,11 +81,9 @@ def evaluate(checkpoint: str | Path, set_name: str = "stgan", properties=None, s
     its rows get ``set = "splices/<name>"`` (its reals are its own, for ACC)."""
     if splices is not None:
         df = evaluate_checkpoint(checkpoint, "generic", ensure_splice_set(splices), split="all",
-                                 references=references, device="auto", max_per_property=limit)
+                                 references=references, device="auto", max_per_property=limit, properties=properties)
         df = df.assign(set=f"splices/{splices}")
     else:
         df = evaluate_checkpoint(checkpoint, set_name, split=split, references=references, device="auto",
-                                 max_per_property=limit)
-    if properties is not None:
-        df = df[(df["label"] == 0) | df["property"].isin(list(properties))]
+                                 max_per_property=limit, properties=properties)
     return df.assign(**keys).reset_index(drop=True)
