@@ -15,16 +15,12 @@ import pandas as pd
 
 from ..metrics.bootstrap import paired_verdict
 from ..metrics.groups import MODEL
+from .tables import read_table
 
 #: A pixel AUC keeps the paper's robustness claim when it loses at most this share at JPEG quality 90.
 ROBUST_AUC_SHARE = 0.95
 #: Table 3 cells within this COSS of the paper's count as matching.
 TABLE3_COSS_TOLERANCE = 0.02
-
-
-def _read(tables: Path, name: str) -> pd.DataFrame | None:
-    path = Path(tables) / f"{name}.csv"
-    return pd.read_csv(path) if path.is_file() else None
 
 
 def _row(claim: str, paper: str, ours: str, verdict: str) -> dict:
@@ -135,8 +131,8 @@ def jpeg_robustness(t10: pd.DataFrame) -> dict:
 def claims(tables: str | Path) -> pd.DataFrame:
     """One row per claim whose table is committed (see the module doc)."""
     tables = Path(tables)
-    t2, t3, t4, t5 = (_read(tables, n) for n in ("table2", "table3", "table4", "table5"))
-    v8, t10 = _read(tables, "fig8_versus"), _read(tables, "fig10_degradation")
+    t2, t3, t4, t5 = (read_table(tables, n) for n in ("table2", "table3", "table4", "table5"))
+    v8, t10 = read_table(tables, "fig8_versus"), read_table(tables, "fig10_degradation")
     rows = []
     if t2 is not None:
         rows += [loss_ordering(t2), baseline_gap(t2)]

@@ -20,13 +20,13 @@ COLUMNS = ("output", "run", "checkpoint", "weights_sha256", "train_minutes")
 
 
 def _row(output: str, checkpoint: str | Path) -> dict:
-    payload = load_checkpoint(checkpoint)
+    payload = load_checkpoint(checkpoint)  # checks the stored weights_sha256 against the weights
     seconds = float(payload.get("train_wall_seconds", payload.get("train_seconds", math.nan)))
     path = Path(checkpoint).resolve()
     root = paths.project_root().resolve()
     shown = path.relative_to(root) if path.is_relative_to(root) else path
     return {"output": output, "run": config_of(payload).name, "checkpoint": shown.as_posix(),
-            "weights_sha256": weights_sha256(payload["model"])[:16],
+            "weights_sha256": (payload.get("weights_sha256") or weights_sha256(payload["model"]))[:16],
             "train_minutes": "" if math.isnan(seconds) else f"{seconds / 60:.1f}"}
 
 

@@ -23,6 +23,7 @@ from ..metrics.bootstrap import paired_verdict
 from ..metrics.groups import MODEL, at_or_below_chance, versus_references
 from ..studies.robustness import degradation_parts, robustness_verdict
 from .claims import claims_section
+from .tables import read_table
 from .provenance import provenance_section
 
 
@@ -30,11 +31,6 @@ def _fmt(v, metric: str) -> str:
     if v is None or (isinstance(v, float) and math.isnan(v)):
         return "–"
     return f"{v:.2f}" if metric.startswith("psnr") else f"{v:.3f}"
-
-
-def _read(tables: Path, name: str) -> pd.DataFrame | None:
-    path = tables / f"{name}.csv"
-    return pd.read_csv(path) if path.is_file() else None
 
 
 def _cells(row, metrics=METRICS) -> str:
@@ -215,7 +211,7 @@ def reproduction_section(tables: Path) -> list[str]:
              "|---|---|---|---|---|---|---|---|"]
     found = False
     for name in ("table2", "table3", "table4", "table5"):
-        t = _read(tables, name)
+        t = read_table(tables, name)
         if t is None:
             continue
         for label, part in _parts(name, t):
@@ -238,7 +234,7 @@ def why_cells_miss(tables: Path) -> str:
     answer to "is it the amount of data?" when ``learning_curve.csv`` is there), not a guess."""
     text = ("Why cells miss: what differs is stated above (public GAN edits instead of the paper's generated sets, "
             "128 px, a smaller network, CPU budgets); read a gap together with its interval in the table files.")
-    curve = _read(tables, "learning_curve")
+    curve = read_table(tables, "learning_curve")
     if curve is None or len(curve) < 2 or "stgan_coss" not in curve:
         return text + " No committed measurement says which of these differences matters most."
     lo, hi = curve.iloc[0], curve.iloc[-1]
@@ -256,7 +252,7 @@ def beats_section(tables: Path) -> list[str]:
     of the same cell by the paired difference (`<metric>_vs_ref`, :func:`fklib.metrics.groups.mark_versus`)."""
     rows = []
     for name in ("table2", "table3", "table4", "table5"):
-        t = _read(tables, name)
+        t = read_table(tables, name)
         if t is None:
             continue
         model = t[(t["predictor"] == MODEL) & (t.get("property", pd.Series("", index=t.index)) != "mean")]
@@ -283,7 +279,7 @@ def chance_section(tables: Path) -> list[str]:
     right than wrong), F1 < 0.01 (nothing found at the threshold)."""
     found = []
     for name in ("table2", "table3", "table4", "table5", "fig10_degradation", "robustness_imdl", "upsampling"):
-        t = _read(tables, name)
+        t = read_table(tables, name)
         if t is None:
             continue
         who = t["predictor"] if "predictor" in t else t.get("model", pd.Series(MODEL, index=t.index))
@@ -336,9 +332,9 @@ def table5_section(t: pd.DataFrame) -> list[str]:
 def optional_sections(tables: Path) -> list[str]:
     lines = []
     gan_table = next((n for n in sorted(p.stem for p in tables.glob("fig10_degradation_*.csv"))), None)
-    verdict = robustness_verdict(_read(tables, "fig8_disorganization"), _read(tables, "fig10_degradation"),
-                                 _read(tables, "robustness_imdl"), _read(tables, "fig8_versus"),
-                                 _read(tables, gan_table) if gan_table else None,
+    verdict = robustness_verdict(read_table(tables, "fig8_disorganization"), read_table(tables, "fig10_degradation"),
+                                 read_table(tables, "robustness_imdl"), read_table(tables, "fig8_versus"),
+                                 read_table(tables, gan_table) if gan_table else None,
                                  gan_table.removeprefix("fig10_degradation_") if gan_table else "")
     if verdict:
         lines += ["## Robustness (Figs. 8-10, IMDL-BenCo grid)", "",
@@ -346,7 +342,7 @@ def optional_sections(tables: Path) -> list[str]:
                   "`robustness_imdl.csv` (figures `fig8.png`, `fig9.png`, `fig10*.png`, `robustness_imdl.png`); ACC, "
                   "bACC, TPR and TNR by the one cell definition of `fklib.metrics.groups`.", "",
                   *[f"- {v}" for v in verdict], ""]
-    u = _read(tables, "upsampling")
+    u = read_table(tables, "upsampling")
     if u is not None:
         lines += ["## Upsampling families (beyond the paper; our own small generators, not the paper's GANs)", "",
                   "Locator trained on one family, tested on every family: `tables/upsampling.md`, "
@@ -374,7 +370,7 @@ def coverage_sentence(tables: Path) -> str:
 
 def headline(tables: Path) -> list[str]:
     """The plain verdict at the top, computed from Table 3's set rows and the robustness tables."""
-    t = _read(tables, "table3")
+    t = read_table(tables, "table3")
     lines = []
     if t is not None and len(_mean_rows(t)):
         means = _mean_rows(t)
@@ -396,7 +392,7 @@ def headline(tables: Path) -> list[str]:
                    f"{int(r.get('n_reals', 0))} reals real (bACC {_fmt(r.get('bacc'), 'bacc')})")
             lines.append(f"- **{SET_NAMES[key]}**: the model " + ("; ".join(parts) + "; it " if parts else "")
                          + det + ".")
-    t10 = _read(tables, "fig10_degradation")
+    t10 = read_table(tables, "fig10_degradation")
     parts, clean = degradation_parts(t10) if t10 is not None else ([], None)
     if parts:
         lines.append(f"- **Robustness** (Fig. 10: {int(clean.n)} STGAN test images, {int(clean.n_fake)} of them fakes, "
@@ -455,7 +451,7 @@ def write_results_readme(results_dir: str | Path | None = None) -> Path:
     lines += headline(tables)
     for name, section in (("table2", table2_section), ("table3", table3_section), ("table4", table4_section),
                           ("table5", table5_section)):
-        t = _read(tables, name)
+        t = read_table(tables, name)
         if t is not None:
             lines += section(t)
     lines += reproduction_section(tables)

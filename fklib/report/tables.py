@@ -313,3 +313,10 @@ def paper_table(df: pd.DataFrame, table: int, by, on, metrics=TABLE_METRICS, ali
         key = wide[order[0]].map({v: i for i, v in enumerate(order[1])}).fillna(len(order[1]))
         wide = wide.assign(_k=key).sort_values("_k", kind="stable").drop(columns="_k").reset_index(drop=True)
     return wide
+
+
+def read_table(tables: str | Path, name: str) -> pd.DataFrame | None:
+    """``<tables>/<name>.csv`` as a frame, or ``None`` when the table is not there (the summary and the claims
+    are written from whichever tables a run produced)."""
+    path = Path(tables) / f"{name}.csv"
+    return pd.read_csv(path) if path.is_file() else None
