@@ -47,7 +47,16 @@ from .checkpoint import model_from_checkpoint
 from .data.images import load_rgb
 from .files import check_out_dir, folder_lock, json_safe, prepare_out_dir, remove_partials, write_atomically
 from .metrics.classification import decide, map_peak
+from .faces import DEFAULT_FRAMING, align_face, detect_faces, map_to_picture
+from .faces.align import face_transform
 from .models.inference import ImagePredictor
+
+#: The smallest face judged: its eye span in the picture (pixels) must reach this; smaller faces are
+#: reported as too small, not judged. In the training framing the eyes are 28-29 px apart at 128 px; a
+#: smaller face is upsampled, and validation reals placed that small are called fake more and more often
+#: (TNR 0.93 at 28 px, 0.80 at 22.5 px, 0.45-0.60 at 11-17 px: ``experiments/locate_photos.py framing``,
+#: ``results/tables/locate_framing.md``).
+MIN_EYE_SPAN = 25.0
 
 #: Default pixel limit for ``locate`` (about 8k x 8k): larger files are refused before decoding.
 LOCATE_MAX_PIXELS = 64_000_000
@@ -84,6 +93,70 @@ class Located:
         return "unknown (no classifier)" if math.isnan(d) else ("fake" if d == 1.0 else "real")
 
 
+@dataclass
+class FaceResult:
+    """One face of a picture: where it is, the crop the model saw and its verdict.
+
+    Attributes:
+        face: the detection (:class:`fklib.faces.Face`).
+        transform: the ``picture -> crop`` similarity (``2 x 3``) that aligned it.
+        judged: False for a face too small (eye span under ``min_eye_span``): no map, no decision.
+        crop: the aligned crop the model saw (``size x size x 3``), ``None`` when not judged.
+        crop_map: the model's map of the crop, ``None`` when not judged.
+        probability: the classifier's fake probability (``None``: not judged or no classifier).
+        decision: ``fake``, ``real``, ``too small`` or ``unknown (no classifier)``.
+        peak: the crop map's peak (:func:`fklib.metrics.map_peak`), ``None`` when not judged.
+    """
+
+    face: object
+    transform: np.ndarray
+    judged: bool
+    crop: np.ndarray | None = None
+    crop_map: np.ndarray | None = None
+    probability: float | None = None
+    decision: str = "too small"
+    peak: float | None = None
+
+    def to_dict(self) -> dict:
+        out = {**self.face.to_dict(), "judged": self.judged, "decision": self.decision,
+               "fake_probability": self.probability, "map_peak": self.peak,
+               "crop_transform": np.round(self.transform, 5).tolist()}
+        if self.crop_map is not None:
+            out["crop_map_mean"] = float(self.crop_map.mean())
+        return out
+
+
+@dataclass
+class PictureResult:
+    """A picture located face by face.
+
+    Attributes:
+        map: ``H x W`` float32 in [0, 1], the faces' maps warped back into the picture (zero elsewhere;
+            where two crops overlap, the larger value).
+        faces: one :class:`FaceResult` per detected face, largest first.
+        decision: ``fake`` when a judged face is fake, ``real`` when every judged face is real, else
+            ``no face found`` or ``no face large enough``.
+        probability: the largest fake probability over the judged faces (``None`` when none was judged).
+    """
+
+    map: np.ndarray
+    faces: list[FaceResult]
+    decision: str
+    probability: float | None
+
+
+def picture_decision(faces: list[FaceResult]) -> str:
+    """The picture's decision from its faces' (:class:`PictureResult`)."""
+    judged = [f for f in faces if f.judged]
+    if not faces:
+        return "no face found"
+    if not judged:
+        return "no face large enough"
+    if any(f.decision == "fake" for f in judged):
+        return "fake"
+    return "real" if all(f.decision == "real" for f in judged) else "unknown (no classifier)"
+
+
 class Locator(ImagePredictor):
     """A loaded locator ready for single images (BatchNorm folded, eval mode, CPU by default).
 
@@ -114,6 +187,40 @@ class Locator(ImagePredictor):
             raise ValueError(f"the model's output is not finite (NaN or infinite values): are the weights of "
                              f"{self.checkpoint} damaged?")
         return m, prob
+
+    def decide(self, prob: float | None, peak: float) -> str:
+        """``fake`` / ``real`` by the checkpoint's decision (classifier probability and map peak)."""
+        d = float(decide(None if prob is None else np.array([prob]), np.array([0.0]), self.threshold,
+                         np.array([peak]), self.peak_floor)[0])
+        return "unknown (no classifier)" if math.isnan(d) else ("fake" if d == 1.0 else "real")
+
+    def locate_picture(self, rgb: np.ndarray, faces: list | None = None, framing: str | None = None,
+                       min_eye_span: float = MIN_EYE_SPAN) -> PictureResult:
+        """Every face of a picture: detected (unless ``faces`` are given), aligned to the training
+        framing, located, and its map warped back into the picture.
+
+        Args:
+            rgb: ``H x W x 3`` uint8 picture.
+            faces: the faces (:class:`fklib.faces.Face`); default: :func:`fklib.faces.detect_faces`.
+            framing: the template the faces are aligned to (:data:`fklib.faces.TEMPLATES`; default
+                :data:`fklib.faces.DEFAULT_FRAMING`).
+            min_eye_span: faces whose eye span (picture pixels) is smaller are reported, not judged.
+        """
+        framing = framing or DEFAULT_FRAMING
+        faces = detect_faces(rgb) if faces is None else faces
+        full = np.zeros(rgb.shape[:2], np.float32)
+        results = []
+        for face in faces:
+            if face.eye_span < min_eye_span:
+                results.append(FaceResult(face, face_transform(face.landmarks, framing, self.size), False))
+                continue
+            crop, m = align_face(rgb, face.landmarks, framing, self.size)
+            crop_map, prob = self.predict_array(crop)
+            peak = float(map_peak(crop_map[None])[0])
+            results.append(FaceResult(face, m, True, crop, crop_map, prob, self.decide(prob, peak), peak))
+            np.maximum(full, map_to_picture(crop_map, m, rgb.shape[:2]), out=full)
+        probs = [f.probability for f in results if f.judged and f.probability is not None]
+        return PictureResult(full, results, picture_decision(results), max(probs) if probs else None)
 
     def __call__(self, path: str | Path, max_pixels: int = LOCATE_MAX_PIXELS) -> Located:
         path = Path(path)
@@ -151,7 +258,7 @@ OVERLAY_VMAX = 0.25
 
 
 def overlay_image(rgb: np.ndarray, m: np.ndarray, title: str | None = None, alpha: float = 0.5,
-                  vmax: float = OVERLAY_VMAX):
+                  vmax: float = OVERLAY_VMAX, boxes=()):
     """The map (jet of ``m / vmax``, ``alpha``) over the image, with a colour bar inside the right edge
     labelled 0, ``vmax / 2`` and ``>= vmax``, and an optional title; a PIL image of exactly the input's
     size (no matplotlib: fast to import)."""
@@ -174,14 +281,18 @@ def overlay_image(rgb: np.ndarray, m: np.ndarray, title: str | None = None, alph
         y = y1 - frac * (y1 - y0)
         draw.text((x0 - 3, y), text, fill=(255, 255, 255), font=font, anchor="rm",
                   stroke_width=1, stroke_fill=(0, 0, 0))
+    for (x0b, y0b, x1b, y1b), text in boxes:  # each detected face, with its verdict
+        draw.rectangle((x0b, y0b, x1b, y1b), outline=(255, 255, 255), width=max(1, size // 8))
+        draw.text((x0b, max(0, y0b - size - 2)), text, fill=(255, 255, 255), font=font, stroke_width=1,
+                  stroke_fill=(0, 0, 0))
     if title:
         draw.text((3, 2), title, fill=(255, 255, 255), font=font, stroke_width=1, stroke_fill=(0, 0, 0))
     return img
 
 
-def save_overlay_png(rgb: np.ndarray, m: np.ndarray, path: Path, title: str | None = None) -> Path:
+def save_overlay_png(rgb: np.ndarray, m: np.ndarray, path: Path, title: str | None = None, boxes=()) -> Path:
     """:func:`overlay_image` saved as PNG at exactly the image's pixel size."""
-    img = overlay_image(rgb, m, title)
+    img = overlay_image(rgb, m, title, boxes=boxes)
     _atomic_save(lambda tmp: img.save(tmp, format="PNG"), path)
     return path
 
@@ -229,7 +340,8 @@ def output_stems(paths: list[Path], out_dir: str | Path | None = None,
 
 def locate_files(images: list[str | Path], out_dir: str | Path = "located", checkpoint: str | Path | None = None,
                  bits: int = 16, overlay: bool = True, max_pixels: int = LOCATE_MAX_PIXELS,
-                 locator: Locator | None = None, log=print, err=None) -> tuple[list[dict], list[str]]:
+                 locator: Locator | None = None, log=print, err=None, align: bool = True,
+                 framing: str | None = None) -> tuple[list[dict], list[str]]:
     """Locate each image, writing map, overlay and JSON; return (the JSON records, the error lines).
 
     ``out_dir`` is checked first (:func:`fklib.files.prepare_out_dir`) and every output name planned
@@ -249,34 +361,31 @@ def locate_files(images: list[str | Path], out_dir: str | Path = "located", chec
     with folder_lock(out_dir):  # no other run is writing now: the partial files found are a killed run's
         remove_partials(out_dir, PARTIAL_NAMES)
     try:
-        _locate_each(paths, stems, out_dir, suffixes, bits, overlay, max_pixels, locator, log, err, records, errors)
+        _locate_each(paths, stems, out_dir, suffixes, bits, overlay, max_pixels, locator, log, err, records, errors,
+                     align, framing)
     except KeyboardInterrupt:
         raise KeyboardInterrupt(f"{len(records)} of {len(paths)} images written") from None
     return records, errors
 
 
-def _locate_each(paths, stems, out_dir, suffixes, bits, overlay, max_pixels, locator, log, err, records, errors):
+def _locate_each(paths, stems, out_dir, suffixes, bits, overlay, max_pixels, locator, log, err, records, errors,
+                 align=True, framing=None):
     """The loop of :func:`locate_files`: appends to ``records`` and ``errors`` as each image is done."""
     for path, stem in zip(paths, stems):
         t0 = time.perf_counter()
         files = {k: out_dir / f"{stem}{suffix}" for k, suffix in suffixes.items()}
         try:
             rgb = load_rgb(path, max_pixels=max_pixels)
-            m, prob = locator.predict_array(rgb)
-            res = Located(path, m, prob, locator.threshold, locator.peak_floor)
-            record = {"image": str(path), "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
-                      "fake_probability": prob, "decision": res.decision(),
-                      "decision_threshold": locator.threshold, "decision_peak_floor": locator.peak_floor,
-                      "map": res.stats(),
-                      "map_png_bits": bits, "model": {"checkpoint": str(locator.checkpoint),
-                                                      "model": locator.cfg.model, "input_size": locator.size},
-                      "files": {k: str(v) for k, v in files.items()}, "seconds": round(time.perf_counter() - t0, 3)}
+            record, m, boxes = _locate_one(path, rgb, locator, align, framing)
+            record.update({"map_png_bits": bits, "files": {k: str(v) for k, v in files.items()},
+                           "seconds": round(time.perf_counter() - t0, 3)})
             text = json.dumps(json_safe(record), indent=2, allow_nan=False) + "\n"
             with folder_lock(out_dir):  # this image's files come from one run
                 save_map_png(m, files["map"], bits)
                 if overlay:
-                    label = res.decision() if prob is None else f"{res.decision()} (p={prob:.2f})"
-                    save_overlay_png(rgb, m, files["overlay"], title=label)
+                    prob = record["fake_probability"]
+                    label = record["decision"] if prob is None else f"{record['decision']} (p={prob:.2f})"
+                    save_overlay_png(rgb, m, files["overlay"], title=label, boxes=boxes)
                 _atomic_save(lambda tmp: tmp.write_text(text), files["json"])
         except (OSError, ValueError) as e:  # OSError: FileNotFoundError of an input, or a failed write
             msg = str(e) if str(path) in str(e) else f"{path}: {e}"
@@ -284,8 +393,32 @@ def _locate_each(paths, stems, out_dir, suffixes, bits, overlay, max_pixels, loc
             err(f"error: {msg}")
             continue
         records.append(record)
+        prob = record["fake_probability"]
         p = "n/a" if prob is None else f"{prob:.3f}"
-        log(f"{path}: {res.decision()} (p={p}), map mean {record['map']['mean']:.3f} -> {files['map']}")
+        faces = "" if not align else f", {len(record['faces'])} face(s)"
+        log(f"{path}: {record['decision']} (p={p}){faces}, map mean {record['map']['mean']:.3f} -> {files['map']}")
+
+
+def _locate_one(path: Path, rgb: np.ndarray, locator: Locator, align: bool, framing: str | None):
+    """The JSON record (without files and time), the map and the overlay's face boxes of one image."""
+    common = {"image": str(path), "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
+              "decision_threshold": locator.threshold, "decision_peak_floor": locator.peak_floor,
+              "model": {"checkpoint": str(locator.checkpoint), "model": locator.cfg.model, "input_size": locator.size}}
+    if not align:
+        m, prob = locator.predict_array(rgb)
+        res = Located(path, m, prob, locator.threshold, locator.peak_floor)
+        return ({**common, "mode": "whole image (--no-align): resized to the model's input as given",
+                 "fake_probability": prob, "decision": res.decision(), "map": res.stats()}, m, [])
+    pic = locator.locate_picture(rgb, framing=framing)
+    stats = Located(path, pic.map, pic.probability, locator.threshold, locator.peak_floor).stats()
+    note = {"no face found": "no face found: nothing was judged (--no-align locates the image as given)",
+            "no face large enough": f"every face is smaller than {MIN_EYE_SPAN:g} px between the eyes: not judged"}
+    boxes = [(f.face.box, f.decision if f.probability is None else f"{f.decision} (p={f.probability:.2f})")
+             for f in pic.faces]
+    return ({**common, "mode": f"faces: detected, aligned to the {framing or DEFAULT_FRAMING} framing, mapped back",
+             "fake_probability": pic.probability, "decision": pic.decision,
+             **({"note": note[pic.decision]} if pic.decision in note else {}),
+             "min_eye_span": MIN_EYE_SPAN, "faces": [f.to_dict() for f in pic.faces], "map": stats}, pic.map, boxes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -301,13 +434,18 @@ def _main(argv: list[str] | None) -> int:
                    help="a .pt checkpoint or .safetensors locator (default: models/fakelocator.safetensors)")
     p.add_argument("--bits", type=int, default=16, choices=[8, 16], help="map PNG depth (default 16)")
     p.add_argument("--no-overlay", action="store_true", help="skip the overlay PNG")
+    p.add_argument("--no-align", action="store_true",
+                   help="no face detection: resize the whole image to the model's input as given (for crops "
+                        "already framed like the training faces)")
+    p.add_argument("--framing", default=None, choices=["stgan", "celeba178"],
+                   help="the training framing faces are aligned to (default: stgan)")
     p.add_argument("--max-pixels", type=int, default=LOCATE_MAX_PIXELS,
                    help=f"refuse larger images before decoding (default {LOCATE_MAX_PIXELS})")
     args = p.parse_args(argv)
     check_out_dir(args.out)  # before the model: a bad --out fails at once, naming it (nothing created yet)
     locator = Locator(args.checkpoint)
     _, errors = locate_files(args.images, args.out, bits=args.bits, overlay=not args.no_overlay,
-                             max_pixels=args.max_pixels, locator=locator)
+                             max_pixels=args.max_pixels, locator=locator, align=not args.no_align, framing=args.framing)
     return 1 if errors else 0
 
 

@@ -30,8 +30,9 @@ import ipywidgets
 import numpy as np
 import pandas as pd
 
-from .data import load_set
+from .data import load_rgb, load_set
 from .degrade import degradation_settings, degrade_image, describe_degradation
+from .locate import overlay_image
 from .metrics import coss, psnr, ssim
 from .report.figures import figure_png, result_figure, result_metrics_text
 
@@ -269,3 +270,86 @@ def fig10_aggregate_sentence(results_dir=None) -> str:
     clean, harsh = u[u["degradation"] == "none"].iloc[0], jpeg.loc[jpeg["level"].idxmin()]
     return (f"over Fig. 10's {int(clean['n'])} STGAN test images the pixel AUC goes from {clean['auc']:.3f} clean to "
             f"{harsh['auc']:.3f} at quality {int(harsh['level'])}")
+
+
+# --- your own picture: upload, find the faces, see the map ------------------------------------------
+
+def locate_upload(locator, data: bytes, name: str = "upload") -> dict:
+    """What the photo demo shows for an uploaded file: every face found, aligned, located, mapped back.
+
+    The bytes are read with the same rules as ``python -m fklib locate`` (:func:`fklib.data.load_rgb`:
+    EXIF orientation, grayscale / RGBA / 16-bit converted, truncated or non-image files refused naming
+    ``name``), from a temporary copy that is removed afterwards.
+
+    Returns:
+        ``{"rgb", "result"`` (:class:`fklib.locate.PictureResult`), ``"overlay"`` (PIL image: the map over
+        the picture with each face's box and verdict), ``"text"`` (one line per face, then the picture's
+        decision)``}``.
+    """
+    import os
+    import tempfile
+
+    suffix = os.path.splitext(name)[1] or ".img"
+    fd, tmp = tempfile.mkstemp(suffix=suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        try:
+            rgb = load_rgb(tmp)
+        except ValueError as err:
+            raise ValueError(str(err).replace(tmp, name)) from None
+    finally:
+        os.unlink(tmp)
+    res = locator.locate_picture(rgb)
+    lines = []
+    for k, f in enumerate(res.faces, 1):
+        what = (f"{f.decision} (p(fake) {f.probability:.2f}, map peak {f.peak:.3f})" if f.judged
+                else f"too small to judge (eyes {f.face.eye_span:.0f} px apart)")
+        lines.append(f"face {k}: {what}")
+    summary = {"no face found": "no face found: nothing was judged (the model only knows faces)",
+               "no face large enough": "no face large enough to judge"}.get(res.decision, f"picture: {res.decision}")
+    boxes = [(f.face.box, f"{k}: {f.decision}") for k, f in enumerate(res.faces, 1)]
+    overlay = overlay_image(rgb, res.map, title=summary if len(summary) < 60 else None, boxes=boxes)
+    return {"rgb": rgb, "result": res, "overlay": overlay, "text": "\n".join(lines + [summary])}
+
+
+class PhotoDemo(ipywidgets.VBox):
+    """Upload a picture and see its fakeness map: ``demo.show(data, name)`` is what an upload calls
+    (testable without a browser); ``demo.last`` holds :func:`locate_upload`'s result, ``demo.output`` the
+    overlay and the text, or the one-line error for a file that is not a readable image."""
+
+    def __init__(self, locator) -> None:
+        self.locator = locator
+        self.last: dict | None = None
+        self.upload = ipywidgets.FileUpload(accept="image/*", multiple=False, description="your picture")
+        self.output = ipywidgets.Output()
+        self.upload.observe(self._on_upload, names="value")
+        super().__init__([self.upload, self.output])
+
+    def show(self, data: bytes, name: str = "upload") -> dict | None:
+        import io
+
+        try:
+            self.last = locate_upload(self.locator, data, name)
+        except ValueError as err:
+            self.last = None
+            self.output.outputs = ({"output_type": "stream", "name": "stderr", "text": f"error: {err}\n"},)
+            return None
+        buf = io.BytesIO()
+        self.last["overlay"].save(buf, format="PNG")
+        png = base64.b64encode(buf.getvalue()).decode("ascii")
+        self.output.outputs = ({"output_type": "display_data", "metadata": {},
+                                "data": {"image/png": png, "text/plain": "<overlay>"}},
+                               {"output_type": "stream", "name": "stdout", "text": self.last["text"] + "\n"})
+        return self.last
+
+    def _on_upload(self, change) -> None:
+        files = change["new"]
+        if files:
+            f = files[0] if isinstance(files, (list, tuple)) else next(iter(files.values()))
+            self.show(bytes(f["content"]), f.get("name", "upload"))
+
+
+def build_photo_demo(locator) -> PhotoDemo:
+    """The photo demo: a file upload; each picture's faces are found, aligned, located and mapped back."""
+    return PhotoDemo(locator)

@@ -9,11 +9,16 @@ if [ ! -x .venv/bin/python ]; then
     echo "setup: creating .venv with $($PYTHON --version)"
     "$PYTHON" -m venv .venv
 fi
-stamp=".venv/.fklib-installed-$(sha256sum pyproject.toml | cut -c1-16)"
+# The face detector of `locate` (facenet-pytorch's MTCNN, weights in its wheel) is installed with --no-deps:
+# its metadata asks for torch<2.3 and numpy<2, but what it imports (torch, torchvision, numpy, Pillow,
+# requests) is already here and works with the pinned releases (tests/test_faces.py).
+FACE_DETECTOR="facenet-pytorch==2.6.0"
+stamp=".venv/.fklib-installed-$( (cat pyproject.toml; echo "$FACE_DETECTOR") | sha256sum | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
     echo "setup: installing fklib and pinned dependencies (torch==2.14.1, torchvision==0.29.1, ...)"
     .venv/bin/python -m pip install --quiet --upgrade pip
     .venv/bin/python -m pip install --quiet -e ".[dev]"
+    .venv/bin/python -m pip install --quiet --no-deps "$FACE_DETECTOR"
     rm -f .venv/.fklib-installed-*
     touch "$stamp"
 fi

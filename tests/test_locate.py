@@ -49,7 +49,7 @@ def test_shipped_model_fits_the_size_budget():
 
 def test_fake_map_brighter_than_real(locator, stgan_pair, tmp_path):
     fake, real = stgan_pair
-    records, errors = locate_files([fake, real], tmp_path, locator=locator, log=lambda *_: None)
+    records, errors = locate_files([fake, real], tmp_path, locator=locator, log=lambda *_: None, align=False)
     assert errors == []
     by_name = {r["image"]: r for r in records}
     rf, rr = by_name[str(fake)], by_name[str(real)]
@@ -71,7 +71,7 @@ def test_any_size_and_8_bit(locator, stgan_pair, tmp_path):
     fake, _ = stgan_pair
     big = tmp_path / "odd.jpg"
     Image.open(fake).resize((301, 257)).save(big, quality=95)
-    records, errors = locate_files([big], tmp_path / "out", bits=8, locator=locator, log=lambda *_: None)
+    records, errors = locate_files([big], tmp_path / "out", bits=8, locator=locator, log=lambda *_: None, align=False)
     assert not errors
     assert Image.open(tmp_path / "out" / "odd_overlay.png").size == (301, 257)
     mp = Image.open(tmp_path / "out" / "odd_map.png")
@@ -200,7 +200,7 @@ def test_flipped_shipped_weights_are_refused_and_no_nan_is_written(tmp_path, cap
     flipped.write_bytes(flip(data, start + (len(data) - start) // 2, 4096))
     good = save_png(tmp_path / "good.png", np.full((128, 128, 3), 127, np.uint8))
     out = tmp_path / "out"
-    assert cli(["locate", str(good), "--checkpoint", str(flipped), "--out", str(out)]) == 1
+    assert cli(["locate", "--no-align", str(good), "--checkpoint", str(flipped), "--out", str(out)]) == 1
     lines = error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and str(flipped) in lines[0]
     assert not any(out.glob("*.json"))
@@ -221,7 +221,7 @@ def test_locator_files_carry_their_weights_hash_and_a_damaged_one_is_refused(tmp
     with pytest.raises(ValueError, match=r"damaged.safetensors: its weights do not match the SHA-256"):
         load_checkpoint(damaged)
     img = save_png(tmp_path / "x.png", np.full((64, 64, 3), 90, np.uint8))
-    assert cli(["locate", str(img), "--checkpoint", str(damaged), "--out", str(tmp_path / "o")]) == 1
+    assert cli(["locate", "--no-align", str(img), "--checkpoint", str(damaged), "--out", str(tmp_path / "o")]) == 1
     assert str(damaged) in error_lines(capsys.readouterr().err)[0]
 
 
@@ -250,7 +250,7 @@ def test_non_finite_model_output_is_refused(smoke_ckpt, tmp_path, capsys):
     save_checkpoint(huge, payload)
     img = save_png(tmp_path / "face.png", random_rgb(np.random.default_rng(0), 40, 40))
     out = tmp_path / "out"
-    assert cli(["locate", str(img), "--checkpoint", str(huge), "--out", str(out)]) == 1
+    assert cli(["locate", "--no-align", str(img), "--checkpoint", str(huge), "--out", str(out)]) == 1
     (line,) = error_lines(capsys.readouterr().err)
     assert str(img) in line and str(huge) in line and "not finite" in line
     assert not any(out.iterdir())
@@ -274,7 +274,7 @@ def test_exif_rotated_jpeg_is_located_upright(locator, stgan_pair, tmp_path):
     exif[0x0112] = 6
     path = tmp_path / "phone.jpg"
     stored.save(path, quality=95, exif=exif)
-    records, errors = locate_files([path], tmp_path / "out", locator=locator, log=lambda *_: None)
+    records, errors = locate_files([path], tmp_path / "out", locator=locator, log=lambda *_: None, align=False)
     assert not errors
     rec = records[0]
     assert (rec["width"], rec["height"]) == (160, 256)
@@ -294,7 +294,7 @@ def test_no_two_inputs_share_a_stem(locator, tmp_path):
               save_png(tmp_path / "c2" / "a.png", random_rgb(rng, 48, 48)),
               save_png(tmp_path / "a_2.png", random_rgb(rng, 48, 48))]
     out = tmp_path / "O"
-    records, errors = locate_files(inputs, out, locator=locator, log=lambda *_: None)
+    records, errors = locate_files(inputs, out, locator=locator, log=lambda *_: None, align=False)
     assert not errors
     jsons = sorted(out.glob("*.json"))
     assert len(jsons) == 3 and len(list(out.iterdir())) == 9
@@ -315,7 +315,7 @@ def test_an_input_is_never_written_over(smoke_ckpt, tmp_path, monkeypatch):
     save_png(tmp_path / "foo_map.png", random_rgb(rng, 32, 32))
     before = {p: (tmp_path / p).read_bytes() for p in ("foo.png", "foo_map.png")}
     monkeypatch.chdir(tmp_path)
-    assert cli(["locate", "foo.png", "foo_map.png", "--out", ".", "--checkpoint", str(smoke_ckpt)]) == 0
+    assert cli(["locate", "--no-align", "foo.png", "foo_map.png", "--out", ".", "--checkpoint", str(smoke_ckpt)]) == 0
     assert {p: (tmp_path / p).read_bytes() for p in before} == before
     images = {strict_json(p)["image"] for p in tmp_path.glob("*.json")}
     assert images == {"foo.png", "foo_map.png"}
@@ -344,7 +344,7 @@ def test_two_concurrent_runs_do_not_mix_one_images_files(smoke_ckpt, tmp_path, m
     shared = L.Locator(smoke_ckpt)
 
     def run(bits, done=None):
-        L.locate_files([img], out, bits=bits, overlay=False, locator=shared, log=lambda *_: None)
+        L.locate_files([img], out, bits=bits, overlay=False, locator=shared, log=lambda *_: None, align=False)
         if done is not None:
             done.set()
 
@@ -410,7 +410,7 @@ def test_malformed_checkpoints_are_one_line_naming_the_file(smoke_ckpt, tmp_path
     bad = tmp_path / "bad.pt"
     torch.save(payload, bad)
     img = save_png(tmp_path / "x.png", np.full((32, 32, 3), 50, np.uint8))
-    assert cli(["locate", str(img), "--checkpoint", str(bad), "--out", str(tmp_path / "o")]) == 1
+    assert cli(["locate", "--no-align", str(img), "--checkpoint", str(bad), "--out", str(tmp_path / "o")]) == 1
     (line,) = error_lines(capsys.readouterr().err)
     assert str(bad) in line
     assert cli(["evaluate", "--checkpoint", str(bad), "--device", "cpu"]) == 1
@@ -424,7 +424,7 @@ def test_a_failed_write_names_the_image_and_the_others_still_run(smoke_ckpt, tmp
     b = save_png(tmp_path / "b.png", random_rgb(rng, 32, 32))
     out = tmp_path / "out"
     (out / "a.json").mkdir(parents=True)                               # a.json cannot be written
-    assert cli(["locate", str(a), str(b), "--out", str(out), "--checkpoint", str(smoke_ckpt)]) == 1
+    assert cli(["locate", "--no-align", str(a), str(b), "--out", str(out), "--checkpoint", str(smoke_ckpt)]) == 1
     (line,) = error_lines(capsys.readouterr().err)
     assert str(a) in line
     assert strict_json(out / "b.json")["image"] == str(b)
@@ -454,7 +454,7 @@ LOCATE_FORBIDDEN = ("torchvision", "pandas", "matplotlib", "papermill", "scipy",
 
 _LOCATE_MODULES = """
 import runpy, sys
-sys.argv = ["fklib", "locate", sys.argv[1], "--out", sys.argv[2]]
+sys.argv = ["fklib", "locate", "--no-align", sys.argv[1], "--out", sys.argv[2]]
 try:
     runpy.run_module("fklib", run_name="__main__")
 except SystemExit as stop:
@@ -592,7 +592,7 @@ def save_map_png(m, path, bits=16):
         os.kill(os.getpid(), sig)
     return real_save(m, path, bits)
 L.save_map_png = save_map_png
-sys.argv = ["fklib", "locate", *sys.argv[3:]]
+sys.argv = ["fklib", "locate", "--no-align", *sys.argv[3:]]
 runpy.run_module("fklib", run_name="__main__")
 """
 
@@ -629,7 +629,7 @@ def test_partial_files_of_a_killed_locate_are_removed_by_the_next_run(smoke_ckpt
     mine = [out / ".notes.part", out / ".face_map.png.part", out / "face_map.png.1.part"]
     for p in stale + mine:
         p.write_bytes(b"x")
-    assert cli(["locate", str(img), "--out", str(out), "--checkpoint", str(smoke_ckpt)]) == 0
+    assert cli(["locate", "--no-align", str(img), "--out", str(out), "--checkpoint", str(smoke_ckpt)]) == 0
     assert not any(p.exists() for p in stale) and all(p.read_bytes() == b"x" for p in mine)
 
 
@@ -678,7 +678,7 @@ def test_a_checkpoint_that_is_not_ours_is_one_line_naming_what_it_is(tmp_path, c
         load_checkpoint(bad)
     assert str(err.value).startswith(f"{bad}: ") and expected in str(err.value) and "\n" not in str(err.value)
     img = save_png(tmp_path / "x.png", np.full((32, 32, 3), 50, np.uint8))
-    assert cli(["locate", str(img), "--checkpoint", str(bad), "--out", str(tmp_path / "o")]) == 1
+    assert cli(["locate", "--no-align", str(img), "--checkpoint", str(bad), "--out", str(tmp_path / "o")]) == 1
     err = capsys.readouterr().err
     line = one_error_line(err)
     assert str(bad) in line and expected in line

@@ -163,3 +163,31 @@ def test_a_real_image_is_described_in_words(locator, demo_examples):
     assert f"{r['pred'].mean():.3f}" in line
     fig = result_figure(r)
     assert fig.get_size_inches()[0] >= 12 and "real image" in fig._suptitle.get_text()
+
+
+# --- issue 30: your own picture in the demo ---------------------------------------------------------
+
+def test_photo_demo_shows_each_face_of_an_uploaded_picture(data_root, tmp_path):
+    import io
+
+    from PIL import Image
+
+    from fklib.data import load_set
+    from fklib.faces import compose
+    from fklib.locate import Locator
+    from fklib.widgets import build_photo_demo
+
+    fake = next(it for it in load_set("stgan", split="test") if it.property == "Bald")
+    pic, _ = compose.place_faces(compose.background(400, 600, seed=1), [fake.image],
+                                 [compose.placement(2.0, 8, (300, 200))])
+    buf = io.BytesIO()
+    Image.fromarray(pic).save(buf, format="JPEG", quality=95)
+    demo = build_photo_demo(Locator())
+    out = demo.show(buf.getvalue(), "mine.jpg")
+    assert len(out["result"].faces) == 1 and out["overlay"].size == (600, 400)
+    assert out["text"].splitlines()[0].startswith("face 1: ")
+    assert [o["output_type"] for o in demo.output.outputs] == ["display_data", "stream"]
+    # a file that is not an image: one line naming the uploaded file, nothing shown but the error
+    assert demo.show(b"not an image", "notes.jpg") is None
+    (err,) = demo.output.outputs
+    assert err["name"] == "stderr" and "notes.jpg" in err["text"] and "/tmp" not in err["text"]
