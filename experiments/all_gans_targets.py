@@ -105,10 +105,13 @@ def cell(rows: pd.DataFrame, fakes_of: pd.Series | None = None) -> dict:
 
 
 def evaluate(checkpoint: str, split: str = "test", names=tuple(SETS), conditions=tuple(CONDITIONS),
-             limit: int | None = None, log=print) -> pd.DataFrame:
-    """The table: one row per (set, condition, property) -- property ``all`` pools the set's fakes."""
+             limit: int | None = None, log=print, references=None) -> pd.DataFrame:
+    """The table: one row per (set, condition, property) -- property ``all`` pools the set's fakes.
+
+    ``references``: the reference predictors to compare with (default: fitted on the checkpoint's training
+    fakes); models trained on parts of the data compare with one set of references this way."""
     model, cfg, _ = model_from_checkpoint(checkpoint)
-    refs = fit_references(dataclasses.replace(cfg, include_reconstruction=False))
+    refs = references or fit_references(dataclasses.replace(cfg, include_reconstruction=False))
     out = []
     for name in names:
         clean = set_items(name, split, limit)

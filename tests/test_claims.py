@@ -55,3 +55,26 @@ def test_disorganization_and_robustness_claims_fail_when_the_evidence_does():
 
     assert C.jpeg_robustness(t10(0.79))["verdict"] == "reproduces"
     assert C.jpeg_robustness(t10(0.58))["verdict"] == "does not"
+
+
+def test_card_lists_a_property_as_not_beaten_by_the_paired_verdict_not_by_point_estimates():
+    """The card's STGAN list (fklib.studies.card.stgan_losses): a property is listed unless the model is above
+    both strong references by a paired interval. Property B has the model's mean above both references, but
+    by a difference that flips sign from image to image (no paired evidence): listed; A is above on every
+    image: not listed; C is below: listed."""
+    import numpy as np
+
+    from fklib.studies.card import stgan_losses
+
+    rng = np.random.default_rng(0)
+    rows = []
+    for prop, shift, swing in (("A", 0.05, 0.01), ("B", 0.005, 0.2), ("C", -0.05, 0.01)):
+        for i in range(40):
+            base = rng.uniform(0.5, 0.8)
+            src = f"{prop}{i}"
+            for pred, v in (("model", base + shift + swing * (-1) ** i), ("property_mean", base),
+                            ("layout_prior", base - 0.001)):
+                rows.append({"predictor": pred, "label": 1, "source": src, "identity": f"id{i}", "property": prop,
+                             "coss": v, "ssim": v})
+    losses = stgan_losses(pd.DataFrame(rows), ["A", "B", "C"])
+    assert losses == {"coss": ["B", "C"], "ssim": ["B", "C"]}
