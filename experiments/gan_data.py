@@ -37,11 +37,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from all_gans_targets import evaluate  # noqa: E402  (the targets' scoring, one row per set / property)
 
-from fklib import paths  # noqa: E402
 from fklib.config import make_config  # noqa: E402
 from fklib.engine.evaluate import fit_references  # noqa: E402
 from fklib.engine.items import training_items  # noqa: E402
-from fklib.report.tables import markdown_table  # noqa: E402
+from fklib.report.tables import markdown_table, save_table  # noqa: E402
 from fklib.studies.cache import ensure_trained, training_summary  # noqa: E402
 
 #: One short budget for every model of this experiment (fields of :class:`fklib.config.TrainConfig`).
@@ -68,7 +67,8 @@ def base_config():
 
 
 def identity_subset(items: list, fraction: float, seed: int = 0) -> list:
-    """The items of a seeded ``fraction`` of each set's identities (at least one per set)."""
+    """The items of a seeded ``fraction`` of each set's identities (at least one per set), sets drawn in sorted
+    order (experiments/learning_curve.py draws them in the items' order: its committed subsets depend on that)."""
     by_set: dict[str, list] = {}
     for it in items:
         by_set.setdefault(it.set, []).append(it)
@@ -135,14 +135,11 @@ def leave_out(gans, refs) -> pd.DataFrame:
 
 
 def write(frame: pd.DataFrame, name: str, title: str, command: str, out: Path | None) -> None:
-    target = (out or paths.results_dir() / "tables") / name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(target.with_suffix(".csv"), index=False)
     budget = ", ".join(f"{k}={v}" for k, v in BUDGET.items())
-    target.with_suffix(".md").write_text(
-        f"# {title}\n\n`{command}`. Every model: the cpu recipe at one budget ({budget}); references "
-        "(layout prior) fitted on the full cpu training fakes; verdicts are paired (model - layout prior over the "
-        f"same images, 95 % interval, identities resampled).\n\n{markdown_table(frame.round(4))}\n")
+    note = (f"`{command}`. Every model: the cpu recipe at one budget ({budget}); references (layout prior) fitted "
+            "on the full cpu training fakes; verdicts are paired (model - layout prior over the same images, 95 % "
+            "interval, identities resampled).")
+    save_table(frame, name, note=note, results_dir=out, title=title)  # atomic writes of the .csv and .md
     print(markdown_table(frame.round(4)))
 
 
@@ -151,7 +148,7 @@ def main(argv=None) -> int:
     p.add_argument("command", choices=["learning-curve", "leave-out", "all"])
     p.add_argument("--fractions", type=float, nargs="+", default=[0.1, 0.3, 1.0])
     p.add_argument("--gans", nargs="+", default=list(GANS), choices=list(GANS))
-    p.add_argument("--out", type=Path, default=None, help="tables folder (default results/tables)")
+    p.add_argument("--out", type=Path, default=None, help="results folder (default: the project's results/)")
     args = p.parse_args(argv)
     refs = fit_references(dataclasses.replace(base_config(), include_reconstruction=False))
     command = "python experiments/gan_data.py " + " ".join(argv if argv is not None else sys.argv[1:])

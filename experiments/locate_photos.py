@@ -39,7 +39,7 @@ from fklib import paths
 from fklib.data import load_set
 from fklib.faces import align, compose
 from fklib.faces.detect import LANDMARKS, detect_faces
-from fklib.report.tables import markdown_table
+from fklib.report.tables import markdown_table, save_table
 
 #: CelebA aligned (178 x 218) -> STGAN's crop: 170 x 170 at top 26 / left 3, resized to 128.
 STGAN_CROP = {"top": 26, "left": 3, "side": 170}
@@ -139,12 +139,10 @@ def match(result, transform: np.ndarray, crop: int = 128):
 def crop_verdict(locator, item) -> dict:
     """The model on the face's own crop, as the test sets give it."""
     from fklib.metrics import coss
-    from fklib.metrics.classification import map_peak
 
     m, prob = locator.predict_array(item.image)
-    peak = float(map_peak(m[None])[0])
     return {"crop_coss": coss(m, item.gt_map()) if item.label == 1 else np.nan,
-            "crop_decision": locator.decide(prob, peak), "crop_p": prob}
+            "crop_decision": locator.decide(prob, m), "crop_p": prob}
 
 
 def place_and_locate(locator, items: list, seed: int, framing: str | None = None, two_faces: float = 0.5,
@@ -220,10 +218,8 @@ def cmd_framing(args) -> pd.DataFrame:
     return pd.concat(frames + sweep, ignore_index=True)
 
 
-def write(frame: pd.DataFrame, out: Path, title: str) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(out.with_suffix(".csv"), index=False)
-    out.with_suffix(".md").write_text(f"# {title}\n\n{markdown_table(frame)}\n")
+def write(frame: pd.DataFrame, results: Path | None, name: str, title: str) -> None:
+    save_table(frame, name, results_dir=results, title=title)  # atomic writes of <results>/tables/<name>.csv / .md
     print(markdown_table(frame))
 
 
@@ -340,8 +336,7 @@ def cmd_targets(args) -> pd.DataFrame:
     n = args.per_set or 100
     items = [it for name in PLACED_SETS for it in placed_items(name, args.split, n, max(1, n * 2 // 5), seed=4)]
     frame = place_and_locate(locator, items, seed=5)
-    frame.to_csv((args.out or paths.results_dir() / "tables" / "locate_targets").with_name("locate_targets_faces.csv"),
-                 index=False)
+    save_table(frame, "locate_targets_faces", results_dir=args.out, title="locate targets: every placed face")
     out = [summarize(frame.assign(what="placed test faces", set="all"), ["what", "set"]),
            summarize(frame.assign(what="placed test faces"), ["what", "set"])]
     # the model's TNR on its own test reals (the crops as the test sets give them), against the portraits'
@@ -373,14 +368,13 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("command", choices=list(COMMANDS))
     p.add_argument("--split", default="val")
-    p.add_argument("--out", type=Path, default=None)
+    p.add_argument("--out", type=Path, default=None, help="results folder (default: the project's results/)")
     p.add_argument("--per-set", type=int, default=None, help="faces per set (default: the command's)")
     p.add_argument("--portraits", type=int, default=1500, help="CelebAMask-HQ portraits in targets")
     p.add_argument("--extra-path", nargs="*", help="folders appended to sys.path (detectors not installed here)")
     args = p.parse_args(argv)
     frame = COMMANDS[args.command](args)
-    out = args.out or paths.results_dir() / "tables" / f"locate_{args.command}"
-    write(frame, out, f"locate on pictures: {args.command} ({args.split} split)")
+    write(frame, args.out, f"locate_{args.command}", f"locate on pictures: {args.command} ({args.split} split)")
     return 0
 
 

@@ -88,9 +88,17 @@ class Located:
                 "fraction_above_tau": float((m > tau).mean()), "tau": tau}
 
     def decision(self) -> str:
-        prob = None if self.probability is None else np.array([self.probability])
-        d = float(decide(prob, np.array([self.map.mean()]), self.threshold, np.array([self.peak]), self.peak_floor)[0])
-        return "unknown (no classifier)" if math.isnan(d) else ("fake" if d == 1.0 else "real")
+        return decision_word(self.probability, self.map, self.threshold, self.peak_floor, self.peak)
+
+
+def decision_word(probability: float | None, m: np.ndarray, threshold: float | None, peak_floor: float | None,
+                  peak: float | None = None) -> str:
+    """``fake`` / ``real`` (or ``unknown (no classifier)``) of one map by the checkpoint's rule
+    (:func:`fklib.metrics.decide`: p(fake) and the map's peak, or the map's mean for a no-cl model)."""
+    peak = float(map_peak(m[None])[0]) if peak is None else peak
+    prob = None if probability is None else np.array([probability])
+    d = float(decide(prob, np.array([m.mean()]), threshold, np.array([peak]), peak_floor)[0])
+    return "unknown (no classifier)" if math.isnan(d) else ("fake" if d == 1.0 else "real")
 
 
 @dataclass
@@ -188,11 +196,9 @@ class Locator(ImagePredictor):
                              f"{self.checkpoint} damaged?")
         return m, prob
 
-    def decide(self, prob: float | None, peak: float) -> str:
-        """``fake`` / ``real`` by the checkpoint's decision (classifier probability and map peak)."""
-        d = float(decide(None if prob is None else np.array([prob]), np.array([0.0]), self.threshold,
-                         np.array([peak]), self.peak_floor)[0])
-        return "unknown (no classifier)" if math.isnan(d) else ("fake" if d == 1.0 else "real")
+    def decide(self, prob: float | None, m: np.ndarray, peak: float | None = None) -> str:
+        """``fake`` / ``real`` of a map and its probability by this checkpoint's rule (:func:`decision_word`)."""
+        return decision_word(prob, m, self.threshold, self.peak_floor, peak)
 
     def locate_picture(self, rgb: np.ndarray, faces: list | None = None, framing: str | None = None,
                        min_eye_span: float = MIN_EYE_SPAN) -> PictureResult:
@@ -217,7 +223,7 @@ class Locator(ImagePredictor):
             crop, m = align_face(rgb, face.landmarks, framing, self.size)
             crop_map, prob = self.predict_array(crop)
             peak = float(map_peak(crop_map[None])[0])
-            results.append(FaceResult(face, m, True, crop, crop_map, prob, self.decide(prob, peak), peak))
+            results.append(FaceResult(face, m, True, crop, crop_map, prob, self.decide(prob, crop_map, peak), peak))
             np.maximum(full, map_to_picture(crop_map, m, rgb.shape[:2]), out=full)
         probs = [f.probability for f in results if f.judged and f.probability is not None]
         return PictureResult(full, results, picture_decision(results), max(probs) if probs else None)

@@ -25,7 +25,9 @@ import torch.nn.functional as F
 #: Where MTCNN finds the five landmarks (:data:`fklib.faces.detect.LANDMARKS`, continuous pixel coordinates of
 #: a 128 px crop) in each training framing: ``celeba178`` is the median over the 274 validation reals of
 #: StarGAN-128 and AttentionGAN, ``stgan`` is derived from it by the exact crop geometry (and agrees with
-#: STGAN's own validation reals within about 1 px); ``python experiments/locate_photos.py templates``.
+#: STGAN's own validation reals within about 1 px); ``python experiments/locate_photos.py templates``. Measured
+#: with faces scored >= 0.9; at today's :data:`fklib.faces.detect.MIN_SCORE` (0.7) one more face enters and
+#: the medians move by at most 0.02 px (kept: the committed ``locate_*`` tables were made with these).
 #: ``stgan``: CelebA aligned, crop 170 x 170 at top 26 / left 3 (STGAN); ``celeba178``: CelebA aligned,
 #: centre crop 178 x 178 (StarGAN-128, AttentionGAN, StarGAN-256).
 TEMPLATES: dict[str, np.ndarray] = {

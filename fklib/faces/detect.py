@@ -15,6 +15,7 @@ import functools
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 #: The five landmarks, in MTCNN's order ("left": the picture's left on an upright face).
 LANDMARKS = ("eye_left", "eye_right", "nose", "mouth_left", "mouth_right")
@@ -77,8 +78,6 @@ def detect_faces(rgb: np.ndarray, min_face_size: int = MIN_FACE_SIZE, min_score:
     Raises:
         DetectorUnavailable: facenet-pytorch is not installed.
     """
-    import torch
-
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise ValueError(f"expected an H x W x 3 uint8 RGB array, got {rgb.shape} {rgb.dtype}")
     det = _mtcnn(int(min_face_size))
