@@ -97,9 +97,9 @@ def measure(name: str, size: int, phase: str, device: str, batch: int, infer_bat
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # deeplab: "pretrained weights not found" -> scratch, same speed
         if name.startswith("checkpoint:"):
-            from fklib.checkpoint import model_from_checkpoint
+            from fklib.checkpoint import load_trained
 
-            model = model_from_checkpoint(name[len("checkpoint:"):])[0].to(dev)
+            model = load_trained(name[len("checkpoint:"):]).model.to(dev)
         else:
             model = create_model(name).to(dev)
     result = {"params": count_parameters(model)}

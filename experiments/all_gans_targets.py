@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from fklib import paths
-from fklib.checkpoint import model_from_checkpoint
+from fklib.checkpoint import load_trained
 from fklib.data import ensure_splice_set, limit_items, load_set
 from fklib.degrade import degrade_item
 from fklib.engine import MODEL, score_items
@@ -110,14 +110,15 @@ def evaluate(checkpoint: str, split: str = "test", names=tuple(SETS), conditions
 
     ``references``: the reference predictors to compare with (default: fitted on the checkpoint's training
     fakes); models trained on parts of the data compare with one set of references this way."""
-    model, cfg, _ = model_from_checkpoint(checkpoint)
+    locator = load_trained(checkpoint)
+    model, cfg = locator.model, locator.config
     refs = references or fit_references(dataclasses.replace(cfg, include_reconstruction=False))
     out = []
     for name in names:
         clean = set_items(name, split, limit)
         for condition in conditions:
             items = degraded(clean, condition)
-            rows = score_items(model, items, cfg.size, references=refs, reference_kinds=REFERENCES)
+            rows = score_items(model, items, cfg.size, rule=locator.rule, references=refs, reference_kinds=REFERENCES)
             props = sorted(rows.loc[rows["label"] == 1, "property"].unique())
             keys = [("all", None)] + ([(p, rows["property"] == p) for p in props] if len(props) > 1 else [])
             for prop, sel in keys:

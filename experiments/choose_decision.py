@@ -16,12 +16,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fklib.checkpoint import load_checkpoint, model_from_checkpoint, save_checkpoint
+from fklib.checkpoint import DECISION_KEYS, DecisionRule, load_checkpoint, load_trained, save_checkpoint
 from fklib.config import resolve_device
 from fklib.engine.evaluate import decision_of_rows
 from fklib.engine.items import training_items
 from fklib.engine.scoring import score_items
-from fklib.metrics import decide, detection_rates, set_balanced_weights
+from fklib.metrics import detection_rates, set_balanced_weights
 
 
 def main(argv=None) -> None:
@@ -32,28 +32,25 @@ def main(argv=None) -> None:
     src, out = Path(args.checkpoint), Path(args.out)
     if out.suffix != ".pt":
         raise SystemExit(f"--out {out}: must be a .pt checkpoint")
-    model, cfg, payload = model_from_checkpoint(src)
+    locator = load_trained(src)
+    model, cfg = locator.model, locator.config
     if not cfg.classifier:
         raise SystemExit(f"{src}: the model has no classifier; its decision is the no-cl threshold")
     device = resolve_device("auto")
     items = training_items(cfg, "val")
     rows = score_items(model, items, cfg.size, device=device, metrics=())
     threshold, floor = decision_of_rows(rows)   # balanced_decision, on the rows printed below
-    old = (model.decision_threshold, model.decision_peak_floor)
+    old = (locator.rule.threshold, locator.rule.peak_floor)
     for name, (t, f) in (("old", old), ("new", (threshold, floor))):
         print(f"{name}: p(fake) > {t}" + (f" and peak > {f:.4f}" if f is not None else ""))
-        fake = decide(rows["prob"].to_numpy(), rows["score"].to_numpy(), t, rows["peak"].to_numpy(), f)
+        fake = DecisionRule(True, t, f).decide(rows["prob"].to_numpy(), rows["score"].to_numpy(), rows["peak"].to_numpy())
         for s, part in rows.assign(call=fake).groupby("set"):
             tpr, tnr = detection_rates(part["call"], part["label"])
             print(f"  {s:14s} TPR {tpr:.3f} TNR {tnr:.3f}")
         w = set_balanced_weights(rows["label"].to_numpy(), rows["set"].to_numpy())
         print(f"  balanced over sets: bACC {float(np.sum(w * (fake == rows['label'].to_numpy()))):.3f}")
-    ckpt = load_checkpoint(src)
-    ckpt["decision_threshold"] = threshold
-    ckpt.pop("decision_peak_floor", None)
-    if floor is not None:
-        ckpt["decision_peak_floor"] = floor
-    save_checkpoint(out, ckpt)
+    ckpt = {k: v for k, v in load_checkpoint(src).items() if k not in DECISION_KEYS}
+    save_checkpoint(out, {**ckpt, **DecisionRule(True, threshold, floor).payload()})
     print(f"wrote {out}")
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from fklib.checkpoint import model_from_checkpoint
+from fklib.checkpoint import load_trained
 from fklib.config import PROPERTY_CLASSES, STGAN_PROPERTIES
 from fklib.convert import tensor_to_image
 from fklib.data import ensure_splice_set, load_set
@@ -157,7 +157,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="results folder (default: the project's results/)")
     args = ap.parse_args()
     torch.manual_seed(0)
-    model, cfg, _ = model_from_checkpoint(args.checkpoint)
+    locator = load_trained(args.checkpoint)
+    model, cfg = locator.model, locator.config
     if getattr(model, "gate", None) is None:
         raise SystemExit(f"{args.checkpoint}: not a hybrid locator (no gate)")
     size, parser = cfg.size, load_parser()

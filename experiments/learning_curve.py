@@ -26,6 +26,7 @@ from fklib.config import make_config
 from fklib.engine.items import training_items
 from fklib.report import save_table
 from fklib.studies.cache import ensure_trained, training_summary
+from fklib.checkpoint import load_trained
 from fklib.studies.recipes import validation_rows, validation_summary
 
 #: What each point reports (keys of :func:`fklib.studies.recipes.validation_summary`).
@@ -64,7 +65,7 @@ def main() -> None:
         val = training_items(cfg, "val")
         start = time.time()
         ckpt = ensure_trained(cfg, train, val)
-        summary = validation_summary(validation_rows(ckpt))
+        summary = validation_summary(validation_rows(load_trained(ckpt)))
         rows.append({"fraction": fraction, "identities": len({(it.set, it.identity) for it in train}),
                      "train_items": len(train), "epochs": args.epochs,
                      "train_minutes": training_summary(ckpt)["minutes"], "wall_minutes": round((time.time() - start) / 60, 1),

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from fklib import paths
+from fklib.checkpoint import load_trained
 from fklib.engine import MODEL
 from fklib.metrics import detection_rates
 from fklib.metrics.bootstrap import cluster_weights
@@ -82,8 +83,9 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=None)
     args = p.parse_args()
     report: dict = {"checkpoint": args.checkpoint, "sets": {}}
+    locator = load_trained(args.checkpoint)
     for name, set_name, splices in SETS:
-        rows = evaluate(args.checkpoint, set_name, splices=splices)
+        rows = evaluate(locator, set_name, splices=splices)
         model = rows[rows["predictor"] == MODEL]
         tpr, tnr = detection_rates(model["pred_fake"], model["label"])
         rec = {"n_fakes": int((model["label"] == 1).sum()), "n_reals": int((model["label"] == 0).sum()),
@@ -105,7 +107,7 @@ def main() -> None:
         if "props_beating_both" in rec:
             print("   properties beating both references:",
                   {m: len(v) for m, v in rec["props_beating_both"].items()})
-    figs = figure_summary(figure_detection(args.checkpoint))
+    figs = figure_summary(figure_detection(locator))
     report["figures"] = figs
     print(f"== published-figure crops: {figs['edits_called_fake']:.3f} of {figs['n_edits']} edits called fake, "
           f"{figs['reals_called_real']:.3f} of {figs['n_reals']} inputs called real")

@@ -129,9 +129,9 @@ def best_epoch(ckpt: dict) -> int:
 def run_one(name: str, overrides: dict, args) -> dict:
     import torch
 
-    from fklib.checkpoint import load_checkpoint, model_from_checkpoint
+    from fklib.checkpoint import load_checkpoint, load_trained
     from fklib.config import make_config
-    from fklib.engine import MODEL, evaluate_checkpoint, fit, summarize
+    from fklib.engine import MODEL, evaluate_locator, fit, summarize
 
     base = {"name": f"recipe-{name}", "out_dir": str(Path(args.ckpt_root) / name), "device": args.device,
             "num_workers": args.num_workers}
@@ -148,15 +148,16 @@ def run_one(name: str, overrides: dict, args) -> dict:
     cfg = make_config("cpu", overrides={**recipe, **base, **overrides})
     if args.from_checkpoint:   # a run made elsewhere (e.g. `python -m fklib train --profile cpu`)
         best = Path(args.from_checkpoint)
-        model, cfg, ckpt = model_from_checkpoint(best)
+        locator = load_trained(best)
         last = best.with_name("last.pt")   # its history covers every epoch, best.pt's only up to the best
-        history = json.loads(load_checkpoint(last)["history"] if last.is_file() else ckpt["history"])
+        history = json.loads(load_checkpoint(last)["history"] if last.is_file() else locator.meta["history"])
         seconds = sum(h["seconds"] for h in history)
     else:
         t0 = time.time()
         best = fit(cfg, progress=False, log=lambda *a: print(f"[{name}]", *a, flush=True), overwrite=True)["best"]
         seconds = time.time() - t0
-        model, cfg, ckpt = model_from_checkpoint(best)
+        locator = load_trained(best)
+    cfg, ckpt = locator.config, locator.meta
     folder = Path(args.data_dir) / "stgan_celeba128" if args.data_dir else None
     device = cfg.device if cfg.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     if device.startswith("cuda"):
@@ -168,11 +169,10 @@ def run_one(name: str, overrides: dict, args) -> dict:
     if universal:
         from fklib.studies.recipes import selection_score, validation_rows, validation_summary
 
-        summary = validation_summary(validation_rows(best))
+        summary = validation_summary(validation_rows(locator))
         return {**row, "samples_per_epoch": cfg.samples_per_epoch, "val_score": selection_score(summary), **summary}
     for tta in (False, True):
-        df = evaluate_checkpoint(best, "stgan", folder, split="val", references=False, tta=tta,
-                                 model=model, cfg=cfg, payload=ckpt, device=cfg.device)
+        df = evaluate_locator(locator, "stgan", folder, split="val", references=False, tta=tta, device=cfg.device)
         means = summarize(df)
         mean = means[(means["predictor"] == MODEL) & (means["gan"] == "mean")].iloc[0]
         suffix = "_tta" if tta else ""

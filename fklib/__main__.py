@@ -73,6 +73,7 @@ def _evaluate(argv: list[str]) -> int:
 
     from .data.readers import BadFilesError  # lazy: each command imports only what it needs
     from . import engine  # lazy: `locate` must not import the engine
+    from .checkpoint import load_trained  # lazy: each command imports only what it needs
     from .files import check_out_file, write_atomically  # lazy: each command imports only what it needs
 
     p = cli.ArgumentParser(prog="python -m fklib evaluate", description="Evaluate a checkpoint.")
@@ -91,8 +92,9 @@ def _evaluate(argv: list[str]) -> int:
     if args.out:
         check_out_file(args.out)  # before the evaluation: a bad --out fails at once, naming it
     try:
-        df = engine.evaluate_checkpoint(args.checkpoint, args.set_name, args.data, args.split, device=args.device,
-                                        references=not args.no_references, tta=args.tta, skip_bad=args.skip_bad)
+        df = engine.evaluate_locator(load_trained(args.checkpoint), args.set_name, args.data, args.split,
+                                     device=args.device, references=not args.no_references, tta=args.tta,
+                                     skip_bad=args.skip_bad)
     except BadFilesError as err:
         print(f"error: {err}\n(--skip-bad evaluates the other files)", file=sys.stderr)
         return 1

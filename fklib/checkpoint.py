@@ -9,9 +9,12 @@
   it with ``weights_only=False``.
   Both record the SHA-256 of their weights (:func:`weights_sha256`, key ``weights_sha256``), checked
   on every load: a damaged file is refused naming it (files written before the hash load as before).
+- :class:`DecisionRule` -- how a checkpoint turns p(fake) and its map into fake / real; the payload keys
+  it is stored under (:data:`DECISION_KEYS`) are known here only.
+- :func:`load_trained` -- a checkpoint loaded once into a :class:`LoadedLocator` (model, config, decision
+  rule, weights hash, where it came from): what everything that needs a trained model takes.
 - :func:`build_model` -- the model of a :class:`~fklib.config.TrainConfig`;
-  :func:`model_from_checkpoint` -- the trained model of a checkpoint (with its prior blend), its
-  config and payload; :func:`load_init_weights` -- a fine-tuning start (``init_from``).
+  :func:`load_init_weights` -- a fine-tuning start (``init_from``).
 - :func:`run_metadata` -- what every checkpoint records: config, git commit, data manifest hash,
   machine.
 """
@@ -27,8 +30,10 @@ import re
 import stat
 import subprocess
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from . import paths
@@ -38,13 +43,16 @@ from .data.fetching import sha256_file
 from .data.sets import set_folder_name
 from .files import honour_umask, partial_target, write_atomically
 from .models import PriorBlend, create_model
-from .metrics.classification import stored_peak_floor, stored_threshold
+from .metrics.classification import PROB_THRESHOLD, decide, map_peak
 from .models.registry import accepts
 
+#: The payload keys of the decision rule (:class:`DecisionRule`): the classifier's threshold, the map-peak
+#: floor (both chosen on validation by training), and a no-cl model's threshold on the map mean.
+DECISION_THRESHOLD, DECISION_PEAK_FLOOR, NO_CL_THRESHOLD = "decision_threshold", "decision_peak_floor", "no_cl_threshold"
+DECISION_KEYS = (DECISION_THRESHOLD, DECISION_PEAK_FLOOR, NO_CL_THRESHOLD)
 #: Metadata keys stored as strings in a shipped locator's safetensors header.
 LOCATOR_META_KEYS = ("config", "git_commit", "data_manifest_hash", "history", "prior_alpha", "machine", "command",
-                     "train_seconds", "train_time_kind", "prior_scores", "no_cl_threshold", "decision_threshold", "decision_peak_floor", "best_epoch",
-                     "weights_sha256")
+                     "train_seconds", "train_time_kind", "prior_scores", *DECISION_KEYS, "best_epoch", "weights_sha256")
 
 
 # --- run metadata -------------------------------------------------------------------------------
@@ -241,10 +249,7 @@ def save_locator(payload: dict, out: str | Path, atomic: bool = True) -> Path:
     from safetensors.torch import save_file
 
     out = Path(out)
-    tensors = {f"model.{k}": v.detach().float().contiguous() if v.is_floating_point() else v.contiguous()
-               for k, v in payload["model"].items()}
-    if "prior_maps" in payload:
-        tensors["prior_maps"] = payload["prior_maps"].float().contiguous()
+    tensors = weight_tensors(shipped_payload(payload))
     meta = {"fklib_checkpoint": "1", "format": "fklib-locator"}
     for key in LOCATOR_META_KEYS:
         if key in payload:
@@ -256,6 +261,18 @@ def save_locator(payload: dict, out: str | Path, atomic: bool = True) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     save_file(tensors, str(out), metadata=meta)
     return honour_umask(out)
+
+
+def shipped_payload(payload: dict) -> dict:
+    """``payload`` with its weights as :func:`save_locator` stores them (float32, contiguous) and their
+    :func:`weights_sha256`: the locator built from it (:meth:`LoadedLocator.from_payload`) is the shipped file's."""
+    model = {k: v.detach().float().contiguous() if v.is_floating_point() else v.contiguous()
+             for k, v in payload["model"].items()}
+    out = {**payload, "model": model}
+    if "prior_maps" in payload:
+        out["prior_maps"] = payload["prior_maps"].float().contiguous()
+    out["weights_sha256"] = weights_sha256(weight_tensors(out))
+    return out
 
 
 def load_locator(path: str | Path) -> dict:
@@ -276,7 +293,7 @@ def load_locator(path: str | Path) -> dict:
     payload["model"] = {k[len("model."):]: v for k, v in tensors.items() if k.startswith("model.")}
     if "prior_maps" in tensors:
         payload["prior_maps"] = tensors["prior_maps"]
-    for key in ("prior_alpha", "no_cl_threshold", "decision_threshold", "decision_peak_floor"):
+    for key in ("prior_alpha", *DECISION_KEYS):
         if key in payload:
             payload[key] = float(payload[key])
     return payload
@@ -357,34 +374,128 @@ def check_weights(path: Path, model: torch.nn.Module, state: dict, model_name: s
                          "the file is damaged")
 
 
-def model_from_checkpoint(path: str | Path) -> tuple[torch.nn.Module, TrainConfig, dict]:
-    """Rebuild the model of a checkpoint (eval mode, CPU) with its config and the raw payload.
+# --- the decision rule and the loaded locator ----------------------------------------------------
 
-    A checkpoint with ``prior_maps`` comes wrapped in :class:`fklib.models.PriorBlend`. The model carries the
-    checkpoint's decision threshold as ``model.decision_threshold`` (:func:`fklib.metrics.stored_threshold`;
-    ``None`` when it stores none) and its map-peak floor as ``model.decision_peak_floor``
-    (:func:`fklib.metrics.stored_peak_floor`), which :func:`fklib.engine.score_items` applies when given no other.
+@dataclass(frozen=True)
+class DecisionRule:
+    """How a trained locator calls an image fake or real (:func:`fklib.metrics.decide`, the functional core).
+
+    With a classifier: ``p(fake) > threshold`` (:data:`fklib.metrics.PROB_THRESHOLD` when ``None``) and, with a
+    ``peak_floor``, also ``map peak > peak_floor``. Without one (the paper's "no cl"): ``mean(map) > threshold``;
+    no threshold: no decision (NaN).
+
+    Attributes:
+        classifier: whether the model has the real/fake classifier head.
+        threshold: on p(fake) (classifier) or on the map mean (no classifier); ``None``: see above.
+        peak_floor: the map-peak floor (classifier only; ``None``: the classifier decides alone).
+    """
+
+    classifier: bool = True
+    threshold: float | None = None
+    peak_floor: float | None = None
+
+    @classmethod
+    def of_payload(cls, payload: dict, classifier: bool) -> "DecisionRule":
+        """The rule a checkpoint payload stores (:data:`DECISION_KEYS`); missing keys are ``None``."""
+        def value(key: str) -> float | None:
+            v = payload.get(key)
+            return None if v is None else float(v)
+        if classifier:
+            return cls(True, value(DECISION_THRESHOLD), value(DECISION_PEAK_FLOOR))
+        return cls(False, value(NO_CL_THRESHOLD), None)
+
+    def payload(self) -> dict:
+        """The payload entries that store this rule (the inverse of :meth:`of_payload`)."""
+        if not self.classifier:
+            return {} if self.threshold is None else {NO_CL_THRESHOLD: self.threshold}
+        out = {} if self.threshold is None else {DECISION_THRESHOLD: self.threshold}
+        return out if self.peak_floor is None else {**out, DECISION_PEAK_FLOOR: self.peak_floor}
+
+    @property
+    def effective_threshold(self) -> float | None:
+        """The threshold applied: with a classifier :data:`~fklib.metrics.PROB_THRESHOLD` when none is stored."""
+        return PROB_THRESHOLD if self.classifier and self.threshold is None else self.threshold
+
+    def decide(self, prob, score, peak=None) -> np.ndarray:
+        """0/1 (NaN: no decision) per image from ``prob`` (``(N,)`` or ``None``), the maps' means ``score``
+        and their peaks ``peak`` (:func:`fklib.metrics.map_peak`; needed with a peak floor)."""
+        return decide(prob if self.classifier else None, score, self.threshold, peak, self.peak_floor)
+
+    def call(self, probability: float | None, m: np.ndarray, peak: float | None = None) -> float:
+        """1.0 (fake), 0.0 (real) or NaN (no decision) of one ``H x W`` map and its p(fake); ``peak``: the
+        map's :func:`~fklib.metrics.map_peak` when already known."""
+        peak = float(map_peak(np.asarray(m)[None])[0]) if peak is None else peak
+        prob = None if probability is None else np.array([probability])
+        return float(self.decide(prob, np.array([float(np.mean(m))]), np.array([peak]))[0])
+
+    def word(self, probability: float | None, m: np.ndarray, peak: float | None = None) -> str:
+        """``fake`` / ``real`` (``unknown (no classifier)`` without a decision) of one map (:meth:`call`)."""
+        d = self.call(probability, m, peak)
+        return "unknown (no classifier)" if np.isnan(d) else ("fake" if d == 1.0 else "real")
+
+
+@dataclass
+class LoadedLocator:
+    """A trained locator loaded once (:func:`load_trained`): what every evaluation, study and app takes.
+
+    Attributes:
+        model: the network (eval mode, CPU); a checkpoint with prior maps comes wrapped in
+            :class:`fklib.models.PriorBlend`.
+        config: the :class:`~fklib.config.TrainConfig` it was trained with.
+        rule: its :class:`DecisionRule`.
+        weights_sha256: :func:`weights_sha256` of its weights as stored.
+        source: the file it was loaded from.
+        meta: the payload's other entries (history, prior scores, machine, ...; no weights).
+    """
+
+    model: torch.nn.Module
+    config: TrainConfig
+    rule: DecisionRule
+    weights_sha256: str
+    source: Path
+    meta: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def size(self) -> int:
+        """The training (and evaluation) resolution."""
+        return self.config.size
+
+    def decide(self, probability: float | None, m: np.ndarray, peak: float | None = None) -> str:
+        """``fake`` / ``real`` of one map and its p(fake) by this locator's rule (:meth:`DecisionRule.word`)."""
+        return self.rule.word(probability, m, peak)
+
+    @classmethod
+    def from_payload(cls, payload: dict, source: str | Path) -> "LoadedLocator":
+        """The locator of a checked payload (:func:`load_checkpoint`), ``source`` naming it in errors.
+
+        Raises:
+            ValueError: naming ``source``: a config whose model cannot be built, weights that do not fit it
+                or are not finite, prior maps without their weight.
+        """
+        source = Path(source)
+        cfg = config_of(payload)
+        try:
+            model = build_model(cfg, pretrained=False)  # the checkpoint holds the trained weights
+        except ConfigError as err:
+            raise ValueError(f"{source}: {err}") from None
+        check_weights(source, model, payload["model"], cfg.model)
+        model.load_state_dict(payload["model"])
+        if "prior_maps" in payload:
+            if "prior_alpha" not in payload:
+                raise ValueError(f"{source}: has prior maps but no 'prior_alpha' (not a complete fklib checkpoint)")
+            model = PriorBlend(model, payload["prior_maps"], float(payload["prior_alpha"]))
+        sha = payload.get("weights_sha256") or weights_sha256(weight_tensors(payload))
+        meta = {k: v for k, v in payload.items() if k not in ("model", "prior_maps")}
+        return cls(model.eval(), cfg, DecisionRule.of_payload(payload, cfg.classifier), sha, source, meta)
+
+
+def load_trained(path: str | Path) -> LoadedLocator:
+    """Load a checkpoint (``.pt`` or shipped ``.safetensors``) once into a :class:`LoadedLocator`.
 
     Raises:
         FileNotFoundError, ValueError: naming the file (see :func:`load_checkpoint` and :func:`check_weights`).
     """
-    ckpt = load_checkpoint(path)
-    cfg = config_of(ckpt)
-    try:
-        model = build_model(cfg, pretrained=False)  # the checkpoint holds the trained weights
-    except ConfigError as err:
-        raise ValueError(f"{path}: {err}") from None
-    check_weights(Path(path), model, ckpt["model"], cfg.model)
-    model.load_state_dict(ckpt["model"])
-    model.decision_threshold = stored_threshold(ckpt, cfg.classifier)  # also when unwrapped from a PriorBlend
-    model.decision_peak_floor = stored_peak_floor(ckpt, cfg.classifier)
-    if "prior_maps" in ckpt:
-        if "prior_alpha" not in ckpt:
-            raise ValueError(f"{path}: has prior maps but no 'prior_alpha' (not a complete fklib checkpoint)")
-        model = PriorBlend(model, ckpt["prior_maps"], float(ckpt["prior_alpha"]))
-        model.decision_threshold = model.model.decision_threshold
-        model.decision_peak_floor = model.model.decision_peak_floor
-    return model.eval(), cfg, ckpt
+    return LoadedLocator.from_payload(load_checkpoint(path), path)
 
 
 def init_checkpoint_path(init_from: str) -> Path:

@@ -31,6 +31,8 @@ from .models.registry import accepts, keyword_arguments
 #: The profiles, in the order of their cost: ``smoke`` proves the pipeline runs, ``cpu`` (default)
 #: is the committed results on 2 CPU cores, ``paper`` is the paper's setting on a GPU.
 PROFILE_NAMES = ("smoke", "cpu", "paper")
+#: The profile a command runs when none is named: the committed ``results/``.
+DEFAULT_PROFILE = "cpu"
 #: Face-attention variants of :attr:`TrainConfig.attention_mode`.
 ATTENTION_MODES = ("paper", "dropout", "normalized", "residual", "skip", "auxiliary")
 #: Learning-rate schedules of :attr:`TrainConfig.schedule`.
@@ -463,7 +465,7 @@ def dry_run() -> bool:
     return os.environ.get(DRY_RUN_ENV, "") not in ("", "0")
 
 
-def make_config(profile: str = "cpu", config_file: str | Path | None = None,
+def make_config(profile: str = DEFAULT_PROFILE, config_file: str | Path | None = None,
                 overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Profile, then YAML file (may name its own ``profile``), then explicit overrides; validated.
     In a dry run (:func:`dry_run`) :data:`DRY_RUN_OVERRIDES` come last."""
@@ -513,7 +515,7 @@ BASELINE_PROFILES: dict[str, dict[str, Any]] = {
 }
 
 
-def baseline_config(profile: str = "cpu", **overrides: Any) -> TrainConfig:
+def baseline_config(profile: str = DEFAULT_PROFILE, **overrides: Any) -> TrainConfig:
     """The Table-2 baseline: DFFD (Stehouwer et al. 2019) trained on STGAN *Bald* (paper §5.2, RQ1).
 
     Starts from training profile ``profile`` (its ``size`` is kept: the model resizes its input

@@ -6,7 +6,7 @@ a property-prior model, and string metadata (the training config, the prior blen
 no-classifier threshold, the git commit, the data manifest hash, the training history and the
 machine). :func:`fklib.checkpoint.load_checkpoint` reads it back into the same payload dict as a
 ``.pt`` checkpoint, so ``python -m fklib evaluate --checkpoint models/fakelocator.safetensors`` and
-:func:`fklib.checkpoint.model_from_checkpoint` accept either.
+:func:`fklib.checkpoint.load_trained` accept either.
 
 ``python -m fklib export --checkpoint checkpoints/cpu/best.pt [--out models/fakelocator.safetensors]``
 writes the weights, evaluates them on the public STGAN test split (model and the input-blind
@@ -17,9 +17,12 @@ and in the card (``weights_sha256``); the card JSON holds ``null`` where a value
 Nothing the user had is lost (:func:`check_targets`, before anything is loaded or written): ``--out``
 must end in ``.safetensors`` and neither it nor its card files may be the checkpoint itself, and
 its folder must be writable. The weights, the card JSON and the card MD are written under partial
-names (``.<name>.<pid>.part``), the weights evaluated from there, and the three renamed into place
+names (``.<name>.<pid>.part``), and the three renamed into place
 together only once everything succeeded: an export killed at any point leaves the previous model
 and card as they were, and the next export into the folder removes the partial files it left.
+
+The checkpoint is loaded once: the evaluated locator is built from its weights as shipped (float32,
+:func:`fklib.checkpoint.shipped_payload`), the tensors the file holds, and every evaluation of the card takes it.
 """
 
 from __future__ import annotations
@@ -30,8 +33,8 @@ import re
 from pathlib import Path
 
 from . import paths
-from .checkpoint import load_checkpoint, machine_description, model_from_checkpoint, save_locator
-from .engine import MODEL, evaluate_checkpoint, summary_means
+from .checkpoint import LoadedLocator, load_checkpoint, machine_description, save_locator, shipped_payload
+from .engine import MODEL, evaluate_locator, summary_means
 from .files import check_out_file, honour_umask, json_safe, partial_path, remove_partials
 from .models import count_parameters
 from .studies.card import limits, limits_markdown
@@ -150,9 +153,11 @@ def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool
     remove_partials(out.parent, "|".join(re.escape(t.name) for t in targets))  # a killed export's
     partial = {t: partial_path(t) for t in targets}
     try:
-        weights = save_locator(payload, partial[out], atomic=False)
-        model, cfg, shipped = model_from_checkpoint(weights)
-        card = {"weights": out.name, "weights_sha256": shipped["weights_sha256"], "command": payload["command"],
+        shipped = shipped_payload(payload)
+        weights = save_locator(shipped, partial[out], atomic=False)
+        locator = LoadedLocator.from_payload(shipped, out)
+        model, cfg = locator.model, locator.config
+        card = {"weights": out.name, "weights_sha256": locator.weights_sha256, "command": payload["command"],
                 "export_command": f"python -m fklib export --checkpoint {checkpoint} --out {out.name}",
                 "config": cfg.to_dict(), "git_commit": payload.get("git_commit", "unknown"),
                 "data_manifest_hash": payload.get("data_manifest_hash", ""), "machine": payload["machine"],
@@ -160,14 +165,13 @@ def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool
                 "prior_alpha": payload.get("prior_alpha"),
                 "parameters": count_parameters(model), "bytes": weights.stat().st_size, "note": note}
         if evaluate:
-            df = evaluate_checkpoint(weights, "stgan", split="test", model=model, cfg=cfg, payload=payload,
-                                     device="cpu")
+            df = evaluate_locator(locator, "stgan", split="test", device="cpu")
             model_rows = df[df["predictor"] == MODEL]
             card["test"] = summary_means(df, metrics=("acc", "bacc", "tpr", "tnr", "coss", "psnr", "ssim", "auc", "f1",
                                                       "iou"))
             card["test_n_fakes"] = int((model_rows["label"] == 1).sum())
             card["test_n_reals"] = int((model_rows["label"] == 0).sum())
-            card["limits"] = limits(weights)
+            card["limits"] = limits(locator)
             card_json = json.dumps(json_safe(card), indent=2, allow_nan=False) + "\n"
             partial[out.with_suffix(".json")].write_text(card_json)
             partial[out.with_suffix(".md")].write_text(card_markdown(card, out))

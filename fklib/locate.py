@@ -43,10 +43,10 @@ from pathlib import Path
 import numpy as np
 
 from . import cli, colors, paths
-from .checkpoint import model_from_checkpoint
+from .checkpoint import DecisionRule, LoadedLocator, load_trained
 from .data.images import load_rgb
 from .files import check_out_dir, folder_lock, json_safe, prepare_out_dir, remove_partials, write_atomically
-from .metrics.classification import decide, map_peak
+from .metrics.classification import map_peak
 from .faces import DEFAULT_FRAMING, align_face, detect_faces, map_to_picture
 from .faces.align import face_transform
 from .models.inference import ImagePredictor
@@ -68,13 +68,13 @@ PARTIAL_NAMES = ".+(?:" + "|".join(re.escape(s) for s in OUTPUT_SUFFIXES.values(
 
 @dataclass
 class Located:
-    """The result for one image: ``map`` is ``H x W`` float32 in [0, 1] at the input's size."""
+    """The result for one image: ``map`` is ``H x W`` float32 in [0, 1] at the input's size; ``rule`` the
+    locator's decision rule."""
 
     path: Path
     map: np.ndarray
     probability: float | None
-    threshold: float | None
-    peak_floor: float | None = None
+    rule: DecisionRule
 
     @functools.cached_property
     def peak(self) -> float:
@@ -88,17 +88,8 @@ class Located:
                 "fraction_above_tau": float((m > tau).mean()), "tau": tau}
 
     def decision(self) -> str:
-        return decision_word(self.probability, self.map, self.threshold, self.peak_floor, self.peak)
-
-
-def decision_word(probability: float | None, m: np.ndarray, threshold: float | None, peak_floor: float | None,
-                  peak: float | None = None) -> str:
-    """``fake`` / ``real`` (or ``unknown (no classifier)``) of one map by the checkpoint's rule
-    (:func:`fklib.metrics.decide`: p(fake) and the map's peak, or the map's mean for a no-cl model)."""
-    peak = float(map_peak(m[None])[0]) if peak is None else peak
-    prob = None if probability is None else np.array([probability])
-    d = float(decide(prob, np.array([m.mean()]), threshold, np.array([peak]), peak_floor)[0])
-    return "unknown (no classifier)" if math.isnan(d) else ("fake" if d == 1.0 else "real")
+        """``fake`` / ``real`` (or ``unknown (no classifier)``) by the rule (:meth:`DecisionRule.word`)."""
+        return self.rule.word(self.probability, self.map, self.peak)
 
 
 @dataclass
@@ -169,20 +160,20 @@ class Locator(ImagePredictor):
     """A loaded locator ready for single images (BatchNorm folded, eval mode, CPU by default).
 
     Args:
-        checkpoint: a ``.pt`` checkpoint or a shipped ``.safetensors`` (default: the shipped model).
+        checkpoint: a ``.pt`` checkpoint or a shipped ``.safetensors`` (default: the shipped model), or a
+            :class:`~fklib.checkpoint.LoadedLocator` already loaded.
         device: ``cpu`` or ``cuda``.
 
     ``predict_array(rgb)`` (:class:`fklib.models.inference.ImagePredictor`) gives the map at the
     input's size and the fake probability; calling the locator on a path reads the file first.
     """
 
-    def __init__(self, checkpoint: str | Path | None = None, device: str = "cpu") -> None:
-        self.checkpoint = Path(checkpoint) if checkpoint is not None else paths.default_locator()
-        model, cfg, _ = model_from_checkpoint(self.checkpoint)
-        self.cfg = cfg
-        self.threshold = model.decision_threshold  # the checkpoint's, set by model_from_checkpoint
-        self.peak_floor = model.decision_peak_floor
-        super().__init__(model, cfg.size, device)
+    def __init__(self, checkpoint: str | Path | LoadedLocator | None = None, device: str = "cpu") -> None:
+        if not isinstance(checkpoint, LoadedLocator):
+            checkpoint = load_trained(checkpoint if checkpoint is not None else paths.default_locator())
+        self.loaded = checkpoint
+        self.checkpoint, self.cfg, self.rule = checkpoint.source, checkpoint.config, checkpoint.rule
+        super().__init__(checkpoint.model, checkpoint.size, device)
 
     def predict_array(self, rgb: np.ndarray) -> tuple[np.ndarray, float | None]:
         """:meth:`ImagePredictor.predict_array`, refusing an output with NaN or infinite values.
@@ -197,8 +188,8 @@ class Locator(ImagePredictor):
         return m, prob
 
     def decide(self, prob: float | None, m: np.ndarray, peak: float | None = None) -> str:
-        """``fake`` / ``real`` of a map and its probability by this checkpoint's rule (:func:`decision_word`)."""
-        return decision_word(prob, m, self.threshold, self.peak_floor, peak)
+        """``fake`` / ``real`` of a map and its probability by this checkpoint's rule (:meth:`DecisionRule.word`)."""
+        return self.rule.word(prob, m, peak)
 
     def locate_picture(self, rgb: np.ndarray, faces: list | None = None, framing: str | None = None,
                        min_eye_span: float = MIN_EYE_SPAN) -> PictureResult:
@@ -231,7 +222,7 @@ class Locator(ImagePredictor):
     def __call__(self, path: str | Path, max_pixels: int = LOCATE_MAX_PIXELS) -> Located:
         path = Path(path)
         m, prob = self.predict_array(load_rgb(path, max_pixels=max_pixels))
-        return Located(path, m, prob, self.threshold, self.peak_floor)
+        return Located(path, m, prob, self.rule)
 
 
 def save_map_png(m: np.ndarray, path: Path, bits: int = 16) -> Path:
@@ -408,15 +399,15 @@ def _locate_each(paths, stems, out_dir, suffixes, bits, overlay, max_pixels, loc
 def _locate_one(path: Path, rgb: np.ndarray, locator: Locator, align: bool, framing: str | None):
     """The JSON record (without files and time), the map and the overlay's face boxes of one image."""
     common = {"image": str(path), "width": int(rgb.shape[1]), "height": int(rgb.shape[0]),
-              "decision_threshold": locator.threshold, "decision_peak_floor": locator.peak_floor,
+              "decision_threshold": locator.rule.threshold, "decision_peak_floor": locator.rule.peak_floor,
               "model": {"checkpoint": str(locator.checkpoint), "model": locator.cfg.model, "input_size": locator.size}}
     if not align:
         m, prob = locator.predict_array(rgb)
-        res = Located(path, m, prob, locator.threshold, locator.peak_floor)
+        res = Located(path, m, prob, locator.rule)
         return ({**common, "mode": "whole image (--no-align): resized to the model's input as given",
                  "fake_probability": prob, "decision": res.decision(), "map": res.stats()}, m, [])
     pic = locator.locate_picture(rgb, framing=framing)
-    stats = Located(path, pic.map, pic.probability, locator.threshold, locator.peak_floor).stats()
+    stats = Located(path, pic.map, pic.probability, locator.rule).stats()
     note = {"no face found": "no face found: nothing was judged (--no-align locates the image as given)",
             "no face large enough": f"every face is smaller than {MIN_EYE_SPAN:g} px between the eyes: not judged"}
     boxes = [(f.face.box, f.decision if f.probability is None else f"{f.decision} (p={f.probability:.2f})")

@@ -28,6 +28,7 @@ import time
 from pathlib import Path
 
 from . import cli, paths
+from .config import DEFAULT_PROFILE  # the profile whose results are the committed results/; others: results/<profile>/
 from .config import PROFILE_NAMES as PROFILES
 from .files import check_out_dir, write_atomically
 _NUMBERED = re.compile(r"^(\d\d)_[A-Za-z0-9_]+\.ipynb$")
@@ -231,7 +232,7 @@ def times_sentence(path: Path) -> str:
     return f"notebooks {total:.1f} min (" + ", ".join(f"{n} {float(v) / 60:.1f}" for n, v in rows) + ")"
 
 
-def run_pipeline(profile: str = "cpu", only: list[str] | None = None, notebooks: Path | None = None,
+def run_pipeline(profile: str = DEFAULT_PROFILE, only: list[str] | None = None, notebooks: Path | None = None,
                  kernel: str = "python3", log=_print, retrain: bool = False) -> list[dict]:
     """Run the notebooks in order for ``profile``; return one record per notebook (name, seconds).
     ``retrain``: see :func:`run_notebook`."""
@@ -262,8 +263,6 @@ def run_pipeline(profile: str = "cpu", only: list[str] | None = None, notebooks:
     return records
 
 
-#: The profile whose results are the committed ``results/``; every other profile writes ``results/<profile>/``.
-DEFAULT_PROFILE = "cpu"
 #: File in a results folder naming the profile that wrote it.
 PROFILE_MARKER = "PROFILE"
 

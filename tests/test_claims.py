@@ -78,3 +78,28 @@ def test_card_lists_a_property_as_not_beaten_by_the_paired_verdict_not_by_point_
                              "coss": v, "ssim": v})
     losses = stgan_losses(pd.DataFrame(rows), ["A", "B", "C"])
     assert losses == {"coss": ["B", "C"], "ssim": ["B", "C"]}
+
+
+def _tables34(cross_ssim: float, cross_acc: float):
+    """Table 3 with one set (two property columns, one above the best reference, and its mean row) and Table 4
+    with one Bald model: its own STGAN cell and one other-GAN cell."""
+    cell = dict(predictor="model", set="stgan", gan="stgan", acc=0.9, bacc=0.8, tpr=0.9, tnr=0.7, coss=0.8, psnr=30.0,
+                ssim=0.7, auc=0.75, level_in=0.5)
+    t3 = pd.DataFrame([{**cell, "property": "Bald", "coss_vs_ref": "better"},
+                       {**cell, "property": "Bangs", "coss_vs_ref": "worse"}, {**cell, "property": "mean"}])
+    t4 = pd.DataFrame([dict(predictor="model", train_property="Bald", gan="stgan", acc=0.9, coss=0.8, ssim=0.7),
+                       dict(predictor="model", train_property="Bald", gan="attgan", acc=cross_acc, coss=0.6,
+                            ssim=cross_ssim)])
+    return t3, t4
+
+
+def test_tables34_sentence_is_computed_from_the_rows():
+    from fklib.studies import universality as U
+
+    t3, t4 = _tables34(cross_ssim=0.5, cross_acc=0.6)
+    drop = U.tables34_sentence(t3, t4)
+    assert "stgan: COSS 0.800" in drop and "above the best reference's in 1 of 2 columns, below it in 1" in drop
+    assert "Bald lose on other GANs in both ACC and SSIM" in drop and "other GANs ACC 0.600 / SSIM 0.500" in drop
+    kept = U.tables34_sentence(*_tables34(cross_ssim=0.75, cross_acc=0.6))      # SSIM kept on the other GAN
+    assert "no model loses both ACC and SSIM" in kept and "Bald lose" not in kept
+    assert list(U.table3_by_set(t3).index) == ["stgan"] and U.table3_by_set(t3).loc["stgan", "auc"] == 0.75

@@ -160,7 +160,8 @@ def test_baseline_config():
 def test_two_step_training_writes_an_evaluable_checkpoint(data_root, tmp_path, rng):
     from fklib.checkpoint import load_checkpoint
     from fklib.config import baseline_config
-    from fklib.engine import evaluate_checkpoint, fit
+    from fklib.checkpoint import load_trained
+    from fklib.engine import evaluate_locator, fit
 
     cfg = baseline_config("smoke", out_dir=str(tmp_path / "dffd"), model_kwargs=TINY, size=64, epochs=1,
                           batch_size=8, max_items=16, val_max_items=8)
@@ -174,7 +175,7 @@ def test_two_step_training_writes_an_evaluable_checkpoint(data_root, tmp_path, r
     for t in range(14):
         arr[:, 140 + 128 * t:268 + 128 * t] = random_rgb(rng, 128, 128)
     save_png(tmp_path / "new" / "90000.png", arr)
-    df = evaluate_checkpoint(res["best"], "stgan", tmp_path / "new", split="all", references=False)
+    df = evaluate_locator(load_trained(res["best"]), "stgan", tmp_path / "new", split="all", references=False)
     assert len(df) == 14 and set(df["predictor"]) == {"model"}
     assert df[["coss", "psnr", "ssim", "prob"]].notna().all().all()
 

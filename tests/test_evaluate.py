@@ -8,7 +8,8 @@ from skimage.metrics import structural_similarity
 
 from fklib.__main__ import main as cli
 from fklib.config import make_config
-from fklib.engine import evaluate_checkpoint, fit, side_by_side, summarize
+from fklib.checkpoint import load_trained
+from fklib.engine import evaluate_locator, fit, side_by_side, summarize
 from fklib.metrics import REFERENCE_KINDS
 from conftest import mode, one_error_line, random_rgb, read_only, save_png, umask
 
@@ -32,14 +33,14 @@ def make_stgan_folder(root, rng, n=2):
 
 
 def test_rows_match_independent_metrics(smoke_ckpt, tmp_path, rng):
-    from fklib.checkpoint import model_from_checkpoint
     from fklib.data import FakeMapDataset, load_set
 
     folder = make_stgan_folder(tmp_path / "new", rng)
-    df = evaluate_checkpoint(smoke_ckpt, "stgan", folder, split="all")
+    df = evaluate_locator(load_trained(smoke_ckpt), "stgan", folder, split="all")
     assert set(df["predictor"]) == {"model", *REFERENCE_KINDS}
     assert len(df) == (1 + len(REFERENCE_KINDS)) * 2 * 14   # every image, every predictor
-    model, cfg, _ = model_from_checkpoint(smoke_ckpt)
+    loc = load_trained(smoke_ckpt)
+    model, cfg = loc.model, loc.config
     items = load_set("stgan", folder)
     sample = FakeMapDataset(items, size=cfg.size)[3]
     with torch.no_grad():
@@ -55,7 +56,7 @@ def test_rows_match_independent_metrics(smoke_ckpt, tmp_path, rng):
 
 
 def test_summary_and_side_by_side(smoke_ckpt):
-    df = evaluate_checkpoint(smoke_ckpt, "stgan", split="test")
+    df = evaluate_locator(load_trained(smoke_ckpt), "stgan", split="test")
     summary = summarize(df)
     model = summary[summary["predictor"] == "model"]
     assert len(model) == 14 and model["n"].iloc[0] == 47      # 13 properties + the mean row
@@ -119,7 +120,7 @@ def test_a_bad_out_is_one_line_before_the_evaluation(smoke_ckpt, tmp_path, capsy
     evaluation (27 s on the test split); now one line naming it, before any work."""
     import fklib.engine
 
-    monkeypatch.setattr(fklib.engine, "evaluate_checkpoint", lambda *a, **k: pytest.fail("evaluated first"))
+    monkeypatch.setattr(fklib.engine, "evaluate_locator", lambda *a, **k: pytest.fail("evaluated first"))
     (tmp_path / "dir").mkdir()
     (tmp_path / "file.txt").write_text("keep me")
     (tmp_path / "ro").mkdir()
@@ -201,17 +202,17 @@ def test_references_are_cached_on_disk_and_read_back_identically(data_root, tmp_
 
 
 def test_properties_are_kept_before_scoring_with_the_same_rows(data_root):
-    """evaluate_checkpoint(properties=...) scores only those fakes (and every real): the rows equal the full
+    """evaluate_locator(properties=...) scores only those fakes (and every real): the rows equal the full
     evaluation's rows of those images."""
     import pandas as pd
 
     from fklib import paths
-    from fklib.engine import evaluate_checkpoint
+    from fklib.engine import evaluate_locator
 
-    ckpt = paths.default_locator()
-    full = evaluate_checkpoint(ckpt, "stgan", split="test", references=False, max_per_property=2, device="cpu")
-    part = evaluate_checkpoint(ckpt, "stgan", split="test", references=False, max_per_property=2, device="cpu",
-                               properties=["Bald"])
+    ckpt = load_trained(paths.default_locator())
+    full = evaluate_locator(ckpt, "stgan", split="test", references=False, max_per_property=2, device="cpu")
+    part = evaluate_locator(ckpt, "stgan", split="test", references=False, max_per_property=2, device="cpu",
+                            properties=["Bald"])
     want = full[(full["label"] == 0) | (full["property"] == "Bald")].reset_index(drop=True)
     assert set(part["property"]) == {"Real", "Bald"}
     pd.testing.assert_frame_equal(part.reset_index(drop=True), want, check_exact=False, rtol=1e-6)

@@ -12,9 +12,9 @@ from PIL import Image
 
 from fklib.__main__ import main as cli
 from fklib.data import load_set
-from fklib.checkpoint import load_checkpoint, load_locator, model_from_checkpoint, save_locator
+from fklib.checkpoint import load_checkpoint, load_locator, load_trained, save_locator
 from fklib.config import make_config
-from fklib.engine import evaluate_checkpoint, fit
+from fklib.engine import evaluate_locator, fit
 from fklib.export import export
 from fklib.locate import Locator, locate_files, output_stems, read_map_png
 from fklib.paths import default_locator
@@ -126,8 +126,8 @@ def smoke_ckpt(tmp_path_factory, data_root):
 
 def test_safetensors_round_trip(smoke_ckpt, tmp_path, rng):
     out = save_locator(load_checkpoint(smoke_ckpt), tmp_path / "m.safetensors")
-    a, cfg_a, _ = model_from_checkpoint(smoke_ckpt)
-    b, cfg_b, payload = model_from_checkpoint(out)
+    la, lb = load_trained(smoke_ckpt), load_trained(out)
+    (a, cfg_a), (b, cfg_b, payload) = (la.model, la.config), (lb.model, lb.config, lb.meta)
     assert cfg_a == cfg_b
     assert payload["git_commit"] == load_checkpoint(smoke_ckpt)["git_commit"]
     x = torch.from_numpy(random_rgb(rng, 32, 32)).permute(2, 0, 1)[None].float() / 255
@@ -146,10 +146,16 @@ def test_not_a_locator_file(tmp_path):
         load_locator(tmp_path / "junk.safetensors")
 
 
-def test_export_card_matches_evaluation(smoke_ckpt, tmp_path):
+def test_export_card_matches_evaluation(smoke_ckpt, tmp_path, monkeypatch):
+    import fklib.checkpoint as C
+
+    loads = []
+    check = C.check_payload                                             # every load goes through it, .pt or .safetensors
+    monkeypatch.setattr(C, "check_payload", lambda path, payload: loads.append(path) or check(path, payload))
     card = export(smoke_ckpt, tmp_path / "m.safetensors", command="python -m fklib train --profile smoke")
+    assert loads == [smoke_ckpt]                                        # the card's every evaluation: one load
     assert (tmp_path / "m.json").is_file() and "--profile smoke" in (tmp_path / "m.md").read_text()
-    df = evaluate_checkpoint(smoke_ckpt, "stgan", split="test", device="cpu")
+    df = evaluate_locator(load_trained(smoke_ckpt), "stgan", split="test", device="cpu")
     fakes = df[(df["predictor"] == "model") & (df["label"] == 1)]
     expected = fakes.groupby(["gan", "property"])["coss"].mean().mean()  # mean over properties
     assert card["test"]["model"]["coss"] == pytest.approx(expected, abs=1e-4)
@@ -214,7 +220,7 @@ def test_locator_files_carry_their_weights_hash_and_a_damaged_one_is_refused(tmp
         stored = f.metadata()["weights_sha256"]
         tensors = {k: f.get_tensor(k) for k in f.keys()}
     assert stored == expected_sha256(tensors)
-    model_from_checkpoint(hashed)                                    # intact: loads
+    load_trained(hashed)                                             # intact: loads
     data = hashed.read_bytes()
     damaged = tmp_path / "damaged.safetensors"
     damaged.write_bytes(flip(data, safetensors_data_start(data) + 100_000, 4096))
@@ -235,7 +241,7 @@ def test_pt_checkpoint_with_64_flipped_bytes_is_refused(smoke_ckpt, tmp_path):
     bad = tmp_path / "flipped.pt"
     bad.write_bytes(flip(raw, at + 8, 64))
     with pytest.raises(ValueError, match=r"flipped.pt: its weights do not match the SHA-256"):
-        model_from_checkpoint(bad)
+        load_trained(bad)
     assert payload["weights_sha256"] == expected_sha256(tensors)      # written by training, best and last
     assert load_checkpoint(smoke_ckpt.with_name("last.pt"))["weights_sha256"] == payload["weights_sha256"]
 
@@ -483,7 +489,7 @@ def test_export_refuses_an_out_that_is_not_safetensors_or_is_the_checkpoint(smok
     then failed with torch's weights_only message; any ``--out`` not ending in ``.safetensors`` did the same."""
     import fklib.export as E
 
-    monkeypatch.setattr(E, "evaluate_checkpoint", lambda *a, **k: pytest.fail("evaluated"))
+    monkeypatch.setattr(E, "evaluate_locator", lambda *a, **k: pytest.fail("evaluated"))
     run = tmp_path / "run"
     run.mkdir()
     best = run / "best.pt"
@@ -512,7 +518,7 @@ import fklib.export as E
 def stuck(*a, **k):
     pathlib.Path(sys.argv[3]).touch()
     time.sleep(600)
-E.evaluate_checkpoint = stuck
+E.evaluate_locator = stuck
 E.export(sys.argv[1], sys.argv[2])
 """
 
@@ -534,13 +540,13 @@ def test_export_killed_during_its_evaluation_leaves_the_shipped_model_and_card(s
     assert {p.name: p.read_bytes() for p in out.parent.iterdir() if not p.name.endswith(".part")} == shipped
     assert [p.name for p in out.parent.iterdir() if p.name.endswith(".part")]          # the killed one's partial
     (out.parent / ".notes.part").write_text("mine")
-    real = E.evaluate_checkpoint
-    monkeypatch.setattr(E, "evaluate_checkpoint", lambda *a, **k: real(*a, **{**k, "max_per_property": 1}))
+    real = E.evaluate_locator
+    monkeypatch.setattr(E, "evaluate_locator", lambda *a, **k: real(*a, **{**k, "max_per_property": 1}))
     monkeypatch.setattr(E, "limits", lambda path: {})
     card = export(smoke_ckpt, out)
     assert sorted(p.name for p in out.parent.iterdir()) == [".notes.part", "m.json", "m.md", "m.safetensors"]
     assert strict_json(out.with_suffix(".json"))["weights_sha256"] == card["weights_sha256"]
-    assert model_from_checkpoint(out)[2]["weights_sha256"] == card["weights_sha256"]
+    assert load_trained(out).weights_sha256 == card["weights_sha256"]
 
 
 @pytest.mark.parametrize("mask, file_mode", [(0o022, 0o644), (0o027, 0o640)])

@@ -603,7 +603,8 @@ def test_detection_rates_and_values_by_hand():
 
 
 def test_decide_uses_the_stored_threshold():
-    from fklib.metrics import decide, stored_threshold
+    from fklib.checkpoint import DECISION_KEYS, DecisionRule
+    from fklib.metrics import decide
 
     prob, score = np.array([0.4, 0.6, 0.8]), np.array([0.01, 0.2, 0.3])
     assert decide(prob, score).tolist() == [0.0, 1.0, 1.0]  # 0.5 by default
@@ -611,12 +612,22 @@ def test_decide_uses_the_stored_threshold():
     assert decide(None, score, 0.1).tolist() == [0.0, 1.0, 1.0]  # no classifier: on the map mean
     assert np.isnan(decide(None, score)).all()
     payload = {"decision_threshold": "0.7", "no_cl_threshold": 0.1}
-    assert stored_threshold(payload, True) == 0.7 and stored_threshold(payload, False) == 0.1
-    assert stored_threshold({}, True) is None
+    assert DecisionRule.of_payload(payload, True) == DecisionRule(True, 0.7, None)
+    assert DecisionRule.of_payload(payload, False) == DecisionRule(False, 0.1, None)
+    assert DecisionRule.of_payload({}, True) == DecisionRule(True, None, None)
+    # the rule applies the same decision as the functional core, and round-trips through the payload keys
+    rule = DecisionRule(True, 0.7, None)
+    assert rule.decide(prob, score).tolist() == decide(prob, score, 0.7).tolist() == [0.0, 0.0, 1.0]
+    assert DecisionRule(False, 0.1).decide(prob, score).tolist() == [0.0, 1.0, 1.0]   # no cl: the map mean
+    assert np.isnan(DecisionRule(False).decide(prob, score)).all()                      # nothing stored: no decision
+    for r in (DecisionRule(True, 0.6, 0.02), DecisionRule(True), DecisionRule(False, 0.1), DecisionRule(False)):
+        assert set(r.payload()) <= set(DECISION_KEYS) and DecisionRule.of_payload(r.payload(), r.classifier) == r
+    assert DecisionRule(True).effective_threshold == 0.5 and DecisionRule(False).effective_threshold is None
 
 
 def test_decide_with_a_peak_floor_needs_the_map_to_agree():
-    from fklib.metrics import decide, map_peak, stored_peak_floor
+    from fklib.checkpoint import DecisionRule
+    from fklib.metrics import decide, map_peak
 
     prob, score = np.array([0.4, 0.6, 0.8, 0.9]), np.zeros(4)
     peak = np.array([0.5, 0.01, 0.03, 0.02])
@@ -624,8 +635,15 @@ def test_decide_with_a_peak_floor_needs_the_map_to_agree():
     assert decide(prob, score, 0.5, peak, None).tolist() == [0.0, 1.0, 1.0, 1.0]
     with pytest.raises(ValueError, match="peak"):
         decide(prob, score, 0.5, None, 0.02)
-    assert stored_peak_floor({"decision_peak_floor": "0.03"}, True) == 0.03
-    assert stored_peak_floor({"decision_peak_floor": 0.03}, False) is None and stored_peak_floor({}, True) is None
+    assert DecisionRule.of_payload({"decision_peak_floor": "0.03"}, True).peak_floor == 0.03
+    assert DecisionRule.of_payload({"decision_peak_floor": 0.03}, False).peak_floor is None
+    # one map: its mean, its peak (99th percentile) and p(fake) decide, as for a batch
+    m = np.zeros((10, 10))
+    m[0, :5] = 0.5                                                   # 5 % of the pixels: peak 0.5, mean 0.025
+    rule = DecisionRule(True, 0.6, 0.1)
+    assert rule.call(0.7, m) == 1.0 and rule.word(0.7, m) == "fake"
+    assert rule.word(0.5, m) == "real" and rule.word(0.7, np.zeros((10, 10))) == "real"   # p too low; no region
+    assert DecisionRule(False).word(None, m) == "unknown (no classifier)"
     # the peak is the 99th percentile of the pixels (linear interpolation): 100 values 0..99 -> 98.01
     maps = np.arange(100, dtype=float).reshape(1, 1, 10, 10)
     assert map_peak(maps)[0] == pytest.approx(98.01)

@@ -22,9 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 RENAMERS = {
     "fklib/files.py": "write_atomically itself",
     "fklib/data/fetching.py": "verified fetch: its own .<name>.<random>.part, cleaned by remove_stale_partials",
-    "fklib/data/sets.py": "the decoded-array cache: a folder renamed into place, keeping another process's",
+    "fklib/data/sets.py": "the decoded-array cache: a folder (.<name>.<random>.part) renamed into place, keeping "
+                          "another process's",
     "fklib/export.py": "weights and card renamed together, after the weights are evaluated from their partial name",
-    "fklib/report/figures.py": "still to convert to write_atomically (.<stem>.part.png)",
 }
 
 
@@ -84,7 +84,14 @@ def test_report_writers_use_the_partial_name(tmp_path, replaced):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # no tables to summarise
         readme = write_results_readme(tmp_path)
-    assert_one_pattern(replaced, {*map(Path, out.values()), readme})
+    import matplotlib.pyplot as plt
+
+    from fklib.report.figures import save_figure
+
+    fig = plt.figure(figsize=(1, 1))
+    png = save_figure(fig, tmp_path / "figures" / "f.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not plt.fignum_exists(fig.number)   # written, closed
+    assert_one_pattern(replaced, {*map(Path, out.values()), readme, png})
 
 
 def test_splits_and_splices_use_the_partial_name(tmp_path, replaced):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -10,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from fklib.checkpoint import load_checkpoint
+from fklib.checkpoint import load_checkpoint, load_trained
 from fklib.config import make_config
 from fklib.data import Item
 from fklib.metrics import REFERENCE_KINDS
@@ -20,6 +21,7 @@ from fklib.report import robustness_figures as rf
 from fklib.studies import cache
 from fklib.studies import robustness as rb
 from fklib.studies import upsampling as us
+from fklib.studies.profiles import STUDY_PROFILES, study_profile
 from conftest import save_png
 
 SIZE = 32
@@ -146,8 +148,9 @@ def test_sweep_axes_and_augmented_config():
     for profile in PROFILE_NAMES:
         uni, aug = universal_config(profile), rb.augmented_config(profile)
         assert aug.degrade_augment and aug.init_from == uni.name and aug.name == f"{uni.name}_degrade_aug"
-        assert aug.epochs == rb.AUGMENT[profile]["epochs"] and aug.lr == pytest.approx(uni.lr * rb.AUGMENT[profile]["lr_factor"])
-        assert aug.samples_per_epoch == rb.AUGMENT[profile].get("samples_per_epoch", uni.samples_per_epoch)
+        spec = study_profile(profile).augment
+        assert aug.epochs == spec["epochs"] and aug.lr == pytest.approx(uni.lr * spec["lr_factor"])
+        assert aug.samples_per_epoch == spec.get("samples_per_epoch", uni.samples_per_epoch)
         assert (aug.model, aug.size, aug.loss, aug.sets) == (uni.model, uni.size, uni.loss, uni.sets)
 
 
@@ -155,17 +158,18 @@ def test_robustness_items_from_the_stgan_test_split(data_root):
     items = rb.robustness_items("smoke")
     fakes = [it for it in items if it.label == 1]
     assert len({it.property for it in fakes}) == len(fakes) == 13
-    assert sum(1 - it.label for it in items) == rb.MAX_REALS["smoke"]
+    assert sum(1 - it.label for it in items) == study_profile("smoke").max_reals
 
 
 def test_sweep_disorganization_and_figures(tiny_run):
     cfg, best = tiny_run
     items = synthetic_items(3, 7)
     axes = {"jpeg": (50,), "blur": (3, 5)}
-    df = rb.sweep(best, items, axes, "tiny")
+    loc = load_trained(best)
+    df = rb.sweep(loc, items, axes, "tiny")
     assert list(df["degradation"]) == ["none", "jpeg", "blur", "blur"] and (df["model"] == "tiny").all()
     assert df.loc[0, [f"gamma_{m}" for m in GAMMA_METRICS]].tolist() == [1.0] * 4
-    df2 = rb.sweep(best, items, axes, "other")
+    df2 = rb.sweep(loc, items, axes, "other")
     fig10 = rf.fig10_figure({"tiny": df, "other": df2})
     assert len(fig10.axes) == len(rf.FIG10_METRICS) * 2  # a row per metric (pixel AUC too), a column per degradation
     assert all(len(ax.lines) == 2 + 1 for ax in fig10.axes)   # one line per model + the γ = 1 line
@@ -176,14 +180,14 @@ def test_sweep_disorganization_and_figures(tiny_run):
     summary = rb.gamma_summary({"tiny": df, "other": df2})
     assert len(summary) == 4 and {"gamma_ssim_mean", "gamma_bacc_harsh"} <= set(summary.columns)
 
-    per_image, table = rb.disorganization({"tiny": best}, items)
+    per_image, table = rb.disorganization({"tiny": loc}, items)
     assert len(per_image) == len(items) and set(table["metric"]) == {"acc", *GAMMA_METRICS}
     assert (table["gamma_lo"] <= table["gamma"] + 1e-12).sum() + table["gamma_lo"].isna().sum() == len(table)
     assert (table["n"] == len(items)).all() and (table["n_fake"] == 6).all()
     row = table.set_index("metric").loc["coss"]
     assert row["gamma"] == pytest.approx(row["after"] / row["before"])
     assert rf.fig8_figure(table).axes
-    per_ref8, ref8 = rb.disorganization_references(best, items, train_items=synthetic_items(4, 11))
+    per_ref8, ref8 = rb.disorganization_references(loc, items, train_items=synthetic_items(4, 11))
     assert set(ref8["model"]) == {"property_mean (reference)", "layout_prior (reference)", "constant (reference)"}
     assert list(ref8.columns) == list(table.columns) and ref8.loc[ref8["metric"] == "acc", "gamma"].isna().all()
     pm = ref8[(ref8["model"] == "property_mean (reference)") & (ref8["metric"] == "coss")].iloc[0]
@@ -193,11 +197,11 @@ def test_sweep_disorganization_and_figures(tiny_run):
     versus = rb.disorganization_versus(pd.concat([per_image.assign(model="tiny"), per_ref8]), model="tiny")
     assert list(versus["rival"]) == ["layout_prior", "constant"]
     assert set(versus["verdict"]) <= {"above", "below", "matches"}
-    model, _ = cache.load_model(best)
+    model = loc.model
     fig9 = rf.fig9_figure(rb.disorganization_example(model, items[1], SIZE, perm=(3, 2, 1, 0)), title="t")
     assert len(fig9.axes) == 8                                    # 7 panels (no text-only one) and one colour bar
     # the references through the same degradations: input-blind maps do not move, ACC is empty
-    refs = rb.reference_sweep(best, items, axes, train_items=synthetic_items(4, 11))
+    refs = rb.reference_sweep(loc, items, axes, train_items=synthetic_items(4, 11))
     assert set(refs["model"]) == set(REFERENCE_KINDS) and refs["acc"].isna().all()
     assert list(refs.columns[:5]) == ["model", "degradation", "level", "n", "n_fake"]
     for kind in ("zeros", "global_mean", "property_mean"):
@@ -218,12 +222,13 @@ def test_a_sweep_row_equals_evaluate_on_items_degraded_by_hand(tiny_run, tmp_pat
 
     from PIL import Image
 
-    from fklib.engine import evaluate_checkpoint
+    from fklib.engine import evaluate_locator
 
     _, best = tiny_run
     items = synthetic_items(3, 7)
-    model, cfg = cache.load_model(best)
-    df = rb.robustness_sweep(model, items, SIZE, axes={"jpeg": (50,)}, degrade_reals=False, regenerate_gt=True)
+    loc = load_trained(best)
+    df = rb.robustness_sweep(loc.model, items, SIZE, axes={"jpeg": (50,)}, degrade_reals=False, regenerate_gt=True,
+                             rule=loc.rule)
     row = df[df["degradation"] == "jpeg"].iloc[0]
     folder = tmp_path / "jpeg50"
     for it in items:
@@ -233,7 +238,7 @@ def test_a_sweep_row_equals_evaluate_on_items_degraded_by_hand(tiny_run, tmp_pat
         buf = io.BytesIO()
         Image.fromarray(it.image).save(buf, format="JPEG", quality=50)
         save_png(folder / "fake" / "g" / it.property / f"{it.identity}.png", np.asarray(Image.open(buf).convert("RGB")))
-    ev = evaluate_checkpoint(best, "generic", folder, split="all", references=False)
+    ev = evaluate_locator(loc, "generic", folder, split="all", references=False)
     fakes = ev[ev["label"] == 1]
     assert row["acc"] == pytest.approx(((ev["pred_fake"] > 0.5) == (ev["label"] == 1)).mean())
     for m in ("coss", "psnr", "ssim", "auc"):
@@ -276,7 +281,7 @@ def test_disorganization_adds_the_raw_map_of_a_prior_blend(tmp_path):
     cfg = tiny_config(tmp_path, "prior", property_weight=0.5, prior_blend=True)
     best = fit(cfg, progress=False, log=lambda *_: None, train_items=synthetic_items(4, 0),
                val_items=synthetic_items(2, 1))["best"]
-    _, table = rb.disorganization({"u": best}, synthetic_items(2, 3))
+    _, table = rb.disorganization({"u": load_trained(best)}, synthetic_items(2, 3))
     assert list(dict.fromkeys(table["model"])) == ["u", "u (no prior blend)"]
 
 
@@ -293,7 +298,7 @@ def family_tests(n=2):
 
 def test_cross_family_table_has_every_pair(tiny_run):
     cfg, best = tiny_run
-    model, _ = cache.load_model(best)
+    model = load_trained(best).model
     tests = family_tests()
     test = [it for fam in FAMILIES for it in tests[fam]]
     scores = {}
@@ -322,8 +327,9 @@ def test_cross_family_table_has_every_pair(tiny_run):
 
 def test_upsampling_study_trains_one_locator_per_family(tmp_path, monkeypatch):
     monkeypatch.setenv("FKLIB_CHECKPOINTS", str(tmp_path / "ck"))
-    monkeypatch.setitem(us.FAMILY_LOCATOR, "smoke", dict(model="unet_small", model_kwargs={"base": 4}, epochs=1,
-                                                           batch_size=4))
+    smoke = dataclasses.replace(STUDY_PROFILES["smoke"], family_locator=dict(model="unet_small", model_kwargs={"base": 4},
+                                                                              epochs=1, batch_size=4))
+    monkeypatch.setitem(STUDY_PROFILES, "smoke", smoke)
     sets = {}
     for j, fam in enumerate(FAMILIES[:2]):
         sets[fam] = {"train": synthetic_items(2, 40 + j, gan=f"up_{fam}", props=("hair",)),

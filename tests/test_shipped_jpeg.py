@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from fklib import paths
-from fklib.checkpoint import model_from_checkpoint
+from fklib.checkpoint import load_trained
 from fklib.data import load_set
 from fklib.degrade import degrade_item
 from fklib.engine import score_items
@@ -22,13 +22,14 @@ REALS_PER_SET = 60
 
 @pytest.mark.slow
 def test_reals_recompressed_at_75_keep_their_tnr(data_root):
-    model, cfg, _ = model_from_checkpoint(paths.default_locator())
+    loc = load_trained(paths.default_locator())
+    model, cfg = loc.model, loc.config
     reals = []
     for name in ("stgan", "stargan128", "attgan_attentiongan"):
         reals += [it for it in load_set(name, split="test") if it.label == 0][:REALS_PER_SET]
     assert len(reals) >= 150
-    clean = score_items(model, reals, cfg.size, metrics=())
-    saved = score_items(model, [degrade_item(it, "jpeg", 75) for it in reals], cfg.size, metrics=())
+    clean = score_items(model, reals, cfg.size, rule=loc.rule, metrics=())
+    saved = score_items(model, [degrade_item(it, "jpeg", 75) for it in reals], cfg.size, rule=loc.rule, metrics=())
     tnr_clean = float((clean["pred_fake"] == 0).mean())
     tnr_jpeg = float((saved["pred_fake"] == 0).mean())
     assert tnr_jpeg >= tnr_clean - 0.05, (tnr_clean, tnr_jpeg)

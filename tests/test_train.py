@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from fklib.checkpoint import build_model, load_checkpoint, model_from_checkpoint
+from fklib.checkpoint import build_model, load_checkpoint, load_trained
 from fklib.config import PLAIN_DATA, PROFILES, PROPERTY_CLASSES, ConfigError, TrainConfig, make_config, parse_override
 from fklib.engine import fit, setup, train_one_epoch, validate
 from fklib.engine.train import save_epoch
@@ -85,7 +85,8 @@ def test_checkpoint_is_weights_only_and_rebuilds_the_model(data_root, tmp_path):
     assert ckpt["git_commit"] and len(ckpt["data_manifest_hash"]) == 64
     assert json.loads(ckpt["config"])["model"] == "unet_small"
     assert {"optimizer", "rng_cpu", "scheduler"} <= set(ckpt)
-    model, cfg2, _ = model_from_checkpoint(res["best"])
+    loc = load_trained(res["best"])
+    model, cfg2 = loc.model, loc.config
     assert cfg2 == cfg
     x = torch.rand(2, 3, 32, 32)
     torch.testing.assert_close(model(x).map, res["model"].eval()(x).map)
@@ -205,7 +206,7 @@ def test_property_head_and_prior_blend_are_chosen_on_validation(data_root, tmp_p
     assert priors.shape == (len(PROPERTY_CLASSES), 32, 32)
     assert priors[PROPERTY_CLASSES.index("Real")].abs().sum() == 0          # reals: zero maps
     assert priors[PROPERTY_CLASSES.index("Bald")].mean() > 0
-    model, _, _ = model_from_checkpoint(res["best"])
+    model = load_trained(res["best"]).model
     assert isinstance(model, PriorBlend)
     x = torch.rand(2, 3, 32, 32)
     with torch.no_grad():
@@ -217,15 +218,17 @@ def test_property_head_and_prior_blend_are_chosen_on_validation(data_root, tmp_p
 
 def test_no_classifier_threshold_is_chosen_on_validation_and_stored(data_root, tmp_path):
     """A "no cl" model's decision threshold is written into best.pt; evaluate and locate use it."""
+    from fklib.checkpoint import DecisionRule
     from fklib.engine import no_cl_threshold, training_items
     from fklib.locate import Locator
 
     cfg = tiny_config(tmp_path, "nocl", epochs=1, classifier=False)
     res = fit(cfg, progress=False, log=lambda *_: None)
     stored = load_checkpoint(res["best"])["no_cl_threshold"]
-    model, _, _ = model_from_checkpoint(res["best"])
-    assert stored == no_cl_threshold(model, training_items(cfg, "val"), cfg.size, "cpu")
-    assert Locator(res["best"]).threshold == stored
+    loaded = load_trained(res["best"])
+    assert stored == no_cl_threshold(loaded.model, training_items(cfg, "val"), cfg.size, "cpu")
+    assert loaded.rule == DecisionRule(False, stored, None)
+    assert Locator(res["best"]).rule.threshold == stored
 
 
 def test_training_with_face_attention_from_the_shipped_parser(data_root, tmp_path):
@@ -420,7 +423,8 @@ def test_hybrid_layout_maps_and_balanced_decision_are_fitted_and_stored(data_roo
     with ``balanced_decision`` the classifier's threshold and the map-peak floor are the balanced-accuracy
     ones on validation (balanced over the sets), stored in best.pt and used by evaluate and locate."""
     from fklib.config import PROPERTY_CLASSES
-    from fklib.engine import decision_threshold, property_prior_maps, training_items
+    from fklib.checkpoint import DecisionRule
+    from fklib.engine import evaluation_rule, property_prior_maps, training_items
     from fklib.engine.evaluate import balanced_decision
     from fklib.engine.scoring import score_items
     from fklib.metrics import choose_decision
@@ -434,17 +438,17 @@ def test_hybrid_layout_maps_and_balanced_decision_are_fitted_and_stored(data_roo
     assert expected.shape == (len(PROPERTY_CLASSES), 1, cfg.size, cfg.size)
     assert expected[PROPERTY_CLASSES.index("Bald")].mean() > 0 and expected[0].abs().max() == 0  # Real: zeros
     torch.testing.assert_close(ckpt["model"]["prior_maps"], expected)  # fixed: not trained (a buffer)
-    model, cfg2, payload = model_from_checkpoint(res["best"])
+    loaded = load_trained(res["best"])
+    model = loaded.model
     stored = ckpt["decision_threshold"]
     floor = ckpt.get("decision_peak_floor")
     val = training_items(cfg, "val")
     assert (stored, floor) == balanced_decision(model, val, cfg.size, "cpu")
     rows = score_items(model, val, cfg.size, metrics=())
     assert (stored, floor) == choose_decision(rows["prob"], rows["peak"], rows["label"], rows["set"].to_numpy())
-    assert decision_threshold(model, cfg2, payload, "cpu") == stored
-    assert model.decision_peak_floor == floor
-    loc = Locator(res["best"])
-    assert (loc.threshold, loc.peak_floor) == (stored, floor)
+    assert evaluation_rule(loaded, "cpu") == loaded.rule == DecisionRule(True, stored, floor)
+    assert not hasattr(model, "decision_threshold")          # the rule travels with the loaded locator, not the module
+    assert Locator(res["best"]).rule == loaded.rule
 
 
 def test_ensure_trained_takes_the_shipped_model_when_config_and_data_match(data_root, tmp_path, monkeypatch):

@@ -146,7 +146,7 @@ def _write_cache(items: list[Item], target: Path) -> None:
     records = [{"image": ref(it.image), "reference": ref(it.reference), "map": map_ref(it), **it.meta()}
                for it in items]
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent))  # files' partial name
     try:
         for key, arrs in stacks.items():
             np.save(tmp / f"arrays_{key}.npy", np.stack(arrs))

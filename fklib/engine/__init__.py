@@ -4,13 +4,13 @@
 - :mod:`fklib.engine.scoring`  -- :func:`predict`, :func:`decide`, :func:`score_items`: model (and reference
   predictors) over items -> one row per image.
 - :mod:`fklib.engine.references` -- the reference predictors fitted on training items, per evaluation batch.
-- :mod:`fklib.engine.evaluate` -- a checkpoint on a set (:func:`evaluate_checkpoint`), per-group summaries.
+- :mod:`fklib.engine.evaluate` -- a loaded locator on a set (:func:`evaluate_locator`), per-group summaries.
 - :mod:`fklib.engine.priors`   -- the property prior blend's maps and weight.
 - :mod:`fklib.engine.run`      -- :func:`setup`: process, data, model, optimiser, resume of a run.
 - :mod:`fklib.engine.train`    -- :func:`train_one_epoch`, :func:`validate`, :func:`fit`.
 """
 
-from .evaluate import (decision_threshold, evaluate_checkpoint, fit_references, no_cl_threshold, side_by_side,
+from .evaluate import (evaluate_locator, evaluation_rule, fit_references, no_cl_threshold, side_by_side,
                        summarize, summary_means)
 from .run import Run, setup
 from .train import fit, train_one_epoch, validate
@@ -22,6 +22,6 @@ from .scoring import MODEL, batches, decide, forward, predict, score_items
 __all__ = [
     "fit", "setup", "Run", "train_one_epoch", "validate", "training_items", "count_items",
     "score_items", "predict", "forward", "batches", "decide", "fit_reference_maps", "BatchReferences", "MODEL",
-    "evaluate_checkpoint", "fit_references", "no_cl_threshold", "decision_threshold", "summarize", "summary_means",
+    "evaluate_locator", "fit_references", "no_cl_threshold", "evaluation_rule", "summarize", "summary_means",
     "side_by_side", "choose_prior_alpha", "property_prior_maps", "validation_score",
 ]

@@ -37,7 +37,7 @@ import torch
 
 from .. import paths
 
-from ..checkpoint import model_from_checkpoint
+from ..checkpoint import DecisionRule, LoadedLocator
 from ..config import TrainConfig, resolve_device
 from ..data import limit_items, load_set
 from ..data.sets import folder_fingerprint, set_folder_name
@@ -45,8 +45,8 @@ from ..data.fetching import sha256_file
 from ..parsing.parser import default_weights as default_parser_path
 from ..files import write_atomically
 from ..metrics import (MAP_METRICS, REFERENCE_KINDS, LayoutPrior, ReferenceMaps, References, choose_decision,
-                       choose_threshold, stored_peak_floor)
-from ..metrics.classification import DETECTION_METRICS, stored_threshold
+                       choose_threshold)
+from ..metrics.classification import DETECTION_METRICS
 from ..metrics.groups import group_rows
 from .items import training_items
 from .references import fit_reference_maps
@@ -148,35 +148,32 @@ def decision_of_rows(rows: pd.DataFrame) -> tuple[float, float | None]:
                            rows["set"].to_numpy())
 
 
-def decision_threshold(model: torch.nn.Module, cfg: TrainConfig, payload: dict, device, tta: bool = False):
-    """The checkpoint's decision threshold (:func:`fklib.engine.scoring.decide`). With a classifier: its
-    stored ``decision_threshold`` on the fake probability (chosen on validation for balanced accuracy
-    at the end of training), ``None`` (= 0.5) for checkpoints without one. Without a classifier: its
-    stored ``no_cl_threshold`` on the map mean, recomputed when absent or with ``tta``."""
-    stored = stored_threshold(payload, cfg.classifier)
-    if cfg.classifier or (stored is not None and not tta):
-        return stored
-    return no_cl_threshold(model, training_items(cfg, "val"), cfg.size, device, tta)
+def evaluation_rule(locator: LoadedLocator, device, tta: bool = False) -> DecisionRule:
+    """The decision rule an evaluation applies: the locator's own (:attr:`LoadedLocator.rule`), except for a
+    model without classifier whose stored threshold on the map mean is missing or does not fit ``tta``: then
+    chosen again on the validation items of its training sets (:func:`no_cl_threshold`)."""
+    rule, cfg = locator.rule, locator.config
+    if cfg.classifier or (rule.threshold is not None and not tta):
+        return rule
+    return DecisionRule(False, no_cl_threshold(locator.model, training_items(cfg, "val"), cfg.size, device, tta))
 
 
-def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: str | Path | None = None,
-                        split: str = "test", batch_size: int = 64, device: str = "auto",
-                        references: bool = True, tau: float = 0.1, tta: bool = False, model=None,
-                        cfg: TrainConfig | None = None, payload: dict | None = None,
-                        max_per_property: int | None = None, skip_bad: bool = False,
-                        properties: Sequence[str] | None = None) -> pd.DataFrame:
-    """Evaluate a checkpoint (or an already built ``model`` + ``cfg``) on one set; one row per image and predictor.
+def evaluate_locator(locator: LoadedLocator, set_name: str = "stgan", data: str | Path | None = None,
+                     split: str = "test", batch_size: int = 64, device: str = "auto",
+                     references: bool = True, tau: float = 0.1, tta: bool = False,
+                     max_per_property: int | None = None, skip_bad: bool = False,
+                     properties: Sequence[str] | None = None) -> pd.DataFrame:
+    """Evaluate a loaded locator (:func:`fklib.checkpoint.load_trained`) on one set; one row per image and predictor.
 
     Args:
-        checkpoint: a checkpoint written by :func:`fklib.engine.fit` (ignored when ``model`` is given).
-        set_name: reader layout of ``data`` (``stgan``, ``attgan``, ``stargan``, ``interfacegan``, ``generic``).
+        locator: the model, its config and decision rule.
+        set_name: reader layout of ``data`` (``stgan``, ``attgan``, ``stargan``, ``interfacegan``, ``generic``, ...).
         data: the folder (default ``data/<set folder>``).
         split: ``test``/``val``/``train`` (identities from ``results/splits.csv``) or ``all``. A
             folder that is not the fetched set has no split: use ``all``.
-        references: add the three input-blind reference predictors.
+        references: add the input-blind reference predictors.
         tau: binarisation threshold of the GT (and prediction) for AUC/F1/IoU.
         tta: average each prediction with the one on the mirrored image.
-        payload: the checkpoint's payload when ``model`` is given (for its stored threshold).
         max_per_property: keep only the first ``n`` fakes of each property and the first ``n``
             reals (quick runs such as the ``smoke`` profile); ``None`` keeps everything.
         properties: keep only the fakes of these properties (and every real); ``None`` keeps all.
@@ -191,8 +188,7 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
     if set_folder_name(set_name) is None and split != "all":
         raise ValueError("a generic folder has no split: use --split all")
     dev = resolve_device(device)
-    if model is None:
-        model, cfg, payload = model_from_checkpoint(checkpoint)
+    cfg = locator.config
     skipped: list[str] | None = [] if skip_bad else None
     items = load_set(set_name, folder=data, split=None if split == "all" else split, bad_files=skipped)
     if not items:
@@ -204,12 +200,11 @@ def evaluate_checkpoint(checkpoint: str | Path, set_name: str = "stgan", data: s
         keep = set(properties)
         items = [it for it in items if it.label == 0 or it.property in keep]
     refs = fit_references(cfg) if references else None
-    threshold = decision_threshold(model, cfg, payload or {}, dev, tta)
-    floor = stored_peak_floor(payload or {}, cfg.classifier)
-    df = score_items(model, items, cfg.size, references=refs, threshold=threshold, peak_floor=floor, batch_size=batch_size,
+    rule = evaluation_rule(locator, dev, tta)
+    df = score_items(locator.model, items, cfg.size, references=refs, rule=rule, batch_size=batch_size,
                      device=dev, tta=tta, tau=tau)
-    df.attrs["threshold"] = threshold
-    df.attrs["peak_floor"] = floor
+    df.attrs["threshold"] = rule.threshold
+    df.attrs["peak_floor"] = rule.peak_floor
     df.attrs["skipped"] = skipped or []
     return df
 

@@ -4,7 +4,8 @@
   same bilinear, anti-aliased resize).
 - :func:`predict` -- the model over those batches (eval mode, BatchNorm folded, optional mirror
   test-time augmentation): yields ``(batch, output)``.
-- :func:`decide` -- the fake/real decision rule (defined once, in :mod:`fklib.metrics.classification`).
+- :func:`decide` -- the fake/real decision (defined once, in :mod:`fklib.metrics.classification`; a checkpoint's
+  settings of it are its :class:`fklib.checkpoint.DecisionRule`).
 - :func:`score_items` -- one row per (predictor, image): the model and, when given, the input-blind
   reference predictors (:class:`fklib.metrics.ReferenceMaps`); what ``evaluate``, every study and
   the training validation use.
@@ -25,6 +26,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..checkpoint import DecisionRule
 from ..data import FakeMapDataset
 from ..metrics import MAP_METRICS, References, batch_map_metrics, region_map_metrics
 from ..metrics.classification import decide, map_peak
@@ -97,8 +99,7 @@ def _rows(name: str, items: list, index: list[int], score: np.ndarray, prob: np.
 
 
 def score_items(model: torch.nn.Module | None, items, size: int, *, references: References | None = None,
-                reference_kinds: Sequence[str] | None = None, threshold: float | None = None,
-                peak_floor: float | None = None,
+                reference_kinds: Sequence[str] | None = None, rule: DecisionRule | None = None,
                 batch_size: int = 64, device: str | torch.device = "cpu", tta: bool = False, tau: float = 0.1,
                 metrics: Sequence[str] = MAP_METRICS, regions: Mapping[int, np.ndarray] | None = None,
                 fold: bool = True, num_workers: int = 0,
@@ -111,11 +112,8 @@ def score_items(model: torch.nn.Module | None, items, size: int, *, references: 
         size: the evaluation resolution (the model's training resolution).
         references: reference predictors (:func:`fklib.engine.references.fit_reference_maps`) whose
             ``reference_kinds`` (default: all it has fitted) get rows too.
-        threshold: the decision threshold (:func:`decide`): on the classifier's probability, or
-            on the map mean for a model without classifier; ``None``: the model's own
-            ``decision_threshold`` (set by :func:`fklib.checkpoint.model_from_checkpoint`), if any.
-        peak_floor: the map-peak floor of the decision (:func:`decide`); ``None`` with ``threshold``
-            ``None``: the model's own ``decision_peak_floor``, if any.
+        rule: the model's decision rule (:attr:`fklib.checkpoint.LoadedLocator.rule`); ``None``: p(fake) > 0.5
+            (no decision for a model without classifier).
         tta: mirror test-time augmentation (:func:`forward`).
         tau: binarisation threshold of the GT and the prediction for AUC / F1 / IoU.
         metrics: the map metrics to compute (a subset of :data:`~fklib.metrics.MAP_METRICS`; the
@@ -129,9 +127,7 @@ def score_items(model: torch.nn.Module | None, items, size: int, *, references: 
         one row per predictor and image; per batch, the model's rows then each reference kind's.
     """
     items = list(items)
-    if threshold is None and model is not None:
-        threshold = getattr(model, "decision_threshold", None)
-        peak_floor = peak_floor if peak_floor is not None else getattr(model, "decision_peak_floor", None)
+    rule = rule or DecisionRule()
     rows: list[dict] = []
     refs = BatchReferences(references, reference_kinds) if references is not None else None
     if model is not None:
@@ -147,7 +143,7 @@ def score_items(model: torch.nn.Module | None, items, size: int, *, references: 
             score = pred.flatten(1).mean(1).numpy()
             prob = None if out.logit is None else torch.sigmoid(out.logit.float().cpu()).numpy()
             peak = map_peak(pred)
-            rows += _rows(MODEL, items, index, score, prob, decide(prob, score, threshold, peak, peak_floor),
+            rows += _rows(MODEL, items, index, score, prob, rule.decide(prob, score, peak),
                           _metric_values(pred, gt, index, metrics, tau, regions), peak)
         if refs is not None:
             for kind, maps in refs.maps(batch, [items[i] for i in index]).items():

@@ -36,7 +36,7 @@ import torch
 import torch.distributed as dist
 from tqdm.auto import tqdm
 
-from ..checkpoint import load_checkpoint, save_checkpoint
+from ..checkpoint import DecisionRule, load_checkpoint, save_checkpoint
 from ..config import PROPERTY_CLASSES, TrainConfig
 from ..files import remove_partials
 from ..metrics import decision_accuracy
@@ -209,11 +209,11 @@ def finish(run: Run, log=print) -> torch.nn.Module:
         model = PriorBlend(model, priors, alpha)
     elif not cfg.classifier and run.val_items:
         model.load_state_dict(ckpt["model"])
-        extra = {"no_cl_threshold": no_cl_threshold(model, run.val_items, cfg.size, run.device)}
+        extra = DecisionRule(False, no_cl_threshold(model, run.val_items, cfg.size, run.device)).payload()
     elif cfg.classifier and cfg.balanced_decision and run.val_items:
         model.load_state_dict(ckpt["model"])
         threshold, floor = balanced_decision(model, run.val_items, cfg.size, run.device)
-        extra = {"decision_threshold": threshold, **({"decision_peak_floor": floor} if floor is not None else {})}
+        extra = DecisionRule(True, threshold, floor).payload()
         log(f"decision (balanced accuracy on validation): p(fake) > {threshold:.4f}"
             + (f" and map peak > {floor:.4f}" if floor is not None else ""))
     # the whole history (best.pt was written at its best epoch) and the wall time of this call (a

@@ -16,8 +16,7 @@
 from fklib.metrics.bootstrap import BOOTSTRAP_SAMPLES, balanced_accuracy_interval, ratio_interval
 from fklib.metrics.classification import (PEAK_QUANTILE, PROB_THRESHOLD, accuracy, balanced_accuracy,
                                          choose_decision, choose_threshold, set_balanced_weights, classifier_accuracy, decide,
-                                         decision_accuracy, detection_rates, map_peak, stored_peak_floor,
-                                         stored_threshold)
+                                         decision_accuracy, detection_rates, map_peak)
 from fklib.metrics.functional import coss, coss_batch, mae, psnr, psnr_batch, ssim, ssim_batch, ssim_map
 from fklib.metrics.per_image import (LEVEL_SUMS, MAP_METRICS, PAPER_METRICS, PIXEL_COUNTS, REGION_METRICS, batch_map_metrics,
                                      mean_metrics, per_image_metrics, region_map_metrics)
@@ -43,8 +42,8 @@ __all__ = [
     "PixelStats", "above", "pixel_stats", "f1_from_stats", "iou_from_stats", "pixel_auc",
     "score_histograms", "auc_from_histograms", "pooled_auc", "pooled_f1_iou", "mean_excluding_nan",
     "accuracy", "balanced_accuracy", "classifier_accuracy", "decision_accuracy", "choose_threshold",
-    "detection_rates", "decide", "stored_threshold", "PROB_THRESHOLD", "PEAK_QUANTILE", "map_peak",
-    "choose_decision", "stored_peak_floor", "set_balanced_weights",
+    "detection_rates", "decide", "PROB_THRESHOLD", "PEAK_QUANTILE", "map_peak",
+    "choose_decision", "set_balanced_weights",
     "BOOTSTRAP_SAMPLES", "ratio_interval", "balanced_accuracy_interval",
     "REFERENCE_KINDS", "MEAN_KINDS", "zero_map", "ReferenceMaps", "LayoutPrior", "References",
 ]

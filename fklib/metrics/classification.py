@@ -11,7 +11,7 @@ validation by :func:`choose_decision`.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -40,7 +40,7 @@ def decide(prob: ArrayLike1D | None, score: ArrayLike1D, threshold: float | None
            peak: ArrayLike1D | None = None, peak_floor: float | None = None) -> np.ndarray:
     """The fake (1.0) / real (0.0) decision per image: the one rule of ``evaluate``, the studies and ``locate``.
 
-    With a classifier, ``prob > threshold`` (the checkpoint's ``decision_threshold``, chosen on
+    With a classifier, ``prob > threshold`` (the checkpoint's threshold, chosen on
     validation for balanced accuracy; :data:`PROB_THRESHOLD` when ``None``) and, when the checkpoint
     stores a ``decision_peak_floor``, also ``peak > peak_floor`` (``peak``: :func:`map_peak` of the
     map; the classifier's call stands only where the map shows a fake region); without a classifier
@@ -61,21 +61,6 @@ def decide(prob: ArrayLike1D | None, score: ArrayLike1D, threshold: float | None
     if threshold is not None:
         return (np.asarray(score) > threshold).astype(np.float64)
     return np.full(len(score), math.nan)
-
-
-def stored_threshold(payload: Mapping, classifier: bool) -> float | None:
-    """The decision threshold a checkpoint payload stores for :func:`decide`: ``decision_threshold`` (on the
-    classifier's probability) for a model with a classifier, ``no_cl_threshold`` (on the map mean)
-    without one; ``None`` when it stores none."""
-    value = payload.get("decision_threshold" if classifier else "no_cl_threshold")
-    return None if value is None else float(value)
-
-
-def stored_peak_floor(payload: Mapping, classifier: bool) -> float | None:
-    """The map-peak floor a checkpoint payload stores for :func:`decide` (``decision_peak_floor``; only
-    with a classifier), ``None`` when it stores none (the classifier decides alone)."""
-    value = payload.get("decision_peak_floor") if classifier else None
-    return None if value is None else float(value)
 
 
 def _scores_labels(scores: ArrayLike1D, labels: ArrayLike1D, name: str) -> tuple[np.ndarray, np.ndarray]:

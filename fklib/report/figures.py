@@ -23,7 +23,6 @@ Colour maps and overlays (numpy only) come from :mod:`fklib.colors`.
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +31,7 @@ from .. import paths
 from ..colors import PARSING_PALETTE, colorize_parsing, overlay
 from ..data.readers import CELEBAMASK_CLASSES as CLASS_NAMES
 from ..degrade import describe_degradation
+from ..files import write_atomically
 
 
 def _plt():
@@ -196,16 +196,13 @@ def gt_figure(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarr
 
 
 def save_figure(fig, path: str | Path, dpi: int = 150) -> Path:
-    """Save a matplotlib figure as PNG (temp file + rename) and close it."""
+    """Save a matplotlib figure as PNG (:func:`fklib.files.write_atomically`) and close it."""
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.part.png")
-    fig.savefig(tmp, dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
-    os.replace(tmp, path)
-    return path
+    try:
+        return write_atomically(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
 
 
 def figure_path(n_or_name: int | str, results_dir: str | Path | None = None) -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..config import PROFILES
+from ..config import DEFAULT_PROFILE, PROFILES
 from . import paper as _paper
 
 #: Readable names of the registered models, for :func:`setting_note`.
@@ -30,7 +30,7 @@ def _count(n: int) -> str:
     return f"{int(n):,}"
 
 
-def setting_note(profile: str = "cpu", *, table: int | None = None, config=None,
+def setting_note(profile: str = DEFAULT_PROFILE, *, table: int | None = None, config=None,
                  n_train_fakes: int | None = None, n_train_reals: int | None = None,
                  n_test_fakes: int | None = None, n_test_reals: int | None = None,
                  data: str | None = None, extra: str | None = None) -> str:

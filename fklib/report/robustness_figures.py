@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..degrade import GAMMA_METRICS
+from ..metrics.groups import MODEL
 from .figures import _plt, map_colorbar, map_scale, show_map
 
 #: Readable metric names of the figures.
@@ -204,8 +205,8 @@ def upsampling_figure(table: pd.DataFrame, metrics: Sequence[str] = ("bacc", "co
     plt = _plt()
     refs = None
     if "predictor" in table.columns:
-        refs = table[table["predictor"] != "model"]
-        table = table[table["predictor"] == "model"]
+        refs = table[table["predictor"] != MODEL]
+        table = table[table["predictor"] == MODEL]
     rows = list(dict.fromkeys(table["train_family"]))
     cols = list(dict.fromkeys(table["test_family"]))
     fig, axes = plt.subplots(1, len(metrics), figsize=(3.0 * len(metrics), 3.0), squeeze=False)

@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .. import paths
-from ..checkpoint import config_of, data_manifest_hash, load_checkpoint, model_from_checkpoint
+from ..checkpoint import config_of, data_manifest_hash, load_checkpoint
 from ..config import TrainConfig
 from ..engine import fit
 from .common import universal_config
@@ -192,17 +191,6 @@ def history_frame(checkpoint: str | Path) -> pd.DataFrame:
     if len(frame):
         frame["best"] = frame["epoch"] == best
     return frame
-
-
-def checkpoint_config(checkpoint: str | Path) -> TrainConfig:
-    """The config a checkpoint was trained with."""
-    return config_of(load_checkpoint(checkpoint))
-
-
-def load_model(checkpoint: str | Path) -> tuple[torch.nn.Module, TrainConfig]:
-    """The model (eval mode; a prior-blend checkpoint comes wrapped in :class:`fklib.models.PriorBlend`) and its config."""
-    model, cfg, _ = model_from_checkpoint(checkpoint)
-    return model, cfg
 
 
 def universal_model(profile: str, retrain: bool = False, log=print) -> Path:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from PIL import Image
 
-from ..checkpoint import model_from_checkpoint
+from ..checkpoint import LoadedLocator
 from ..config import resolve_device
 from ..data import load_set
 from ..engine import MODEL, score_items, summarize
@@ -41,11 +40,11 @@ def _means(df: pd.DataFrame) -> pd.DataFrame:
     return s[s["gan"] == "mean"].set_index("predictor")
 
 
-def limits(checkpoint: str | Path) -> dict:
-    """The card's measured limits (see the module doc); every value a plain float or int."""
+def limits(locator: LoadedLocator) -> dict:
+    """The card's measured limits of a loaded locator (see the module doc); every value a plain float or int."""
     out: dict = {"sets": {}}
     for name, set_name, splices in CARD_SETS:
-        df = evaluate(checkpoint, set_name or "stgan", splices=splices)
+        df = evaluate(locator, set_name or "stgan", splices=splices)
         means = _means(df)
         row = {k: float(means.loc[MODEL, k]) for k in ("acc", "coss", "ssim", "auc", "f1")}
         for ref in STRONG:
@@ -62,13 +61,12 @@ def limits(checkpoint: str | Path) -> dict:
             s = summarize(df)
             per = s[s["gan"] != "mean"].set_index(["predictor", "property"])
             out["stgan_losses"] = stgan_losses(df, sorted(per.loc[MODEL].index))
-    out["figures"] = figure_summary(figure_detection(checkpoint))
-    model, cfg, _ = model_from_checkpoint(checkpoint)  # the model carries its decision threshold
-    sweep = robustness_sweep(model, load_set("stgan", split="test"), cfg.size, axes={"jpeg": (50,)},
-                             device=resolve_device("auto"))
-    out["decision_threshold"] = model.decision_threshold
-    out["decision_peak_floor"] = model.decision_peak_floor
-    out["grayscale"] = grayscale_detection(model, cfg, load_set("stgan", split="test"))
+    out["figures"] = figure_summary(figure_detection(locator))
+    sweep = robustness_sweep(locator.model, load_set("stgan", split="test"), locator.size, axes={"jpeg": (50,)},
+                             device=resolve_device("auto"), rule=locator.rule)
+    out["decision_threshold"] = locator.rule.threshold
+    out["decision_peak_floor"] = locator.rule.peak_floor
+    out["grayscale"] = grayscale_detection(locator, load_set("stgan", split="test"))
     out["jpeg50"] = {"acc_clean": float(sweep.loc[0, "acc"]), "acc_jpeg50": float(sweep.loc[1, "acc"]),
                      "bacc_clean": float(sweep.loc[0, "bacc"]), "bacc_jpeg50": float(sweep.loc[1, "bacc"]),
                      "tnr_clean": float(sweep.loc[0, "tnr"]), "tnr_jpeg50": float(sweep.loc[1, "tnr"]),
@@ -88,7 +86,7 @@ def stgan_losses(per_image: pd.DataFrame, properties) -> dict[str, list[str]]:
     return out
 
 
-def grayscale_detection(model, cfg, items) -> dict:
+def grayscale_detection(locator: LoadedLocator, items) -> dict:
     """Shares of the fakes called fake in colour and as grayscale copies (luma replicated to RGB), at the
     model's decision threshold: a colour cue the model may rely on."""
     fakes = [it for it in items if it.label == 1]
@@ -96,7 +94,7 @@ def grayscale_detection(model, cfg, items) -> dict:
                                                     3, axis=2)) for it in fakes]
     called = {}
     for name, part in (("colour", fakes), ("grayscale", gray)):
-        rows = score_items(model, part, cfg.size, metrics=())
+        rows = score_items(locator.model, part, locator.size, rule=locator.rule, metrics=())
         called[name] = float((rows["pred_fake"] == 1).mean())
     return {"n": len(fakes), **called}
 

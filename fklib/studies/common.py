@@ -6,7 +6,7 @@ Profiles (the notebooks' ``profile`` parameter; ``python -m fklib.pipeline --pro
   its numbers mean nothing.
 - ``cpu`` (default): the universal model of :data:`fklib.config.PROFILES` ``["cpu"]`` and
   single-property models (Tables 2, 4, 5) with the same EfficientNet-Lite0 U-Net at 128 px, a
-  shorter schedule (:data:`SINGLE_EPOCHS`), on 2 CPU cores.
+  shorter schedule (the profile's ``single_epochs``), on 2 CPU cores.
 - ``paper``: the paper's settings (DeepLabV3-ResNet101, 224 px, Adam 1e-4, 10 epochs) on a GPU.
 
 Every model is trained on the training identities of ``results/splits.csv`` and reported on
@@ -15,29 +15,22 @@ the test identities; a checkpoint whose config matches is reused (:func:`fklib.s
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pandas as pd
 
-from ..config import PLAIN_DATA, PROFILE_NAMES, TrainConfig, check_profile, make_config
-from .profiles import eval_limit, per_profile, study_profile
+from ..config import PLAIN_DATA, TrainConfig, check_profile, make_config
+from .profiles import eval_limit, study_profile  # noqa: F401 - eval_limit: the notebooks call common.eval_limit
 from ..data import ensure_splice_set
-from ..engine import evaluate_checkpoint
+from ..checkpoint import LoadedLocator, load_trained
+from ..engine import evaluate_locator
 
-#: Epochs of the single-property models per profile (the universal model uses its profile's).
-SINGLE_EPOCHS = per_profile("single_epochs")
 #: The single-property models' budget rule (the same for every loss, the DFFD baseline included): all
-#: SINGLE_EPOCHS, the best validation epoch's weights kept. No early stopping: with 100 training fakes the
+#: the profile's ``single_epochs`` (:class:`fklib.studies.profiles.StudyProfile`), the best validation epoch's weights kept. No early stopping: with 100 training fakes the
 #: validation score is noisy and the classifier learns late, so a patience of 3 stopped the Table 5 models at
 #: epochs 4-5 with their best weights from epochs 1-2 and every classifier collapsed (measured at 9cfc779).
 SINGLE_PATIENCE = None
-#: Test images kept per property in the notebooks' evaluations (``None``: the whole test split).
-#: (A view of :data:`fklib.studies.profiles.STUDY_PROFILES`; the notebooks call :func:`eval_limit`, which
-#: also honours a dry run.)
-EVAL_LIMIT = per_profile("eval_limit")
 #: Short run names of the properties the tables train on.
 _SHORT = {"Bald": "bald", "Mouth_Slightly_Open": "smile", "Blond_Hair": "blond"}
-assert set(SINGLE_EPOCHS) == set(EVAL_LIMIT) == set(PROFILE_NAMES)
 
 
 def universal_config(profile: str) -> TrainConfig:
@@ -51,7 +44,7 @@ def single_config(profile: str, prop: str, loss: str = "l1", classifier: bool = 
 
     Starts from ``profile`` and removes what is specific to the universal model (property head,
     prior blend, the noise stream, and :data:`fklib.config.PLAIN_DATA`: reconstructions, splices,
-    degradations, set balancing); classifier weight 1 (balanced), all :data:`SINGLE_EPOCHS` (the best validation
+    degradations, set balancing); classifier weight 1 (balanced), all the profile's ``single_epochs`` (the best validation
     epoch's weights kept; :data:`SINGLE_PATIENCE`), the decision at p(fake) > 0.5 as in the paper.
 
     With the EfficientNet U-Net (``cpu``): batch 8 (the paper's) and ``map_prior=0.05`` (the
@@ -65,25 +58,32 @@ def single_config(profile: str, prop: str, loss: str = "l1", classifier: bool = 
                             *(["fp"] if attention else [])])
     over = dict(name=f"{profile}_{tag}", properties=[prop], sets=["stgan"], loss=loss, classifier=classifier,
                 cls_weight=1.0, balance_classes=True, property_weight=0.0, prior_blend=False,
-                attention=attention, epochs=SINGLE_EPOCHS[profile], patience=SINGLE_PATIENCE, balanced_decision=False,
+                attention=attention, epochs=study_profile(profile).single_epochs, patience=SINGLE_PATIENCE, balanced_decision=False,
                 **PLAIN_DATA, **study_profile(profile).scratch)
-    if make_config(profile).model == "efficientnet_lite0_unet":
-        over.update(batch_size=8, model_kwargs={"map_prior": 0.05})
+    over.update(study_profile(profile).single_model)
     return make_config(profile, overrides=over)
 
 
-def evaluate(checkpoint: str | Path, set_name: str = "stgan", properties=None, split: str = "test",
+def evaluate(locator: LoadedLocator, set_name: str = "stgan", properties=None, split: str = "test",
              references: bool = True, limit: int | None = None, splices: str | None = None, **keys) -> pd.DataFrame:
-    """Per-image rows of :func:`fklib.engine.evaluate_checkpoint`, keeping the fakes of ``properties``
+    """Per-image rows of :func:`fklib.engine.evaluate_locator`, keeping the fakes of ``properties``
     (all when ``None``) and every real; ``keys`` are added as constant columns (e.g. ``method="l1"``).
     ``limit``: at most this many images per property (see :func:`eval_limit`). ``splices``: a fixed
     splice set (:data:`fklib.data.SPLICE_SETS`, e.g. ``stgan_test``) instead of ``set_name`` / ``split``;
     its rows get ``set = "splices/<name>"`` (its reals are its own, for ACC)."""
     if splices is not None:
-        df = evaluate_checkpoint(checkpoint, "generic", ensure_splice_set(splices), split="all",
-                                 references=references, device="auto", max_per_property=limit, properties=properties)
+        df = evaluate_locator(locator, "generic", ensure_splice_set(splices), split="all",
+                              references=references, device="auto", max_per_property=limit, properties=properties)
         df = df.assign(set=f"splices/{splices}")
     else:
-        df = evaluate_checkpoint(checkpoint, set_name, split=split, references=references, device="auto",
-                                 max_per_property=limit, properties=properties)
+        df = evaluate_locator(locator, set_name, split=split, references=references, device="auto",
+                              max_per_property=limit, properties=properties)
     return df.assign(**keys).reset_index(drop=True)
+
+
+def load(checkpoints):
+    """The checkpoint(s) loaded once (:func:`fklib.checkpoint.load_trained`): a path gives a
+    :class:`~fklib.checkpoint.LoadedLocator`, a dict of paths a dict of them (the notebooks load their models here)."""
+    if isinstance(checkpoints, dict):
+        return {k: load_trained(v) for k, v in checkpoints.items()}
+    return load_trained(checkpoints)

@@ -17,16 +17,16 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from ..checkpoint import model_from_checkpoint
+from ..checkpoint import LoadedLocator, load_trained
 from ..config import ATTENTION_MODES, KNOWN_PROPERTIES, TrainConfig, make_config
 from ..data import FakeMapDataset, image_to_tensor, limit_items, load_set, tensor_to_image
-from ..engine import MODEL, decision_threshold, fit_references, score_items
+from ..engine import MODEL, evaluation_rule, fit_references, score_items
 from ..metrics import balanced_accuracy
 from ..models.inference import ImagePredictor
 from ..parsing import ParsingAttention, load_parser, parse, region_mask
 from .cache import ensure_trained
 from .common import eval_limit, single_config
-from .profiles import per_profile
+from .profiles import study_profile
 
 #: Table 5: trained on Blond_Hair with/without face parsing, tested on these STGAN properties.
 TABLE5_TRAIN, TABLE5_TESTS = "Blond_Hair", ("Black_Hair", "Brown_Hair", "Mouth_Slightly_Open")
@@ -56,17 +56,15 @@ def variant_configs(profile: str) -> dict[str, TrainConfig]:
 
 #: Item 5 of the attention study: properties left out of the universal model's training, tested on.
 LEAVE_OUT = ("Black_Hair", "Mouth_Slightly_Open")
-#: The reduced training budget of the two leave-out universal models (the ``cpu`` universal model: 12 x 2400).
-LEAVE_OUT_BUDGET = per_profile("leave_out_budget")
 
 
 def leave_out_configs(profile: str, mode: str) -> dict[str, TrainConfig]:
     """The universal model of ``profile`` trained without the fakes of :data:`LEAVE_OUT` (in every set),
-    at :data:`LEAVE_OUT_BUDGET`, without (``universal``) and with face attention of ``mode``
+    at the profile's ``leave_out_budget``, without (``universal``) and with face attention of ``mode``
     (``universal_fp``)."""
     base = make_config(profile)
     keep = [p for p in KNOWN_PROPERTIES if p not in LEAVE_OUT]
-    plain = replace(base, name=f"{base.name}_leave_out", properties=keep, **LEAVE_OUT_BUDGET[profile])
+    plain = replace(base, name=f"{base.name}_leave_out", properties=keep, **study_profile(profile).leave_out_budget)
     if mode in ("skip", "auxiliary") and not plain.model.startswith("efficientnet_lite"):
         mode = "paper"
     return {"universal": plain,
@@ -115,7 +113,7 @@ def variant_search(profile: str, log=print) -> tuple[pd.DataFrame, str]:
     The ``cpu`` profile's search is run once by ``experiments/attention_variants.py`` and its table
     committed; notebook 04 reads it (:func:`recorded_selection`) and trains only :func:`shown_variants`."""
     ckpts = {m: ensure_trained(cfg, log=log) for m, cfg in variant_configs(profile).items()}
-    rows = pd.concat([evaluate_in_region(ck, TABLE5_TESTS, split="val", references=False, limit=eval_limit(profile),
+    rows = pd.concat([evaluate_in_region(load_trained(ck), TABLE5_TESTS, split="val", references=False, limit=eval_limit(profile),
                                          method=m) for m, ck in ckpts.items()], ignore_index=True)
     selection = variant_selection(rows)
     return selection, choose_variant(selection)
@@ -195,20 +193,20 @@ def edited_regions(items, size: int, parser=None) -> dict[int, np.ndarray]:
             for k, i in enumerate(fakes)}
 
 
-def evaluate_in_region(checkpoint: str | Path, properties, set_name: str = "stgan", split: str = "test",
+def evaluate_in_region(locator: LoadedLocator, properties, set_name: str = "stgan", split: str = "test",
                        references: bool = True, limit: int | None = None, **keys) -> pd.DataFrame:
     """Per-image rows with in-region metrics (paper Table 5): ``coss``, ``psnr``, ``ssim`` of the whole
     map and ``coss_region``, ``psnr_region``, ``ssim_region`` over :func:`edited_regions`, plus
     ``region_fraction`` (the region's share of the image); images without a region get NaN
     in-region metrics. Reals and the fakes of ``properties`` of the split; ``keys`` as columns."""
-    model, cfg, payload = model_from_checkpoint(checkpoint)
+    model, cfg = locator.model, locator.config
     items = [it for it in load_set(set_name, split=split) if it.label == 0 or it.property in properties]
     if limit is not None:
         items = limit_items(items, limit)
     regions = edited_regions(items, cfg.size)
-    threshold = decision_threshold(model, cfg, payload, torch.device("cpu"))
+    rule = evaluation_rule(locator, torch.device("cpu"))
     rows = score_items(model, items, cfg.size, references=fit_references(cfg) if references else None,
-                       threshold=threshold, regions=regions)
+                       rule=rule, regions=regions)
     fraction = {it.source: float(regions[i].mean()) if i in regions else 0.0 for i, it in enumerate(items)}
     rows.insert(rows.columns.get_loc("score"), "region_fraction", rows["source"].map(fraction))
     return rows.assign(**keys)
@@ -225,13 +223,10 @@ def attention_example(prop: str = "Black_Hair", set_name: str = "stgan", split: 
             "attention": att(edit)}
 
 
-def predicted_maps(checkpoints: dict[str, str | Path], image: np.ndarray) -> dict[str, np.ndarray]:
-    """Each checkpoint's map of one image, at the image's size (paper Fig. 7's predictions)."""
-    out = {}
-    for name, ck in checkpoints.items():
-        model, cfg, _ = model_from_checkpoint(ck)
-        out[name] = ImagePredictor(model, cfg.size).predict_array(np.asarray(image))[0]
-    return out
+def predicted_maps(locators: dict[str, LoadedLocator], image: np.ndarray) -> dict[str, np.ndarray]:
+    """Each locator's map of one image, at the image's size (paper Fig. 7's predictions)."""
+    return {name: ImagePredictor(loc.model, loc.size).predict_array(np.asarray(image))[0]
+            for name, loc in locators.items()}
 
 
 # --- what Table 5 says ----------------------------------------------------------------------------

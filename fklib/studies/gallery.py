@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from ..checkpoint import model_from_checkpoint
+from ..checkpoint import LoadedLocator
 from ..data import load_set
 from ..metrics import coss, psnr, ssim
-from ..metrics.classification import PROB_THRESHOLD, decide, map_peak
+from ..metrics.classification import map_peak
 from ..models.inference import ImagePredictor
 
 #: The sets of Fig. 1, one block of rows each (AttGAN is never trained on: unseen by every model).
@@ -19,7 +17,7 @@ GALLERY_SETS = ("stgan", "attgan", "stargan", "interfacegan")
 GALLERY_RANKS = ("best", "median", "worst")
 
 
-def gallery(checkpoint: str | Path, sets=GALLERY_SETS, split: str = "test",
+def gallery(locator: LoadedLocator, sets=GALLERY_SETS, split: str = "test",
             limit: int | None = None) -> tuple[list[dict], pd.DataFrame]:
     """Fig. 1's rows and their numbers: a real test face (its ground truth is all zero), then for each set
     its best, median and worst test fake by the model's COSS (so a reader sees the typical case and the
@@ -35,16 +33,14 @@ def gallery(checkpoint: str | Path, sets=GALLERY_SETS, split: str = "test",
         ``rank``, ``property``, ``identity``, ``coss``, ``psnr``, ``ssim``, ``fake_probability``, ``called_fake``,
         ``gt_mean``, ``pred_mean``, ``n_ranked``).
     """
-    model, cfg, _ = model_from_checkpoint(checkpoint)
-    threshold = model.decision_threshold if model.decision_threshold is not None else PROB_THRESHOLD
-    floor = model.decision_peak_floor
-    predictor = ImagePredictor(model, cfg.size)
+    threshold, floor = locator.rule.effective_threshold, locator.rule.peak_floor
+    predictor = ImagePredictor(locator.model, locator.size)
     rows, stats = [], []
 
     def add(set_name, rank, it, pred, prob, n):
         gt = it.gt_map()
         peak = float(map_peak(pred[None])[0])
-        called = bool(decide(np.array([prob]), np.array([pred.mean()]), threshold, np.array([peak]), floor)[0])
+        called = locator.rule.call(prob, pred, peak) == 1.0
         m = {"coss": coss(pred, gt), "psnr": psnr(pred, gt), "ssim": ssim(pred, gt)}
         real = it.image if it.label == 0 else it.reference  # None: a whole-image synthesis has no source
         rows.append({"label": f"{set_name} {rank}\n{it.property}", "real": real, "fake": it.image, "gt": gt,

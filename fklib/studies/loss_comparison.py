@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 
 from ..config import TrainConfig, baseline_config
-from .common import SINGLE_EPOCHS, SINGLE_PATIENCE, single_config
+from .common import SINGLE_PATIENCE, single_config
+from .profiles import study_profile
 
 #: Table 2's rows: method -> (map loss, classifier).
 TABLE2_METHODS = {"l1_no_cl": ("l1", False), "l1": ("l1", True), "l2": ("l2", True),
@@ -15,9 +16,9 @@ TABLE2_METHODS = {"l1_no_cl": ("l1", False), "l1": ("l1", True), "l2": ("l2", Tr
 def table2_configs(profile: str) -> dict[str, TrainConfig]:
     """Table 2's models: the DFFD baseline (:func:`fklib.config.baseline_config`) and one FakeLocator
     per loss, all on STGAN Bald, under one budget rule (:func:`budget_rule`): all
-    :data:`~fklib.studies.common.SINGLE_EPOCHS` epochs, the best validation epoch's weights kept, the decision
+    the profile's ``single_epochs``, the best validation epoch's weights kept, the decision
     at p(fake) > 0.5 as in the paper."""
-    runs = {"dffd_baseline": dataclasses.replace(baseline_config(profile), epochs=SINGLE_EPOCHS[profile],
+    runs = {"dffd_baseline": dataclasses.replace(baseline_config(profile), epochs=study_profile(profile).single_epochs,
                                                  patience=SINGLE_PATIENCE, balanced_decision=False)}
     runs.update({m: single_config(profile, "Bald", loss, cls) for m, (loss, cls) in TABLE2_METHODS.items()})
     return runs
@@ -25,7 +26,7 @@ def table2_configs(profile: str) -> dict[str, TrainConfig]:
 
 def budget_rule(profile: str) -> str:
     """Table 2's budget rule in words (its note)."""
-    return (f"Every row, the DFFD baseline included, trains under one budget rule: {SINGLE_EPOCHS[profile]} epochs"
+    return (f"Every row, the DFFD baseline included, trains under one budget rule: {study_profile(profile).single_epochs} epochs"
             + (f", stopping after {SINGLE_PATIENCE} epochs without a better validation score" if SINGLE_PATIENCE else "")
             + ", the weights of the epoch with the best validation score kept; the decision at p(fake) > 0.5 as in "
             "the paper.")

@@ -3,8 +3,8 @@
 The universal model's training config per profile is :data:`fklib.config.PROFILES` (and the DFFD
 baseline's optimiser, :data:`fklib.config.BASELINE_PROFILES`); everything else a profile decides --
 how long the small models train, how many test images each study scores, which sweeps run -- is one
-:class:`StudyProfile` here, read through :func:`study_profile`. The studies' module constants
-(``common.SINGLE_EPOCHS``, ``robustness.SWEEP_FAKES_PER_PROPERTY``, ...) are views of these records.
+:class:`StudyProfile` here, read through :func:`study_profile` (``study_profile(profile).<field>``; no module
+keeps a copy of a field, and no code outside these records branches on a profile's name).
 
 A dry run of a profile (:func:`fklib.config.dry_run`, set by ``python -m fklib.pipeline --dry-run``)
 scores two test images per property: :func:`eval_limit` reads it when called, not at import.
@@ -31,12 +31,16 @@ class StudyProfile:
     scratch: dict[str, Any]
     #: Epochs of the single-property models (Tables 2, 4, 5), the best validation epoch kept (``common.SINGLE_PATIENCE``).
     single_epochs: int
+    #: What the single-property models change of the profile's network (``common.single_config``; measured there).
+    single_model: dict[str, Any]
     #: Test images kept per property in the notebooks' evaluations (``None``: the whole test split).
     eval_limit: int | None
     #: The reduced budget of the two leave-out universal models (notebook 04).
     leave_out_budget: dict[str, Any]
     #: STGAN test fakes per property in the degradation sweeps (``None``: all; with every test real).
     sweep_fakes_per_property: int | None
+    #: Sweep only the harshest level of each degradation (``robustness.sweep_axes``).
+    sweep_harshest_only: bool
     #: STGAN test fakes per property in the disorganization test.
     disorganization_fakes_per_property: int | None
     #: Test reals kept in the robustness study (``None``: all 47 of the STGAN test split).
@@ -49,6 +53,9 @@ class StudyProfile:
     imdl_models: tuple[str, ...]
     #: Epochs and width of the upsampling-family generators.
     generator: dict[str, int]
+    #: The generators' folder under the checkpoints folder, and whether their redraws are cached there too.
+    generator_folder: str
+    generator_cache: bool
     #: Faces per split of the family study (``None``: the whole split).
     family_faces: dict[str, int | None]
     #: The locator trained per upsampling family (TrainConfig fields).
@@ -61,7 +68,8 @@ STUDY_PROFILES: dict[str, StudyProfile] = {
     # Proves every notebook runs, in minutes.
     "smoke": StudyProfile(
         uses_shipped_model=False, scratch={"lr": 1e-3, "warmup": 0, "val_max_items": 28},
-        single_epochs=1, eval_limit=4, leave_out_budget={}, sweep_fakes_per_property=1,
+        single_epochs=1, single_model={}, eval_limit=4, leave_out_budget={}, sweep_fakes_per_property=1,
+        sweep_harshest_only=True, generator_folder="upsampling_smoke", generator_cache=True,
         disorganization_fakes_per_property=1, max_reals=3, augment={"epochs": 1, "lr_factor": 0.2},
         gan_sweep={"set": "stargan128", "fakes_per_property": 1, "max_reals": 3}, imdl_models=(),
         generator={"epochs": 0, "base": 4}, family_faces={"train": 4, "val": 2, "test": 2},
@@ -74,6 +82,9 @@ STUDY_PROFILES: dict[str, StudyProfile] = {
     "cpu": StudyProfile(
         uses_shipped_model=True, scratch={"lr": 1e-3, "warmup": 0, "val_max_items": None},
         single_epochs=12, eval_limit=None,
+        # batch 8 (the paper's) and map_prior 0.05 for the EfficientNet U-Net: common.single_config says why
+        single_model={"batch_size": 8, "model_kwargs": {"map_prior": 0.05}},
+        sweep_harshest_only=False, generator_folder="upsampling", generator_cache=False,
         leave_out_budget={"epochs": 3, "samples_per_epoch": 1000, "init_from": None, "lr": 1e-3, "warmup": 0,
                           "val_max_items": None},
         sweep_fakes_per_property=8, disorganization_fakes_per_property=None, max_reals=None,
@@ -87,7 +98,8 @@ STUDY_PROFILES: dict[str, StudyProfile] = {
     # The paper's sizes, on a GPU.
     "paper": StudyProfile(
         uses_shipped_model=False, scratch={"lr": 1e-4, "warmup": 0, "val_max_items": None},
-        single_epochs=10, eval_limit=None, leave_out_budget={"epochs": 4}, sweep_fakes_per_property=None,
+        single_epochs=10, single_model={}, eval_limit=None, leave_out_budget={"epochs": 4}, sweep_fakes_per_property=None,
+        sweep_harshest_only=False, generator_folder="upsampling", generator_cache=False,
         disorganization_fakes_per_property=None, max_reals=None, augment={"epochs": 3, "lr_factor": 0.2},
         gan_sweep={"set": "stargan128", "fakes_per_property": 100, "max_reals": 552},
         imdl_models=("universal", "augmented"), generator={"epochs": 8, "base": 16},
@@ -101,11 +113,6 @@ def study_profile(profile: str) -> StudyProfile:
     """The :class:`StudyProfile` of ``profile`` (a clear error for an unknown name)."""
     check_profile(profile)
     return STUDY_PROFILES[profile]
-
-
-def per_profile(field: str) -> dict[str, Any]:
-    """``{profile: value of field}``: the module constants that predate this module are these views."""
-    return {name: getattr(p, field) for name, p in STUDY_PROFILES.items()}
 
 
 #: Test images per property in a dry run (:func:`fklib.config.dry_run`).

@@ -8,28 +8,21 @@ called real. Detection only: the tiles are not registered with their input (no g
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
-from ..checkpoint import model_from_checkpoint
+from ..checkpoint import LoadedLocator
 from ..data import figure_items
-from ..metrics.classification import decide, map_peak
 from ..models.inference import ImagePredictor
 
 
-def figure_detection(checkpoint: str | Path, items=None) -> pd.DataFrame:
-    """One row per tile: its metadata, ``prob`` (the classifier's p(fake)), ``pred_fake`` (:func:`fklib.engine.decide`)."""
-    model, cfg, _ = model_from_checkpoint(checkpoint)
-    predictor = ImagePredictor(model, cfg.size)
+def figure_detection(locator: LoadedLocator, items=None) -> pd.DataFrame:
+    """One row per tile: its metadata, ``prob`` (the classifier's p(fake)), ``pred_fake`` (the locator's rule)."""
+    predictor = ImagePredictor(locator.model, locator.size)
     rows = []
     for it in (items if items is not None else figure_items()):
         pred, prob = predictor.predict_array(np.asarray(it.image))
-        score = np.array([pred.mean()])
-        decision = decide(None if prob is None else np.array([prob]), score, model.decision_threshold,
-                          map_peak(pred[None]), model.decision_peak_floor)
-        rows.append({**it.meta(), "prob": prob, "map_mean": float(score[0]), "pred_fake": float(decision[0])})
+        rows.append({**it.meta(), "prob": prob, "map_mean": float(pred.mean()), "pred_fake": locator.rule.call(prob, pred)})
     return pd.DataFrame(rows)
 
 

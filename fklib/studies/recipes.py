@@ -12,15 +12,16 @@ beats both the per-property mean map and the layout prior on, for COSS and for S
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from pathlib import Path
 
 import pandas as pd
 
-from ..checkpoint import model_from_checkpoint
+from ..checkpoint import LoadedLocator
 from ..config import resolve_device
 from ..data import ensure_splice_set
-from ..engine import MODEL, evaluate_checkpoint, summarize
+from ..engine import MODEL, evaluate_locator, summarize
 from ..metrics.groups import versus_references
 from ..models import PriorBlend
 
@@ -32,18 +33,17 @@ VALIDATION_SETS = (("stgan", "stgan", None), ("stargan", "stargan", None), ("int
 STRONG_REFERENCES = ("property_mean", "layout_prior")
 
 
-def validation_rows(checkpoint: str | Path, sets=VALIDATION_SETS, network_alone: bool = True) -> pd.DataFrame:
-    """Per-image rows (:func:`fklib.engine.evaluate_checkpoint`) of the checkpoint on each validation set,
-    with an ``eval_set`` column; the reference predictors are those of the checkpoint's training data."""
-    model, cfg, payload = model_from_checkpoint(checkpoint)
-    if network_alone and isinstance(model, PriorBlend):
-        model = model.model
+def validation_rows(locator: LoadedLocator, sets=VALIDATION_SETS, network_alone: bool = True) -> pd.DataFrame:
+    """Per-image rows (:func:`fklib.engine.evaluate_locator`) of the locator on each validation set,
+    with an ``eval_set`` column; the reference predictors are those of its training data. ``network_alone``:
+    a prior-blend model is scored without its blend."""
+    if network_alone and isinstance(locator.model, PriorBlend):
+        locator = dataclasses.replace(locator, model=locator.model.model)
     device = resolve_device("auto")
     frames = []
     for name, set_name, splices in sets:
-        folder = ensure_splice_set(splices, cfg.data_dir) if splices else None
-        df = evaluate_checkpoint(checkpoint, set_name, folder, split="all" if splices else "val", model=model,
-                                 cfg=cfg, payload=payload, device=str(device))
+        folder = ensure_splice_set(splices, locator.config.data_dir) if splices else None
+        df = evaluate_locator(locator, set_name, folder, split="all" if splices else "val", device=str(device))
         frames.append(df.assign(eval_set=name))
     return pd.concat(frames, ignore_index=True)
 

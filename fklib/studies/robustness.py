@@ -1,11 +1,11 @@
 """Notebook 05, paper §5.2 RQ5 (Figs. 8-10): the universal model under disorganization and degradations.
 
 - :func:`robustness_items`: a fixed, seeded, property-stratified subsample of the STGAN test
-  split (every test real, :data:`SWEEP_FAKES_PER_PROPERTY` fakes per property) for the
-  degradation sweeps; the disorganization test uses :data:`DISORGANIZATION_FAKES_PER_PROPERTY`.
+  split (every test real, the profile's ``sweep_fakes_per_property`` fakes per property) for the
+  degradation sweeps; the disorganization test its ``disorganization_fakes_per_property``.
 - :func:`augmented_config` / :func:`ensure_augmented`: the universal model **fine-tuned** with
   random degradations (``degrade_augment``, beyond the paper): it starts from the universal
-  model's ``best.pt`` (``TrainConfig.init_from``) and trains :data:`AUGMENT` epochs more at a
+  model's ``best.pt`` (``TrainConfig.init_from``) and trains :attr:`~fklib.studies.profiles.StudyProfile.augment` epochs more at a
   fifth of the profile's learning rate. Fine-tuning instead of training from scratch keeps the
   comparison about augmentation (same start, same data) and fits the CPU budget.
 - :func:`robustness_sweep` / :func:`sweep` (Fig. 10) over :func:`sweep_axes` (the paper's grid,
@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from .. import paths
-from ..checkpoint import load_checkpoint
+from ..checkpoint import DecisionRule, LoadedLocator, load_checkpoint
 from ..config import TrainConfig, check_profile, resolve_device
 from ..data import load_set, stratified_items
 from ..data.fetching import sha256_file
@@ -40,27 +40,12 @@ from ..metrics import MAP_METRICS, ratio_interval
 from ..metrics.bootstrap import paired_difference, paired_verdict
 from ..metrics.bootstrap import balanced_accuracy_ratio_interval
 from ..metrics.classification import DETECTION_METRICS
-from ..metrics.groups import CHANCE, at_or_below_chance, group_summary
+from ..metrics.groups import CHANCE, MODEL, at_or_below_chance, group_summary
 from ..models import PriorBlend
-from .cache import checkpoint_config, ensure_trained, load_model, universal_model
+from .cache import ensure_trained, universal_model
 from .common import universal_config
-from .profiles import per_profile
+from .profiles import study_profile
 
-#: STGAN test fakes per property in the degradation sweeps (``None``: all; with every test real).
-#: cpu: 8 x 13 = 104 fakes + 47 reals = 151 images, 25 passes each of the two models (the paper
-#: degraded 1,000 fakes).
-SWEEP_FAKES_PER_PROPERTY = per_profile("sweep_fakes_per_property")
-#: STGAN test fakes per property in the disorganization test (2 passes per model: cheap).
-DISORGANIZATION_FAKES_PER_PROPERTY = per_profile("disorganization_fakes_per_property")
-#: Test reals kept (``None``: all 47 of the STGAN test split).
-MAX_REALS = per_profile("max_reals")
-#: Fine-tuning of the augmented model: epochs and the factor on the profile's learning rate.
-AUGMENT = per_profile("augment")
-#: The second Fig. 10 sweep, on a real GAN's JPEG test set: set, fakes per property, reals (degraded alike).
-GAN_SWEEP = per_profile("gan_sweep")
-#: The models notebook 05 sweeps over IMDL-BenCo's grid by default (its ``imdl`` parameter: ``None``
-#: this default, ``True`` both models, ``False`` none). cpu: the universal model only (about 50 s).
-IMDL_MODELS = per_profile("imdl_models")
 
 
 # --- items and models ---------------------------------------------------------------------------
@@ -69,32 +54,33 @@ def robustness_items(profile: str, purpose: str = "sweep", set_name: str = "stga
                      seed: int = 0) -> list:
     """The fixed STGAN test subsample of notebook 05 (``purpose``: ``sweep`` or ``disorganization``).
 
-    Every property gets the same number of fakes (:data:`SWEEP_FAKES_PER_PROPERTY` or
-    :data:`DISORGANIZATION_FAKES_PER_PROPERTY`), drawn with ``seed``; reals: :data:`MAX_REALS`.
+    Every property gets the same number of fakes (the profile's ``sweep_fakes_per_property`` or
+    ``disorganization_fakes_per_property``), drawn with ``seed``; reals: its ``max_reals``.
     """
     check_profile(profile)
-    per = {"sweep": SWEEP_FAKES_PER_PROPERTY, "disorganization": DISORGANIZATION_FAKES_PER_PROPERTY}
+    record = study_profile(profile)
+    per = {"sweep": record.sweep_fakes_per_property, "disorganization": record.disorganization_fakes_per_property}
     if purpose not in per:
         raise ValueError(f"purpose must be 'sweep' or 'disorganization', got {purpose!r}")
-    return stratified_items(load_set(set_name, split=split), per[purpose][profile], MAX_REALS[profile], seed)
+    return stratified_items(load_set(set_name, split=split), per[purpose], record.max_reals, seed)
 
 
 def gan_sweep_items(profile: str, seed: int = 0) -> list:
-    """The fixed sample of the second Fig. 10 sweep (:data:`GAN_SWEEP`: a real GAN's JPEG test set -- the released
+    """The fixed sample of the second Fig. 10 sweep (the profile's ``gan_sweep``: a real GAN's JPEG test set -- the released
     StarGAN-128 --, the same number of fakes per property, and test reals, which the sweep degrades alike)."""
     check_profile(profile)
-    spec = GAN_SWEEP[profile]
+    spec = study_profile(profile).gan_sweep
     return stratified_items(load_set(spec["set"], split="test"), spec["fakes_per_property"], spec["max_reals"], seed)
 
 
 def sweep_axes(profile: str, grid: str = "paper") -> dict[str, tuple]:
     """Degradation levels: ``grid="paper"`` (:data:`~fklib.degrade.PAPER_AXES`) or ``"imdl"``
-    (:data:`~fklib.degrade.IMDL_AXES`); ``smoke`` keeps the harshest level only."""
+    (:data:`~fklib.degrade.IMDL_AXES`); a profile with ``sweep_harshest_only`` (smoke) keeps the harshest level only."""
     check_profile(profile)
     axes = {"paper": PAPER_AXES, "imdl": IMDL_AXES}.get(grid)
     if axes is None:
         raise ValueError(f"grid must be 'paper' or 'imdl', got {grid!r}")
-    if profile == "smoke":
+    if study_profile(profile).sweep_harshest_only:
         return {k: (v[-1],) for k, v in axes.items()}
     return dict(axes)
 
@@ -105,12 +91,12 @@ def augmented_config(profile: str, init_from: str | None = None) -> TrainConfig:
     The universal config (:func:`fklib.studies.common.universal_config`) with ``degrade_augment=True``
     at the sweep's levels (``degrade_axes="paper"``, :class:`fklib.degrade.RandomDegradation`: p = 0.5,
     one of JPEG / blur / noise / low resolution at a level of the paper grid; GT maps unchanged), ``init_from`` = the universal
-    run (``init_from``: the universal checkpoint's path, default its run name, i.e. its ``best.pt``), :data:`AUGMENT` epochs (cpu: 3) at ``lr_factor`` (0.2) times the
+    run (``init_from``: the universal checkpoint's path, default its run name, i.e. its ``best.pt``), the profile's ``augment`` epochs (cpu: 3) at ``lr_factor`` (0.2) times the
     profile's learning rate, same schedule, data, losses and heads; named ``<profile>_degrade_aug``.
     """
     check_profile(profile)
     base = universal_config(profile)
-    aug = AUGMENT[profile]
+    aug = study_profile(profile).augment
     return dataclasses.replace(base, name=f"{base.name}_degrade_aug", degrade_augment=True, degrade_axes="paper",
                                degrade_p=0.5, init_from=init_from or base.name, epochs=aug["epochs"],
                                lr=base.lr * aug["lr_factor"], warmup=0,
@@ -142,8 +128,8 @@ def ensure_augmented(profile: str, retrain: bool = False, log=print) -> Path:
 
 # --- experiments --------------------------------------------------------------------------------
 
-def _scores(model, items, size: int, device, batch_size: int, threshold: float | None, tau: float) -> pd.DataFrame:
-    return score_items(model, items, size, device=device, batch_size=batch_size, threshold=threshold, tau=tau)
+def _scores(model, items, size: int, device, batch_size: int, rule: DecisionRule | None, tau: float) -> pd.DataFrame:
+    return score_items(model, items, size, device=device, batch_size=batch_size, rule=rule, tau=tau)
 
 
 #: What :func:`degradation_summary` reports (the one cell definition, :mod:`fklib.metrics.groups`), and
@@ -164,7 +150,7 @@ def degradation_summary(rows: pd.DataFrame) -> dict[str, float]:
 
 def robustness_sweep(model, items, size: int, axes: Mapping[str, Sequence] | None = None,
                      device: str | torch.device = "cpu", batch_size: int = 64, seed: int = 0,
-                     threshold: float | None = None, degrade_reals: bool = True, regenerate_gt: bool = False,
+                     rule: DecisionRule | None = None, degrade_reals: bool = True, regenerate_gt: bool = False,
                      tau: float = 0.1, log=None) -> pd.DataFrame:
     """Fig. 10: mean metrics of ``model`` on degraded copies of ``items``, one row per (degradation, level).
 
@@ -178,6 +164,7 @@ def robustness_sweep(model, items, size: int, axes: Mapping[str, Sequence] | Non
     Args:
         axes: degradation -> levels (default :data:`PAPER_AXES`).
         regenerate_gt: recompute eq. 4 against the degraded fake instead (see :func:`degrade_item`).
+        rule: the model's decision rule (:attr:`fklib.checkpoint.LoadedLocator.rule`; ``None``: p(fake) > 0.5).
 
     Returns:
         DataFrame with columns ``degradation, level, n, n_fake, acc, coss, psnr, ssim, mae, auc, f1,
@@ -187,7 +174,7 @@ def robustness_sweep(model, items, size: int, axes: Mapping[str, Sequence] | Non
     axes = PAPER_AXES if axes is None else axes
     items = list(items)
     labels = np.array([it.label for it in items])
-    base = degradation_summary(_scores(model, items, size, device, batch_size, threshold, tau))
+    base = degradation_summary(_scores(model, items, size, device, batch_size, rule, tau))
     rows = [{"degradation": "none", "level": None, **base}]
     for name, levels in axes.items():
         if name not in DEGRADATIONS:
@@ -195,7 +182,7 @@ def robustness_sweep(model, items, size: int, axes: Mapping[str, Sequence] | Non
         for level in levels:
             deg = [degrade_item(it, name, level, seed + i, regenerate_gt) if (degrade_reals or it.label == 1)
                    else it for i, it in enumerate(items)]
-            row = degradation_summary(_scores(model, deg, size, device, batch_size, threshold, tau))
+            row = degradation_summary(_scores(model, deg, size, device, batch_size, rule, tau))
             rows.append({"degradation": name, "level": level, **row})
             if log is not None:
                 log(f"{name} {level}: " + ", ".join(f"{k}={row[k]:.4f}" for k in GAMMA_METRICS))
@@ -208,7 +195,7 @@ def robustness_sweep(model, items, size: int, axes: Mapping[str, Sequence] | Non
 
 
 def disorganization_test(model, items, size: int, seed: int = 0, device: str | torch.device = "cpu",
-                         batch_size: int = 64, threshold: float | None = None, tau: float = 0.1) -> pd.DataFrame:
+                         batch_size: int = 64, rule: DecisionRule | None = None, tau: float = 0.1) -> pd.DataFrame:
     """Figs. 8, 9: metrics before and after cutting each image and its GT map into four permuted quadrants.
 
     Item ``i`` gets :func:`~fklib.degrade.random_quadrant_permutation` of ``seed + i`` (never the
@@ -223,8 +210,8 @@ def disorganization_test(model, items, size: int, seed: int = 0, device: str | t
     items = list(items)
     perms = [random_quadrant_permutation(seed + i) for i in range(len(items))]
     shuffled = [disorganize_item(it, p) for it, p in zip(items, perms)]
-    res = {"before": _scores(model, items, size, device, batch_size, threshold, tau),
-           "after": _scores(model, shuffled, size, device, batch_size, threshold, tau)}
+    res = {"before": _scores(model, items, size, device, batch_size, rule, tau),
+           "after": _scores(model, shuffled, size, device, batch_size, rule, tau)}
     rows = []
     for i, it in enumerate(items):
         row = {**it.meta(), "perm": "".join(map(str, perms[i]))}
@@ -276,7 +263,7 @@ def summarize_disorganization(df: pd.DataFrame) -> dict[str, dict[str, float]]:
     return out
 
 
-def disorganization(checkpoints: Mapping[str, str | Path], items, seed: int = 0, raw_maps: bool = True,
+def disorganization(locators: Mapping[str, LoadedLocator], items, seed: int = 0, raw_maps: bool = True,
                     batch_size: int = 64) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fig. 8: every model on ``items`` before and after the quadrant permutation of image and GT.
 
@@ -292,13 +279,14 @@ def disorganization(checkpoints: Mapping[str, str | Path], items, seed: int = 0,
     """
     device = resolve_device("auto")
     frames, rows = [], []
-    for name, ck in checkpoints.items():
-        model, cfg = load_model(ck)
+    for name, locator in locators.items():
+        model, cfg = locator.model, locator.config
         variants = [(name, model)]
         if raw_maps and isinstance(model, PriorBlend):
             variants.append((f"{name} (no prior blend)", model.model))
         for label, m in variants:
-            df = disorganization_test(m, items, cfg.size, seed=seed, device=device, batch_size=batch_size)
+            df = disorganization_test(m, items, cfg.size, seed=seed, device=device, batch_size=batch_size,
+                                      rule=locator.rule)
             frames.append(df.assign(model=label))
             s = summarize_disorganization(df)
             for metric in ("acc", *GAMMA_METRICS):
@@ -324,10 +312,10 @@ def _constant_coss(gt: np.ndarray) -> float:
     return float(g.sum() / (math.sqrt(g.size) * norm)) if norm > 0 else math.nan
 
 
-def disorganization_references(checkpoint: str | Path, items, seed: int = 0, kinds=DISORGANIZATION_REFERENCES,
+def disorganization_references(locator: LoadedLocator, items, seed: int = 0, kinds=DISORGANIZATION_REFERENCES,
                                batch_size: int = 64, train_items=None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Fig. 8's reference rows: location priors (``kinds`` of :data:`fklib.metrics.REFERENCE_KINDS`, fitted on
-    ``checkpoint``'s training fakes, or on ``train_items``) and a :data:`CONSTANT` map, scored before and after the
+    ``locator``'s training fakes, or on ``train_items``) and a :data:`CONSTANT` map, scored before and after the
     same quadrant permutations as :func:`disorganization_test`. ``property_mean`` never looks at the image, so its
     map stays put while the truth moves: its γ is what a pure memory of *where* edits are loses. ``layout_prior``
     re-parses the permuted face. The constant map keeps γ = 1 by construction: a γ near 1 alone shows nothing.
@@ -336,7 +324,7 @@ def disorganization_references(checkpoint: str | Path, items, seed: int = 0, kin
         ``(per_image, table)`` as :func:`disorganization` (``model`` = ``<kind> (reference)``, ACC NaN; the
         constant map has COSS only: PSNR and SSIM depend on its level).
     """
-    cfg = checkpoint_config(checkpoint)
+    cfg = locator.config
     refs = fit_references(cfg) if train_items is None else fit_reference_maps(train_items, cfg.size)
     items = list(items)
     shuffled = [disorganize_item(it, random_quadrant_permutation(seed + i)) for i, it in enumerate(items)]
@@ -397,26 +385,26 @@ def disorganization_versus(per_image: pd.DataFrame, model: str = "universal",
     return pd.DataFrame(rows)
 
 
-def sweep(checkpoint: str | Path, items, axes: Mapping[str, Sequence] | None = None, model_name: str | None = None,
+def sweep(locator: LoadedLocator, items, axes: Mapping[str, Sequence] | None = None, model_name: str | None = None,
           seed: int = 0, batch_size: int = 64, log=None) -> pd.DataFrame:
-    """Fig. 10: :func:`robustness_sweep` of one checkpoint (reals degraded too, GT kept), with a
-    leading ``model`` column (``model_name``, default the run name)."""
-    model, cfg = load_model(checkpoint)
-    df = robustness_sweep(model, items, cfg.size, axes=axes, device=resolve_device("auto"), batch_size=batch_size,
-                          seed=seed, log=log)
+    """Fig. 10: :func:`robustness_sweep` of one loaded locator (reals degraded too, GT kept, its decision rule),
+    with a leading ``model`` column (``model_name``, default the run name)."""
+    cfg = locator.config
+    df = robustness_sweep(locator.model, items, cfg.size, axes=axes, device=resolve_device("auto"),
+                          batch_size=batch_size, seed=seed, rule=locator.rule, log=log)
     df.insert(0, "model", model_name or cfg.name)
     return df
 
 
-def reference_sweep(checkpoint: str | Path, items, axes: Mapping[str, Sequence] | None = None, seed: int = 0,
+def reference_sweep(locator: LoadedLocator, items, axes: Mapping[str, Sequence] | None = None, seed: int = 0,
                     batch_size: int = 64, train_items=None) -> pd.DataFrame:
-    """The reference predictors (:data:`fklib.metrics.REFERENCE_KINDS`, fitted on ``checkpoint``'s training
+    """The reference predictors (:data:`fklib.metrics.REFERENCE_KINDS`, fitted on ``locator``'s training
     data) through the same degradations as :func:`sweep`, in its columns with ``model`` = the reference's
     name: an input-blind map does not change with the input, so its γ is 1 and its values show what a
     metric gives for nothing (the all-zero map's PSNR, say); ``layout_prior`` parses the degraded
     image, so degradations reach it. ACC is NaN (they make no detection). ``train_items``: fit the
     references on these instead of the config's training split."""
-    cfg = checkpoint_config(checkpoint)
+    cfg = locator.config
     refs = fit_references(cfg) if train_items is None else fit_reference_maps(train_items, cfg.size)
     axes = PAPER_AXES if axes is None else axes
     items = list(items)
@@ -424,7 +412,7 @@ def reference_sweep(checkpoint: str | Path, items, axes: Mapping[str, Sequence] 
     def level_rows(its):
         scored = score_items(None, its, cfg.size, device=resolve_device("auto"), batch_size=batch_size,
                              references=refs)  # the references only: the model's own sweep is sweep()
-        return {p: degradation_summary(sub) for p, sub in scored.groupby("predictor", sort=False) if p != "model"}
+        return {p: degradation_summary(sub) for p, sub in scored.groupby("predictor", sort=False) if p != MODEL}
 
     base = level_rows(items)
     out = [{"model": p, "degradation": "none", "level": None, **v} for p, v in base.items()]

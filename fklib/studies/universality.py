@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pandas as pd
+
 from ..config import TrainConfig
+from ..metrics.groups import MODEL
 from .common import single_config
 
 #: Sets of Table 3: the released StarGAN-128 generator and AttGAN + AttentionGAN (hundreds of test faces each,
@@ -34,3 +37,46 @@ def table4_tests(prop: str) -> dict[str, list[str]]:
     """The test sets of the model trained on ``prop`` and, per set, the properties tested (in order)."""
     tests = TABLE4_TESTS[prop]
     return {s: [p for t, p in tests if t == s] for s in dict.fromkeys(s for s, _ in tests)}
+
+
+# --- what Tables 3 and 4 say ----------------------------------------------------------------------
+
+#: The columns of the per-set summary of Table 3 (:func:`table3_by_set`).
+BY_SET_COLUMNS = ("acc", "bacc", "tpr", "tnr", "coss", "psnr", "ssim", "auc", "level_in")
+
+
+def table3_by_set(table3: pd.DataFrame) -> pd.DataFrame:
+    """The model's ``mean`` row of each set of Table 3 (all its fakes with its reals), indexed by set."""
+    model = table3[(table3["predictor"] == MODEL) & (table3["property"] == "mean")]
+    return model.set_index("set")[list(BY_SET_COLUMNS)]
+
+
+def table4_losses(table4: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+    """Table 4 per training property: ``own`` (its STGAN cell), ``cross`` (the mean ACC / COSS / SSIM of its other-GAN
+    cells) and the properties that lose on other GANs in both ACC and SSIM (the paper's Table 4 drop)."""
+    m4 = table4[table4["predictor"] == MODEL]
+    own = m4[m4["gan"] == "stgan"].set_index("train_property")
+    cross = m4[m4["gan"] != "stgan"].groupby("train_property")[["acc", "coss", "ssim"]].mean()
+    losses = [p for p in cross.index if cross.loc[p, "ssim"] < own.loc[p, "ssim"] and cross.loc[p, "acc"] < own.loc[p, "acc"]]
+    return own, cross, losses
+
+
+def tables34_sentence(table3: pd.DataFrame, table4: pd.DataFrame) -> str:
+    """Notebook 03's closing sentence, from the tables' rows: per test set the universal model's cell and how many of
+    its columns have a COSS interval above / below the best reference's (``coss_vs_ref``); per Table 4 model its own
+    and other-GAN ACC / SSIM, and whether some model loses both on other GANs (the paper's finding)."""
+    m3 = table3[(table3["predictor"] == MODEL) & (table3["property"] != "mean")]
+    vs = m3["coss_vs_ref"] if "coss_vs_ref" in m3 else pd.Series("", index=m3.index)
+    beats = m3.assign(better=vs.eq("better"), worse=vs.eq("worse")).groupby("set")[["better", "worse"]].sum().astype(int)
+    own, cross, losses = table4_losses(table4)
+    sets = "; ".join(
+        f"{g}: COSS {r.coss:.3f}, SSIM {r.ssim:.3f}, pixel AUC {r.auc:.3f}, bACC {r.bacc:.3f} (TPR {r.tpr:.3f}, "
+        f"TNR {r.tnr:.3f}), predicted level {r.level_in:.2f}x the truth's inside its region; "
+        f"COSS interval above the best reference's in {beats.loc[g, 'better'] if g in beats.index else 0} of "
+        f"{int((m3['set'] == g).sum())} columns, below it in {beats.loc[g, 'worse'] if g in beats.index else 0}"
+        for g, r in table3_by_set(table3).iterrows())
+    models = "; ".join(f"{p}: own ACC {own.loc[p, 'acc']:.3f} / SSIM {own.loc[p, 'ssim']:.3f}, other GANs ACC "
+                       f"{cross.loc[p, 'acc']:.3f} / SSIM {cross.loc[p, 'ssim']:.3f}" for p in cross.index)
+    verdict = (f" -- {', '.join(losses)} lose on other GANs in both ACC and SSIM, as the paper also saw." if losses
+               else " -- no model loses both ACC and SSIM on other GANs.")
+    return "Per test set (all its fakes with its reals) for the universal model: " + sets + ". Table 4: " + models + verdict

@@ -2,7 +2,7 @@
 
 :func:`family_sets` builds partial fakes with *our* small generators, one per upsampling family
 (:mod:`fklib.upsampling`; they are not the paper's GANs); :func:`upsampling_configs` /
-:func:`upsampling_study` train one locator per family (:data:`FAMILY_LOCATOR`, :data:`FAMILY_FACES`)
+:func:`upsampling_study` train one locator per family (the profile's ``family_locator``, ``family_faces``)
 and test it on every family (:func:`cross_family_table`); :func:`spectra` gives the mean FFT
 log-magnitude of (fake - real) per real GAN and per family, :func:`spectral_peaks` how far their
 periodic peaks stand out.
@@ -18,45 +18,25 @@ import numpy as np
 import pandas as pd
 
 from .. import paths
+from ..checkpoint import load_trained
 from ..config import PLAIN_DATA, TrainConfig, check_profile, make_config, resolve_device
 from ..data import load_set
 from ..engine import MODEL, fit_reference_maps, score_items
 from ..metrics import REFERENCE_KINDS, above
 from ..metrics.groups import at_or_below_chance, cell_values, versus_references
 from ..upsampling import FAMILIES, REGIONS, WHOLE, build_family_sets, mean_log_spectrum
-from .cache import ensure_trained, load_model, training_summary
-from .profiles import per_profile
+from .cache import ensure_trained, training_summary
+from .profiles import study_profile
 
-#: Epochs of the family generators (:func:`fklib.upsampling.train_generator`, 500 faces, 128 px)
-#: and their width. cpu: 4 epochs (about 30 s per family on 2 cores; reconstruction L1 about
-#: 0.07, 0.06 after 8); smoke leaves quarter-width generators untrained (0 epochs: it only
-#: proves the notebook runs; one epoch of five generators takes about a minute).
-GENERATOR = per_profile("generator")
-#: Faces per split of the family study (each gives a real and up to three partial fakes:
-#: hair, mouth, eyes); ``None``: the whole split of :func:`fklib.upsampling.face_split`
-#: (700 / 100 / 200 faces).
-FAMILY_FACES = per_profile("family_faces")
-#: The locator trained per family, always at the faces' native 128 px (a resize would add its
-#: own interpolation texture). cpu: the EfficientNet-Lite0 U-Net (ImageNet-pretrained encoder),
-#: batch 8, 6 epochs (240 steps, about 2.4 min per family on 2 cores), with the map layer's bias
-#: started at the GT level (``map_prior=0.05``). Chosen on validation (transposed family): the
-#: earlier recipe (4 epochs, no ``map_prior``) left the map near 0.17 everywhere after 160 steps
-#: -- val COSS 0.26, PSNR 14 dB, pixel AUC 0.41 even on its own *training* images, which is what
-#: made the study's AUC 0.30-0.62 -- and the map only dropped to the GT level after epoch 6 of 12;
-#: ``map_prior`` 0.05 gave val COSS 0.47 after 4 epochs and 0.63 after 5-6 (test AUC 0.94-0.95).
-#: On earlier trials batch 16 for 3 epochs learned less, a from-scratch small U-Net for 10 epochs
-#: nothing, and fine-tuning the STGAN model kept its hair prior. smoke: a tiny U-Net; paper: the
-#: paper's DeepLabV3-ResNet101 and its optimiser on every face.
-FAMILY_LOCATOR = per_profile("family_locator")
 FAMILY_SIZE = 128
 
 
 def _generator_dirs(profile: str) -> tuple[Path, Path | None]:
-    """(generator weights, redraw cache) folders: smoke keeps both under its own checkpoints folder."""
-    if profile == "smoke":
-        root = paths.checkpoints_dir() / "upsampling_smoke"
-        return root, root / "cache"
-    return paths.checkpoints_dir() / "upsampling", None
+    """(generator weights, redraw cache) folders: the profile's ``generator_folder`` under the checkpoints folder,
+    with the redraws cached in its ``cache`` subfolder when ``generator_cache`` (smoke)."""
+    record = study_profile(profile)
+    root = paths.checkpoints_dir() / record.generator_folder
+    return root, (root / "cache" if record.generator_cache else None)
 
 
 def _first_faces(items, n: int | None) -> list:
@@ -76,7 +56,7 @@ def _first_faces(items, n: int | None) -> list:
 def family_sets(profile: str, families: Sequence[str] | None = None, regions: Sequence[str] | None = None,
                 splits: Sequence[str] = ("train", "val", "test"), log=print) -> dict[str, dict[str, list]]:
     """``{family: {split: [Item]}}`` of the study: :func:`fklib.upsampling.build_family_sets` with the
-    profile's generators (:data:`GENERATOR`) and :data:`FAMILY_FACES` faces per split.
+    profile's generators (``generator``) and ``family_faces`` faces per split.
 
     ``regions`` default to hair, mouth and eyes (partial fakes); ``("whole",)`` gives the full
     redraws (for spectra). Generators are cached in ``<checkpoints>/upsampling`` (smoke: its own folder).
@@ -84,25 +64,25 @@ def family_sets(profile: str, families: Sequence[str] | None = None, regions: Se
     check_profile(profile)
     families = tuple(families or FAMILIES)
     regions = tuple(regions or REGIONS)
-    counts = FAMILY_FACES[profile]
+    counts = study_profile(profile).family_faces
     caps = [counts[s] for s in splits]
     max_faces = None if any(c is None for c in caps) else max(caps)
     gen_dir, cache_dir = _generator_dirs(profile)
-    sets = build_family_sets(families, regions, splits, epochs=GENERATOR[profile]["epochs"], size=FAMILY_SIZE,
-                             base=GENERATOR[profile]["base"], max_faces=max_faces, checkpoint_dir=gen_dir,
+    sets = build_family_sets(families, regions, splits, epochs=study_profile(profile).generator["epochs"], size=FAMILY_SIZE,
+                             base=study_profile(profile).generator["base"], max_faces=max_faces, checkpoint_dir=gen_dir,
                              cache_dir=cache_dir, log=log)
     return {f: {s: _first_faces(v, counts[s]) for s, v in per.items()} for f, per in sets.items()}
 
 
 def upsampling_configs(profile: str, families: Sequence[str] | None = None) -> dict[str, TrainConfig]:
-    """One locator config per family: the profile's settings with :data:`FAMILY_LOCATOR`, 128 px,
+    """One locator config per family: the profile's settings with its ``family_locator``, 128 px,
     classifier (balanced), no property head / prior blend / attention / reconstructions;
     named ``<profile>_up_<family>``. Train with :func:`~fklib.studies.cache.ensure_trained` and the family's items."""
     check_profile(profile)
     over = dict(size=FAMILY_SIZE, sets=[], properties=None, classifier=True, cls_weight=1.0, balance_classes=True,
                 property_weight=0.0, prior_blend=False, attention=False, max_items=None, val_max_items=None,
                 warmup=0, **PLAIN_DATA)
-    over.update(FAMILY_LOCATOR[profile])
+    over.update(study_profile(profile).family_locator)
     return {f: make_config(profile, overrides={**over, "name": f"{profile}_up_{f}"}) for f in (families or FAMILIES)}
 
 
@@ -174,10 +154,10 @@ def upsampling_study(profile: str, sets: Mapping[str, Mapping[str, list]] | None
     scores, minutes = {}, {}
     for f in families:
         ck = ensure_trained(configs[f], sets[f]["train"], sets[f]["val"], log=log)
-        model, cfg = load_model(ck)
+        loc = load_trained(ck)
         # references on the own family only (same faces and regions in every family: cheap and enough)
-        scores[f] = pd.concat([score_items(model, test, cfg.size, device=resolve_device("auto")),
-                               reference_scores(sets[f]["train"], sets[f]["test"], cfg.size)], ignore_index=True)
+        scores[f] = pd.concat([score_items(loc.model, test, loc.size, rule=loc.rule, device=resolve_device("auto")),
+                               reference_scores(sets[f]["train"], sets[f]["test"], loc.size)], ignore_index=True)
         minutes[f] = training_summary(ck)["minutes"]
     table = cross_family_table(scores)
     table.insert(3, "train_minutes", table["train_family"].map(minutes).where(table["predictor"] == MODEL))
@@ -199,7 +179,7 @@ def training_fit(profile: str, sets: Mapping[str, Mapping[str, list]], families:
     rows = []
     for f in families:
         ck = ensure_trained(configs[f], sets[f]["train"], sets[f]["val"], log=log)
-        model, cfg = load_model(ck)
+        loc = load_trained(ck)
         for split in ("train", "test"):
             fakes = [it for it in sets[f][split] if it.label == 1]
             inside = {"map_in": [0.0, 0], "map_out": [0.0, 0], "gt_in": [0.0, 0]}
@@ -211,15 +191,13 @@ def training_fit(profile: str, sets: Mapping[str, Mapping[str, list]], families:
                     inside[key][0] += float(vals.sum())
                     inside[key][1] += vals.size
 
-            df = score_items(model, fakes, cfg.size, metrics=("coss", "psnr", "auc"), on_batch=collect)
+            df = score_items(loc.model, fakes, loc.size, rule=loc.rule, metrics=("coss", "psnr", "auc"), on_batch=collect)
             rows.append({"family": f, "split": split, "n_fake": len(fakes),
                          **{m: float(df[m].mean()) for m in ("auc", "coss", "psnr")},
                          **{k: s_ / max(n, 1) for k, (s_, n) in inside.items()}})
     return pd.DataFrame(rows)
 
 
-#: Pairs per spectrum (``None``: all test fakes).
-SPECTRA_ITEMS = per_profile("spectra_items")
 SPECTRA_GANS = ("stgan", "attgan", "stargan")
 
 
@@ -232,7 +210,7 @@ def spectra(profile: str, family_items: Mapping[str, Sequence] | None = None, ga
     :func:`family_sets` ``regions=("whole",)`` when ``None``) -- partial composites would show
     mostly the shape of the edited region. ``laplacian``: of the residual's Laplacian.
     """
-    n = SPECTRA_ITEMS[profile]
+    n = study_profile(profile).spectra_items
     out = {}
     for g in gans:
         items = [it for it in load_set(g, split="test") if it.label == 1 and it.reference is not None]
