@@ -104,7 +104,7 @@ def cell(rows: pd.DataFrame, fakes_of: pd.Series | None = None) -> dict:
     return out
 
 
-def evaluate(checkpoint: str, split: str = "test", names=tuple(SETS), conditions=tuple(CONDITIONS),
+def targets_table(checkpoint: str, split: str = "test", names=tuple(SETS), conditions=tuple(CONDITIONS),
              limit: int | None = None, log=print, references=None) -> pd.DataFrame:
     """The table: one row per (set, condition, property) -- property ``all`` pools the set's fakes.
 
@@ -150,7 +150,7 @@ def main() -> None:
     p.add_argument("--limit", type=int, default=None, help="at most N fakes per property and N reals (quick look)")
     p.add_argument("--out", type=Path, default=None, help="write OUT.csv (every row) and OUT.md (pooled rows)")
     args = p.parse_args()
-    df = evaluate(args.checkpoint, args.split, args.sets, args.conditions, args.limit)
+    df = targets_table(args.checkpoint, args.split, args.sets, args.conditions, args.limit)
     if args.out:
         write_atomically(args.out.with_suffix(".csv"), lambda tmp: df.to_csv(tmp, index=False))
         text = (f"# {args.checkpoint} on the {args.split} split\n\n`python experiments/all_gans_targets.py "

@@ -35,7 +35,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from all_gans_targets import evaluate  # noqa: E402  (the targets' scoring, one row per set / property)
+from all_gans_targets import targets_table  # noqa: E402  (the targets' scoring, one row per set / property)
 
 from fklib.config import make_config  # noqa: E402
 from fklib.engine.evaluate import fit_references  # noqa: E402
@@ -102,7 +102,7 @@ def train(cfg, keep=lambda it: True, train_filter=lambda items: items) -> tuple[
 
 
 def scored(ckpt: Path, split: str, names, refs) -> pd.DataFrame:
-    df = evaluate(str(ckpt), split, names, ("clean",), references=refs)
+    df = targets_table(str(ckpt), split, names, ("clean",), references=refs)
     return df[df["property"] == "all"]
 
 

@@ -3,7 +3,7 @@
 Trains the ``cpu`` profile's recipe (hybrid head, SRM stream, splices, balanced decision) on a seeded
 fraction of each training set's identities (every item of a kept identity: its real, its fakes, its
 reconstruction), at one reduced budget for every point, and scores each model on the validation
-identities and validation splices (:func:`fklib.studies.recipes.validation_summary`), next to the
+identities and validation splices (:func:`fklib.studies.validation.validation_summary`), next to the
 layout prior. The test split is never touched.
 
     python experiments/learning_curve.py                       # fractions 0.25 0.5 1.0, 3 epochs each
@@ -27,9 +27,9 @@ from fklib.engine.items import training_items
 from fklib.report import save_table
 from fklib.studies.cache import ensure_trained, training_summary
 from fklib.checkpoint import load_trained
-from fklib.studies.recipes import validation_rows, validation_summary
+from fklib.studies.validation import validation_rows, validation_summary
 
-#: What each point reports (keys of :func:`fklib.studies.recipes.validation_summary`).
+#: What each point reports (keys of :func:`fklib.studies.validation.validation_summary`).
 COLUMNS = ("stgan_coss", "stgan_coss_layout_prior", "stgan_auc", "stgan_auc_layout_prior", "stgan_ssim", "stgan_tpr",
            "stgan_tnr", "stgan_bacc", "stgan_splice_coss", "stgan_splice_auc", "stargan_bacc", "stargan_splice_auc",
            "interfacegan_bacc")

@@ -23,7 +23,7 @@ from fklib.checkpoint import load_trained
 from fklib.engine import MODEL
 from fklib.metrics import detection_rates
 from fklib.metrics.bootstrap import cluster_weights
-from fklib.studies.common import evaluate
+from fklib.studies.common import score_set
 from fklib.studies.published_figures import figure_detection, figure_summary
 
 SETS = (("stgan", "stgan", None), ("stargan", "stargan", None), ("attgan", "attgan", None),
@@ -85,7 +85,7 @@ def main() -> None:
     report: dict = {"checkpoint": args.checkpoint, "sets": {}}
     locator = load_trained(args.checkpoint)
     for name, set_name, splices in SETS:
-        rows = evaluate(locator, set_name, splices=splices)
+        rows = score_set(locator, set_name, splices=splices)
         model = rows[rows["predictor"] == MODEL]
         tpr, tnr = detection_rates(model["pred_fake"], model["label"])
         rec = {"n_fakes": int((model["label"] == 1).sum()), "n_reals": int((model["label"] == 0).sum()),

@@ -167,7 +167,7 @@ def run_one(name: str, overrides: dict, args) -> dict:
     row = {"variant": name, "overrides": json.dumps(overrides), "device": device,
            "epochs": cfg.epochs, "best_epoch": best_epoch(ckpt), "train_minutes": round(seconds / 60, 2)}
     if universal:
-        from fklib.studies.recipes import selection_score, validation_rows, validation_summary
+        from fklib.studies.validation import selection_score, validation_rows, validation_summary
 
         summary = validation_summary(validation_rows(locator))
         return {**row, "samples_per_epoch": cfg.samples_per_epoch, "val_score": selection_score(summary), **summary}

@@ -1,7 +1,7 @@
 """``python -m fklib <command>``: the project's commands (thin: parse, call, print).
 
     data      fetch, splits, prepare        (same as ``python -m fklib.data``)
-    train     train a locator               (``--profile cpu|paper|smoke``, ``--config F.yaml``, ``--set k=v``)
+    train     train a locator               (``--profile cpu|paper|smoke``, ``--config F.yaml``, ``--override k=v``)
     evaluate  evaluate a checkpoint         (one CSV row per image, summary with reference predictors)
     locate    fakeness map of any image     (map PNG, overlay PNG, JSON; default: the shipped model)
     export    ship a checkpoint             (models/fakelocator.safetensors + model card)
@@ -12,6 +12,7 @@ Exit status: 0 done, 1 any failure (bad arguments included; one line ``error: ..
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from pathlib import Path
@@ -26,8 +27,11 @@ def _train(argv: list[str]) -> int:
     p = cli.ArgumentParser(prog="python -m fklib train", description="Train a FakeLocator model.")
     p.add_argument("--profile", default="cpu", help="starting point: cpu (default), paper, smoke")
     p.add_argument("--config", type=Path, default=None, help="YAML file of TrainConfig fields (may set 'profile')")
-    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                   help="override one field, value parsed as YAML (repeatable), e.g. --set epochs=3")
+    p.add_argument("--override", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override one field, value parsed as YAML (repeatable), e.g. --override epochs=3")
+    # the option's earlier name, kept so that recorded commands (model cards, README rows) still run; `--set`
+    # names a data set in `evaluate` and `python -m fklib.data fetch`
+    p.add_argument("--set", dest="overrides", action="append", metavar="KEY=VALUE", help=argparse.SUPPRESS)
     p.add_argument("--baseline", action="store_true",
                    help="the DFFD baseline of Table 2 on STGAN Bald for this profile (fklib.config.baseline_config)")
     p.add_argument("--resume", action="store_true", help="continue from <out_dir>/last.pt")
@@ -38,7 +42,7 @@ def _train(argv: list[str]) -> int:
     overrides = dict(parse_override(o) for o in args.overrides)
     if args.baseline:
         if args.config is not None:
-            raise ValueError("--baseline and --config cannot be combined; use --set overrides")
+            raise ValueError("--baseline and --config cannot be combined; use --override")
         cfg = baseline_config(args.profile, **overrides)
     else:
         cfg = make_config(args.profile, args.config, overrides)

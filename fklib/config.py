@@ -1,6 +1,6 @@
 """What a training run is: :class:`TrainConfig` (validated when built), the named profiles, the baseline.
 
-``python -m fklib train --profile cpu [--config my.yaml] [--set key=value ...]`` builds its config
+``python -m fklib train --profile cpu [--config my.yaml] [--override key=value ...]`` builds its config
 here: a profile gives the starting values (:data:`PROFILES`), a YAML file and ``--set`` override
 fields (:func:`make_config`). Every field is coerced to its declared type and checked against its
 range or its allowed values when the config is built (:meth:`TrainConfig.__post_init__`), so a
@@ -487,7 +487,7 @@ def make_config(profile: str = DEFAULT_PROFILE, config_file: str | Path | None =
 
 def parse_override(text: str) -> tuple[str, Any]:
     """``key=value`` with the value parsed as YAML (``epochs=3``, ``properties=[Bald]``)."""
-    import yaml  # lazy: only a command with --set needs it
+    import yaml  # lazy: only a command with --override needs it
 
     if "=" not in text:
         raise ConfigError(f"override {text!r} must look like key=value")

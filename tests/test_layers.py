@@ -3,7 +3,7 @@ and a function-local import of an fklib module says why (``# lazy: <reason>``).
 
 Layers, lowest first (docs/architecture.md):
 
-    foundations  paths, files, convert, colors, data, models, losses, metrics, parsing, degrade, upsampling, faces
+    foundations  paths, files, convert, colors, data, models, losses, metrics, parsing, degrade, faces
     config       config, checkpoint
     engine       engine
     studies      studies
@@ -20,7 +20,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parent.parent / "fklib"
 LAYERS = {
     "foundations": ("fklib", "fklib.paths", "fklib.files", "fklib.convert", "fklib.colors", "fklib.data", "fklib.models", "fklib.losses",
-                    "fklib.metrics", "fklib.parsing", "fklib.degrade", "fklib.upsampling", "fklib.faces"),
+                    "fklib.metrics", "fklib.parsing", "fklib.degrade", "fklib.faces"),
     "config": ("fklib.config", "fklib.checkpoint"),
     "engine": ("fklib.engine",),
     "studies": ("fklib.studies",),

@@ -65,7 +65,7 @@ def test_fields_are_coerced_to_their_types(tmp_path):
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
 
 
-def test_config_errors_come_before_any_data_or_model(tmp_path, monkeypatch):
+def test_config_errors_come_before_any_data_or_model(tmp_path, monkeypatch, capsys):
     """A typo in a config field fails in make_config: the CLI never reaches data loading or the model."""
     import fklib.engine.run as S
     from fklib.__main__ import main as cli
@@ -74,8 +74,11 @@ def test_config_errors_come_before_any_data_or_model(tmp_path, monkeypatch):
         raise AssertionError("reached the training set-up")
 
     monkeypatch.setattr(S, "training_items", refuse)
-    assert cli(["train", "--profile", "smoke", "--set", "loss=l3", "--set", f"out_dir={tmp_path}/x"]) == 1
+    assert cli(["train", "--profile", "smoke", "--override", "loss=l3", "--set", f"out_dir={tmp_path}/x"]) == 1
     assert not (tmp_path / "x").exists()
+    # --set, the option's earlier name, still overrides (recorded commands run as written): its bad value is named
+    assert cli(["train", "--profile", "smoke", "--set", "epochs=-1", "--override", f"out_dir={tmp_path}/y"]) == 1
+    assert "epochs" in capsys.readouterr().err and not (tmp_path / "y").exists()
 
 
 def test_checkpoint_is_weights_only_and_rebuilds_the_model(data_root, tmp_path):
@@ -288,14 +291,14 @@ def cli_tiny(out_dir) -> list[str]:
     """``--set`` arguments of a seconds-long CLI training run into ``out_dir``."""
     sets = {"model_kwargs": "{base: 4}", "size": 32, "max_items": 16, "val_max_items": 8, "out_dir": out_dir,
             "properties": "[Bald]"}
-    return [a for k, v in sets.items() for a in ("--set", f"{k}={v}")]
+    return [a for k, v in sets.items() for a in ("--override", f"{k}={v}")]
 
 
 def test_train_refuses_a_folder_with_a_run_unless_resume_or_overwrite(data_root, tmp_path, monkeypatch, capsys):
     from fklib.__main__ import main as cli
 
     out = tmp_path / "run"
-    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--set", "epochs=2"]) == 0
+    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--override", "epochs=2"]) == 0
     best = (out / "best.pt").read_bytes()
     capsys.readouterr()
     import fklib.engine.run as S
@@ -306,14 +309,14 @@ def test_train_refuses_a_folder_with_a_run_unless_resume_or_overwrite(data_root,
         raise AssertionError("reached the training set-up")
 
     monkeypatch.setattr(S, "training_items", refuse)
-    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--set", "epochs=1"]) == 1
+    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--override", "epochs=1"]) == 1
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith(f"error: {out}: already holds a run") and "--overwrite" in line
     assert (out / "best.pt").read_bytes() == best                      # the 2-epoch best.pt is kept
     with pytest.raises(ValueError, match="already holds a run"):
         fit(make_config("smoke", overrides={"out_dir": str(out)}), progress=False, log=lambda *_: None)
     monkeypatch.setattr(S, "training_items", real_items)
-    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--set", "epochs=1", "--overwrite"]) == 0
+    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--override", "epochs=1", "--overwrite"]) == 0
     assert len(json.loads(load_checkpoint(out / "best.pt")["history"])) == 1   # replaced, as asked
 
 
@@ -323,7 +326,7 @@ def test_cli_coerces_exponent_numbers_from_set_and_yaml(data_root, tmp_path):
     from fklib.__main__ import main as cli
 
     assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(tmp_path / "a"),
-                "--set", "lr=1e-3", "--set", "weight_decay=1e-7"]) == 0
+                "--override", "lr=1e-3", "--override", "weight_decay=1e-7"]) == 0
     saved = json.loads(load_checkpoint(tmp_path / "a" / "best.pt")["config"])
     assert (saved["lr"], saved["weight_decay"]) == (1e-3, 1e-7)
     cfg_file = tmp_path / "c.yaml"
@@ -341,7 +344,7 @@ def test_cli_bad_values_are_one_line_naming_the_field(tmp_path, monkeypatch, cap
     from fklib.__main__ import main as cli
 
     monkeypatch.setattr(S, "training_items", lambda *_a, **_k: pytest.fail("reached the training set-up"))
-    assert cli(["train", "--profile", "smoke", "--set", override, "--set", f"out_dir={tmp_path / 'x'}"]) == 1
+    assert cli(["train", "--profile", "smoke", "--override", override, "--override", f"out_dir={tmp_path / 'x'}"]) == 1
     captured = capsys.readouterr()
     (line,) = captured.err.splitlines()
     assert line.startswith(f"error: config field '{field}'")
@@ -504,10 +507,10 @@ def test_overwrite_keeps_the_old_run_when_the_new_one_cannot_start(data_root, tm
     from fklib.__main__ import main as cli
 
     out = tmp_path / "ow"
-    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--set", "epochs=1"]) == 0
+    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--override", "epochs=1"]) == 0
     before = {n: (out / n).read_bytes() for n in ("best.pt", "last.pt")}
     capsys.readouterr()
-    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--set", "data_dir=/does/not/exist",
+    assert cli(["train", "--profile", "smoke", "--quiet", *cli_tiny(out), "--override", "data_dir=/does/not/exist",
                 "--overwrite"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
@@ -541,7 +544,7 @@ def test_cli_bad_size_or_kwargs_is_one_line_before_any_data(tmp_path, monkeypatc
     from fklib.__main__ import main as cli
 
     monkeypatch.setattr(S, "training_items", lambda *_a, **_k: pytest.fail("reached the training data"))
-    assert cli(["train", "--profile", "smoke", "--quiet", "--set", override, "--set", f"out_dir={tmp_path / 'x'}"]) == 1
+    assert cli(["train", "--profile", "smoke", "--quiet", "--override", override, "--override", f"out_dir={tmp_path / 'x'}"]) == 1
     err = capsys.readouterr().err
     assert "Traceback" not in err
     (line,) = err.splitlines()
@@ -574,7 +577,7 @@ def test_an_interrupted_training_is_one_line_and_resumes(data_root, tmp_path, si
     from fklib.__main__ import main as cli
 
     out = tmp_path / "run"
-    args = [*cli_tiny(out), "--set", "epochs=2"]
+    args = [*cli_tiny(out), "--override", "epochs=2"]
     env = {**os.environ, "PYTHONPATH": str(paths.project_root())}
     proc = subprocess.run([sys.executable, "-c", _TRAIN_INTERRUPTED, sig, str(tmp_path / "saved"), *args],
                           capture_output=True, text=True, env=env, timeout=600)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from fklib import upsampling as U
+from fklib.studies import upsampling_generators as U
 from fklib.data import FakeMapDataset, gt_map
 from fklib.parsing.regions import CLASSES
 

@@ -14,7 +14,7 @@ Public API::
 
 from ..convert import image_to_tensor, tensor_to_image
 from .dataset import FakeMapDataset, resize_pair
-from .figures import FIGURE_LAYOUTS, figure_items, read_figure_tiles
+from .figure_tiles import FIGURE_LAYOUTS, figure_items, read_figure_tiles
 from .fetching import FetchError, fetch, load_manifest, manifest_hash, upstream_url
 from .images import load_label, load_rgb
 from .maps import binary_map, entire_map, gt_map, real_map

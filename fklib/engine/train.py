@@ -1,6 +1,6 @@
 """Training the locator: setup, one epoch, validation, checkpoints, resume, DDP -- ``fit`` ties them.
 
-``python -m fklib train --profile cpu [--config my.yaml] [--set key=value ...] [--resume | --overwrite]``
+``python -m fklib train --profile cpu [--config my.yaml] [--override key=value ...] [--resume | --overwrite]``
 
 A run is described by one :class:`~fklib.config.TrainConfig`. :func:`fit` calls, in order:
 :func:`fklib.engine.run.setup` (process, data, model, optimisation, resume), then per epoch :func:`train_one_epoch`,
@@ -293,7 +293,7 @@ def fit(cfg: TrainConfig, resume: bool = False, progress: bool = True, log=print
 
     ``train_items`` / ``val_items`` (lists of :class:`~fklib.data.readers.Item`), when given,
     replace ``training_items(cfg, "train")`` / ``training_items(cfg, "val")``: data that is no
-    set of ``data/`` (e.g. :mod:`fklib.upsampling`'s partial fakes). The config's ``sets``,
+    set of ``data/`` (e.g. :mod:`fklib.studies.upsampling_generators`' partial fakes). The config's ``sets``,
     ``properties``, ``protocol`` and caps are then not applied to them, and the checkpoint does
     not identify them: the caller keeps track (see :func:`fklib.studies.cache.ensure_trained`).
     """

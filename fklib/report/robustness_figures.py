@@ -246,7 +246,7 @@ def spectra_panel_figure(plain: Mapping[str, np.ndarray], laplacian: Mapping[str
 
 def spectra_figure(spectra: Mapping[str, np.ndarray], ncols: int | None = None, cmap: str = "magma",
                    percentiles: tuple[float, float] = (1.0, 99.8), panel: float = 2.4):
-    """One panel per name: the mean log spectrum (:func:`fklib.upsampling.mean_log_spectrum`).
+    """One panel per name: the mean log spectrum (:func:`fklib.studies.upsampling_generators.mean_log_spectrum`).
 
     The panels of a row share one colour range -- the given percentiles of that row's values (the DC
     peak would otherwise flatten the rest) -- shown by a colour bar at the row's end, so the GANs of a

@@ -2,7 +2,7 @@
 
 A notebook does::
 
-    df = evaluate(ckpt, "stgan")                                  # one row per (predictor, image)
+    df = score_set(locator, "stgan")                            # one row per (predictor, image)
     rows = table_rows(df, by=["gan", "property"])                 # model + the 3 input-blind references
     save_table(to_wide(with_paper(rows, 3, on=["gan", "property"])), "table3",
                note=setting_note("cpu", table=3))

@@ -23,7 +23,7 @@ from ..engine import MODEL, score_items, summarize
 from ..metrics import detection_rates
 from ..metrics.bootstrap import paired_verdict
 from ..metrics.groups import paired_versus
-from .common import evaluate
+from .common import score_set
 from .published_figures import figure_detection, figure_summary
 from .robustness import robustness_sweep
 
@@ -44,7 +44,7 @@ def limits(locator: LoadedLocator) -> dict:
     """The card's measured limits of a loaded locator (see the module doc); every value a plain float or int."""
     out: dict = {"sets": {}}
     for name, set_name, splices in CARD_SETS:
-        df = evaluate(locator, set_name or "stgan", splices=splices)
+        df = score_set(locator, set_name or "stgan", splices=splices)
         means = _means(df)
         row = {k: float(means.loc[MODEL, k]) for k in ("acc", "coss", "ssim", "auc", "f1")}
         for ref in STRONG:

@@ -64,7 +64,7 @@ def single_config(profile: str, prop: str, loss: str = "l1", classifier: bool = 
     return make_config(profile, overrides=over)
 
 
-def evaluate(locator: LoadedLocator, set_name: str = "stgan", properties=None, split: str = "test",
+def score_set(locator: LoadedLocator, set_name: str = "stgan", properties=None, split: str = "test",
              references: bool = True, limit: int | None = None, splices: str | None = None, **keys) -> pd.DataFrame:
     """Per-image rows of :func:`fklib.engine.evaluate_locator`, keeping the fakes of ``properties``
     (all when ``None``) and every real; ``keys`` are added as constant columns (e.g. ``method="l1"``).

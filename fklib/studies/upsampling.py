@@ -1,7 +1,7 @@
 """Notebook 07 (beyond the paper): one locator per upsampling family of our own generators, and residual spectra.
 
 :func:`family_sets` builds partial fakes with *our* small generators, one per upsampling family
-(:mod:`fklib.upsampling`; they are not the paper's GANs); :func:`upsampling_configs` /
+(:mod:`fklib.studies.upsampling_generators`; they are not the paper's GANs); :func:`upsampling_configs` /
 :func:`upsampling_study` train one locator per family (the profile's ``family_locator``, ``family_faces``)
 and test it on every family (:func:`cross_family_table`); :func:`spectra` gives the mean FFT
 log-magnitude of (fake - real) per real GAN and per family, :func:`spectral_peaks` how far their
@@ -24,7 +24,7 @@ from ..data import load_set
 from ..engine import MODEL, fit_reference_maps, score_items
 from ..metrics import REFERENCE_KINDS, above
 from ..metrics.groups import at_or_below_chance, cell_values, versus_references
-from ..upsampling import FAMILIES, REGIONS, WHOLE, build_family_sets, mean_log_spectrum
+from .upsampling_generators import FAMILIES, REGIONS, WHOLE, build_family_sets, mean_log_spectrum
 from .cache import ensure_trained, training_summary
 from .profiles import study_profile
 
@@ -55,7 +55,7 @@ def _first_faces(items, n: int | None) -> list:
 
 def family_sets(profile: str, families: Sequence[str] | None = None, regions: Sequence[str] | None = None,
                 splits: Sequence[str] = ("train", "val", "test"), log=print) -> dict[str, dict[str, list]]:
-    """``{family: {split: [Item]}}`` of the study: :func:`fklib.upsampling.build_family_sets` with the
+    """``{family: {split: [Item]}}`` of the study: :func:`fklib.studies.upsampling_generators.build_family_sets` with the
     profile's generators (``generator``) and ``family_faces`` faces per split.
 
     ``regions`` default to hair, mouth and eyes (partial fakes); ``("whole",)`` gives the full
@@ -203,7 +203,7 @@ SPECTRA_GANS = ("stgan", "attgan", "stargan")
 
 def spectra(profile: str, family_items: Mapping[str, Sequence] | None = None, gans: Sequence[str] = SPECTRA_GANS,
             laplacian: bool = False, log=print) -> dict[str, np.ndarray]:
-    """Mean log |FFT| of Gray(fake - real) (:func:`fklib.upsampling.mean_log_spectrum`) per real GAN and family.
+    """Mean log |FFT| of Gray(fake - real) (:func:`fklib.studies.upsampling_generators.mean_log_spectrum`) per real GAN and family.
 
     Real GANs: their test fakes with a real source (partial edits; StarGAN's tiles are 256 px).
     Families: whole redraws of the test faces (``family_items``: ``{family: items}``; built with
@@ -231,7 +231,7 @@ def spectral_peaks(spectra_: Mapping[str, np.ndarray], periods: Sequence[int] = 
     frequency for ``p = 2``). ``peak_<p>px`` = the mean of the spectrum at the axis positions
     ``(0, ±f)`` and ``(±f, 0)`` from the centre (those inside the array) minus the median of the
     ring of radius ``f ± 1``: a log-magnitude contrast, 0 when there is no peak (ln units; 1 is a
-    factor e). Square spectra only (:func:`fklib.upsampling.mean_log_spectrum`).
+    factor e). Square spectra only (:func:`fklib.studies.upsampling_generators.mean_log_spectrum`).
     """
     rows = []
     for name, s in spectra_.items():

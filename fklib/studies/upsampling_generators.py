@@ -36,13 +36,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import paths
-from .convert import image_to_tensor
-from .data.maps import BT601
-from .data.readers import REAL, Item
-from .files import savez_atomically, write_atomically
-from .parsing.parser import load_celebamask
-from .parsing.regions import CLASSES
+from .. import paths
+from ..convert import image_to_tensor
+from ..data.maps import BT601
+from ..data.readers import REAL, Item
+from ..files import savez_atomically, write_atomically
+from ..parsing.parser import load_celebamask
+from ..parsing.regions import CLASSES
 
 #: The upsampling families of paper §3.2 (interpolation split into its three kinds).
 FAMILIES = ("transposed", "nearest", "bilinear", "bicubic", "unpooling")
