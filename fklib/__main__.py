@@ -73,7 +73,7 @@ def resume_hint(cfg) -> str:
 
 
 def _evaluate(argv: list[str]) -> int:
-    import pandas as pd
+    import pandas as pd  # lazy: each command imports only what it needs
 
     from .data.readers import BadFilesError  # lazy: each command imports only what it needs
     from . import engine  # lazy: `locate` must not import the engine

@@ -246,7 +246,7 @@ def save_locator(payload: dict, out: str | Path, atomic: bool = True) -> Path:
     :func:`weights_sha256` of the stored tensors); no pickle. The file gets the umask's mode (safetensors
     makes it ``0600``). ``atomic``: through a partial file renamed to ``out``; ``False`` writes ``out``
     itself (a partial name of the caller's, as ``export`` renames its files together)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save_file  # lazy: only reading or writing a .safetensors file needs it
 
     out = Path(out)
     tensors = weight_tensors(shipped_payload(payload))
@@ -278,7 +278,7 @@ def shipped_payload(payload: dict) -> dict:
 def load_locator(path: str | Path) -> dict:
     """Read a file written by :func:`save_locator` into a checkpoint payload dict (unchecked: see
     :func:`load_checkpoint`)."""
-    from safetensors import safe_open
+    from safetensors import safe_open  # lazy: only reading or writing a .safetensors file needs it
 
     path = Path(path)
     try:

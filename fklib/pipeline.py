@@ -86,7 +86,7 @@ def shrink_outputs(nb_path: Path, max_bytes: int = MAX_INLINE_BYTES) -> int:
 
     Returns the number of outputs and cells changed. Text outputs (tables, numbers) are kept.
     """
-    import nbformat
+    import nbformat  # lazy: notebook tooling only when the pipeline runs
 
     nb = nbformat.read(nb_path, as_version=4)
     replaced = 0
@@ -119,7 +119,7 @@ def shrink_outputs(nb_path: Path, max_bytes: int = MAX_INLINE_BYTES) -> int:
 
 def _failing_cell(nb_path: Path) -> int | None:
     """Index of the first cell with an error output in an executed notebook."""
-    import nbformat
+    import nbformat  # lazy: notebook tooling only when the pipeline runs
 
     try:
         nb = nbformat.read(nb_path, as_version=4)
@@ -134,7 +134,7 @@ def _failing_cell(nb_path: Path) -> int | None:
 def _ipc_kernel_manager(folder: Path):
     """A kernel manager whose kernels talk over local IPC sockets in ``folder``, not TCP on localhost
     (ipykernel warns about unencrypted TCP for every notebook; IPC stays on this machine)."""
-    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_client.manager import AsyncKernelManager  # lazy: notebook tooling only when the pipeline runs
 
     class IPCKernelManager(AsyncKernelManager):
         def __init__(self, **kwargs):
@@ -175,7 +175,7 @@ def run_notebook(nb: Path, out: Path, profile: str, kernel: str = "python3", log
     ``log``: called with each line the notebook prints to stdout or stderr, as it prints it (training
     and evaluation progress, warnings; not its tables or figures); ``None``: silent. The kernel runs over IPC sockets (no TCP transport warning).
     """
-    import papermill as pm
+    import papermill as pm  # lazy: notebook tooling only when the pipeline runs
 
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.time()

@@ -22,7 +22,10 @@ locator sees, and the ground truth stays the eq.-4 map of the undegraded real/fa
 from __future__ import annotations
 
 import base64
+import io
 import math
+import os
+import tempfile
 import threading
 from typing import Any
 
@@ -286,8 +289,6 @@ def locate_upload(locator, data: bytes, name: str = "upload") -> dict:
         the picture with each face's box and verdict), ``"text"`` (one line per face, then the picture's
         decision)``}``.
     """
-    import os
-    import tempfile
 
     suffix = os.path.splitext(name)[1] or ".img"
     fd, tmp = tempfile.mkstemp(suffix=suffix)
@@ -327,7 +328,6 @@ class PhotoDemo(ipywidgets.VBox):
         super().__init__([self.upload, self.output])
 
     def show(self, data: bytes, name: str = "upload") -> dict | None:
-        import io
 
         try:
             self.last = locate_upload(self.locator, data, name)

@@ -199,7 +199,7 @@ class FetchReport:
 def _download_interfacegan(rel: str, target: Path, expected: str, url_for: Callable[[str], str],
                            derive: bool) -> None:
     """Download the upstream JPEG (verified), downscale to 256-px PNG, write atomically."""
-    import pooch
+    import pooch  # lazy: the downloader only when a file is not in the mirror
     from PIL import Image
 
     if not derive:  # a plain file server holding the mirror layout
@@ -222,7 +222,7 @@ def _download_interfacegan(rel: str, target: Path, expected: str, url_for: Calla
 
 def _pooch_get(url: str, expected: str, target: Path) -> None:
     """Download ``url`` to ``target`` with pooch (into a partial folder beside it, hash check, rename)."""
-    import pooch
+    import pooch  # lazy: the downloader only when a file is not in the mirror
 
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(**_partial_name(target)) as tmpdir:
@@ -305,7 +305,7 @@ def check_not_in_mirror(dest: Path, mirror: Path, manifest: dict[str, str]) -> N
 def _fetch_files(dest: Path, manifest: dict[str, str], mirror, url_for, derive: bool, repair: bool,
                  progress: bool, report: FetchReport) -> None:
     """The per-file part of :func:`fetch`: skip, move aside, copy or download each file; failures go to ``report``."""
-    from tqdm.auto import tqdm
+    from tqdm.auto import tqdm  # lazy: progress bars only while fetching
 
     for rel in tqdm(sorted(manifest), desc="fetch", unit="file", disable=not progress):
         expected = manifest[rel]

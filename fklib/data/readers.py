@@ -17,6 +17,7 @@ Two shapes of result:
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -304,7 +305,6 @@ def rebuild_attgan_real(raw: np.ndarray, gan: str) -> np.ndarray:
 
 def jpeg_roundtrip(image: np.ndarray, quality: int) -> np.ndarray:
     """``image`` saved once as a JPEG of ``quality`` with Pillow's default settings (4:2:0), read back."""
-    import io
 
     from PIL import Image
 

@@ -240,7 +240,7 @@ def load_set(name: str, folder: str | Path | None = None, split: str | None = No
     if not include_reconstruction:
         items = [it for it in items if it.property != RECONSTRUCTION]
     if split is not None:
-        import pandas as pd
+        import pandas as pd  # lazy: `locate` imports this module without pandas
 
         table = splits if isinstance(splits, pd.DataFrame) else read_splits(splits)
         keep = set(table[(table["set"] == (full or "generic")) & (table["split"] == split)]["identity"])

@@ -105,7 +105,7 @@ def make_splits(seed: int = DEFAULT_SEED, manifest: dict[str, str] | None = None
         else:
             assigned = _assign(ids, rng, _counts(len(ids)))
         rows += [(set_name, ident, assigned[ident]) for ident in ids]
-    import pandas as pd
+    import pandas as pd  # lazy: `locate` imports this module without pandas
 
     return pd.DataFrame(rows, columns=["set", "identity", "split"])
 
@@ -119,7 +119,7 @@ def read_splits(path: str | Path | None = None) -> pd.DataFrame:
     path = Path(path) if path is not None else default_splits_path()
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no split file; run `python -m fklib.data splits` to write it")
-    import pandas as pd
+    import pandas as pd  # lazy: `locate` imports this module without pandas
 
     df = pd.read_csv(path, dtype=str)
     missing = {"set", "identity", "split"} - set(df.columns)
@@ -139,7 +139,7 @@ def ensure_splits(path: str | Path | None = None, seed: int = DEFAULT_SEED) -> p
     An existing file's rows are never changed: it must cover exactly the manifest's identities of the
     sets it holds; sets of the manifest that it lacks entirely (a data set added since) are appended.
     """
-    import pandas as pd
+    import pandas as pd  # lazy: `locate` imports this module without pandas
 
     path = Path(path) if path is not None else default_splits_path()
     expected = make_splits(seed)

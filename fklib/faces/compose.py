@@ -8,6 +8,7 @@ coordinates is exact (zero outside the face crop).
 
 from __future__ import annotations
 
+import io
 import math
 
 import numpy as np
@@ -64,7 +65,6 @@ def place_faces(picture: np.ndarray, crops: list[np.ndarray], transforms: list[n
 
 def png_bytes(picture: np.ndarray) -> bytes:
     """``picture`` encoded as PNG (what an upload would carry)."""
-    import io
 
     from PIL import Image
 

@@ -59,7 +59,7 @@ class DetectorUnavailable(RuntimeError):
 @functools.lru_cache(maxsize=2)
 def _mtcnn(min_face_size: int):
     try:
-        from facenet_pytorch import MTCNN
+        from facenet_pytorch import MTCNN  # lazy: the detector (and torchvision under it) only when a picture's faces are searched
     except ImportError as e:  # pragma: no cover - setup installs it
         raise DetectorUnavailable(
             "the face detector (facenet-pytorch's MTCNN) is not installed: run `bash scripts/setup.sh`, or "

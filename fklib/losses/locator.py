@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import torch
@@ -50,7 +51,6 @@ def make_map_loss(name: str, **loss_kwargs: Any) -> nn.Module:
             raise ValueError(f"unknown map loss {part!r}; expected one of {sorted(MAP_LOSSES)} or a '+' sum")
     if len(parts) == 1:
         return MAP_LOSSES[name](**loss_kwargs)
-    import inspect
 
     built = []
     for part in parts:

@@ -172,7 +172,7 @@ def classifier_accuracy(logits: ArrayLike1D, labels: ArrayLike1D) -> float:
     Shape:
         - logits, labels: ``(N,)``.
     """
-    from scipy.special import expit
+    from scipy.special import expit  # lazy: scipy only for this step; importing the module does not need it
 
     return accuracy(expit(to_numpy(logits)), labels, 0.5)
 

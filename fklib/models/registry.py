@@ -13,6 +13,7 @@ unknown keyword raises the constructor's own ``TypeError``.
 
 from __future__ import annotations
 
+import inspect
 from typing import Callable, TypeVar, overload
 
 from torch import nn
@@ -69,7 +70,6 @@ def is_model(name: str) -> bool:
 
 def accepts(name: str, argument: str) -> bool:
     """Whether the constructor of registered model ``name`` takes keyword ``argument``."""
-    import inspect
 
     if name not in _MODELS:
         return False
@@ -87,7 +87,6 @@ def accepts(name: str, argument: str) -> bool:
 def keyword_arguments(name: str) -> list[str]:
     """The keyword arguments the constructor of registered model ``name`` takes (through the ``**kwargs``
     of subclasses), sorted; ``[]`` for an unknown name."""
-    import inspect
 
     if name not in _MODELS:
         return []

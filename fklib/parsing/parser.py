@@ -246,7 +246,7 @@ def default_weights() -> Path:
 
 def load_parser(path: str | Path | None = None) -> FaceParser:
     """The trained face parser (fp16 weights on disk, float32 in memory), eval mode, CPU."""
-    from safetensors.torch import load_file
+    from safetensors.torch import load_file  # lazy: only reading or writing a .safetensors file needs it
 
     path = Path(path) if path is not None else default_weights()
     if not path.is_file():

@@ -36,10 +36,10 @@ from ..files import write_atomically
 
 def _plt():
     """pyplot on the Agg backend (headless)."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
 
     return plt
 
@@ -86,7 +86,7 @@ def map_scale(gt_maps, others=(), q: float = 99.0) -> float:
 
 def map_norm(vmax: float):
     """The colour normalisation of every map panel: :data:`MAP_GAMMA` power law on ``[0, vmax]``."""
-    from matplotlib.colors import PowerNorm
+    from matplotlib.colors import PowerNorm  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
 
     return PowerNorm(gamma=MAP_GAMMA, vmin=0.0, vmax=vmax, clip=True)
 
@@ -94,7 +94,7 @@ def map_norm(vmax: float):
 def map_colours(x: np.ndarray) -> np.ndarray:
     """Values in [0, 1] (``value / vmax``) -> ``...x3`` RGB in [0, 1] of :data:`MAP_CMAP` under the
     :data:`MAP_GAMMA` power law: the overlays' colours, as the colour bar's."""
-    import matplotlib
+    import matplotlib  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
 
     x = np.clip(np.asarray(x, np.float64), 0, 1) ** MAP_GAMMA
     return np.asarray(matplotlib.colormaps[MAP_CMAP](x))[..., :3]
@@ -197,7 +197,7 @@ def gt_figure(rows: list[tuple[str, np.ndarray, np.ndarray, np.ndarray, np.ndarr
 
 def save_figure(fig, path: str | Path, dpi: int = 150) -> Path:
     """Save a matplotlib figure as PNG (:func:`fklib.files.write_atomically`) and close it."""
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
 
     try:
         return write_atomically(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=dpi, bbox_inches="tight"))
@@ -226,7 +226,7 @@ def save_paper_figure(fig, n_or_name: int | str, results_dir: str | Path | None 
 def parsing_gallery(images: np.ndarray, maps: np.ndarray, titles: list[str] | None = None):
     """Two rows per column: the face, and its parsing blended over it; under them a legend of the colours of
     all 19 classes (:data:`fklib.colors.PARSING_PALETTE`). Returns the figure."""
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
 
     plt = _plt()
     n = len(images)
@@ -251,7 +251,7 @@ def attention_figure(image: np.ndarray, parsing: np.ndarray, region: np.ndarray,
                      title: str = ""):
     """Paper Fig. 6: input, face parsing map (with a legend of the classes present), region map of the
     modified property, face attention map (on 0-1 with its colour bar)."""
-    from matplotlib.patches import Patch
+    from matplotlib.patches import Patch  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
 
 
     plt = _plt()
@@ -377,7 +377,7 @@ def curves_figure(history, metrics=("train_loss", "val_coss", "val_psnr", "val_s
     """Training curves: one panel per column of a history frame (per epoch), to the last epoch run, ticked at
     whole epochs; a dashed line marks the best epoch (the frame's boolean ``best`` column, when present).
     Returns the figure."""
-    from matplotlib.ticker import MaxNLocator
+    from matplotlib.ticker import MaxNLocator  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
 
     plt = _plt()
     metrics = [m for m in metrics if m in history.columns]
@@ -407,7 +407,7 @@ def result_figure(result: dict):
     real image (empty truth) it says what COSS means there. A plain :class:`matplotlib.figure.Figure`
     (no pyplot state: nothing to close); :func:`figure_png` renders it.
     """
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
 
     meta = result["meta"]
     degraded = describe_degradation(result["degradation"]) != "none"

@@ -132,8 +132,8 @@ def fig10_figure(sweeps: Mapping[str, pd.DataFrame], metrics: Sequence[str] = FI
     of levels in the sweep's order (mild to harsh) after the undegraded point ``none`` (γ = 1). Returns the
     figure.
     """
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Patch
+    from matplotlib.lines import Line2D  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
+    from matplotlib.patches import Patch  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
 
     plt = _plt()
     names = list(sweeps)

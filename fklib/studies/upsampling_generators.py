@@ -220,7 +220,7 @@ def soft_region_mask(parsing_labels: np.ndarray, region: str | Sequence[str], si
     Returns:
         ``H x W`` float32 in ``[0, 1]``.
     """
-    from scipy.ndimage import gaussian_filter
+    from scipy.ndimage import gaussian_filter  # lazy: scipy only for this step; importing the module does not need it
 
     labels = np.asarray(parsing_labels)
     if labels.ndim != 2:
@@ -458,7 +458,7 @@ def mean_log_spectrum(fakes, reals=None, max_items: int | None = None, eps: floa
     Raises:
         ValueError: no pairs, or pairs of different sizes.
     """
-    from scipy.ndimage import laplace
+    from scipy.ndimage import laplace  # lazy: scipy only for this step; importing the module does not need it
 
     fk, rl = _pairs(fakes, reals)
     if max_items is not None:
