@@ -346,6 +346,34 @@ def test_upsampling_study_trains_one_locator_per_family(tmp_path, monkeypatch):
     assert all(c.sets == [] and c.property_weight == 0 and not c.prior_blend for c in cfgs.values())
 
 
+def test_own_family_verdict_is_paired_and_turns_with_the_numbers():
+    """Notebook 07's "the locators beat the best reference" comes from the paired per-image difference on the
+    locator's own test fakes (issue 32), and flips when the model's maps are below the reference's."""
+    def scores(delta):
+        rows = []
+        for k in range(6):
+            base = 0.5 + 0.05 * k
+            for predictor, c in (("model", base + delta), ("layout_prior", base), ("property_mean", base - 0.2)):
+                rows.append(dict(predictor=predictor, label=1, source=f"s{k}", identity=f"i{k}", gan="up_nearest", coss=c))
+        return {"nearest": pd.DataFrame(rows)}
+
+    cell = dict(train_family="nearest", test_family="nearest", acc=0.8, bacc=0.8, acc_fake=0.8, acc_real=0.8, ssim=0.5,
+                auc=0.7)
+    table = pd.DataFrame([dict(predictor=p, coss=c, **cell) for p, c in (("model", 0.7), ("layout_prior", 0.625),
+                                                                         ("property_mean", 0.425))])
+    up = us.with_paired_references(table, scores(0.1))
+    row = up[up["predictor"] == "model"].iloc[0]
+    assert row["coss_vs_layout_prior"] == pytest.approx(0.1)                    # every image: model - prior = 0.1
+    assert row["coss_vs_layout_prior_lo"] == pytest.approx(0.1) and row["coss_vs_property_mean"] == pytest.approx(0.3)
+    assert up.loc[up["predictor"] != "model", "coss_vs_layout_prior"].isna().all()
+    verdicts = us.own_family_verdicts(up)
+    assert verdicts[["family", "reference", "verdict"]].values.tolist() == [["nearest", "layout_prior", "above"]]
+    above = " ".join(us.cross_family_lines(up, None, ["nearest"]))
+    assert "above it for 1 of 1 families" in above and "do not localize" not in above
+    below = " ".join(us.cross_family_lines(us.with_paired_references(table, scores(-0.1)), None, ["nearest"]))
+    assert "above it for 0 of 1 families, below for 1" in below and "do not localize beyond" in below
+
+
 def test_spectral_peaks():
     h = 32
     s = np.zeros((h, h))

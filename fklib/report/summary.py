@@ -18,10 +18,10 @@ import pandas as pd
 from .. import paths
 from ..files import write_atomically
 from ..metrics import PAPER_METRICS as METRICS
-from ..metrics import REFERENCE_KINDS
 from ..metrics.bootstrap import paired_verdict
 from ..metrics.groups import MODEL, at_or_below_chance, versus_references
 from ..studies.robustness import degradation_parts, robustness_verdict
+from ..studies.upsampling import own_family_verdicts
 from .claims import claims_section
 from .tables import read_table
 from .provenance import provenance_section
@@ -347,6 +347,15 @@ def optional_sections(tables: Path) -> list[str]:
         lines += ["## Upsampling families (beyond the paper; our own small generators, not the paper's GANs)", "",
                   "Locator trained on one family, tested on every family: `tables/upsampling.md`, "
                   "`figures/upsampling.png`; spectra of the residuals: `figures/spectra.png`.", ""]
+        paired = own_family_verdicts(u)
+        if len(paired):
+            counts = paired["verdict"].value_counts()
+            lines += [f"- Each locator on its own family's test fakes against the best reference "
+                      f"({paired['reference'].iloc[0]}), paired image by image: COSS above it for {counts.get('above', 0)} "
+                      f"of {len(paired)} families, below for {counts.get('below', 0)}, within the interval for "
+                      f"{counts.get('matches', 0)}" + (" -- a negative result: at this budget the locators do not "
+                                                       "localize beyond where edits usually are." if counts.get("above", 0) == 0
+                                                       else "."), ""]
     return lines
 
 

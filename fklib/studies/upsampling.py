@@ -23,7 +23,8 @@ from ..config import PLAIN_DATA, TrainConfig, check_profile, make_config, resolv
 from ..data import load_set
 from ..engine import MODEL, fit_reference_maps, score_items
 from ..metrics import REFERENCE_KINDS, above
-from ..metrics.groups import at_or_below_chance, cell_values, versus_references
+from ..metrics.bootstrap import paired_verdict
+from ..metrics.groups import at_or_below_chance, cell_values, paired_versus
 from .upsampling_generators import FAMILIES, REGIONS, WHOLE, build_family_sets, mean_log_spectrum
 from .cache import ensure_trained, training_summary
 from .profiles import study_profile
@@ -159,8 +160,33 @@ def upsampling_study(profile: str, sets: Mapping[str, Mapping[str, list]] | None
         scores[f] = pd.concat([score_items(loc.model, test, loc.size, rule=loc.rule, device=resolve_device("auto")),
                                reference_scores(sets[f]["train"], sets[f]["test"], loc.size)], ignore_index=True)
         minutes[f] = training_summary(ck)["minutes"]
-    table = cross_family_table(scores)
+    table = with_paired_references(cross_family_table(scores), scores)
     table.insert(3, "train_minutes", table["train_family"].map(minutes).where(table["predictor"] == MODEL))
+    return table
+
+
+#: The references each locator's own-family cell is compared with, image by image.
+PAIRED_REFERENCES = ("property_mean", "layout_prior")
+
+
+def with_paired_references(table: pd.DataFrame, scores: Mapping[str, pd.DataFrame],
+                           metric: str = "coss") -> pd.DataFrame:
+    """Add to each locator's own-family row (train family = test family, where the references were scored) the
+    paired difference of ``metric`` against each of :data:`PAIRED_REFERENCES` over the same test fakes
+    (:func:`fklib.metrics.groups.paired_versus`: mean(model - reference) and its 95 % interval, identities
+    resampled): ``<metric>_vs_<reference>``, ``_lo``, ``_hi`` (NaN on the other rows)."""
+    table = table.copy()
+    for ref in PAIRED_REFERENCES:
+        for suffix in ("", "_lo", "_hi"):
+            table[f"{metric}_vs_{ref}{suffix}"] = np.nan
+    for f, frame in scores.items():
+        if "predictor" not in frame.columns:
+            continue
+        row = (table["predictor"] == MODEL) & (table["train_family"] == f) & (table["test_family"] == f)
+        for ref in PAIRED_REFERENCES:
+            if row.any() and (frame["predictor"] == ref).any():
+                d, lo, hi = paired_versus(frame, {"gan": f"up_{f}"}, metric, ref)
+                table.loc[row, [f"{metric}_vs_{ref}", f"{metric}_vs_{ref}_lo", f"{metric}_vs_{ref}_hi"]] = (d, lo, hi)
     return table
 
 
@@ -253,11 +279,28 @@ def spectral_peaks(spectra_: Mapping[str, np.ndarray], periods: Sequence[int] = 
     return pd.DataFrame(rows)
 
 
+def own_family_verdicts(table: pd.DataFrame, metric: str = "coss") -> pd.DataFrame:
+    """Per family, the locator's paired difference against the best of :data:`PAIRED_REFERENCES` (highest mean
+    ``metric`` over the reference rows) on its own test fakes, with its verdict (``above`` / ``below`` /
+    ``matches``, :func:`fklib.metrics.bootstrap.paired_verdict`); empty without those columns."""
+    refs = table[table["predictor"].isin(PAIRED_REFERENCES)].groupby("predictor")[metric].mean()
+    if refs.empty or f"{metric}_vs_{refs.idxmax()}" not in table.columns:
+        return pd.DataFrame(columns=["family", "reference", "diff", "lo", "hi", "verdict"])
+    best = refs.idxmax()
+    own = table[(table["predictor"] == MODEL) & (table["train_family"] == table["test_family"])]
+    own = own[own[f"{metric}_vs_{best}"].notna()]
+    return pd.DataFrame({"family": own["train_family"], "reference": best, "diff": own[f"{metric}_vs_{best}"],
+                         "lo": own[f"{metric}_vs_{best}_lo"], "hi": own[f"{metric}_vs_{best}_hi"],
+                         "verdict": [paired_verdict(lo, hi) for lo, hi in zip(own[f"{metric}_vs_{best}_lo"],
+                                                                             own[f"{metric}_vs_{best}_hi"])]}
+                        ).reset_index(drop=True)
+
+
 def cross_family_lines(table: pd.DataFrame, peaks: pd.DataFrame | None, families: Sequence[str]) -> list[str]:
     """What the cross-family table and the spectral peaks say, in sentences (notebook 07's interpretation):
-    same family against other families (bACC with TPR / TNR, COSS, pixel AUC), the best reference's COSS (the
-    comparison of :func:`fklib.metrics.groups.versus_references`), the family whose fakes other families'
-    locators find least and most, and the 2- and 4-px spectral peaks of the Laplacian residuals."""
+    same family against other families (bACC with TPR / TNR, COSS, pixel AUC), each locator against the best
+    reference on its own family's test fakes, paired image by image (:func:`own_family_verdicts`), the family whose
+    fakes other families' locators find least and most, and the 2- and 4-px spectral peaks of the Laplacian residuals."""
     model = table[table["predictor"] == MODEL]
     if model.empty:
         return []
@@ -274,13 +317,19 @@ def cross_family_lines(table: pd.DataFrame, peaks: pd.DataFrame | None, families
     text = "Trained and tested on the same family: " + side(True) if True in by.index else ""
     if False in by.index:
         text += "; on another family: " + side(False)
-    if len(refs):
-        best = refs["coss"].idxmax()
-        verdict = versus_references(float(by["coss"].min()), refs["coss"].to_dict())
-        text += (f". The best reference ({best}) reaches COSS {refs.loc[best, 'coss']:.3f}: "
-                 + ("the locators' maps beat it" if verdict == "better" else
-                    "the locators' maps do not beat it: at this budget they do not localize beyond where edits usually are"))
     lines.append(text + ".")
+    paired = own_family_verdicts(table)
+    if len(paired):
+        best = paired["reference"].iloc[0]
+        counts = paired["verdict"].value_counts()
+        lines.append(
+            f"On their own family's test fakes, paired image by image with the best reference ({best}, COSS "
+            f"{refs.loc[best, 'coss']:.3f}): the locator's COSS is above it for {counts.get('above', 0)} of "
+            f"{len(paired)} families, below for {counts.get('below', 0)}, within the interval for "
+            f"{counts.get('matches', 0)} ("
+            + "; ".join(f"{r.family} {r.diff:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]" for r in paired.itertuples()) + ")"
+            + (": at this budget the locators do not localize beyond where edits usually are."
+               if counts.get("above", 0) == 0 else "."))
     off = m[~m["diag"]].groupby("test_family")["acc_fake"].mean()
     if len(off):
         lines.append(f"The fakes other families' locators find least are {off.idxmin()}'s (TPR {off.min():.3f}), most "
