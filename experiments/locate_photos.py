@@ -4,6 +4,7 @@
     python experiments/locate_photos.py detectors             # MTCNN vs mediapipe vs dlib (those importable)
     python experiments/locate_photos.py framing               # validation: which template, which smallest eye span
     python experiments/locate_photos.py targets --split test  # the issue's targets (test split: report only)
+    python experiments/locate_photos.py targets --split val --checkpoint C --out DIR   # a candidate model, validation
 
 Each writes ``results/tables/locate_<command>.csv`` / ``.md`` (``--out`` elsewhere) and prints it.
 
@@ -197,7 +198,7 @@ def cmd_framing(args) -> pd.DataFrame:
     """Validation: each template on placed faces, and the eye-span sweep of the smallest judged face."""
     from fklib.locate import Locator
 
-    locator = Locator()
+    locator = Locator(args.checkpoint)
     n = args.per_set or 40
     items = [it for name in PLACED_SETS for it in placed_items(name, args.split, n, n // 4)]
     frames = []
@@ -332,7 +333,7 @@ def cmd_targets(args) -> pd.DataFrame:
     from fklib.locate import Locator
     from fklib.metrics.bootstrap import ratio_interval
 
-    locator = Locator()
+    locator = Locator(args.checkpoint)
     n = args.per_set or 100
     items = [it for name in PLACED_SETS for it in placed_items(name, args.split, n, max(1, n * 2 // 5), seed=4)]
     frame = place_and_locate(locator, items, seed=5)
@@ -371,6 +372,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", type=Path, default=None, help="results folder (default: the project's results/)")
     p.add_argument("--per-set", type=int, default=None, help="faces per set (default: the command's)")
     p.add_argument("--portraits", type=int, default=1500, help="CelebAMask-HQ portraits in targets")
+    p.add_argument("--checkpoint", default=None, help="the locator of framing / targets (default: the shipped model)")
     p.add_argument("--extra-path", nargs="*", help="folders appended to sys.path (detectors not installed here)")
     args = p.parse_args(argv)
     frame = COMMANDS[args.command](args)

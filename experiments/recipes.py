@@ -113,6 +113,17 @@ UNIVERSAL_VARIANTS["u2-srm-shipped"] = {}
 # The same u3-hybrid-fast weights with the decision chosen again on validation with the map-peak floor
 # (experiments/choose_decision.py; --from-checkpoint checkpoints/cpu/best.pt after it): the shipped model.
 UNIVERSAL_VARIANTS["u3-hybrid-fast+peak-floor"] = {}
+# The cpu profile's recipe (u4-all-gans) trained from ImageNet instead of fine-tuned from u3, 8 epochs of 8000 draws
+# at lr 1e-3 without warm-up (64,000 draws, the paper's count of fakes): `python -m fklib train --profile cpu
+# --override name=u5_scratch --override init_from=null --override epochs=8 --override lr=1e-3 --override warmup=0`,
+# evaluated with --from-checkpoint checkpoints/u5_scratch/best.pt.
+UNIVERSAL_VARIANTS["u5-scratch"] = {}
+# The shipped u4-all-gans fine-tuned 2 epochs of 8000 draws at lr 2e-4 with half of the training images placed by a
+# random similarity and aligned back (resample_p=0.5, fklib.degrade.RandomResample; issue 30's decision agreement
+# in photos): `python -m fklib train --profile cpu --override name=u4_resample --override
+# init_from=checkpoints/all_gans/best.pt --override resample_p=0.5 --override epochs=2 --override lr=2e-4
+# --override warmup=0`, evaluated with --from-checkpoint checkpoints/u4_resample/best.pt.
+UNIVERSAL_VARIANTS["u4-resample"] = {}
 VARIANTS.update(UNIVERSAL_VARIANTS)
 
 
@@ -143,7 +154,8 @@ def run_one(name: str, overrides: dict, args) -> dict:
     recipe = UNIVERSAL_RECIPE if universal else BASE_RECIPE
     if universal and args.epochs:
         base["epochs"] = args.epochs
-    if name in ("profile-cpu", "u3-hybrid-fast", "u2-srm-shipped", "u3-hybrid-fast+peak-floor", "u4-all-gans"):
+    if name in ("profile-cpu", "u3-hybrid-fast", "u2-srm-shipped", "u3-hybrid-fast+peak-floor", "u4-all-gans",
+                "u5-scratch", "u4-resample"):
         recipe = {}
     cfg = make_config("cpu", overrides={**recipe, **base, **overrides})
     if args.from_checkpoint:   # a run made elsewhere (e.g. `python -m fklib train --profile cpu`)

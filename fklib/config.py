@@ -133,6 +133,9 @@ class TrainConfig:
         jpeg_p: probability that a training image, real or fake of any set, is then saved once as a JPEG of
             a quality drawn from :data:`fklib.degrade.JPEG_TRAIN_QUALITIES` (95..60; :class:`fklib.degrade.RandomJPEG`),
             so that compression is never a cue and the evidence survives it; GT maps unchanged.
+        resample_p: probability that a training image, real or fake, is placed by a random similarity and aligned
+            back (:class:`fklib.degrade.RandomResample`: the two resamplings of a face that ``locate`` finds in a
+            photo; GT unchanged), before the degradations and the JPEG save.
         splice_p: probability that a training partial edit becomes a splice of itself (its GAN pixels
             composited into its real source inside a random soft mask, :class:`fklib.data.SpliceAugment`;
             the GT is eq. 4 of the composite); ``splice_kinds`` are the mask kinds drawn from
@@ -198,6 +201,7 @@ class TrainConfig:
     degrade_p: float = 0.5
     degrade_axes: str = "paper"
     jpeg_p: float = 0.0
+    resample_p: float = 0.0
     splice_p: float = 0.0
     splice_kinds: list[str] = field(default_factory=lambda: list(SPLICE_KINDS))
     set_balance: bool = False
@@ -368,6 +372,7 @@ def _check_ranges(c: TrainConfig) -> None:
     need(0 <= c.splice_p <= 1, "splice_p", "a probability in [0, 1]")
     need(0 <= c.degrade_p <= 1, "degrade_p", "a probability in [0, 1]")
     need(0 <= c.jpeg_p <= 1, "jpeg_p", "a probability in [0, 1]")
+    need(0 <= c.resample_p <= 1, "resample_p", "a probability in [0, 1]")
     need(c.degrade_axes in DEGRADE_AXES, "degrade_axes", f"one of {tuple(DEGRADE_AXES)}")
     need(len(c.splice_kinds) > 0 and all(k in SPLICE_KINDS for k in c.splice_kinds), "splice_kinds",
          f"a non-empty list of {SPLICE_KINDS}")
@@ -401,7 +406,7 @@ UNIVERSAL_DATA: dict[str, Any] = dict(
 PLAIN_DATA: dict[str, Any] = dict(
     include_reconstruction=False, set_balance=False, set_shares={}, real_fraction=None, samples_per_epoch=None,
     splice_p=0.0, splice_kinds=list(SPLICE_KINDS), degrade_augment=False, degrade_axes="paper", degrade_p=0.5,
-    jpeg_p=0.0, val_splice_sets=[], init_from=None)
+    jpeg_p=0.0, resample_p=0.0, val_splice_sets=[], init_from=None)
 
 #: The ``cpu`` profile's network: see :class:`fklib.models.efficientnet_unet.EfficientNetLiteUNet`.
 CPU_MODEL_KWARGS: dict[str, Any] = {"hf": "srm", "hf_channels": [0, 16, 24], "decoder_channels": [96, 48, 32, 16, 8],

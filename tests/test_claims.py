@@ -103,3 +103,84 @@ def test_tables34_sentence_is_computed_from_the_rows():
     kept = U.tables34_sentence(*_tables34(cross_ssim=0.75, cross_acc=0.6))      # SSIM kept on the other GAN
     assert "no model loses both ACC and SSIM" in kept and "Bald lose" not in kept
     assert list(U.table3_by_set(t3).index) == ["stgan"] and U.table3_by_set(t3).loc["stgan", "auc"] == 0.75
+
+
+# --- every notebook's closing sentence comes from the rows, and turns with them --------------------------------
+
+def test_table2_sentence_follows_the_loss_ordering():
+    from fklib.studies.loss_comparison import table2_sentence
+
+    def t2(reg, seg, base=0.5):
+        rows = [("dffd_baseline", base, 0.2), ("l1", 0.8, reg), ("l2", 0.79, reg), ("dice", 0.7, seg), ("focal", 0.7, seg)]
+        return pd.DataFrame([dict(predictor="model", method=m, coss=c, ssim=s) for m, c, s in rows]
+                            + [dict(predictor="global_mean", method="global_mean", coss=0.6, ssim=0.3)])
+
+    kept = table2_sentence(t2(0.7, 0.4))
+    assert "L1/L2 mean SSIM 0.700 vs Dice/Focal 0.400 -- as the paper found" in kept and "below it" in kept
+    flipped = table2_sentence(t2(0.3, 0.6, base=0.7))
+    assert "the reverse of the paper's finding" in flipped and "below it" not in flipped
+
+
+def test_gallery_sentence_says_how_the_real_face_is_called():
+    from fklib.studies.gallery import gallery_sentence
+
+    def stats(called):
+        return pd.DataFrame([dict(set="stgan", rank="median", coss=0.8, fake_probability=0.9, pred_mean=0.1, called_fake=True),
+                             dict(set="stgan", rank="worst", coss=0.4, fake_probability=0.6, pred_mean=0.1, called_fake=True),
+                             dict(set="real", rank="real", coss=float("nan"), fake_probability=0.7, pred_mean=0.05,
+                                  called_fake=called)])
+
+    assert "stgan COSS 0.800" in gallery_sentence(stats(False)) and "it is called real." in gallery_sentence(stats(False))
+    assert "it is called fake, wrongly." in gallery_sentence(stats(True))
+
+
+def test_upsampling_fit_sentence_names_the_families_whose_map_is_not_higher_inside():
+    from fklib.studies.upsampling import fit_sentence
+
+    def fit(inside):
+        return pd.DataFrame([dict(family=f, split=s, auc=0.8, map_in=inside if f == "nearest" else 0.5, map_out=0.2,
+                                  gt_in=0.4) for f in ("nearest", "bilinear") for s in ("train", "test")])
+
+    assert "higher inside the edited pixels than outside for every family" in fit_sentence(fit(0.5))
+    low = fit_sentence(fit(0.1))
+    assert "not higher inside the edited pixels for nearest (train), nearest (test)" in low
+
+
+def test_psnr_floor_sentence_says_when_the_model_is_no_better_than_nothing():
+    from fklib.studies.robustness import psnr_floor_sentence
+
+    refs = pd.DataFrame([dict(model="zeros", degradation="none", psnr=20.0, ssim=0.4)])
+    above = psnr_floor_sentence(refs, pd.DataFrame([dict(model="universal", degradation="none", psnr=25.0, ssim=0.6)]))
+    assert "γ PSNR 0.80" in above and "no better than predicting nothing" not in above
+    below = psnr_floor_sentence(refs, pd.DataFrame([dict(model="universal", degradation="none", psnr=18.0, ssim=0.3)]))
+    assert "no better than predicting nothing" in below
+
+
+def test_leave_out_sentence_says_whether_attention_helps():
+    from fklib.studies.face_parsing import leave_out_sentence
+
+    def table(coss_fp, bacc_fp):
+        rows = []
+        for p in ("Black_Hair", "Mouth_Slightly_Open"):
+            rows += [dict(predictor="model", property=p, method="u", coss=0.5, bacc=0.6),
+                     dict(predictor="model", property=p, method="u+fp", coss=coss_fp, bacc=bacc_fp)]
+        return pd.DataFrame(rows)
+
+    assert "attention raises both on every unseen property" in leave_out_sentence(table(0.6, 0.7), "u", "u+fp")
+    assert "attention raises neither" in leave_out_sentence(table(0.4, 0.5), "u", "u+fp")
+    assert "attention raises 2 of these 4 values" in leave_out_sentence(table(0.6, 0.5), "u", "u+fp")
+
+
+def test_gt_and_training_sentences_turn_with_their_numbers():
+    from fklib.studies.cache import training_sentence
+    from fklib.studies.data_prep import gt_sentence
+
+    stats = pd.DataFrame([{"B area": 0.1, "mean M": 0.05, "mean M outside B": 0.01},
+                          {"B area": 0.2, "mean M": 0.08, "mean M outside B": 0.02}])
+    assert "also keeps the low-level redraw" in gt_sentence(stats) and "The 2 STGAN test edits change 10%, 20%" in gt_sentence(stats)
+    assert "zero outside the edit" in gt_sentence(stats.assign(**{"mean M outside B": [0.0, 0.02]}))
+    history = pd.DataFrame([dict(epoch=1, val_score=0.5, val_coss=0.7, val_psnr=20.0, val_ssim=0.5, val_acc=0.8, best=False),
+                            dict(epoch=2, val_score=0.6, val_coss=0.8, val_psnr=21.0, val_ssim=0.6, val_acc=0.9, best=True)])
+    summary = dict(minutes=3.0, best_epoch=2, epochs=2, still_improving=True)
+    assert "still improving" in training_sentence(summary, history) and "COSS 0.800" in training_sentence(summary, history)
+    assert "still improving" not in training_sentence({**summary, "still_improving": False}, history)

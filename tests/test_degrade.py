@@ -251,3 +251,45 @@ def test_random_jpeg_saves_at_one_of_its_qualities_or_leaves_the_image():
     assert torch.equal(RandomJPEG(p=0.0, seed=3)(x), x)
     with pytest.raises(ValueError, match="qualities"):
         RandomJPEG(qualities=(0,))
+
+
+def test_resample_round_trip_keeps_the_geometry_and_softens_the_texture():
+    """Issue 30: a face found in a photo is resampled twice (placed, then aligned back): the round trip keeps
+    where things are (the GT stays valid) and loses fine texture, which training with ``resample_p`` shows the model."""
+    from fklib.degrade import RandomResample, resample_round_trip
+
+    x = torch.zeros(3, 64, 64)
+    x[:, 20:30, 36:50] = 1.0                                                 # a bright block, centre (42.5, 24.5)
+    assert torch.allclose(resample_round_trip(x, 1.0, 0.0), x, atol=0.5 / 255)   # identity: only uint8 rounding
+    for scale, angle, shift in ((1.3, 12.0, (0.25, 0.6)), (0.9, -17.0, (0.5, 0.5)), (2.0, 5.0, (0.0, 0.0))):
+        y = resample_round_trip(x, scale, angle, shift)[0]
+        ys, xs = torch.meshgrid(torch.arange(64.0), torch.arange(64.0), indexing="ij")
+        w = y / y.sum()
+        assert abs(float((w * xs).sum()) - 42.5) < 0.3 and abs(float((w * ys).sum()) - 24.5) < 0.3, (scale, angle)
+        assert abs(float(y.sum()) - 140.0) < 3.0                                 # the block's mass is kept
+    # a 2-px checkerboard (the finest texture) loses contrast through a half-pixel shift; a smooth ramp does not
+    checker = ((torch.arange(64)[:, None] + torch.arange(64)[None]) % 2).float().expand(3, 64, 64)
+    ramp = (torch.arange(64.0)[None] / 63).expand(64, 64).expand(3, 64, 64)
+    soft = resample_round_trip(checker, 1.0, 0.0, (0.5, 0.0))[:, 8:-8, 8:-8]
+    assert float(soft.std()) < 0.5 * float(checker.std())
+    assert torch.allclose(resample_round_trip(ramp, 1.0, 0.0, (0.5, 0.0))[:, 8:-8, 8:-8], ramp[:, 8:-8, 8:-8], atol=0.01)
+    # the augmentation: p = 0 leaves the image, a seed repeats its draws, bad settings are named
+    assert torch.equal(RandomResample(p=0.0, seed=1)(checker), checker)
+    assert torch.equal(RandomResample(p=1.0, seed=1)(checker), RandomResample(p=1.0, seed=1)(checker))
+    with pytest.raises(ValueError, match="scales"):
+        RandomResample(scales=(2.0, 1.0))
+
+
+def test_resample_p_comes_first_in_the_training_transforms():
+    from fklib import degrade as D
+    from fklib.config import ConfigError, make_config
+    from fklib.data import Item
+    from fklib.engine.run import training_dataset
+
+    real = np.full((16, 16, 3), 100, np.uint8)
+    items = [Item(real, None, 0, "generic", "real", "Real", "0", "r")]
+    cfg = make_config("smoke", overrides=dict(size=16, resample_p=0.4, degrade_augment=True, jpeg_p=0.5, splice_p=0.0))
+    steps = training_dataset(cfg, items).transform.steps
+    assert [type(s) for s in steps] == [D.RandomResample, D.RandomDegradation, D.RandomJPEG] and steps[0].p == 0.4
+    with pytest.raises(ConfigError, match="resample_p"):
+        make_config("smoke", overrides=dict(resample_p=1.5))

@@ -17,7 +17,7 @@ from ..checkpoint import build_model, check_model_config, config_of, load_checkp
 from ..config import TrainConfig, resolve_device
 from ..data import FakeMapDataset, SpliceAugment
 from ..data.sets import SET_FOLDERS
-from ..degrade import AXES_BY_NAME, RandomDegradation, RandomJPEG
+from ..degrade import AXES_BY_NAME, RandomDegradation, RandomJPEG, RandomResample
 from .priors import property_prior_maps
 from ..losses import make_criterion
 from ..parsing import ParsedImages, ParsingAttention, load_parser
@@ -89,12 +89,15 @@ def init_process(cfg: TrainConfig) -> tuple[torch.device, int, int]:
 
 
 def training_dataset(cfg: TrainConfig, items: list) -> FakeMapDataset:
-    """The training Dataset: flips, face attention (``cfg.attention``), degradations (``cfg.degrade_augment``),
+    """The training Dataset: flips, face attention (``cfg.attention``), the resampling of a face found in a photo
+    (``cfg.resample_p``), degradations (``cfg.degrade_augment``),
     a JPEG save (``cfg.jpeg_p``, after them) and splices (``cfg.splice_p``; region masks from our parser's parsing of the real faces)."""
     attention = None
     if cfg.attention:  # face attention from our parser during training only (paper §4.4)
         attention = ParsingAttention(items, load_parser(), sigma=cfg.attention_sigma, floor=cfg.attention_floor)
-    steps = [RandomDegradation(p=cfg.degrade_p, axes=AXES_BY_NAME[cfg.degrade_axes])] if cfg.degrade_augment else []
+    steps = [RandomResample(p=cfg.resample_p)] if cfg.resample_p > 0 else []  # first: the face as found in a photo
+    if cfg.degrade_augment:
+        steps.append(RandomDegradation(p=cfg.degrade_p, axes=AXES_BY_NAME[cfg.degrade_axes]))
     if cfg.jpeg_p > 0:  # after the other degradation: a photo is saved last
         steps.append(RandomJPEG(p=cfg.jpeg_p))
     transform = None if not steps else steps[0] if len(steps) == 1 else Chain(steps)

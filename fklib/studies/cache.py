@@ -199,3 +199,15 @@ def universal_model(profile: str, retrain: bool = False, log=print) -> Path:
     never trains it silently: without ``retrain`` a mismatch is a :class:`ShippedModelMismatch` naming what differs."""
     return ensure_trained(universal_config(profile), retrain=retrain, log=log,
                           expect_shipped=study_profile(profile).uses_shipped_model)
+
+
+def training_sentence(summary: dict, history: pd.DataFrame) -> str:
+    """Notebook 01's reading of a run (:func:`training_summary`, :func:`history_frame`): its time, the kept epoch
+    and its validation record, and whether validation was still improving at the end (:func:`still_improving`)."""
+    best = history.loc[history["best"]].iloc[0] if "best" in history else history.loc[history["val_score"].idxmax()]
+    improving = (" -- the best epoch is the last one: validation was still improving, so more epochs might help"
+                 if summary["still_improving"] else "")
+    return (f"Trained in {summary['minutes']:.1f} min; the kept weights are those of the best validation epoch, "
+            f"{summary['best_epoch']} of {summary['epochs']}{improving}, with COSS {best['val_coss']:.3f}, PSNR "
+            f"{best['val_psnr']:.2f} dB, SSIM {best['val_ssim']:.3f} and ACC {best['val_acc']:.3f} on the validation "
+            f"identities.")

@@ -329,3 +329,19 @@ def table5_verdict(table5: pd.DataFrame, names: dict[str, str], chosen: str) -> 
     paper_helps = "the paper found attention helps on all three"
     return ["no_fp / with_fp / " + variant + ". " + "; ".join(lines[:n]) + ". " + ". ".join(lines[n:])
             + f". ({paper_helps}; a gain that stays inside the intervals is not a reproduction of it.)"]
+
+
+def leave_out_sentence(table: pd.DataFrame, without: str, with_attention: str, properties=None) -> str:
+    """Notebook 04's reading of the leave-out table: per unseen property, in-region COSS and balanced ACC of the
+    universal model without and with face attention, and whether attention helps on both, on neither, or on one."""
+    lm = table[table["predictor"] == MODEL].set_index(["property", "method"])
+    parts, gains = [], []
+    for p in properties or LEAVE_OUT:
+        a, b = lm.loc[(p, without)], lm.loc[(p, with_attention)]
+        parts.append(f"{p}: in-region COSS {a['coss']:.3f} → {b['coss']:.3f}, balanced ACC {a['bacc']:.3f} → "
+                     f"{b['bacc']:.3f}")
+        gains += [b["coss"] > a["coss"], b["bacc"] > a["bacc"]]
+    verdict = ("attention raises both on every unseen property" if all(gains) else
+               "attention raises neither on any unseen property" if not any(gains) else
+               f"attention raises {sum(gains)} of these {len(gains)} values")
+    return "; ".join(parts) + f" (without → with attention): {verdict}."

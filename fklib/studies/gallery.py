@@ -70,3 +70,17 @@ def gallery(locator: LoadedLocator, sets=GALLERY_SETS, split: str = "test",
             _, it, pred, prob = scored[at[rank]]
             add(set_name, rank, it, pred, prob, len(scored))
     return rows, pd.DataFrame(stats)
+
+
+def gallery_sentence(stats: pd.DataFrame) -> str:
+    """Notebook 06's reading of Fig. 1, from :func:`gallery`'s stats rows: the median and worst test fake per GAN,
+    and whether the real face is called real."""
+    fakes, real = stats[stats["rank"] != "real"], stats[stats["rank"] == "real"]
+    text = ("Median test fake per GAN: " + ", ".join(f"{r.set} COSS {r.coss:.3f} (p(fake) {r.fake_probability:.2f})"
+                                                   for r in fakes[fakes["rank"] == "median"].itertuples())
+            + "; worst: " + ", ".join(f"{r.set} {r.coss:.3f}" for r in fakes[fakes["rank"] == "worst"].itertuples()))
+    if not len(real):
+        return text + "."
+    r = real.iloc[0]
+    return (text + f". On the real face the mean predicted fakeness is {r['pred_mean']:.3f} (p(fake) "
+            f"{r['fake_probability']:.2f}): it is called {'fake, wrongly' if r['called_fake'] else 'real'}.")

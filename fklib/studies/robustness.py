@@ -595,3 +595,15 @@ def robustness_verdict(table8: pd.DataFrame | None, table10: pd.DataFrame | None
         for model in dict.fromkeys(table_imdl["model"]):
             lines += degradation_lines(table_imdl, model, "IMDL-BenCo grid")
     return lines
+
+
+def psnr_floor_sentence(references: pd.DataFrame, sweeps: pd.DataFrame, model: str = "universal") -> str:
+    """Notebook 05's scale for Fig. 10's PSNR: what the all-zero map scores on the undegraded fakes against the
+    model, and the γ PSNR a model that predicts nothing would keep (a γ near it shows nothing)."""
+    z = references[(references["model"] == "zeros") & (references["degradation"] == "none")].iloc[0]
+    u = sweeps[(sweeps["model"] == model) & (sweeps["degradation"] == "none")].iloc[0]
+    return (f"For scale: the all-zero map alone scores PSNR {z.psnr:.2f} dB and SSIM {z.ssim:.3f} on these fakes (the "
+            f"{model} model, undegraded: {u.psnr:.2f} dB / {u.ssim:.3f}"
+            + (", no better than predicting nothing" if u.psnr <= z.psnr else "")
+            + f"), so a model that predicts nothing keeps γ PSNR {z.psnr / u.psnr:.2f}: read γ PSNR against that floor "
+            "(the grey dotted line in Fig. 10's PSNR row).")

@@ -279,6 +279,19 @@ def spectral_peaks(spectra_: Mapping[str, np.ndarray], periods: Sequence[int] = 
     return pd.DataFrame(rows)
 
 
+def fit_sentence(fit: pd.DataFrame) -> str:
+    """Notebook 07's reading of :func:`training_fit`: the locators' pixel AUC on their training and test fakes, and
+    whether the predicted map is higher inside the edited pixels than outside for every family and split."""
+    tr, te = fit[fit["split"] == "train"], fit[fit["split"] == "test"]
+    low = [f"{r.family} ({r.split})" for r in fit.itertuples() if r.map_in <= r.map_out]
+    return (f"On their own training fakes the locators reach pixel AUC {tr['auc'].min():.3f}-{tr['auc'].max():.3f} "
+            f"(test: {te['auc'].min():.3f}-{te['auc'].max():.3f}); the predicted map is "
+            + ("higher inside the edited pixels than outside for every family" if not low
+               else "not higher inside the edited pixels for " + ", ".join(low))
+            + f" (inside {fit['map_in'].mean():.3f} on average against {fit['map_out'].mean():.3f} outside, GT "
+            f"{fit['gt_in'].mean():.3f}).")
+
+
 def own_family_verdicts(table: pd.DataFrame, metric: str = "coss") -> pd.DataFrame:
     """Per family, the locator's paired difference against the best of :data:`PAIRED_REFERENCES` (highest mean
     ``metric`` over the reference rows) on its own test fakes, with its verdict (``above`` / ``below`` /
