@@ -184,3 +184,27 @@ def test_gt_and_training_sentences_turn_with_their_numbers():
     summary = dict(minutes=3.0, best_epoch=2, epochs=2, still_improving=True)
     assert "still improving" in training_sentence(summary, history) and "COSS 0.800" in training_sentence(summary, history)
     assert "still improving" not in training_sentence({**summary, "still_improving": False}, history)
+
+
+def test_one_record_per_profile_holds_what_the_profile_decides():
+    """Issue 31: one record per profile (the universal model, the baseline, the studies), no copy of its fields in
+    a study module, and no branch on a profile's name outside the records."""
+    import ast
+    from pathlib import Path
+
+    from fklib.config import PROFILE_NAMES, baseline_config, make_config
+    from fklib.studies.profiles import STUDY_PROFILES, profile_record
+
+    for name in PROFILE_NAMES:
+        r = profile_record(name)
+        assert (r.universal, r.baseline, r.studies) == (make_config(name), baseline_config(name), STUDY_PROFILES[name])
+    root = Path(__file__).resolve().parent.parent / "fklib"
+    branches = []
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Compare) and any(isinstance(c, ast.Constant) and c.value in PROFILE_NAMES
+                                                     for c in node.comparators):
+                left = node.left
+                if isinstance(left, ast.Name) and left.id == "profile":
+                    branches.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert not branches, f"branches on a profile's name outside the records: {branches}"

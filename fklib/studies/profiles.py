@@ -1,7 +1,8 @@
 """What a profile (``smoke`` | ``cpu`` | ``paper``) means for the studies, in one place.
 
-The universal model's training config per profile is :data:`fklib.config.PROFILES` (and the DFFD
-baseline's optimiser, :data:`fklib.config.BASELINE_PROFILES`); everything else a profile decides --
+:func:`profile_record` gives everything a profile decides in one :class:`Profile`: the universal model's training
+config (:data:`fklib.config.PROFILES`, kept in the config layer so that ``python -m fklib train`` never imports the
+studies), the DFFD baseline's (:data:`fklib.config.BASELINE_PROFILES`), and everything else --
 how long the small models train, how many test images each study scores, which sweeps run -- is one
 :class:`StudyProfile` here, read through :func:`study_profile` (``study_profile(profile).<field>``; no module
 keeps a copy of a field, and no code outside these records branches on a profile's name).
@@ -15,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ..config import PROFILE_NAMES, check_profile, dry_run
+from ..config import PROFILE_NAMES, TrainConfig, baseline_config, check_profile, dry_run, make_config
 
 
 @dataclasses.dataclass(frozen=True)
@@ -113,6 +114,30 @@ def study_profile(profile: str) -> StudyProfile:
     """The :class:`StudyProfile` of ``profile`` (a clear error for an unknown name)."""
     check_profile(profile)
     return STUDY_PROFILES[profile]
+
+
+@dataclasses.dataclass(frozen=True)
+class Profile:
+    """Everything one profile decides, read in one place (:func:`profile_record`).
+
+    Attributes:
+        name: ``smoke``, ``cpu`` or ``paper``.
+        universal: the universal model's training config (:data:`fklib.config.PROFILES`; ``python -m fklib train
+            --profile`` reads it there, without the studies).
+        baseline: the DFFD baseline's config of Table 2 (:func:`fklib.config.baseline_config`).
+        studies: what the studies train and score (:class:`StudyProfile`), the reason beside each value.
+    """
+
+    name: str
+    universal: TrainConfig
+    baseline: TrainConfig
+    studies: StudyProfile
+
+
+def profile_record(profile: str) -> Profile:
+    """The :class:`Profile` of ``profile`` (a clear error for an unknown name)."""
+    check_profile(profile)
+    return Profile(profile, make_config(profile), baseline_config(profile), STUDY_PROFILES[profile])
 
 
 #: Test images per property in a dry run (:func:`fklib.config.dry_run`).
