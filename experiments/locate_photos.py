@@ -4,7 +4,7 @@
     python experiments/locate_photos.py detectors             # MTCNN vs mediapipe vs dlib (those importable)
     python experiments/locate_photos.py framing               # validation: which template, which smallest eye span
     python experiments/locate_photos.py targets --split test  # the issue's targets (test split: report only)
-    python experiments/locate_photos.py targets --split val --checkpoint C --out DIR   # a candidate model, validation
+    python experiments/locate_photos.py compare --split val --checkpoints A B --names a b  # candidates, validation
 
 Each writes ``results/tables/locate_<command>.csv`` / ``.md`` (``--out`` elsewhere) and prints it.
 
@@ -362,7 +362,18 @@ def cmd_targets(args) -> pd.DataFrame:
     return pd.concat(out, ignore_index=True).round(4)
 
 
-COMMANDS = {"templates": cmd_templates, "framing": cmd_framing, "detectors": cmd_detectors, "targets": cmd_targets}
+def cmd_compare(args) -> pd.DataFrame:
+    """:func:`cmd_targets` of each of ``--checkpoints`` (named by ``--names``) on the same placed faces and
+    portraits (the same seeds), one block of rows per model: a candidate model against the shipped one."""
+    frames = []
+    for ckpt, name in zip(args.checkpoints, args.names or args.checkpoints):
+        frame = cmd_targets(argparse.Namespace(**{**vars(args), "checkpoint": ckpt, "out": Path(args.scratch) / name}))
+        frames.append(frame.assign(model=name)[["model", *frame.columns]])
+    return pd.concat(frames, ignore_index=True)
+
+
+COMMANDS = {"templates": cmd_templates, "framing": cmd_framing, "detectors": cmd_detectors, "targets": cmd_targets,
+            "compare": cmd_compare}
 
 
 def main(argv=None) -> int:
@@ -373,6 +384,9 @@ def main(argv=None) -> int:
     p.add_argument("--per-set", type=int, default=None, help="faces per set (default: the command's)")
     p.add_argument("--portraits", type=int, default=1500, help="CelebAMask-HQ portraits in targets")
     p.add_argument("--checkpoint", default=None, help="the locator of framing / targets (default: the shipped model)")
+    p.add_argument("--checkpoints", nargs="*", default=[], help="compare: the locators compared")
+    p.add_argument("--names", nargs="*", default=None, help="compare: their names in the table")
+    p.add_argument("--scratch", default="/tmp/locate_compare", help="compare: where each model's face rows go")
     p.add_argument("--extra-path", nargs="*", help="folders appended to sys.path (detectors not installed here)")
     args = p.parse_args(argv)
     frame = COMMANDS[args.command](args)
