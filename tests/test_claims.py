@@ -208,3 +208,21 @@ def test_one_record_per_profile_holds_what_the_profile_decides():
                 if isinstance(left, ast.Name) and left.id == "profile":
                     branches.append(f"{path.relative_to(root)}:{node.lineno}")
     assert not branches, f"branches on a profile's name outside the records: {branches}"
+
+
+def test_negative_results_section_follows_the_paired_verdicts(tmp_path):
+    from fklib.report.summary import negative_results_section
+
+    def write(diff, bacc):
+        row = dict(method="universal", predictor="model", property="Black_Hair", coss=0.86, bacc=bacc,
+                   coss_vs_layout_prior=diff, coss_vs_layout_prior_lo=diff - 0.01, coss_vs_layout_prior_hi=diff + 0.01,
+                   coss_vs_property_mean=diff, coss_vs_property_mean_lo=diff - 0.01, coss_vs_property_mean_hi=diff + 0.01)
+        (tmp_path / "tables").mkdir(exist_ok=True)
+        pd.DataFrame([row]).to_csv(tmp_path / "tables" / "table5_leave_out.csv", index=False)
+        return "\n".join(negative_results_section(tmp_path / "tables"))
+
+    below = write(-0.03, 0.45)
+    assert "layout_prior below (-0.030 [-0.040, -0.020])" in below and "at or below chance" in below
+    above = write(0.03, 0.70)
+    assert "layout_prior above (+0.030 [+0.020, +0.040])" in above and "chance" not in above
+    assert negative_results_section(tmp_path / "nothing") == []

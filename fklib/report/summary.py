@@ -347,16 +347,37 @@ def optional_sections(tables: Path) -> list[str]:
         lines += ["## Upsampling families (beyond the paper; our own small generators, not the paper's GANs)", "",
                   "Locator trained on one family, tested on every family: `tables/upsampling.md`, "
                   "`figures/upsampling.png`; spectra of the residuals: `figures/spectra.png`.", ""]
-        paired = own_family_verdicts(u)
-        if len(paired):
-            counts = paired["verdict"].value_counts()
-            lines += [f"- Each locator on its own family's test fakes against the best reference "
-                      f"({paired['reference'].iloc[0]}), paired image by image: COSS above it for {counts.get('above', 0)} "
-                      f"of {len(paired)} families, below for {counts.get('below', 0)}, within the interval for "
-                      f"{counts.get('matches', 0)}" + (" -- a negative result: at this budget the locators do not "
-                                                       "localize beyond where edits usually are." if counts.get("above", 0) == 0
-                                                       else "."), ""]
     return lines
+
+
+def negative_results_section(tables: Path) -> list[str]:
+    """What did not work, each from its table's paired verdicts: the leave-out models on properties they never saw
+    (in-region COSS against the layout prior and the per-property mean map, image by image; bACC against chance) and
+    the upsampling-family locators on their own family's test fakes against the best reference."""
+    bullets = []
+    leave = read_table(tables, "table5_leave_out")
+    if leave is not None and "coss_vs_layout_prior" in leave.columns:
+        for r in leave[leave["predictor"] == MODEL].itertuples():
+            verdicts = [f"{ref} {paired_verdict(getattr(r, f'coss_vs_{ref}_lo'), getattr(r, f'coss_vs_{ref}_hi'))} "
+                        f"({getattr(r, f'coss_vs_{ref}'):+.3f} [{getattr(r, f'coss_vs_{ref}_lo'):+.3f}, "
+                        f"{getattr(r, f'coss_vs_{ref}_hi'):+.3f}])" for ref in ("layout_prior", "property_mean")
+                        if f"coss_vs_{ref}" in leave.columns]
+            bullets.append(f"Leave-out (`table5_leave_out`), {r.method} on {r.property}, never seen in training: in-region "
+                           f"COSS {r.coss:.3f}, paired against {', '.join(verdicts)}; bACC {r.bacc:.3f}"
+                           + (" -- at or below chance." if at_or_below_chance("bacc", r.bacc) else "."))
+    u = read_table(tables, "upsampling")
+    paired = own_family_verdicts(u) if u is not None else []
+    if len(paired):
+        counts = paired["verdict"].value_counts()
+        bullets.append(f"Upsampling families (`upsampling`): each locator on its own family's test fakes against the best "
+                       f"reference ({paired['reference'].iloc[0]}), paired image by image: COSS above it for "
+                       f"{counts.get('above', 0)} of {len(paired)} families, below for {counts.get('below', 0)}, within the "
+                       f"interval for {counts.get('matches', 0)}" + (
+                           " -- at this budget the locators do not localize beyond where edits usually are."
+                           if counts.get("above", 0) == 0 else "."))
+    if not bullets:
+        return []
+    return ["## Negative results", "", *[f"- {b}" for b in bullets], ""]
 
 
 def coverage_sentence(tables: Path) -> str:
@@ -457,6 +478,7 @@ def write_results_readme(results_dir: str | Path | None = None) -> Path:
         lines += ["**Nothing to summarise yet:** no result tables in `tables/`; run the notebooks that write "
                   "them (`python -m fklib.pipeline`).", ""]
     lines += claims_section(tables)
+    lines += negative_results_section(tables)
     lines += headline(tables)
     for name, section in (("table2", table2_section), ("table3", table3_section), ("table4", table4_section),
                           ("table5", table5_section)):
