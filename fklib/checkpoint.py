@@ -243,19 +243,24 @@ def load_checkpoint(path: str | Path) -> dict:
 def save_locator(payload: dict, out: str | Path, atomic: bool = True) -> Path:
     """Write a checkpoint payload (as :func:`load_checkpoint` returns it) as safetensors: float32 weights,
     ``prior_maps`` when present, and the :data:`LOCATOR_META_KEYS` as string metadata (with the
-    :func:`weights_sha256` of the stored tensors); no pickle. The file gets the umask's mode (safetensors
-    makes it ``0600``). ``atomic``: through a partial file renamed to ``out``; ``False`` writes ``out``
-    itself (a partial name of the caller's, as ``export`` renames its files together)."""
+    :func:`weights_sha256` of the stored tensors); no pickle: :func:`write_locator` of :func:`shipped_payload`."""
+    return write_locator(shipped_payload(payload), out, atomic)
+
+
+def write_locator(shipped: dict, out: str | Path, atomic: bool = True) -> Path:
+    """Write a payload already in its shipped form (:func:`shipped_payload`: float32 weights and their SHA-256) as
+    safetensors. The file gets the umask's mode (safetensors makes it ``0600``). ``atomic``: through a partial file
+    renamed to ``out``; ``False`` writes ``out`` itself (a partial name of the caller's, as ``export`` renames its
+    files together)."""
     from safetensors.torch import save_file  # lazy: only reading or writing a .safetensors file needs it
 
     out = Path(out)
-    tensors = weight_tensors(shipped_payload(payload))
+    tensors = weight_tensors(shipped)
     meta = {"fklib_checkpoint": "1", "format": "fklib-locator"}
-    for key in LOCATOR_META_KEYS:
-        if key in payload:
-            value = payload[key]
+    for key in LOCATOR_META_KEYS:  # weights_sha256 among them: of the tensors as stored (float32)
+        if key in shipped:
+            value = shipped[key]
             meta[key] = value if isinstance(value, str) else json.dumps(value)
-    meta["weights_sha256"] = weights_sha256(tensors)  # of the tensors as stored (float32)
     if atomic:
         return write_atomically(out, lambda tmp: save_file(tensors, str(tmp), metadata=meta))
     out.parent.mkdir(parents=True, exist_ok=True)

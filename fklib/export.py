@@ -33,7 +33,7 @@ import re
 from pathlib import Path
 
 from . import paths
-from .checkpoint import LoadedLocator, load_checkpoint, machine_description, save_locator, shipped_payload
+from .checkpoint import LoadedLocator, load_checkpoint, machine_description, shipped_payload, write_locator
 from .engine import MODEL, evaluate_locator, summary_means
 from .files import check_out_file, honour_umask, json_safe, partial_path, remove_partials
 from .models import count_parameters
@@ -154,7 +154,7 @@ def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool
     partial = {t: partial_path(t) for t in targets}
     try:
         shipped = shipped_payload(payload)
-        weights = save_locator(shipped, partial[out], atomic=False)
+        weights = write_locator(shipped, partial[out], atomic=False)  # the weights hashed once, in shipped_payload
         locator = LoadedLocator.from_payload(shipped, out)
         model, cfg = locator.model, locator.config
         card = {"weights": out.name, "weights_sha256": locator.weights_sha256, "command": payload["command"],

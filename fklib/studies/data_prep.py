@@ -26,8 +26,9 @@ def gt_examples(properties=FIG5_PROPERTIES, threshold: float = 0.1) -> tuple[lis
         m = gt_map(it.reference, it.image)
         b = binary_map(m, threshold)
         rows.append((f"STGAN {prop}", it.reference, it.image, m, b))
+        outside = m[b == 0]
         stats.append({"property": f"STGAN {prop}", "mean M": m.mean(), "max M": m.max(), "B area": b.mean(),
-                      "mean M outside B": float(m[~b.astype(bool)].mean()) if (~b.astype(bool)).any() else 0.0})
+                      "mean M outside B": float(outside.mean()) if outside.size else 0.0})
     return rows, pd.DataFrame(stats)
 
 
