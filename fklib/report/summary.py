@@ -21,7 +21,7 @@ from ..metrics import PAPER_METRICS as METRICS
 from ..metrics.bootstrap import paired_verdict
 from ..metrics.groups import MODEL, at_or_below_chance, versus_references
 from ..studies.robustness import degradation_parts, robustness_verdict
-from ..studies.upsampling import own_family_verdicts
+from ..studies.upsampling import own_family_sentence
 from .claims import claims_section
 from .tables import read_table
 from .provenance import provenance_section
@@ -366,15 +366,9 @@ def negative_results_section(tables: Path) -> list[str]:
                            f"COSS {r.coss:.3f}, paired against {', '.join(verdicts)}; bACC {r.bacc:.3f}"
                            + (" -- at or below chance." if at_or_below_chance("bacc", r.bacc) else "."))
     u = read_table(tables, "upsampling")
-    paired = own_family_verdicts(u) if u is not None else []
-    if len(paired):
-        counts = paired["verdict"].value_counts()
-        bullets.append(f"Upsampling families (`upsampling`): each locator on its own family's test fakes against the best "
-                       f"reference ({paired['reference'].iloc[0]}), paired image by image: COSS above it for "
-                       f"{counts.get('above', 0)} of {len(paired)} families, below for {counts.get('below', 0)}, within the "
-                       f"interval for {counts.get('matches', 0)}" + (
-                           " -- at this budget the locators do not localize beyond where edits usually are."
-                           if counts.get("above", 0) == 0 else "."))
+    paired = own_family_sentence(u) if u is not None else ""
+    if paired:
+        bullets.append(f"Upsampling families (`upsampling`, our own generators): {paired}")
     if not bullets:
         return []
     return ["## Negative results", "", *[f"- {b}" for b in bullets], ""]

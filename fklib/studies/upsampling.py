@@ -309,6 +309,24 @@ def own_family_verdicts(table: pd.DataFrame, metric: str = "coss") -> pd.DataFra
                         ).reset_index(drop=True)
 
 
+def own_family_sentence(table: pd.DataFrame) -> str:
+    """Each locator against the best reference on its own family's test fakes, paired image by image
+    (:func:`own_family_verdicts`): how many families are above, below or within, each difference with its interval;
+    ``""`` without paired columns. Notebook 07 and ``results/README`` say it in these words."""
+    paired = own_family_verdicts(table)
+    if not len(paired):
+        return ""
+    best = paired["reference"].iloc[0]
+    level = table.loc[table["predictor"] == best, "coss"].mean()
+    counts = paired["verdict"].value_counts()
+    return (f"On their own family's test fakes, paired image by image with the best reference ({best}, COSS "
+            f"{level:.3f}): the locator's COSS is above it for {counts.get('above', 0)} of {len(paired)} families, below "
+            f"for {counts.get('below', 0)}, within the interval for {counts.get('matches', 0)} ("
+            + "; ".join(f"{r.family} {r.diff:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]" for r in paired.itertuples()) + ")"
+            + (": at this budget the locators do not localize beyond where edits usually are."
+               if counts.get("above", 0) == 0 else "."))
+
+
 def cross_family_lines(table: pd.DataFrame, peaks: pd.DataFrame | None, families: Sequence[str]) -> list[str]:
     """What the cross-family table and the spectral peaks say, in sentences (notebook 07's interpretation):
     same family against other families (bACC with TPR / TNR, COSS, pixel AUC), each locator against the best
@@ -319,7 +337,6 @@ def cross_family_lines(table: pd.DataFrame, peaks: pd.DataFrame | None, families
         return []
     m = model.assign(diag=model["train_family"] == model["test_family"])
     by = m.groupby("diag")[["acc", "bacc", "acc_fake", "acc_real", "coss", "ssim", "auc"]].mean()
-    refs = table[table["predictor"] != MODEL].groupby("predictor")[["coss", "ssim"]].mean()
 
     def side(diag: bool) -> str:
         r = by.loc[diag]
@@ -331,18 +348,9 @@ def cross_family_lines(table: pd.DataFrame, peaks: pd.DataFrame | None, families
     if False in by.index:
         text += "; on another family: " + side(False)
     lines.append(text + ".")
-    paired = own_family_verdicts(table)
-    if len(paired):
-        best = paired["reference"].iloc[0]
-        counts = paired["verdict"].value_counts()
-        lines.append(
-            f"On their own family's test fakes, paired image by image with the best reference ({best}, COSS "
-            f"{refs.loc[best, 'coss']:.3f}): the locator's COSS is above it for {counts.get('above', 0)} of "
-            f"{len(paired)} families, below for {counts.get('below', 0)}, within the interval for "
-            f"{counts.get('matches', 0)} ("
-            + "; ".join(f"{r.family} {r.diff:+.3f} [{r.lo:+.3f}, {r.hi:+.3f}]" for r in paired.itertuples()) + ")"
-            + (": at this budget the locators do not localize beyond where edits usually are."
-               if counts.get("above", 0) == 0 else "."))
+    paired = own_family_sentence(table)
+    if paired:
+        lines.append(paired)
     off = m[~m["diag"]].groupby("test_family")["acc_fake"].mean()
     if len(off):
         lines.append(f"The fakes other families' locators find least are {off.idxmin()}'s (TPR {off.min():.3f}), most "
