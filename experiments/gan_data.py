@@ -44,7 +44,8 @@ from fklib.report.tables import markdown_table, save_table  # noqa: E402
 from fklib.studies.cache import ensure_trained, training_summary  # noqa: E402
 
 #: One short budget for every model of this experiment (fields of :class:`fklib.config.TrainConfig`).
-BUDGET = dict(init_from=None, lr=1e-3, warmup=0, epochs=2, samples_per_epoch=2000, val_max_items=120)
+#: resample_p 0: the cpu profile's last fine-tuning stage (random similarity warps) came after these models.
+BUDGET = dict(init_from=None, lr=1e-3, warmup=0, epochs=2, samples_per_epoch=2000, val_max_items=120, resample_p=0.0)
 #: The sets whose training faces the learning curve cuts (folder names).
 NEW_SETS = ("stargan_celeba128", "attgan_attentiongan_celeba128")
 #: GAN -> (which items are its own, the config sets it removes, its validation splice set or None, its test sets

@@ -415,19 +415,22 @@ CPU_MODEL_KWARGS: dict[str, Any] = {"hf": "srm", "hf_channels": [0, 16, 24], "de
 PROFILES: dict[str, TrainConfig] = {
     "smoke": TrainConfig(name="smoke", model="unet_small", model_kwargs={"base": 8}, epochs=1, batch_size=8,
                          max_items=48, val_max_items=28, size=64, **{**UNIVERSAL_DATA, "samples_per_epoch": 64}),
-    # The hybrid face-and-texture locator on every GAN (results/tables/recipes.csv, row all-gans, chosen on the
+    # The hybrid face-and-texture locator on every GAN (results/tables/recipes.csv, row u4-resample, chosen on the
     # validation splits): the EfficientNet-Lite0 U-Net with a cheap SRM noise stream (no full-resolution stage,
     # 16/24 channels at strides 2/4), a thinner decoder and a 1x1 full-resolution fusion (speed:
     # benchmarks/bench_locator.py), and the hybrid head -- the property head's layout map gated per pixel
     # against the texture map (EfficientNetLiteUNet, hybrid); L2 + SSIM map loss, classifier weight 1 balanced
-    # over the drawn classes and its decision chosen on validation for balanced accuracy. Fine-tuned from the
-    # previous shipped model (row u3-hybrid-fast: 12 epochs of 2400 draws on STGAN, StarGAN-256 and
-    # InterFaceGAN, kept byte for byte in models/init/) for 4 epochs of 8000 draws of UNIVERSAL_DATA at lr 5e-4
-    # (cosine, 50 warm-up steps); validation capped at 360 images per set so that an epoch's check stays short.
+    # over the drawn classes and its decision chosen on validation for balanced accuracy. Two fine-tuning stages,
+    # each kept byte for byte in models/init/ (models/README.md): u3-hybrid-fast (12 epochs of 2400 draws on STGAN,
+    # StarGAN-256 and InterFaceGAN) was fine-tuned for 4 epochs of 8000 draws of UNIVERSAL_DATA at lr 5e-4 (row
+    # u4-all-gans, models/init/u4-all-gans.safetensors, the previous shipped model); this profile fine-tunes that
+    # for 2 more epochs of 8000 draws at lr 2e-4 (cosine, no warm-up) with half of the training images placed by a
+    # random similarity and aligned back (resample_p, as `locate` warps a face out of a photo). Validation capped
+    # at 360 images per set so that an epoch's check stays short.
     "cpu": TrainConfig(name="cpu", model_kwargs=dict(CPU_MODEL_KWARGS), loss="l2+ssim",
                        cls_weight=1.0, balance_classes=True, balanced_decision=True, property_weight=0.5,
-                       prior_blend=False, epochs=4, samples_per_epoch=8000, lr=5e-4, warmup=50, val_max_items=360,
-                       init_from="models/init/u3-hybrid-fast.safetensors", **UNIVERSAL_DATA),
+                       prior_blend=False, epochs=2, samples_per_epoch=8000, lr=2e-4, warmup=0, val_max_items=360,
+                       init_from="models/init/u4-all-gans.safetensors", resample_p=0.5, **UNIVERSAL_DATA),
     "paper": TrainConfig(name="paper", model="deeplabv3_resnet101", size=224, epochs=10, batch_size=8, lr=1e-4,
                          betas=(0.99, 0.999), weight_decay=1e-7, schedule="constant", flip=False, cls_weight=1.0),
 }

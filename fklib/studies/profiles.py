@@ -79,7 +79,8 @@ STUDY_PROFILES: dict[str, StudyProfile] = {
     # The universal model is the shipped one (fklib.config.PROFILES["cpu"] fine-tunes models/init/, so the
     # models trained here start from ImageNet with the settings they had before: lr 1e-3, no warm-up, every
     # validation image); the leave-out models start from ImageNet too (the shipped model saw the left-out
-    # properties) at 3 x 1000 draws; the augmented model 3 x 2400 draws at 0.4 x lr 5e-4 = 2e-4.
+    # properties) at 3 x 1000 draws, without the shipped model's last fine-tuning stage (resample_p); the
+    # augmented model 3 x 2400 draws at 1.0 x the profile's lr 2e-4.
     "cpu": StudyProfile(
         uses_shipped_model=True, scratch={"lr": 1e-3, "warmup": 0, "val_max_items": None},
         single_epochs=12, eval_limit=None,
@@ -87,9 +88,9 @@ STUDY_PROFILES: dict[str, StudyProfile] = {
         single_model={"batch_size": 8, "model_kwargs": {"map_prior": 0.05}},
         sweep_harshest_only=False, generator_folder="upsampling", generator_cache=False,
         leave_out_budget={"epochs": 3, "samples_per_epoch": 1000, "init_from": None, "lr": 1e-3, "warmup": 0,
-                          "val_max_items": None},
+                          "val_max_items": None, "resample_p": 0.0},
         sweep_fakes_per_property=8, disorganization_fakes_per_property=None, max_reals=None,
-        augment={"epochs": 3, "lr_factor": 0.4, "samples_per_epoch": 2400},
+        augment={"epochs": 3, "lr_factor": 1.0, "samples_per_epoch": 2400},
         gan_sweep={"set": "stargan128", "fakes_per_property": 16, "max_reals": 80},
         imdl_models=("universal",), generator={"epochs": 4, "base": 16},
         family_faces={"train": 80, "val": 24, "test": 40},
