@@ -91,7 +91,7 @@ def augmented_config(profile: str, init_from: str | None = None) -> TrainConfig:
     The universal config (:func:`fklib.studies.common.universal_config`) with ``degrade_augment=True``
     at the sweep's levels (``degrade_axes="paper"``, :class:`fklib.degrade.RandomDegradation`: p = 0.5,
     one of JPEG / blur / noise / low resolution at a level of the paper grid; GT maps unchanged), ``init_from`` = the universal
-    run (``init_from``: the universal checkpoint's path, default its run name, i.e. its ``best.pt``), the profile's ``augment`` epochs (cpu: 3) at ``lr_factor`` (0.2) times the
+    run (``init_from``: the universal checkpoint's path, default its run name, i.e. its ``best.pt``), the profile's ``augment`` epochs (cpu: 3) at ``lr_factor`` (cpu: 1.0) times the
     profile's learning rate, same schedule, data, losses and heads; named ``<profile>_degrade_aug``.
     """
     check_profile(profile)
