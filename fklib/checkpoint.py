@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from . import paths
-from .config import PROPERTY_CLASSES, ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, property_classes
 from .data import manifest_hash
 from .data.fetching import sha256_file
 from .data.sets import set_folder_name
@@ -344,7 +344,7 @@ def model_arguments(cfg: TrainConfig, pretrained: bool = True) -> dict:
     """The keyword arguments :func:`build_model` passes to the config's model (besides ``classifier``)."""
     kwargs = dict(cfg.model_kwargs)
     if cfg.property_weight > 0:
-        kwargs["num_properties"] = len(PROPERTY_CLASSES)
+        kwargs["num_properties"] = len(property_classes(cfg))
     if cfg.attention and cfg.attention_mode == "skip":
         kwargs["attention_on"] = "skips"
     if cfg.attention and cfg.attention_mode == "auxiliary":

@@ -24,7 +24,7 @@ from .data import ENTIRE, REAL, RECONSTRUCTION, STARGAN_PROPERTIES, STGAN_PROPER
 from .data.readers import ATTENTIONGAN_PROPERTIES
 from .data.sets import SET_FOLDERS
 from .data.splices import SPLICE_KINDS, SPLICE_SETS
-from .losses import MAP_LOSSES, make_criterion
+from .losses import MAP_LOSSES, loss_terms, make_criterion
 from .models import list_models, min_input_size
 from .models.registry import accepts, keyword_arguments
 
@@ -48,6 +48,13 @@ KNOWN_PROPERTIES = tuple(dict.fromkeys((*STGAN_PROPERTIES, *STARGAN_PROPERTIES, 
                                          RECONSTRUCTION, ENTIRE)))
 #: Classes of the auxiliary property head (``property_weight > 0``); other properties are ignored.
 PROPERTY_CLASSES = (REAL, *STGAN_PROPERTIES, RECONSTRUCTION, ENTIRE)
+#: The property heads of :attr:`TrainConfig.property_classes`: ``stgan`` (STGAN's 13 attributes, which also name every
+#: StarGAN and AttGAN edit) or ``all`` (besides them every other property a training set edits: AttentionGAN's
+#: ``Smiling``).
+PROPERTY_CLASS_SETS: dict[str, tuple[str, ...]] = {
+    "stgan": PROPERTY_CLASSES,
+    "all": (*PROPERTY_CLASSES, *(p for p in KNOWN_PROPERTIES if p not in PROPERTY_CLASSES)),
+}
 #: Names of the level sets of ``degrade_augment`` (:attr:`TrainConfig.degrade_axes`); the levels are
 #: :data:`fklib.degrade.AXES_BY_NAME` (kept out of this module: the degradations import torchvision,
 #: which ``locate`` never needs).
@@ -72,13 +79,15 @@ class TrainConfig:
             names are checked against the constructor's signature when the config is built; their
             values when the model is built, before any data: :func:`fklib.checkpoint.check_model_config`).
         classifier: add the real/fake classifier head (``False`` = the paper's "no cl").
-        loss: map loss (``l1``, ``l2``, ``focal``, ``dice``, ``ssim`` or a sum such as ``l1+ssim``);
+        loss: map loss (``l1``, ``l2``, ``focal``, ``dice``, ``ssim``, ``coss`` (1 - COSS per image, scale-free) or a
+            sum such as ``l1+ssim``, each term optionally weighted: ``l1+10*l2+coss``);
             ``cls_weight`` = λ for the BCE term. ``dffd`` is the Table-2 baseline's own objective
             (:class:`fklib.losses.DFFDLoss` on the model's ``coarse_map``; use with
             ``model=dffd_xception``, see :func:`baseline_config`). ``loss_kwargs`` go to the loss
             (:func:`fklib.losses.make_criterion`, built once when the config is, to check them).
         property_weight: > 0 adds an auxiliary head predicting the edited property
-            (:data:`PROPERTY_CLASSES`) trained with cross-entropy of this weight (beyond the paper).
+            (:data:`PROPERTY_CLASSES`) trained with cross-entropy of this weight (beyond the paper);
+            ``property_classes`` names its classes (:data:`PROPERTY_CLASS_SETS`: ``stgan`` or ``all``).
         prior_blend: with a property head, blend the map with the per-property training mean
             maps weighted by the predicted property (:class:`fklib.models.PriorBlend`); the
             blend weight is chosen on the validation split after training and stored in
@@ -139,7 +148,8 @@ class TrainConfig:
         splice_p: probability that a training partial edit becomes a splice of itself (its GAN pixels
             composited into its real source inside a random soft mask, :class:`fklib.data.SpliceAugment`;
             the GT is eq. 4 of the composite); ``splice_kinds`` are the mask kinds drawn from
-            (``blob``, ``region``, ``union``; beyond the paper).
+            (``blob``, ``region``, ``union``; beyond the paper); ``splice_sets`` limits the splices to the partial edits of
+            these training sets (short names; empty: every set).
         set_balance: sample each epoch with replacement so that every training set gets its share
             (``set_shares``: set -> relative weight; empty: equal shares), and within a set reals get
             ``real_fraction`` of it (``None``: the set's own proportion); ``samples_per_epoch`` sets the
@@ -165,6 +175,7 @@ class TrainConfig:
     loss_kwargs: dict[str, Any] = field(default_factory=dict)
     cls_weight: float = 0.1
     property_weight: float = 0.0
+    property_classes: str = "stgan"
     balance_classes: bool = False
     balanced_decision: bool = False
     prior_blend: bool = False
@@ -204,6 +215,7 @@ class TrainConfig:
     resample_p: float = 0.0
     splice_p: float = 0.0
     splice_kinds: list[str] = field(default_factory=lambda: list(SPLICE_KINDS))
+    splice_sets: list[str] = field(default_factory=list)
     set_balance: bool = False
     set_shares: dict[str, Any] = field(default_factory=dict)
     real_fraction: float | None = None
@@ -337,9 +349,12 @@ def _check_ranges(c: TrainConfig) -> None:
             allowed = [k for k in keyword_arguments(c.model) if k not in RESERVED_MODEL_KWARGS]
             raise _fail("model_kwargs", f"keyword arguments of model {c.model!r} ({', '.join(allowed)}); {key!r} "
                                         "is not one", c.model_kwargs)
-    parts = c.loss.split("+")
-    need(c.loss == DFFD_LOSS or all(p in MAP_LOSSES for p in parts), "loss",
-         f"one of {sorted(MAP_LOSSES)}, a '+' sum of them (e.g. 'l2+ssim') or {DFFD_LOSS!r}")
+    if c.loss != DFFD_LOSS:
+        try:
+            loss_terms(c.loss)
+        except ValueError as err:
+            raise _fail("loss", f"one of {sorted(MAP_LOSSES)}, a '+' sum of them, each optionally weighted "
+                                f"(e.g. 'l2+ssim', 'l1+10*l2+coss'), or {DFFD_LOSS!r} ({err})", c.loss) from None
     if c.loss_kwargs:
         try:
             make_criterion(c.loss, **c.loss_kwargs)  # small modules: the loss's own signature and checks
@@ -361,6 +376,7 @@ def _check_ranges(c: TrainConfig) -> None:
     need(c.attention_weight >= 0, "attention_weight", "a number >= 0")
     need(c.attention_mode not in ("skip", "auxiliary") or c.model.startswith("efficientnet_lite"), "attention_mode",
          "'skip' and 'auxiliary' with an efficientnet_lite*_unet model")
+    need(c.property_classes in PROPERTY_CLASS_SETS, "property_classes", f"one of {tuple(PROPERTY_CLASS_SETS)}")
     need(c.schedule in SCHEDULES, "schedule", f"one of {SCHEDULES}")
     need(c.protocol in PROTOCOLS, "protocol", f"one of {PROTOCOLS}")
     full = {v for v in SET_FOLDERS.values() if v}
@@ -376,6 +392,7 @@ def _check_ranges(c: TrainConfig) -> None:
     need(c.degrade_axes in DEGRADE_AXES, "degrade_axes", f"one of {tuple(DEGRADE_AXES)}")
     need(len(c.splice_kinds) > 0 and all(k in SPLICE_KINDS for k in c.splice_kinds), "splice_kinds",
          f"a non-empty list of {SPLICE_KINDS}")
+    need(all(k in TRAIN_SETS for k in c.splice_sets), "splice_sets", f"a list of training sets {TRAIN_SETS} (empty: all)")
     need(all(k in TRAIN_SETS and isinstance(v, (int, float)) and v > 0 for k, v in c.set_shares.items()), "set_shares",
          f"a mapping of training sets {TRAIN_SETS} to positive weights (sets not in 'sets' are unused)")
     need(c.real_fraction is None or 0 < c.real_fraction < 1, "real_fraction", "null or a number in (0, 1)")
@@ -405,7 +422,7 @@ UNIVERSAL_DATA: dict[str, Any] = dict(
 #: balancing, no splices, no degradations, no validation splices.
 PLAIN_DATA: dict[str, Any] = dict(
     include_reconstruction=False, set_balance=False, set_shares={}, real_fraction=None, samples_per_epoch=None,
-    splice_p=0.0, splice_kinds=list(SPLICE_KINDS), degrade_augment=False, degrade_axes="paper", degrade_p=0.5,
+    splice_p=0.0, splice_kinds=list(SPLICE_KINDS), splice_sets=[], degrade_augment=False, degrade_axes="paper", degrade_p=0.5,
     jpeg_p=0.0, resample_p=0.0, val_splice_sets=[], init_from=None)
 
 #: The ``cpu`` profile's network: see :class:`fklib.models.efficientnet_unet.EfficientNetLiteUNet`.
@@ -435,6 +452,11 @@ PROFILES: dict[str, TrainConfig] = {
                          betas=(0.99, 0.999), weight_decay=1e-7, schedule="constant", flip=False, cls_weight=1.0),
 }
 assert tuple(PROFILES) == PROFILE_NAMES
+
+
+def property_classes(cfg: TrainConfig) -> tuple[str, ...]:
+    """The classes of ``cfg``'s property head, in head order (:data:`PROPERTY_CLASS_SETS`)."""
+    return PROPERTY_CLASS_SETS[cfg.property_classes]
 
 
 def check_profile(profile: str) -> str:

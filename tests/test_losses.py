@@ -169,7 +169,7 @@ def test_gradients_flow(name):
 # --------------------------------------------------------------------------- locator objective
 
 def test_registry_names():
-    assert set(MAP_LOSSES) == {"l1", "l2", "focal", "dice", "ssim"}
+    assert set(MAP_LOSSES) == {"l1", "l2", "focal", "dice", "ssim", "coss"}
     assert isinstance(make_map_loss("focal", gamma=1.0), FocalLoss)
     with pytest.raises(ValueError):
         make_map_loss("huber")
@@ -267,3 +267,42 @@ def test_locator_loss_pos_weight_balances_the_classes():
     expected = -(w * math.log(1 / (1 + math.exp(-0.3))) + math.log(1 - 1 / (1 + math.exp(1.2)))) / 2
     out = LocatorLoss("l1", cls_weight=1.0, pos_weight=w)(pred, pred, logit, label)
     assert out["cls"].item() == pytest.approx(expected, rel=1e-6)
+
+
+# --------------------------------------------------------------------------- weighted sums, the cosine term
+
+def test_loss_terms_parse_weights_and_refuse_bad_ones():
+    from fklib.losses import loss_terms
+
+    assert loss_terms("l1+10*l2+0.5*coss") == [(1.0, "l1"), (10.0, "l2"), (0.5, "coss")]
+    assert loss_terms("ssim") == [(1.0, "ssim")]
+    for bad in ("l1+0*l2", "l1+x*l2", "l1+-2*l2", "l1+inf*l2", "huber", "l1+"):
+        with pytest.raises(ValueError):
+            loss_terms(bad)
+
+
+def test_weighted_sum_is_the_weighted_sum_of_its_terms():
+    p, y = pair((2, 1, 1, 2))
+    got = make_map_loss("l1+10*l2")(p, y).item()
+    assert got == pytest.approx(l1_loss(p, y).item() + 10 * l2_loss(p, y).item(), rel=1e-12)
+    # the hand case: l1 = (0.1 + 0.2 + 0.25 + 0) / 4, l2 = (0.01 + 0.04 + 0.0625 + 0) / 4
+    assert got == pytest.approx(0.55 / 4 + 10 * 0.1125 / 4, rel=1e-12)
+
+
+def test_cosine_loss_is_one_minus_coss_over_the_fakes_and_scale_free():
+    from fklib.losses import cosine_loss
+    from fklib.metrics.functional import coss
+
+    g = torch.Generator().manual_seed(0)
+    pred, target = torch.rand(3, 1, 8, 8, generator=g, dtype=torch.float64), torch.rand(3, 1, 8, 8, generator=g,
+                                                                                        dtype=torch.float64)
+    target[1] = 0  # a real image: no direction, no part in the loss
+    expected = sum(1 - coss(pred[i, 0].numpy(), target[i, 0].numpy()) for i in (0, 2)) / 2
+    assert cosine_loss(pred, target).item() == pytest.approx(expected, rel=1e-9)
+    assert cosine_loss(0.1 * pred, target).item() == pytest.approx(expected, rel=1e-9)   # blind to the map's level
+    assert cosine_loss(target.clone(), target).item() == pytest.approx(0.0, abs=1e-12)
+    reals = torch.zeros(2, 1, 4, 4)
+    p = torch.rand(2, 1, 4, 4, requires_grad=True)
+    out = cosine_loss(p, reals)
+    out.backward()                                                                        # an all-real batch: 0, with a gradient
+    assert out.item() == 0.0 and torch.equal(p.grad, torch.zeros_like(p))

@@ -120,3 +120,15 @@ def test_figure_tiles_cut_the_published_grids(data_root):
         assert 40 < it.image.mean() < 215 and (it.image > 245).mean() < 0.5
     first = [it for it in items if it.identity == "result_celeba1_row0"]
     assert [it.property for it in first] == ["Real", *FIGURE_LAYOUTS["result_celeba1.jpg"].edit_names]
+
+
+def test_augmentation_splices_only_the_named_sets(rng):
+    real, fake = pair(rng)
+    stgan = Item(fake, real, 1, "stgan_celeba128", "stgan", "Bald", "1", "s")
+    other = Item(fake, real, 1, "stargan_celeba128", "stargan", "Male", "2", "o")
+    aug = S.SpliceAugment(p=1.0, kinds=("blob",), sets=["stgan_celeba128"])
+    torch.manual_seed(0)
+    assert aug(other) is other                                             # another set's edit passes unchanged
+    spliced = aug(stgan)
+    assert spliced is not stgan and (spliced.gt_map() == 0).mean() > 0.4  # the named set's edit becomes a splice
+    assert not np.array_equal(spliced.gt_map(), stgan.gt_map())

@@ -152,19 +152,24 @@ class SpliceAugment:
         p: probability of splicing a partial edit.
         kinds: mask kinds (:data:`SPLICE_KINDS`).
         parsing: ``reference array -> HxW parsing`` (e.g. :class:`fklib.parsing.ParsedImages`), or ``None``.
+        sets: splice only the edits of these sets (``Item.set``, folder names); ``None``: every set.
     """
 
     def __init__(self, p: float = 0.5, kinds: Sequence[str] = SPLICE_KINDS,
-                 parsing: Callable[[np.ndarray], np.ndarray] | None = None) -> None:
+                 parsing: Callable[[np.ndarray], np.ndarray] | None = None,
+                 sets: Sequence[str] | None = None) -> None:
         if not 0.0 <= p <= 1.0:
             raise ValueError(f"SpliceAugment: p must be in [0, 1], got {p}")
         bad = [k for k in kinds if k not in SPLICE_KINDS]
         if bad or not kinds:
             raise ValueError(f"SpliceAugment: kinds must be a non-empty subset of {SPLICE_KINDS}, got {list(kinds)}")
         self.p, self.kinds, self.parsing = float(p), tuple(kinds), parsing
+        self.sets = None if sets is None else frozenset(sets)
 
     def __call__(self, item: Item) -> Item:
-        if item.label != 1 or item.reference is None or float(torch.rand(())) >= self.p:
+        if item.label != 1 or item.reference is None or (self.sets is not None and item.set not in self.sets):
+            return item
+        if float(torch.rand(())) >= self.p:
             return item
         kind = self.kinds[int(torch.randint(len(self.kinds), ()))]
         rng = np.random.default_rng(int(torch.randint(2**31 - 1, ())))

@@ -18,15 +18,15 @@ def validation_score(metrics: dict) -> float:
     return (metrics["coss"] + metrics["ssim"] + metrics["psnr"] / 40.0) / 3.0
 
 
-def property_prior_maps(items, size: int) -> torch.Tensor:
-    """Mean GT map per :data:`~fklib.config.PROPERTY_CLASSES` entry over ``items`` at ``size``
-    (``K x S x S``; zeros where a class has no item)."""
+def property_prior_maps(items, size: int, classes: tuple[str, ...] = PROPERTY_CLASSES) -> torch.Tensor:
+    """Mean GT map per entry of ``classes`` (a property head's, :func:`fklib.config.property_classes`) over
+    ``items`` at ``size`` (``K x S x S``; zeros where a class has no item)."""
     ds = FakeMapDataset(items, size=size)
-    sums = torch.zeros(len(PROPERTY_CLASSES), size, size)
-    counts = torch.zeros(len(PROPERTY_CLASSES))
+    sums = torch.zeros(len(classes), size, size)
+    counts = torch.zeros(len(classes))
     for i, it in enumerate(items):
-        if it.property in PROPERTY_CLASSES:
-            k = PROPERTY_CLASSES.index(it.property)
+        if it.property in classes:
+            k = classes.index(it.property)
             sums[k] += ds[i]["gt_map"][0]
             counts[k] += 1
     return sums / counts.clamp_min(1)[:, None, None]

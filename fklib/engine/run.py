@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 
 from ..checkpoint import build_model, check_model_config, config_of, load_checkpoint, load_init_weights, run_metadata
-from ..config import TrainConfig, resolve_device
+from ..config import TrainConfig, property_classes, resolve_device
 from ..data import FakeMapDataset, SpliceAugment
 from ..data.sets import SET_FOLDERS
 from ..degrade import AXES_BY_NAME, RandomDegradation, RandomJPEG, RandomResample
@@ -107,7 +107,8 @@ def training_dataset(cfg: TrainConfig, items: list) -> FakeMapDataset:
         if any(k != "blob" for k in cfg.splice_kinds):
             parsing = ParsedImages([it for it in items if it.reference is not None], load_parser(),
                                    references_only=True)
-        splices = SpliceAugment(cfg.splice_p, cfg.splice_kinds, parsing)
+        splices = SpliceAugment(cfg.splice_p, cfg.splice_kinds, parsing,
+                                sets=[SET_FOLDERS[k] for k in cfg.splice_sets] if cfg.splice_sets else None)
     return FakeMapDataset(items, size=cfg.size, flip=cfg.flip, attention=attention, transform=transform,
                           item_transform=splices)
 
@@ -190,7 +191,7 @@ def setup(cfg: TrainConfig, resume: bool = False, log=print, train_items: list |
     init_sha256 = load_init_weights(model, cfg.init_from, log) if cfg.init_from is not None else None
     if getattr(model, "prior_maps", None) is not None and not bool(model.prior_maps.any()):
         # the hybrid locator's layout maps: the training fakes' mean GT map per property (resume restores them)
-        model.prior_maps.copy_(property_prior_maps(train_items, cfg.size)[:, None])
+        model.prior_maps.copy_(property_prior_maps(train_items, cfg.size, property_classes(cfg))[:, None])
     model = model.to(device)
     if use_amp and cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)

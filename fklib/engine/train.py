@@ -37,7 +37,7 @@ import torch.distributed as dist
 from tqdm.auto import tqdm
 
 from ..checkpoint import DecisionRule, load_checkpoint, save_checkpoint
-from ..config import PROPERTY_CLASSES, TrainConfig
+from ..config import PROPERTY_CLASSES, TrainConfig, property_classes
 from ..files import remove_partials
 from ..metrics import decision_accuracy
 from ..models import PriorBlend
@@ -63,9 +63,10 @@ def loss_map(criterion, out) -> torch.Tensor:
     return out.map
 
 
-def property_targets(properties: list[str], device: torch.device) -> torch.Tensor:
-    """Class indices in :data:`~fklib.config.PROPERTY_CLASSES` (-100, ignored by cross-entropy, for others)."""
-    index = {p: i for i, p in enumerate(PROPERTY_CLASSES)}
+def property_targets(properties: list[str], device: torch.device,
+                     classes: tuple[str, ...] = PROPERTY_CLASSES) -> torch.Tensor:
+    """Class indices in ``classes`` (a property head's; -100, ignored by cross-entropy, for others)."""
+    index = {p: i for i, p in enumerate(classes)}
     return torch.tensor([index.get(p, -100) for p in properties], device=device)
 
 
@@ -123,7 +124,7 @@ def training_loss(run: Run, batch: dict) -> torch.Tensor:
     if region_target is not None:
         loss = loss + cfg.attention_weight * torch.nn.functional.l1_loss(out.region.float(), region_target)
     if cfg.property_weight > 0:
-        targets = property_targets(batch["property"], device)
+        targets = property_targets(batch["property"], device, property_classes(cfg))
         loss = loss + cfg.property_weight * torch.nn.functional.cross_entropy(
             out.property_logits.float(), targets, ignore_index=-100)
     return loss
@@ -202,7 +203,7 @@ def finish(run: Run, log=print) -> torch.nn.Module:
     extra: dict = {}
     if cfg.prior_blend and cfg.property_weight > 0 and run.val_items:
         model.load_state_dict(ckpt["model"])
-        priors = property_prior_maps(run.train_items, cfg.size)
+        priors = property_prior_maps(run.train_items, cfg.size, property_classes(cfg))
         alpha, scores = choose_prior_alpha(model, priors, run.val_items, cfg.size, run.device)
         log(f"prior blend: alpha={alpha} (validation scores {', '.join(f'{a}: {v:.4f}' for a, v in scores.items())})")
         extra = {"prior_maps": priors, "prior_alpha": float(alpha), "prior_scores": json.dumps(scores)}

@@ -67,3 +67,22 @@ def soft_dice_score(pred: torch.Tensor, target: torch.Tensor, smooth: float = 1.
 def dice(pred: torch.Tensor, target: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
     """Soft Dice loss: ``mean_b(1 - dice_b)`` with ``dice_b`` from :func:`soft_dice_score`."""
     return (1.0 - soft_dice_score(pred, target, smooth)).mean()
+
+
+def cosine(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """Scale-free map loss: ``mean_b (1 - <p_b, y_b> / (||p_b|| ||y_b||))`` over the images whose target is not all
+    zero (a real image's map has no direction); ``0`` when no image of the batch has one.
+
+    The evaluation's COSS (:func:`fklib.metrics.functional.coss`) per image, so the term is blind to a map's scale
+    as COSS and pixel AUC are, and weighs a GAN whose maps are faint (AttentionGAN's noise floor is 1.7 gray levels)
+    as much as one whose maps are strong (StarGAN-128's 10.6).
+    """
+    check_maps(pred, target, "cosine_loss")
+    p, y = pred.flatten(1), target.flatten(1)
+    norm_y = y.norm(dim=1)
+    keep = norm_y > 0
+    if not bool(keep.any()):
+        return (pred * 0.0).sum()
+    p, y, norm_y = p[keep], y[keep], norm_y[keep]
+    cos = (p * y).sum(1) / (p.norm(dim=1) * norm_y).clamp_min(eps)
+    return (1.0 - cos).mean()

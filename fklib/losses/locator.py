@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import inspect
+import math
 from typing import Any
 
 import torch
 import torch.nn.functional as TF
 from torch import nn
 
+from fklib.losses.cosine import CosineLoss
 from fklib.losses.dffd import DFFDLoss
 from fklib.losses.dice import DiceLoss
 from fklib.losses.focal import FocalLoss
@@ -16,47 +18,72 @@ from fklib.losses.l1 import L1Loss
 from fklib.losses.l2 import L2Loss
 from fklib.losses.ssim import SSIMLoss
 
-#: Map losses by name: the four of the paper's Table 2, plus ``ssim`` (1 - SSIM).
+#: Map losses by name: the four of the paper's Table 2, plus ``ssim`` (1 - SSIM) and ``coss`` (1 - COSS per image,
+#: scale-free).
 MAP_LOSSES: dict[str, type[nn.Module]] = {
     "l1": L1Loss,
     "l2": L2Loss,
     "focal": FocalLoss,
     "dice": DiceLoss,
     "ssim": SSIMLoss,
+    "coss": CosineLoss,
 }
 
 
-class SumLoss(nn.Module):
-    """Unweighted sum of several map losses (``"l1+ssim"``)."""
+def loss_terms(name: str) -> list[tuple[float, str]]:
+    """The ``(weight, map loss)`` terms of a loss name: ``"l1+10*l2+0.5*coss"`` -> ``[(1, 'l1'), (10, 'l2'),
+    (0.5, 'coss')]``; a term without ``w*`` has weight 1.
 
-    def __init__(self, losses: list[nn.Module]) -> None:
+    Raises:
+        ValueError: an unknown map loss, or a weight that is not a number > 0.
+    """
+    terms = []
+    for part in name.split("+"):
+        weight, _, loss = part.strip().rpartition("*")
+        try:
+            w = float(weight) if weight else 1.0
+        except ValueError:
+            w = math.nan
+        if not w > 0 or math.isinf(w):
+            raise ValueError(f"loss term {part!r}: the weight must be a number > 0 (as in '10*l2')")
+        if loss not in MAP_LOSSES:
+            raise ValueError(f"unknown map loss {loss!r}; expected one of {sorted(MAP_LOSSES)} or a '+' sum of "
+                             "them, each optionally weighted ('l1+10*l2')")
+        terms.append((w, loss))
+    return terms
+
+
+class SumLoss(nn.Module):
+    """Weighted sum of several map losses (``"l1+ssim"``, ``"l1+10*l2"``); weights default to 1."""
+
+    def __init__(self, losses: list[nn.Module], weights: list[float] | None = None) -> None:
         super().__init__()
         self.losses = nn.ModuleList(losses)
+        self.weights = [1.0] * len(losses) if weights is None else [float(w) for w in weights]
+        if len(self.weights) != len(self.losses):
+            raise ValueError(f"SumLoss: {len(self.losses)} losses but {len(self.weights)} weights")
 
     def forward(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        return sum(loss(pred, target) for loss in self.losses)
+        return sum(w * loss(pred, target) for w, loss in zip(self.weights, self.losses))
 
 
 def make_map_loss(name: str, **loss_kwargs: Any) -> nn.Module:
-    """Build the map loss registered under ``name``; ``"a+b"`` sums losses ``a`` and ``b``.
+    """Build the map loss registered under ``name``; ``"a+b"`` sums losses ``a`` and ``b``, ``"a+10*b"`` weighs
+    ``b`` by 10 (:func:`loss_terms`).
 
     ``loss_kwargs`` go to every part of a sum that accepts them (e.g. ``alpha``, ``gamma`` for focal).
 
     Raises:
-        ValueError: unknown name.
+        ValueError: unknown name or a bad weight.
     """
-    parts = name.split("+")
-    for part in parts:
-        if part not in MAP_LOSSES:
-            raise ValueError(f"unknown map loss {part!r}; expected one of {sorted(MAP_LOSSES)} or a '+' sum")
-    if len(parts) == 1:
-        return MAP_LOSSES[name](**loss_kwargs)
-
+    terms = loss_terms(name)
+    if len(terms) == 1 and terms[0][0] == 1.0:
+        return MAP_LOSSES[terms[0][1]](**loss_kwargs)
     built = []
-    for part in parts:
+    for _, part in terms:
         accepted = inspect.signature(MAP_LOSSES[part].__init__).parameters
         built.append(MAP_LOSSES[part](**{k: v for k, v in loss_kwargs.items() if k in accepted}))
-    return SumLoss(built)
+    return SumLoss(built, [w for w, _ in terms])
 
 
 class LocatorLoss(nn.Module):

@@ -1,0 +1,65 @@
+"""Issue 39's recipe pieces: property classes that cover every GAN, the ablation table (values and deltas)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from fklib.config import PROPERTY_CLASS_SETS, PROPERTY_CLASSES, ConfigError, TrainConfig, property_classes
+from fklib.studies.validation import ABLATION_METRICS, ABLATION_SETS, LADDER, ablation_table
+
+
+def test_property_classes_all_cover_every_training_property():
+    from fklib.data.readers import ATTENTIONGAN_PROPERTIES, ATTGAN128_PROPERTIES, STARGAN_PROPERTIES, STGAN_PROPERTIES
+
+    assert property_classes(TrainConfig()) == PROPERTY_CLASSES
+    every = property_classes(TrainConfig(property_classes="all"))
+    assert every[:len(PROPERTY_CLASSES)] == PROPERTY_CLASSES          # a 'stgan' head's classes keep their indices
+    for p in (*STGAN_PROPERTIES, *STARGAN_PROPERTIES, *ATTGAN128_PROPERTIES, *ATTENTIONGAN_PROPERTIES):
+        assert p in every
+    assert "Smiling" not in PROPERTY_CLASSES and len(every) == len(set(every))
+    with pytest.raises(ConfigError, match="property_classes"):
+        TrainConfig(property_classes="celeba")
+    assert set(PROPERTY_CLASS_SETS) == {"stgan", "all"}
+
+
+def test_property_head_size_follows_the_classes():
+    from fklib.checkpoint import model_arguments
+
+    assert model_arguments(TrainConfig(property_weight=0.5), pretrained=False)["num_properties"] == len(PROPERTY_CLASSES)
+    cfg = TrainConfig(property_weight=0.5, property_classes="all")
+    assert model_arguments(cfg, pretrained=False)["num_properties"] == len(PROPERTY_CLASSES) + 1
+
+
+def test_splice_sets_are_training_sets():
+    assert TrainConfig(splice_sets=["stgan"]).splice_sets == ["stgan"]
+    with pytest.raises(ConfigError, match="splice_sets"):
+        TrainConfig(splice_sets=["celeba"])
+
+
+def _row(variant: str, base: float, samples: int = 16000) -> dict:
+    row = {"variant": variant, "samples_per_epoch": samples, "epochs": 1, "train_minutes": 8.0}
+    for i, s in enumerate(ABLATION_SETS):
+        row[f"{s}_bacc"] = 0.9
+        for j, m in enumerate(ABLATION_METRICS):
+            row[f"{s}_{m}"] = base + 0.01 * i + 0.001 * j
+            for k, ref in enumerate(LADDER):
+                row[f"{s}_{m}_{ref}"] = 0.5 + 0.1 * k
+    return row
+
+
+def test_ablation_table_gives_each_variant_its_difference_from_the_centre():
+    rows = pd.DataFrame([_row("old-center", 0.1), _row("c", 0.7), _row("v", 0.75, samples=32000), _row("c", 0.6)])
+    factors = {"c": ("centre", {}), "v": ("draws", {"samples_per_epoch": 32000}), "missing": ("x", {"lr": 1})}
+    t = ablation_table(rows, factors, "c").set_index("variant")
+    assert list(t.index) == ["c", "v", *LADDER]                                # a variant without a row is left out
+    assert t.loc["c", "stgan_auc_delta"] == 0.0                                  # the last row of a variant counts
+    assert t.loc["v", "stgan_auc"] == pytest.approx(0.75)
+    assert t.loc["v", "stargan128_coss_delta"] == pytest.approx(0.15)           # 0.75 + 0.011 - (0.6 + 0.011)
+    assert t.loc["v", "mean_auc_delta"] == pytest.approx(0.15)
+    assert t.loc["v", "draws"] == 32000 and t.loc["v", "change"] == '{"samples_per_epoch": 32000}'
+    # the ladder: the centre's reference values, and reference minus centre
+    assert t.loc["layout_prior", "attgan_f1"] == pytest.approx(0.7)
+    assert t.loc["global_mean", "stgan_auc_delta"] == pytest.approx(0.5 - 0.6)
+    with pytest.raises(ValueError, match="centre"):
+        ablation_table(rows, factors, "nope")
