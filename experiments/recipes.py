@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import subprocess
 import sys
 import time
@@ -126,6 +127,58 @@ UNIVERSAL_VARIANTS["u5-scratch"] = {}
 UNIVERSAL_VARIANTS["u4-resample"] = {}
 VARIANTS.update(UNIVERSAL_VARIANTS)
 
+#: Issue 39's ablation ("maps worth more than a constant"): every ``a-*`` variant is :data:`ABLATION_CENTER` with one
+#: factor changed, fine-tuned from the same start (``u4-resample``, the model shipped before it, kept byte for byte as
+#: ``models/init/u4-resample.safetensors``) for the same 16,000 draws unless the factor is the draws. The centre is the
+#: issue's probe C: a plain texture locator (no hybrid layout term, no property head), L1 + 10 L2 map loss and a 0.1
+#: BCE, equal shares of the STGAN, StarGAN-128 and AttGAN + AttentionGAN training splits with 25 % reals, half of the
+#: STGAN fakes turned into blob splices of themselves, a JPEG save (quality 60-95) on half of all images, flips.
+ABLATION_START = "models/init/u4-resample.safetensors"
+ABLATION_CENTER: dict = {
+    "model": "efficientnet_lite0_unet",
+    "model_kwargs": {"hf": "srm", "hf_channels": [0, 16, 24], "decoder_channels": [96, 48, 32, 16, 8],
+                     "fullres_channels": 8, "fuse_kernel": 1},
+    "init_from": ABLATION_START, "loss": "l1+10*l2", "cls_weight": 0.1, "balance_classes": False,
+    "balanced_decision": True, "property_weight": 0.0, "property_classes": "stgan", "prior_blend": False,
+    "sets": ["stgan", "stargan128", "attgan_attentiongan"], "include_reconstruction": False, "set_balance": True,
+    "set_shares": {}, "real_fraction": 0.25, "samples_per_epoch": 16000, "epochs": 1, "batch_size": 16,
+    "lr": 3e-4, "warmup": 0, "schedule": "cosine", "splice_p": 0.5, "splice_kinds": ["blob"], "splice_sets": ["stgan"],
+    "degrade_augment": False, "jpeg_p": 0.5, "resample_p": 0.0, "val_max_items": 360,
+    "val_splice_sets": ["stgan_val", "stargan_val"],
+}
+_HYBRID_KWARGS = {**ABLATION_CENTER["model_kwargs"], "hybrid": True, "map_prior": 0.05}
+#: name -> (factor, overrides of :data:`ABLATION_CENTER`).
+ABLATION_VARIANTS: dict[str, tuple[str, dict]] = {
+    "a-center": ("centre (probe C)", {}),
+    "a-seed1": ("seed (the noise of one training)", {"seed": 1}),
+    # map-loss form and weight
+    "a-loss-l1+l2": ("map loss", {"loss": "l1+l2"}),
+    "a-loss-l1+30l2": ("map loss", {"loss": "l1+30*l2"}),
+    "a-loss-l2+ssim": ("map loss", {"loss": "l2+ssim"}),
+    "a-loss-+coss": ("map loss", {"loss": "l1+10*l2+coss"}),
+    "a-loss-+ssim": ("map loss", {"loss": "l1+10*l2+ssim"}),
+    # classifier and property heads, the hybrid layout term
+    "a-cls1-bal": ("classifier weight", {"cls_weight": 1.0, "balance_classes": True}),
+    "a-prop-stgan": ("property head", {"property_weight": 0.5}),
+    "a-prop-all": ("property head", {"property_weight": 0.5, "property_classes": "all"}),
+    "a-hybrid": ("hybrid layout term", {"property_weight": 0.5, "model_kwargs": _HYBRID_KWARGS}),
+    # data: set shares, splices, degradations, resampling, JPEG, reconstructions
+    "a-sets-universal": ("set shares", {"sets": ["stgan", "stargan", "interfacegan", "stargan128",
+                                                 "attgan_attentiongan"],
+                                        "set_shares": {"stgan": 2, "stargan": 0.5, "interfacegan": 1,
+                                                       "stargan128": 1.5, "attgan_attentiongan": 2}}),
+    "a-splice0": ("splice share", {"splice_p": 0.0}),
+    "a-splice-all-sets": ("splice share", {"splice_sets": [], "splice_kinds": ["blob", "union"]}),
+    "a-degrade": ("degradations", {"degrade_augment": True, "degrade_axes": "augment", "degrade_p": 0.3}),
+    "a-resample": ("resample", {"resample_p": 0.5}),
+    "a-jpeg0": ("JPEG saves", {"jpeg_p": 0.0}),
+    "a-recon": ("reconstructions", {"include_reconstruction": True}),
+    # draws
+    "a-draws8k": ("draws", {"samples_per_epoch": 8000}),
+    "a-draws32k": ("draws", {"samples_per_epoch": 32000}),
+}
+VARIANTS.update({k: v for k, (_, v) in ABLATION_VARIANTS.items()})
+
 
 def best_epoch(ckpt: dict) -> int:
     """The epoch (from 1) whose weights a checkpoint holds: ``best.pt``'s ``epoch`` (from 0), a shipped file's
@@ -150,9 +203,9 @@ def run_one(name: str, overrides: dict, args) -> dict:
         base["data_dir"] = args.data_dir
     if args.epochs:
         base["epochs"] = args.epochs   # variants that set their own epochs keep them
-    universal = name in UNIVERSAL_VARIANTS
-    recipe = UNIVERSAL_RECIPE if universal else BASE_RECIPE
-    if universal and args.epochs:
+    universal = name in UNIVERSAL_VARIANTS or name in ABLATION_VARIANTS
+    recipe = ABLATION_CENTER if name in ABLATION_VARIANTS else UNIVERSAL_RECIPE if universal else BASE_RECIPE
+    if universal and args.epochs and name not in ABLATION_VARIANTS:
         base["epochs"] = args.epochs
     if name in ("profile-cpu", "u3-hybrid-fast", "u2-srm-shipped", "u3-hybrid-fast+peak-floor", "u4-all-gans",
                 "u5-scratch", "u4-resample"):
@@ -179,10 +232,17 @@ def run_one(name: str, overrides: dict, args) -> dict:
     row = {"variant": name, "overrides": json.dumps(overrides), "device": device,
            "epochs": cfg.epochs, "best_epoch": best_epoch(ckpt), "train_minutes": round(seconds / 60, 2)}
     if universal:
-        from fklib.studies.validation import selection_score, validation_rows, validation_summary
+        from fklib.studies.validation import VALIDATION_SETS, selection_score, validation_rows, validation_summary
 
-        summary = validation_summary(validation_rows(locator))
-        return {**row, "samples_per_epoch": cfg.samples_per_epoch, "val_score": selection_score(summary), **summary}
+        ABLATION_EVAL_SETS = tuple(v for v in VALIDATION_SETS if v[0] in ("stgan", "stgan_splice", "stargan128",
+                                                                          "attgan_attentiongan"))
+
+        # the ablation's rows: the sets its table reads (StarGAN-256, InterFaceGAN and the StarGAN splices cost a
+        # third of an evaluation and no factor of the ablation is about them); the chosen recipe gets a full row
+        sets = ABLATION_EVAL_SETS if name in ABLATION_VARIANTS else VALIDATION_SETS
+        summary = validation_summary(validation_rows(locator, sets=sets))
+        return {**row, "samples_per_epoch": cfg.samples_per_epoch, "val_score": math.nan if name in ABLATION_VARIANTS else selection_score(summary),
+                **summary}  # an ablation row lacks three of the score's sets: its table reads the sets instead
     for tta in (False, True):
         df = evaluate_locator(locator, "stgan", folder, split="val", references=False, tta=tta, device=cfg.device)
         means = summarize(df)
@@ -190,6 +250,38 @@ def run_one(name: str, overrides: dict, args) -> dict:
         suffix = "_tta" if tta else ""
         row.update({f"{k}{suffix}": round(float(mean[k]), 4) for k in ("acc", "coss", "psnr", "ssim")})
     return row
+
+
+def write_ablation_table(recipes_csv: Path) -> None:
+    """``results/tables/recipe_ablation.{csv,md}``: issue 39's one-factor ablation (:data:`ABLATION_VARIANTS`),
+    each variant's per-set validation AUC, COSS and F1 with its difference from the centre, and the reference ladder."""
+    from fklib.report.provenance import experiment_command, record_experiment
+    from fklib.report.tables import markdown_table
+    from fklib.studies.validation import ABLATION_METRICS, ABLATION_SETS, ablation_table
+
+    table = ablation_table(pd.read_csv(recipes_csv), ABLATION_VARIANTS, "a-center")
+    shown = table[["variant", "factor", "draws", "train_minutes"]].copy()
+    for s in ABLATION_SETS:
+        for m in ABLATION_METRICS:
+            shown[f"{s} {m.upper()}"] = [f"{v:.3f} ({d:+.3f})" for v, d in zip(table[f"{s}_{m}"], table[f"{s}_{m}_delta"])]
+    shown["mean ΔAUC"] = table["mean_auc_delta"].round(3)
+    shown["bACC"] = table["bacc"].round(3)
+    note = ("Issue 39's ablation on the **validation** splits: every variant is the centre (`a-center`, the issue's "
+            "probe C) with one factor changed, fine-tuned from the same start (`u4-resample`, "
+            f"`{ABLATION_START}`). Each cell is the value and, in parentheses, its difference from the centre; the "
+            "last three rows are the reference ladder of the centre's training data (their parentheses: reference "
+            "minus centre): the constant map knows neither the image nor the edit, `property_mean` and `layout_prior` "
+            "know the edited property (an oracle the network lacks). AUC, F1: pixel AUC and F1 at tau = 0.1, per-image "
+            "means over the fakes; bACC: mean over STGAN, StarGAN-128, AttGAN and AttentionGAN (each GAN's fakes with "
+            "its set's reals) at the variant's own decision chosen on validation. A variant trained on other sets "
+            "(`a-sets-universal`) is scored against the centre's references here. One training per variant and no "
+            "interval: row `a-seed1` (the centre with another seed) shows how far a difference can come from the "
+            "seed alone.")
+    out = recipes_csv.parent
+    md = "\n".join(["# Recipe ablation (issue 39, validation)", "", note, "", markdown_table(shown), ""])
+    write_atomically(out / "recipe_ablation.csv", lambda tmp: table.to_csv(tmp, index=False))
+    write_atomically(out / "recipe_ablation.md", lambda tmp: Path(tmp).write_text(md))
+    record_experiment(["recipe_ablation"], None, experiment_command(sys.argv), results_dir=out.parent)
 
 
 def main() -> None:
@@ -207,8 +299,13 @@ def main() -> None:
     p.add_argument("--from-checkpoint", default=None,
                    help="evaluate this checkpoint for the (single) variant instead of training it; the "
                         "training minutes are then the sum of its epochs' training loops (validation excluded)")
+    p.add_argument("--ablation-table", action="store_true",
+                   help="write results/tables/recipe_ablation.{csv,md} from the a-* rows of --out and stop")
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)
     args = p.parse_args()
+    if args.ablation_table:
+        write_ablation_table(args.out)
+        return
     unknown = set(args.variants) - set(VARIANTS)
     if unknown:
         p.error(f"unknown variant(s) {sorted(unknown)}; known: {sorted(VARIANTS)}")

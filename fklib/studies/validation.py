@@ -13,6 +13,7 @@ beats both the per-property mean map and the layout prior on, for COSS and for S
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
@@ -31,6 +32,11 @@ VALIDATION_SETS = (("stgan", "stgan", None), ("stargan", "stargan", None), ("int
                    ("stargan128", "stargan128", None), ("attgan_attentiongan", "attgan_attentiongan", None))
 #: The references a locator must beat.
 STRONG_REFERENCES = ("property_mean", "layout_prior")
+#: The reference ladder of a recipe row: the constant map (``global_mean``, the mean training map: it knows
+#: neither the image nor the edit), then the two that know the edited property.
+LADDER = ("global_mean", *STRONG_REFERENCES)
+#: Sets holding several GANs whose rows are also summarised per GAN (``<gan>_<metric>``).
+PER_GAN_SETS = ("attgan_attentiongan",)
 
 
 def validation_rows(locator: LoadedLocator, sets=VALIDATION_SETS, network_alone: bool = True) -> pd.DataFrame:
@@ -50,17 +56,23 @@ def validation_rows(locator: LoadedLocator, sets=VALIDATION_SETS, network_alone:
 
 def validation_summary(rows: pd.DataFrame) -> dict:
     """One dict of numbers per checkpoint: ``<set>_<metric>`` for the model (the set's cell: all its fakes
-    with its reals, :mod:`fklib.metrics.groups`), ``<set>_<metric>_<reference>`` for the strong references, and, for STGAN,
+    with its reals, :mod:`fklib.metrics.groups`; :data:`PER_GAN_SETS` also per GAN, ``attgan_*``, ``attentiongan_*``),
+    ``<set>_<metric>_<reference>`` for the reference ladder (:data:`LADDER`), and, for STGAN,
     ``stgan_props_beaten_coss`` / ``_ssim``: properties where the model is above both strong references."""
     out: dict = {}
     for name, sub in rows.groupby("eval_set", sort=False):
-        s = summarize(sub)
-        mean = s[s["gan"] == "mean"].set_index("predictor")
-        for m in ("acc", "bacc", "tpr", "tnr", "coss", "psnr", "ssim", "auc", "f1"):
-            out[f"{name}_{m}"] = round(float(mean.loc[MODEL, m]), 4)
-            for ref in STRONG_REFERENCES:
-                if ref in mean.index and m in ("coss", "psnr", "ssim", "auc", "f1"):
-                    out[f"{name}_{m}_{ref}"] = round(float(mean.loc[ref, m]), 4)
+        parts = [(name, sub)]
+        if name in PER_GAN_SETS:  # each GAN's fakes with the set's reals
+            reals = sub[sub["label"] == 0]
+            parts += [(gan, pd.concat([g, reals])) for gan, g in sub[sub["label"] == 1].groupby("gan", sort=True)]
+        for key, part in parts:
+            s = summarize(part)
+            mean = s[s["gan"] == "mean"].set_index("predictor")
+            for m in ("acc", "bacc", "tpr", "tnr", "coss", "psnr", "ssim", "auc", "f1"):
+                out[f"{key}_{m}"] = round(float(mean.loc[MODEL, m]), 4)
+                for ref in LADDER:
+                    if ref in mean.index and m in ("coss", "psnr", "ssim", "auc", "f1"):
+                        out[f"{key}_{m}_{ref}"] = round(float(mean.loc[ref, m]), 4)
         if name == "stgan":
             per = s[s["gan"] != "mean"].set_index(["predictor", "property"])
             for m in ("coss", "ssim"):
@@ -109,3 +121,63 @@ def recipe_table(path: str | Path) -> pd.DataFrame:
     df = df[df["variant"].str.match(r"^(u\d?-|profile-)")]
     return df[[c for c in RECIPE_COLUMNS if c in df.columns]].sort_values("val_score", ascending=False,
                                                                           ignore_index=True)
+
+
+#: The sets of the ablation table (issue 39), in its column order: the four GANs' full edits and the STGAN splices.
+ABLATION_SETS = ("stgan", "stargan128", "attgan", "attentiongan", "stgan_splice")
+#: The per-set metrics of the ablation table.
+ABLATION_METRICS = ("auc", "coss", "f1")
+
+
+def ablation_table(rows: pd.DataFrame, factors: dict[str, tuple[str, dict]], center: str) -> pd.DataFrame:
+    """What each factor of a one-factor-at-a-time ablation costs or buys per set, on validation.
+
+    Args:
+        rows: ``recipes.csv`` rows (:func:`validation_summary` columns) holding ``center`` and the variants.
+        factors: variant -> (factor, overrides of the centre), in table order; variants without a row are left out.
+        center: the variant every other differs from by one factor.
+
+    Returns:
+        One row per variant: ``factor``, ``change`` (its overrides), ``draws``, ``train_minutes``, per set of
+        :data:`ABLATION_SETS` and metric of :data:`ABLATION_METRICS` the value (``<set>_<metric>``) and its
+        difference from the centre (``<set>_<metric>_delta``), the mean AUC difference over the sets
+        (``mean_auc_delta``) and the mean bACC of the four full-edit sets (``bacc``); then the reference ladder
+        as rows of their own (``variant`` = the reference, from the centre's row): the constant map
+        (``global_mean``), ``property_mean`` and ``layout_prior``, whose deltas are the reference minus the centre.
+    """
+    by = rows.drop_duplicates("variant", keep="last").set_index("variant")
+    if center not in by.index:
+        raise ValueError(f"ablation_table: no row for the centre {center!r}")
+    base = by.loc[center]
+    full_edits = [s for s in ABLATION_SETS if s != "stgan_splice"]
+    out = []
+    for name, (factor, overrides) in factors.items():
+        if name not in by.index:
+            continue
+        r = by.loc[name]
+        row = {"variant": name, "factor": factor, "change": json.dumps(overrides, sort_keys=True) if overrides else "",
+               "draws": int(r["samples_per_epoch"]) * int(r["epochs"]), "train_minutes": float(r["train_minutes"])}
+        for s in ABLATION_SETS:
+            for m in ABLATION_METRICS:
+                row[f"{s}_{m}"] = float(r[f"{s}_{m}"])
+                row[f"{s}_{m}_delta"] = float(r[f"{s}_{m}"]) - float(base[f"{s}_{m}"])
+        row["mean_auc_delta"] = sum(row[f"{s}_auc_delta"] for s in ABLATION_SETS) / len(ABLATION_SETS)
+        row["bacc"] = sum(float(r[f"{s}_bacc"]) for s in full_edits) / len(full_edits)
+        out.append(row)
+    for ref in LADDER:
+        row = {"variant": ref, "factor": "reference", "change": REFERENCE_WORDS[ref]}
+        for s in ABLATION_SETS:
+            for m in ABLATION_METRICS:
+                row[f"{s}_{m}"] = float(base[f"{s}_{m}_{ref}"])
+                row[f"{s}_{m}_delta"] = float(base[f"{s}_{m}_{ref}"]) - float(base[f"{s}_{m}"])
+        row["mean_auc_delta"] = sum(row[f"{s}_auc_delta"] for s in ABLATION_SETS) / len(ABLATION_SETS)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+#: What each rung of the reference ladder knows, in words.
+REFERENCE_WORDS = {
+    "global_mean": "constant map: the mean training map; knows neither the image nor the edit",
+    "property_mean": "mean training map of the edited property; knows the edit (an oracle), not the image",
+    "layout_prior": "per property and parsed face region, the mean training map; knows the edit and the face's layout",
+}
