@@ -9,12 +9,17 @@ so tests and notebooks can point the package elsewhere with environment variable
 - ``FKLIB_RESULTS``      -- where tables, figures and executed notebooks go (default ``<root>/results``;
   the pipeline's tests point it at a temporary folder). ``splits.csv`` always stays in ``<root>/results``.
 - ``FKLIB_CHECKPOINTS``  -- where training runs write (default ``<root>/checkpoints``).
+- ``FKLIB_TRAINING_LEDGER`` -- (:data:`LEDGER_ENV`) the file a notebook's kernel appends its study models' events to
+  (:func:`fklib.studies.cache.ledger_event`); set by the pipeline for each notebook, unset: no ledger.
 """
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+
+#: The environment variable naming the training ledger (see the module's docstring).
+LEDGER_ENV = "FKLIB_TRAINING_LEDGER"
 
 
 def _is_project_root(folder: Path) -> bool:

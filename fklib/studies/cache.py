@@ -4,6 +4,11 @@
 the same config exists in its folder (``train_wall_seconds`` marks a finished run). For a model
 trained on items passed directly (not a set of ``data/``), ``<run>/items.json`` records a
 fingerprint of the training and validation items, which must match too.
+
+Every model :func:`ensure_trained` returns is also written, one JSON line per event, to the file named by
+``$FKLIB_TRAINING_LEDGER`` when it is set (:func:`ledger_event`): the pipeline sets it for each notebook and reads
+it to print progress and to record, per notebook, which study models were trained and for how long
+(:mod:`fklib.pipeline`).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +29,7 @@ from ..config import TrainConfig
 from ..engine import fit
 from .common import universal_config
 from .profiles import study_profile
+from ..paths import LEDGER_ENV  # the ledger's file (unset: no ledger); the pipeline sets it and reads the ledger
 
 
 def items_fingerprint(items) -> str:
@@ -79,6 +87,38 @@ def shipped_run(cfg: TrainConfig, shipped: Path | None = None) -> Path | None:
     return shipped if shipped_mismatch(cfg, shipped) is None else None
 
 
+#: What a ledger line's ``event`` says: training ``start`` / ``trained`` (finished now), a finished run ``reused``,
+#: the ``shipped`` model taken.
+LEDGER_EVENTS = ("start", "trained", "reused", "shipped")
+
+
+def ledger_event(event: str, run: str, checkpoint: str | Path, minutes: float | None = None) -> None:
+    """Append one JSON line ``{"event", "run", "checkpoint", "minutes", "time"}`` to the file named by
+    :data:`LEDGER_ENV` (nothing when it is unset). ``minutes``: the training minutes of the model (measured now for
+    ``trained``, recorded in the checkpoint for ``reused`` / ``shipped``; the last run's estimate or ``None`` for
+    ``start``). A ledger that cannot be written is skipped: it only feeds progress lines and time records."""
+    if event not in LEDGER_EVENTS:
+        raise ValueError(f"unknown ledger event {event!r}; expected one of {LEDGER_EVENTS}")
+    path = os.environ.get(LEDGER_ENV)
+    if not path:
+        return
+    line = json.dumps({"event": event, "run": run, "checkpoint": str(checkpoint),
+                       "minutes": None if minutes is None else round(float(minutes), 3), "time": time.time()})
+    try:
+        with open(path, "a") as f:
+            f.write(line + "\n")
+    except OSError:
+        pass
+
+
+def recorded_minutes(checkpoint: str | Path) -> float | None:
+    """The training minutes a checkpoint records (``train_wall_seconds``, or ``train_seconds`` of an exported
+    model), ``None`` when it records none."""
+    payload = load_checkpoint(checkpoint)
+    seconds = payload.get("train_wall_seconds", payload.get("train_seconds"))
+    return None if seconds is None else float(seconds) / 60
+
+
 class ShippedModelMismatch(RuntimeError):
     """The profile's universal model should be the shipped one but is not (the message says why and what to do)."""
 
@@ -101,6 +141,8 @@ def ensure_trained(cfg: TrainConfig, train_items=None, val_items=None, retrain: 
         shipped = shipped_run(cfg)
         if shipped is not None:
             log(f"{cfg.name}: using the shipped {shipped} (same config and training data)")
+            if os.environ.get(LEDGER_ENV):
+                ledger_event("shipped", cfg.name, shipped, recorded_minutes(shipped))
             return shipped
     folder = cfg.checkpoint_dir()
     best = folder / "best.pt"
@@ -114,9 +156,11 @@ def ensure_trained(cfg: TrainConfig, train_items=None, val_items=None, retrain: 
         ckpt = _finished_with(best, cfg)
         if ckpt is not None and not with_items:
             log(f"{cfg.name}: reusing {best} (same config, trained in {ckpt['train_wall_seconds'] / 60:.1f} min)")
+            ledger_event("reused", cfg.name, best, ckpt["train_wall_seconds"] / 60)
             return best
         if ckpt is not None and sidecar.is_file() and json.loads(sidecar.read_text()) == fp:
             log(f"{cfg.name}: reusing {best} (same config and items)")
+            ledger_event("reused", cfg.name, best, ckpt["train_wall_seconds"] / 60)
             return best
     if expect_shipped and not retrain:
         raise ShippedModelMismatch(
@@ -128,11 +172,14 @@ def ensure_trained(cfg: TrainConfig, train_items=None, val_items=None, retrain: 
         sidecar.unlink(missing_ok=True)
     else:
         log(f"{cfg.name}: training {cfg.model}, loss {cfg.loss}, {cfg.epochs} epochs at {cfg.size} px ...")
+    ledger_event("start", cfg.name, best)
+    t0 = time.time()
     res = fit(cfg, progress=False, log=log, train_items=train_items,
               val_items=list(val_items) if with_items else None, overwrite=True)  # the folder's run is stale
     if with_items:
         folder.mkdir(parents=True, exist_ok=True)
         sidecar.write_text(json.dumps(fp))
+    ledger_event("trained", cfg.name, res["best"], (time.time() - t0) / 60)
     return Path(res["best"])
 
 
@@ -191,6 +238,39 @@ def history_frame(checkpoint: str | Path) -> pd.DataFrame:
     if len(frame):
         frame["best"] = frame["epoch"] == best
     return frame
+
+
+def safe_patience(history: list[dict]) -> int:
+    """The smallest ``TrainConfig.patience`` that would have kept this run's weights: every epoch before its best one
+    (the first highest ``val_score``) followed fewer epochs without improvement than that, so the run, stopped early
+    (:func:`fklib.engine.train.stop_early`; the schedule still spans all epochs), follows the same trajectory up to the
+    best epoch and keeps the same weights -- on the same machine, where training is deterministic."""
+    from ..engine.train import epochs_without_improvement  # lazy: the engine's training loop
+
+    scores = [h.get("val_score", float("-inf")) for h in history]
+    if not scores:
+        return 1
+    best = max(range(len(scores)), key=lambda i: (scores[i], -i))
+    waits = [epochs_without_improvement(history[:e]) for e in range(1, best + 1)]
+    return 1 + max(waits, default=0)
+
+
+def patience_savings(checkpoints: dict[str, str | Path]) -> pd.DataFrame:
+    """Per run (name -> ``best.pt``): epochs run, the best epoch, :func:`safe_patience`, the epoch a run with that
+    patience stops after (best + patience, at most the epochs run), and the epochs and minutes it saves (minutes in
+    proportion to epochs). Budgets that keep every number: the issue-42 analysis reads this on the recorded runs."""
+    rows = []
+    for name, ck in checkpoints.items():
+        history, best = full_history(ck)
+        summary = training_summary(ck)
+        patience = safe_patience(history)
+        stop = min(best + patience, len(history))
+        saved = len(history) - stop
+        rows.append({"run": name, "epochs": len(history), "best_epoch": best, "safe_patience": patience,
+                     "stop_epoch": stop, "epochs_saved": saved,
+                     "minutes": summary["minutes"],
+                     "minutes_saved": round(summary["minutes"] * saved / len(history), 2) if history else 0.0})
+    return pd.DataFrame(rows)
 
 
 def universal_model(profile: str, retrain: bool = False, log=print) -> Path:
