@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from fklib.engine.evaluate import fit_references
 from fklib.files import write_atomically
 from fklib.metrics import balanced_accuracy_interval, detection_rates
 from fklib.metrics.bootstrap import paired_difference, paired_verdict
+from fklib.report.provenance import experiment_command, record_experiment, results_folder
 from fklib.report.tables import markdown_table
 
 #: name -> (set, the fakes' GAN or None, the reals' source suffix or None, a fixed splice set or None).
@@ -78,9 +80,18 @@ def degraded(items: list, condition: str) -> list:
     return [degrade_item(it, "jpeg", quality) if (it.label == 1 or reals_too) else it for it in items]
 
 
-def cell(rows: pd.DataFrame, fakes_of: pd.Series | None = None) -> dict:
+def _margins(rows: pd.DataFrame, m: str, ref: str) -> pd.Series:
+    """Per fake ``source``: the model's ``m`` minus ``ref``'s on the same image."""
+    fakes = rows[rows["label"] == 1]
+    ours = fakes[fakes["predictor"] == MODEL].set_index("source")[m]
+    return ours - fakes[fakes["predictor"] == ref].set_index("source")[m].reindex(ours.index)
+
+
+def cell(rows: pd.DataFrame, fakes_of: pd.Series | None = None, clean_rows: pd.DataFrame | None = None) -> dict:
     """One row of the table: means, paired differences and detection of the fakes selected by ``fakes_of``
-    (all fakes when ``None``) with every real of ``rows``."""
+    (all fakes when ``None``) with every real of ``rows``. With ``clean_rows`` (the same images undegraded):
+    ``<m>_change_vs_<ref>`` with ``_lo`` / ``_hi``, the paired change of the margin model − reference from the clean
+    image to the degraded one (below 0: the model loses more than the reference under the degradation)."""
     model = rows[rows["predictor"] == MODEL]
     fakes = model[model["label"] == 1] if fakes_of is None else model[(model["label"] == 1) & fakes_of]
     reals = model[model["label"] == 0]
@@ -95,6 +106,11 @@ def cell(rows: pd.DataFrame, fakes_of: pd.Series | None = None) -> dict:
             out[f"{m}_vs_{ref}"] = d
             out[f"{m}_vs_{ref}_lo"], out[f"{m}_vs_{ref}_hi"] = lo, hi
             out[f"{m}_vs_{ref}_verdict"] = paired_verdict(lo, hi)
+            if clean_rows is not None:
+                now, before = _margins(rows, m, ref).loc[fakes["source"]], _margins(clean_rows, m, ref)
+                c, clo, chi = paired_difference(fakes["identity"].astype(str).to_numpy(), now.to_numpy(),
+                                                before.reindex(fakes["source"]).to_numpy())
+                out[f"{m}_change_vs_{ref}"], out[f"{m}_change_vs_{ref}_lo"], out[f"{m}_change_vs_{ref}_hi"] = c, clo, chi
     both = pd.concat([fakes, reals])
     tpr, tnr = detection_rates(both["pred_fake"], both["label"])
     out.update(tpr=tpr, tnr=tnr, bacc=(tpr + tnr) / 2 if len(reals) else float("nan"))
@@ -116,14 +132,18 @@ def targets_table(checkpoint: str, split: str = "test", names=tuple(SETS), condi
     out = []
     for name in names:
         clean = set_items(name, split, limit)
-        for condition in conditions:
+        clean_rows = None
+        for condition in sorted(conditions, key=lambda c: c != "clean"):  # clean first: the changes are from it
             items = degraded(clean, condition)
             rows = score_items(model, items, cfg.size, rule=locator.rule, references=refs, reference_kinds=REFERENCES)
+            if condition == "clean":
+                clean_rows = rows
             props = sorted(rows.loc[rows["label"] == 1, "property"].unique())
             keys = [("all", None)] + ([(p, rows["property"] == p) for p in props] if len(props) > 1 else [])
             for prop, sel in keys:
                 sel = None if sel is None else sel[rows["predictor"] == MODEL]
-                out.append({"set": name, "condition": condition, "property": prop, **cell(rows, sel)})
+                out.append({"set": name, "condition": condition, "property": prop,
+                            **cell(rows, sel, clean_rows if condition != "clean" else None)})
             r = out[-len(keys)]
             log(f"{name:14s} {condition:13s} n={r['n_fakes']}/{r['n_reals']}  COSS {r['coss']:.3f} "
                 f"(prior {r['coss_layout_prior']:.3f})  SSIM {r['ssim']:.3f}  AUC {r['auc']:.3f} "
@@ -158,6 +178,7 @@ def main() -> None:
                 "over the same images, 95 % interval with identities resampled.\n\n"
                 + markdown_table(summary_table(df)) + "\n")
         write_atomically(args.out.with_suffix(".md"), lambda tmp: Path(tmp).write_text(text))
+        record_experiment([args.out.name], args.checkpoint, experiment_command(sys.argv), results_folder(args.out))
         print(f"wrote {args.out.with_suffix('.csv')} and {args.out.with_suffix('.md')}")
 
 

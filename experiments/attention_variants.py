@@ -12,10 +12,12 @@ results folder has no such table (``smoke``, ``paper``, ``--results`` elsewhere)
 from __future__ import annotations
 
 import argparse
+import sys
 
 from fklib import paths
 from fklib.config import PROFILE_NAMES
 from fklib.report import save_table
+from fklib.report.provenance import experiment_command, record_experiment
 from fklib.studies import face_parsing
 
 
@@ -26,6 +28,9 @@ def main() -> None:
     selection, chosen = face_parsing.variant_search(args.profile)
     save_table(selection, face_parsing.VARIANTS_TABLE, note=face_parsing.variants_note(chosen),
                results_dir=paths.results_dir())
+    record_experiment([face_parsing.VARIANTS_TABLE], [c.checkpoint_dir() / "best.pt" for c in
+                                                      face_parsing.variant_configs(args.profile).values()],
+                      experiment_command(sys.argv))
     print(selection.to_string(index=False))
     print(f"chosen: {chosen}")
 

@@ -21,6 +21,7 @@ import pandas as pd
 from fklib import paths
 from fklib.parsing import class_iou, load_parser, parse, parsing_split
 from fklib.parsing.parser import TARGET_GROUPS, load_celebamask
+from fklib.report.provenance import experiment_command, record_experiment, results_folder
 from fklib.report.tables import markdown_table
 
 
@@ -58,6 +59,7 @@ def main() -> None:
         f"Held-out {len(ho)} CelebAMask-HQ images, 128 px, IoU pooled over images "
         "(command: `python experiments/compare_parsers.py`).\n\n"
         + markdown_table(df.astype(str).where(df.notna(), None)))   # the IoUs as rounded above (4 decimals)
+    record_experiment([args.out.stem], None, experiment_command(sys.argv), results_folder(args.out))  # parsers, no locator
     print(df.to_string(index=False))
 
 

@@ -40,6 +40,7 @@ from all_gans_targets import targets_table  # noqa: E402  (the targets' scoring,
 from fklib.config import make_config  # noqa: E402
 from fklib.engine.evaluate import fit_references  # noqa: E402
 from fklib.engine.items import training_items  # noqa: E402
+from fklib.report.provenance import record_experiment  # noqa: E402
 from fklib.report.tables import markdown_table, save_table  # noqa: E402
 from fklib.studies.cache import ensure_trained, training_summary  # noqa: E402
 
@@ -89,12 +90,17 @@ def new_faces_cut(fraction: float):
                           + identity_subset([it for it in items if it.set in NEW_SETS], fraction))
 
 
+#: The checkpoints :func:`train` gave since the last table was written (its provenance rows).
+TRAINED: list[Path] = []
+
+
 def train(cfg, keep=lambda it: True, train_filter=lambda items: items) -> tuple[Path, dict]:
     """Train (or reuse) ``cfg`` on its training items that ``keep`` accepts, cut by ``train_filter``."""
     train_items = train_filter([it for it in training_items(cfg, "train") if keep(it)])
     val_items = [it for it in training_items(cfg, "val") if keep(it)]
     start = time.time()
     ckpt = ensure_trained(cfg, train_items, val_items)
+    TRAINED.append(ckpt)
     info = {"train_items": len(train_items), "train_fakes": sum(it.label for it in train_items),
             "identities": len({(it.set, it.identity) for it in train_items}),
             "train_minutes": training_summary(ckpt)["minutes"], "wall_minutes": round((time.time() - start) / 60, 1)}
@@ -141,6 +147,8 @@ def write(frame: pd.DataFrame, name: str, title: str, command: str, out: Path | 
             "on the full cpu training fakes; verdicts are paired (model - layout prior over the same images, 95 % "
             "interval, identities resampled).")
     save_table(frame, name, note=note, results_dir=out, title=title)  # atomic writes of the .csv and .md
+    record_experiment([name], sorted(set(TRAINED)), command, out)
+    TRAINED.clear()
     print(markdown_table(frame.round(4)))
 
 

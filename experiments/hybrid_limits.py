@@ -25,6 +25,7 @@ Writes ``results/tables/{hybrid_limits,property_recognition,detection_scores}.cs
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ from fklib.metrics.pixel import pixel_auc
 from fklib.models.efficientnet_unet import layout_map
 from fklib.parsing import load_parser, parse
 from fklib.report import save_table
+from fklib.report.provenance import experiment_command, record_experiment
 
 
 def image_auc(scores, labels) -> float:
@@ -82,8 +84,9 @@ def gate_mean(model, items, size: int) -> float:
 
 
 @torch.no_grad()
-def map_candidates(model, items, size: int, means, tables, parser) -> tuple[pd.DataFrame, list]:
-    """Per fake of ``items``: COSS / SSIM / AUC of each candidate map; the property head's calls."""
+def map_candidates(model, items, size: int, means, tables, parser, model_label: str = "model") -> tuple[pd.DataFrame, list]:
+    """Per fake of ``items``: COSS / SSIM / AUC of each candidate map (the model's own row named ``model_label``: the
+    checkpoint measured, never "as shipped"); the property head's calls."""
     rows, calls = [], []
     for batch, out in predict(model, items, size):
         fake = batch["label"] > 0.5
@@ -99,7 +102,7 @@ def map_candidates(model, items, size: int, means, tables, parser) -> tuple[pd.D
         oracle = layout_k[torch.arange(len(k)), k][:, None]
         t_rel = (t / t.mean((2, 3), keepdim=True).clamp_min(1e-4)).clamp(0, 3)
         cands = {
-            "model (as shipped)": out.map[fake].float(),
+            model_label: out.map[fake].float(),
             "texture map alone": t,
             "recognised property: per-property mean maps (the hybrid's layout term)":
                 layout_map(out.property_logits[fake], model.prior_maps, (size, size)),
@@ -164,11 +167,14 @@ def main() -> None:
     size, parser = cfg.size, load_parser()
     means, tables = layout_tables(fit_references(cfg), size)
     command = f"Command: `python experiments/hybrid_limits.py --checkpoint {args.checkpoint}`."
+    what = f"{cfg.name}, weights {locator.weights_sha256[:8]}…, {args.checkpoint}"  # the model measured, by name
+    label = f"model ({what})"
+    command += f" Model measured: {what}."
 
     # 1. the maps
     val = load_set("stgan", split="val")
     splices = load_set("generic", folder=ensure_splice_set("stgan_val", cfg.data_dir))
-    rows, calls = map_candidates(model, val, size, means, tables, parser)
+    rows, calls = map_candidates(model, val, size, means, tables, parser, label)
     gate_full, gate_splice = gate_mean(model, val, size), gate_mean(model, splices, size)
     maps = rows.groupby("candidate", sort=False)[["coss", "ssim", "auc"]].mean().reset_index()
     maps.insert(1, "n_fakes", rows.groupby("candidate", sort=False).size().to_numpy())
@@ -237,6 +243,8 @@ def main() -> None:
                title="Which score tells a fake from a real (image-level AUC, validation identities)",
                note=("AUC of the fakes of each validation set against its reals for the classifier's p(fake), the map's "
                      "mean and the map's peak (99th percentile). " + command))
+    record_experiment(["hybrid_limits", "property_recognition", "detection_scores"], args.checkpoint,
+                      experiment_command(sys.argv), args.out)
 
 
 if __name__ == "__main__":

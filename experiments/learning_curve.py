@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import sys
 import time
 from pathlib import Path
 
@@ -25,6 +26,7 @@ import pandas as pd
 from fklib.config import make_config
 from fklib.engine.items import training_items
 from fklib.report import save_table
+from fklib.report.provenance import experiment_command, record_experiment
 from fklib.studies.cache import ensure_trained, training_summary
 from fklib.checkpoint import load_trained
 from fklib.studies.validation import validation_rows, validation_summary
@@ -57,7 +59,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=None, help="results folder (default: the project's results/)")
     args = ap.parse_args()
     base = make_config("cpu")
-    rows = []
+    rows, ckpts = [], []
     for fraction in args.fractions:
         cfg = dataclasses.replace(base, name=f"learning_curve_{round(100 * fraction)}pct_{args.epochs}ep",
                                   epochs=args.epochs)
@@ -65,6 +67,7 @@ def main() -> None:
         val = training_items(cfg, "val")
         start = time.time()
         ckpt = ensure_trained(cfg, train, val)
+        ckpts.append(ckpt)
         summary = validation_summary(validation_rows(load_trained(ckpt)))
         rows.append({"fraction": fraction, "identities": len({(it.set, it.identity) for it in train}),
                      "train_items": len(train), "epochs": args.epochs,
@@ -79,6 +82,7 @@ def main() -> None:
                 ["--fractions", *map(str, args.fractions), "--epochs", str(args.epochs)]) + "`.")
     save_table(df, "learning_curve", note=note, results_dir=args.out,
                title="Learning curve over training identities (validation split)")
+    record_experiment(["learning_curve"], ckpts, experiment_command(sys.argv), args.out)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ from fklib import paths
 from fklib.data import load_set
 from fklib.faces import align, compose
 from fklib.faces.detect import LANDMARKS, detect_faces
+from fklib.report.provenance import experiment_command, record_experiment
 from fklib.report.tables import markdown_table, save_table
 
 #: CelebA aligned (178 x 218) -> STGAN's crop: 170 x 170 at top 26 / left 3, resized to 128.
@@ -219,8 +220,20 @@ def cmd_framing(args) -> pd.DataFrame:
     return pd.concat(frames + sweep, ignore_index=True)
 
 
-def write(frame: pd.DataFrame, results: Path | None, name: str, title: str) -> None:
-    save_table(frame, name, results_dir=results, title=title)  # atomic writes of <results>/tables/<name>.csv / .md
+def models_note(checkpoints, names=None) -> str:
+    """Each locator measured, by its name in the table, its run and the SHA-256 of its weights (read from the
+    checkpoint, never typed: "the shipped model" changes with every new model)."""
+    from fklib.checkpoint import load_trained
+
+    parts = []
+    for ckpt, name in zip(checkpoints, names or checkpoints):
+        loc = load_trained(ckpt)
+        parts.append(f"`{name}`: `{ckpt}` (run {loc.config.name}, weights {loc.weights_sha256[:8]}…)")
+    return "Models: " + "; ".join(parts) + "." if parts else ""
+
+
+def write(frame: pd.DataFrame, results: Path | None, name: str, title: str, note: str = "") -> None:
+    save_table(frame, name, note=note, results_dir=results, title=title)  # atomic writes of <results>/tables/<name>.csv / .md
     print(markdown_table(frame))
 
 
@@ -390,7 +403,14 @@ def main(argv=None) -> int:
     p.add_argument("--extra-path", nargs="*", help="folders appended to sys.path (detectors not installed here)")
     args = p.parse_args(argv)
     frame = COMMANDS[args.command](args)
-    write(frame, args.out, f"locate_{args.command}", f"locate on pictures: {args.command} ({args.split} split)")
+    command = experiment_command(sys.argv if argv is None else [sys.argv[0], *argv])
+    checkpoints = (list(args.checkpoints) if args.command == "compare" else
+                   [args.checkpoint or str(paths.default_locator())] if args.command in ("framing", "targets") else [])
+    names = args.names if args.command == "compare" else None
+    note = f"Command: `{command}`. " + models_note(checkpoints, names)
+    write(frame, args.out, f"locate_{args.command}", f"locate on pictures: {args.command} ({args.split} split)", note)
+    outputs = [f"locate_{args.command}"] + (["locate_targets_faces"] if args.command == "targets" else [])
+    record_experiment(outputs, checkpoints or None, command, args.out)
     return 0
 
 

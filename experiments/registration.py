@@ -12,6 +12,7 @@ outside any edit, so the per-image median is a floor the edit does not reach) an
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +20,7 @@ import pandas as pd
 
 from fklib.data import load_set
 from fklib.files import write_atomically
+from fklib.report.provenance import experiment_command, record_experiment, results_folder
 from fklib.report.tables import markdown_table
 
 #: (set, GAN) pairs measured: every paired set.
@@ -60,6 +62,7 @@ def main() -> None:
                 "one pixel; `floor_*`: the per-image median of the eq.-4 map x 255 (outside any edit).\n\n"
                 + markdown_table(df) + "\n")
         write_atomically(args.out.with_suffix(".md"), lambda tmp: Path(tmp).write_text(text))
+        record_experiment([args.out.name], None, experiment_command(sys.argv), results_folder(args.out))  # no model
 
 
 if __name__ == "__main__":

@@ -3,40 +3,146 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from fklib.report import claims as C
 
 
-def _t2(l1=0.85, base=0.60, reg=0.70, seg=0.55):
-    rows = [("dffd_baseline", base, 0.2), ("l1", l1, reg), ("l2", l1, reg), ("dice", 0.7, seg), ("focal", 0.7, seg)]
-    return pd.DataFrame([dict(predictor="model", method=m, coss=c, ssim=s) for m, c, s in rows])
+def _contrasts(diff=0.1, lo=0.05, hi=0.15, ratio=1.8, rlo=1.6, rhi=1.9):
+    """Table 2's paired comparisons as notebook 02 writes them (``table2_contrasts``)."""
+    return pd.DataFrame([dict(comparison="regression - segmentation", metric="ssim", kind="difference", first=0.7,
+                              second=0.6, value=diff, lo=lo, hi=hi, n=47),
+                         dict(comparison="l1 / dffd_baseline", metric="coss", kind="ratio", first=0.85, second=0.5,
+                              value=ratio, lo=rlo, hi=rhi, n=47)])
 
 
-def test_table2_claims_follow_the_numbers():
-    assert C.loss_ordering(_t2())["verdict"] == "reproduces"
-    assert C.loss_ordering(_t2(reg=0.50, seg=0.55))["verdict"] == "reversed"
-    assert C.baseline_gap(_t2(l1=0.90, base=0.50))["verdict"] == "reproduces"
-    assert C.baseline_gap(_t2(l1=0.80, base=0.62))["verdict"] == "partly"
-    assert C.baseline_gap(_t2(l1=0.50, base=0.62))["verdict"] == "reversed"
+def test_table2_claims_follow_the_paired_intervals():
+    assert C.loss_ordering(_contrasts())["verdict"] == "reproduces"
+    assert C.loss_ordering(_contrasts(diff=-0.1, lo=-0.15, hi=-0.05))["verdict"] == "reversed"
+    assert C.loss_ordering(_contrasts(diff=0.01, lo=-0.02, hi=0.04))["verdict"] == "does not"  # a point above 0 is not enough
+    assert C.baseline_gap(_contrasts())["verdict"] == "reproduces"                             # reaches the paper's 1.77
+    assert C.baseline_gap(_contrasts(ratio=1.3, rlo=1.2, rhi=1.4))["verdict"] == "partly"
+    assert C.baseline_gap(_contrasts(ratio=1.05, rlo=0.95, rhi=1.15))["verdict"] == "does not"
+    assert C.baseline_gap(_contrasts(ratio=0.8, rlo=0.7, rhi=0.9))["verdict"] == "reversed"
+    assert "1.30x [1.20, 1.40]" in C.baseline_gap(_contrasts(ratio=1.3, rlo=1.2, rhi=1.4))["ours"]
+    assert all(C.RULES[k] for k in C.RULES)
 
 
-def test_attention_claim_reversed_when_attention_lowers_detection():
-    def t5(no, with_):
-        return pd.DataFrame([dict(predictor="model", method=m, bacc=v) for m, v in (("no_fp", no), ("with_fp", with_))])
+def test_table2_contrasts_are_paired_over_the_same_images():
+    """The regression − segmentation difference is the per-image mean of (L1, L2) minus that of (Dice, Focal), and
+    the baseline ratio the L1 model's summed COSS over the baseline's, both on the images every model scored."""
+    import numpy as np
 
-    assert C.attention_helps(t5(0.60, 0.75))["verdict"] == "reproduces"
-    assert C.attention_helps(t5(0.70, 0.50))["verdict"] == "reversed"
-    assert C.attention_helps(t5(0.70, 0.71))["verdict"] == "does not"
+    from fklib.studies.loss_comparison import table2_contrasts
+
+    rng = np.random.default_rng(1)
+    rows, base = [], rng.uniform(0.3, 0.9, 30)
+    for m, shift in (("l1", 0.10), ("l2", 0.06), ("dice", 0.0), ("focal", -0.02), ("dffd_baseline", -0.3)):
+        for i, b in enumerate(base):
+            rows.append(dict(predictor="model", method=m, label=1, source=f"s{i}", identity=f"id{i // 2}",
+                             ssim=b + shift, coss=b + shift + 0.4))
+    t = table2_contrasts(pd.DataFrame(rows)).set_index(["comparison", "metric"])
+    assert t.loc[("regression - segmentation", "ssim"), "value"] == pytest.approx((0.10 + 0.06) / 2 - (0.0 - 0.02) / 2)
+    assert t.loc[("regression - segmentation", "ssim"), "verdict"] == "above"
+    coss = base + 0.4
+    assert t.loc[("l1 / dffd_baseline", "coss"), "value"] == pytest.approx((coss + 0.1).sum() / (coss - 0.3).sum())
+    flipped = table2_contrasts(pd.DataFrame(rows).replace({"method": {"l1": "dice", "dice": "l1", "l2": "focal",
+                                                                          "focal": "l2"}})).set_index(["comparison", "metric"])
+    assert flipped.loc[("regression - segmentation", "ssim"), "verdict"] == "below"
 
 
-def test_universality_needs_the_paired_difference_above_zero_on_every_set():
-    def t3(lo_b):
-        return pd.DataFrame([dict(predictor="model", property="mean", set=s, coss_vs_layout_prior_lo=lo,
-                                  coss_vs_layout_prior_hi=lo + 0.02, auc_vs_layout_prior_lo=lo,
-                                  auc_vs_layout_prior_hi=lo + 0.02) for s, lo in (("a", 0.01), ("b", lo_b))])
+def test_attention_claim_weighs_the_three_paired_comparisons():
+    def contrasts(*diffs):
+        rows = []
+        for (comparison, d), collapsed in zip(zip(("paper", "chosen", "leave_out"), diffs), (True, False, False)):
+            rows.append({"comparison": comparison, "table": "t", "with": f"w_{comparison}", "without": "n",
+                         "property": "all", "bacc_with": 0.5 + d, "bacc_without": 0.5, "bacc_diff": d,
+                         "bacc_diff_lo": d - 0.02, "bacc_diff_hi": d + 0.02, "collapsed_with": collapsed,
+                         "collapsed_without": False})
+        return pd.DataFrame(rows)
 
-    assert C.universality(t3(0.02))["verdict"] == "reproduces"
-    assert C.universality(t3(-0.05))["verdict"] == "partly"
+    assert C.attention_helps(contrasts(0.1, 0.1, 0.1))["verdict"] == "reproduces"
+    mixed = C.attention_helps(contrasts(-0.2, 0.05, 0.15))
+    assert mixed["verdict"] == "partly"
+    assert "the paper's product (Table 5) `w_paper`" in mixed["ours"] and "collapsed" in mixed["ours"]
+    assert C.attention_helps(contrasts(-0.2, 0.0, 0.0))["verdict"] == "reversed"
+    assert C.attention_helps(contrasts(0.0, 0.0, 0.0))["verdict"] == "does not"
+
+
+def _t3_means(sets):
+    """Table 3's model ``mean`` rows: ``sets`` -> (COSS lo vs layout prior, AUC lo vs layout prior, bACC lo)."""
+    rows = []
+    for s, (c, a, b) in sets.items():
+        rows.append(dict(predictor="model", property="mean", set=s, bacc=b + 0.05, bacc_lo=b, bacc_hi=b + 0.1,
+                         coss_vs_layout_prior_lo=c, coss_vs_layout_prior_hi=c + 0.02, auc_vs_layout_prior_lo=a,
+                         auc_vs_layout_prior_hi=a + 0.02, coss_vs_global_mean_lo=0.01, coss_vs_global_mean_hi=0.03,
+                         auc_vs_global_mean_lo=0.01, auc_vs_global_mean_hi=0.03))
+    return pd.DataFrame(rows)
+
+
+def test_universality_counts_full_edits_apart_from_splices_and_judges_whole_images_by_detection():
+    good = {"stgan_celeba128": (0.01, 0.01, 0.6), "stargan_celeba128": (0.01, 0.01, 0.6),
+            "splices/stgan_test": (0.01, 0.01, 0.6), "interfacegan_celebahq256": (-0.5, -0.5, 0.6)}
+    row = C.universality(_t3_means(good))
+    assert row["verdict"] == "reproduces"                         # InterFaceGAN passes by its bACC, not its maps
+    assert "real-GAN full edits: above the layout prior on COSS and AUC (paired) on 2 of 2" in row["ours"]
+    assert "our splices: above the layout prior on COSS and AUC (paired) on 1 of 1" in row["ours"]
+    splices_only = {**good, "stgan_celeba128": (-0.05, 0.01, 0.6), "stargan_celeba128": (0.01, -0.05, 0.6),
+                    "interfacegan_celebahq256": (-0.5, -0.5, 0.45)}
+    assert C.universality(_t3_means(splices_only))["verdict"] == "does not"   # the splices do not count
+    half = {**good, "stargan_celeba128": (-0.05, 0.01, 0.6)}
+    assert C.universality(_t3_means(half))["verdict"] == "partly"
+
+
+def test_table3_cells_are_judged_by_our_interval_and_counted_as_distinct_paper_cells():
+    def t3(lo, hi):
+        cells = [("stargan_celeba128", "stargan", "Young"), ("stargan_disrupted256", "stargan", "Young"),
+                 ("stgan_celeba128", "stgan", "Bald")]
+        return pd.DataFrame([dict(predictor="model", set=s, gan=g, property=p, coss=(lo + hi) / 2, coss_lo=lo,
+                                  coss_hi=hi, coss_paper=0.85) for s, g, p in cells])
+
+    below = C.table3_cells(t3(0.70, 0.80))
+    assert below["verdict"] == "does not"
+    assert "3 of our cells match 2 distinct paper cells" in below["ours"]
+    assert "StarGAN / Age by StarGAN-128 and StarGAN-256" in below["ours"] and "Age = Young" in below["ours"]
+    assert C.table3_cells(t3(0.80, 0.90))["verdict"] == "reproduces"           # the paper's 0.85 inside the interval
+
+
+def test_cross_gan_drop_must_exceed_the_references_drop():
+    def drops(lo):
+        return pd.DataFrame([dict(train_property=p, reference=r, model_own=0.85, model_other=0.67, reference_own=0.76,
+                                  reference_other=0.63, excess=lo + 0.02, excess_lo=lo, excess_hi=lo + 0.04,
+                                  verdict="above" if lo > 0 else "matches" if lo + 0.04 > 0 else "below")
+                             for p in ("Bald", "Mouth_Slightly_Open") for r in ("global_mean", "property_mean")])
+
+    assert C.cross_gan_drop(drops(0.01))["verdict"] == "reproduces"
+    same = C.cross_gan_drop(drops(-0.02))                       # the references drop as much: not the model's drop
+    assert same["verdict"] == "does not" and "excess drop over constant map (0.760 → 0.630)" in same["ours"]
+
+
+def test_table4_drops_pair_each_cell_with_the_reference_on_the_same_images():
+    """A model that loses 0.2 on the other GAN while the reference loses 0.1 on the same images drops by 0.1 more;
+    one that loses what the reference loses does not."""
+    import numpy as np
+
+    from fklib.studies.universality import table4_drops
+
+    def rows(model_drop):
+        out, rng = [], np.random.default_rng(2)
+        for cell, (set_name, gan, own) in enumerate((("stgan_celeba128", "stgan", True), ("attgan_x", "attgan", False))):
+            for i in range(30):
+                ref = rng.uniform(0.5, 0.8) - (0.0 if own else 0.1)
+                model = ref + 0.05 - (0.0 if own else model_drop - 0.1)
+                for pred, v in (("model", model), ("property_mean", ref)):
+                    out.append(dict(predictor=pred, label=1, source=f"{cell}-{i}", identity=f"{cell}-{i // 3}",
+                                    set=set_name, gan=gan, property="Bald", train_property="Bald", coss=v))
+        return pd.DataFrame(out)
+
+    more = table4_drops(rows(0.2)).iloc[0]
+    assert more["reference"] == "property_mean" and more["excess"] == pytest.approx(0.1)
+    assert more["model_drop"] - more["reference_drop"] == pytest.approx(0.1) and more["verdict"] == "above"
+    same = table4_drops(rows(0.1)).iloc[0]
+    assert same["excess"] == pytest.approx(0.0, abs=1e-9) and same["verdict"] != "above"
 
 
 def test_disorganization_and_robustness_claims_fail_when_the_evidence_does():
@@ -48,13 +154,34 @@ def test_disorganization_and_robustness_claims_fail_when_the_evidence_does():
     versus.loc[0, ["diff_lo", "verdict"]] = (0.005, "above")
     assert C.disorganization(versus)["verdict"] == "reproduces"
 
-    def t10(auc90):
-        return pd.DataFrame([dict(model="universal", degradation="none", level=None, auc=0.80),
-                             dict(model="universal", degradation="jpeg", level=90, auc=auc90),
-                             dict(model="universal", degradation="jpeg", level=50, auc=0.5)])
+    def sweep(change_lo):
+        rows = [dict(model="universal", reference="layout_prior", degradation="none", level=None, metric="auc",
+                     change=0.0, change_lo=float("nan"), change_hi=float("nan"))]
+        rows += [dict(model="universal", reference="layout_prior", degradation="jpeg", level=q, metric="auc",
+                      change=lo + 0.01, change_lo=lo, change_hi=lo + 0.02) for q, lo in zip((90, 50, 10), change_lo)]
+        return pd.DataFrame(rows)
 
-    assert C.jpeg_robustness(t10(0.79))["verdict"] == "reproduces"
-    assert C.jpeg_robustness(t10(0.58))["verdict"] == "does not"
+    assert C.jpeg_robustness({"STGAN": sweep((-0.01, -0.01, -0.01))})["verdict"] == "reproduces"
+    partly = C.jpeg_robustness({"STGAN": sweep((-0.01, -0.05, -0.2))})
+    assert partly["verdict"] == "partly" and "STGAN JPEG: holds at 1 of 3 levels (falls at 50, 10)" in partly["ours"]
+    assert C.jpeg_robustness({"STGAN": sweep((-0.05, -0.05, -0.2))})["verdict"] == "does not"
+
+    def targets(jpeg_lo, paired):
+        rows = [dict(set="stgan_splices", condition="clean", property="all", auc_vs_layout_prior_lo=0.07,
+                     auc_vs_layout_prior_hi=0.11),
+                dict(set="stgan_splices", condition="fakes_jpeg90", property="all", auc_vs_layout_prior_lo=jpeg_lo,
+                     auc_vs_layout_prior_hi=jpeg_lo + 0.04)]
+        if paired:
+            rows[1].update(auc_change_vs_layout_prior_lo=jpeg_lo - 0.1, auc_change_vs_layout_prior_hi=jpeg_lo - 0.05)
+        return pd.DataFrame(rows)
+
+    fell = C.jpeg_robustness({"STGAN": sweep((-0.01, -0.01, -0.01))}, targets(-0.2, paired=False))
+    assert fell["verdict"] == "partly" and "falls: STGAN splices fakes_jpeg90" in fell["ours"]
+    assert "intervals compared" in fell["ours"]
+    kept = C.jpeg_robustness({"STGAN": sweep((-0.01, -0.01, -0.01))}, targets(0.3, paired=True))
+    assert kept["verdict"] == "reproduces" and "intervals compared" not in kept["ours"]
+    left = C.jpeg_robustness({"STGAN": sweep((-0.01, -0.01, -0.01))}, None, "made with another model")
+    assert "all_gans_targets left out: made with another model" in left["ours"]
 
 
 def test_card_lists_a_property_as_not_beaten_by_the_paired_verdict_not_by_point_estimates():
@@ -98,7 +225,7 @@ def test_tables34_sentence_is_computed_from_the_rows():
 
     t3, t4 = _tables34(cross_ssim=0.5, cross_acc=0.6)
     drop = U.tables34_sentence(t3, t4)
-    assert "stgan: COSS 0.800" in drop and "above the best reference's in 1 of 2 columns, below it in 1" in drop
+    assert "stgan: COSS 0.800" in drop and "95 % interval) above 0 in 1 of 2 columns, below 0 in 1" in drop
     assert "Bald lose on other GANs in both ACC and SSIM" in drop and "other GANs ACC 0.600 / SSIM 0.500" in drop
     kept = U.tables34_sentence(*_tables34(cross_ssim=0.75, cross_acc=0.6))      # SSIM kept on the other GAN
     assert "no model loses both ACC and SSIM" in kept and "Bald lose" not in kept
@@ -125,12 +252,15 @@ def test_gallery_sentence_says_how_the_real_face_is_called():
     from fklib.studies.gallery import gallery_sentence
 
     def stats(called):
-        return pd.DataFrame([dict(set="stgan", rank="median", coss=0.8, fake_probability=0.9, pred_mean=0.1, called_fake=True),
-                             dict(set="stgan", rank="worst", coss=0.4, fake_probability=0.6, pred_mean=0.1, called_fake=True),
-                             dict(set="real", rank="real", coss=float("nan"), fake_probability=0.7, pred_mean=0.05,
-                                  called_fake=called)])
+        return pd.DataFrame([dict(set="stargan128", rank="median", coss=0.8, fake_probability=0.9, pred_mean=0.1,
+                                  called_fake=True, n_ranked=600),
+                             dict(set="stargan128", rank="worst", coss=0.4, fake_probability=0.6, pred_mean=0.1,
+                                  called_fake=True, n_ranked=600),
+                             dict(set="stgan", rank="real", coss=float("nan"), fake_probability=0.7, pred_mean=0.05,
+                                  called_fake=called, n_ranked=1)])
 
-    assert "stgan COSS 0.800" in gallery_sentence(stats(False)) and "it is called real." in gallery_sentence(stats(False))
+    assert "StarGAN-128 (released) COSS 0.800 (p(fake) 0.90, of 600)" in gallery_sentence(stats(False))
+    assert "it is called real." in gallery_sentence(stats(False))
     assert "it is called fake, wrongly." in gallery_sentence(stats(True))
 
 
@@ -222,7 +352,9 @@ def test_negative_results_section_follows_the_paired_verdicts(tmp_path):
         return "\n".join(negative_results_section(tmp_path / "tables"))
 
     below = write(-0.03, 0.45)
-    assert "layout_prior below (-0.030 [-0.040, -0.020])" in below and "at or below chance" in below
+    assert "the layout prior (knows the edit, parses the face) below (-0.030 [-0.040, -0.020])" in below
+    assert "at or below chance" in below
     above = write(0.03, 0.70)
-    assert "layout_prior above (+0.030 [+0.020, +0.040])" in above and "chance" not in above
+    assert "the layout prior (knows the edit, parses the face) above (+0.030 [+0.020, +0.040])" in above
+    assert "chance" not in above
     assert negative_results_section(tmp_path / "nothing") == []

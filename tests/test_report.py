@@ -292,3 +292,18 @@ def test_pooled_pixel_metrics_sum_counts_not_means():
     assert lo == pytest.approx(2 / 5) and hi == pytest.approx(16 / 18)
     with pytest.raises(ValueError, match="tp"):
         table_rows(df.drop(columns=["tp"]), metrics=("f1_pooled",))
+
+
+def test_the_legend_says_the_marks_are_paired_differences_and_what_each_reference_knows(tmp_path):
+    """Issue 41 item 11 and issue 39 item 3: the `+ / - / ~` legend says what is computed (a paired difference with
+    its interval, not two intervals compared), only where marks are printed; the reference rows say what they know."""
+    wide = pd.DataFrame([dict(predictor="model", coss=0.8, coss_lo=0.7, coss_hi=0.9, coss_vs_ref="better",
+                              coss_vs_layout_prior=0.02, coss_vs_layout_prior_lo=0.01, coss_vs_layout_prior_hi=0.03),
+                         dict(predictor="layout_prior", coss=0.78, coss_lo=0.7, coss_hi=0.85)])
+    md = save_table(wide, "marked", results_dir=tmp_path)["md"].read_text()
+    assert "paired verdict against the best reference row" in md and "above that of the best" not in md
+    assert "model − reference over the same images" in md
+    assert "knows the edited property, an oracle the network lacks" in md and "knows neither the image nor the edit" in md
+    assert "0.800 [0.700, 0.900]+" in md and "0.020 [0.010, 0.030]" in md
+    plain = save_table(wide.drop(columns=["coss_vs_ref"]).iloc[:1], "plain", results_dir=tmp_path)["md"].read_text()
+    assert "paired verdict" not in plain and "95 % bootstrap interval" in plain

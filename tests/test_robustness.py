@@ -412,3 +412,57 @@ def test_disorganization_verdict_needs_to_beat_the_flat_map_and_the_layout_prior
     bad = rb.disorganization_lines(table8, versus=rb.disorganization_versus(rows(base + 0.0005 * rng.standard_normal(n))))[0]
     assert "follows the moved texture better" in good and "does not show" not in good
     assert "does not show that the map follows the texture" in bad
+
+
+def test_sweep_and_references_scores_both_together_and_pairs_them(tiny_run, monkeypatch):
+    """One pass gives the model's sweep and the references' sweep as :func:`sweep` and :func:`reference_sweep` give
+    them, and the paired differences: model − layout prior under each degradation, and its change from clean, equal to
+    the same differences computed from the per-image rows by hand. With a second model (notebook 05's augmented one),
+    each level is degraded once and both models' sweeps are :func:`sweep`'s, bit for bit."""
+    from fklib.engine.references import fit_reference_maps
+    from fklib.metrics.bootstrap import paired_difference
+
+    _, best = tiny_run
+    items, train = synthetic_items(3, 7), synthetic_items(4, 11)
+    axes = {"jpeg": (50,), "noise": (9,)}
+    loc = load_trained(best)
+    sweep, refs, versus = rb.sweep_and_references(loc, items, axes, "tiny", train_items=train)
+    pd.testing.assert_frame_equal(sweep, rb.sweep(loc, items, axes, "tiny"), check_exact=True)
+    pd.testing.assert_frame_equal(refs, rb.reference_sweep(loc, items, axes, train_items=train), check_exact=True)
+    # the universal and the augmented model in one pass: the same tables as one sweep each, each level degraded once
+    other = load_trained(best)
+    with torch.no_grad():
+        next(other.model.parameters()).add_(0.05)          # another model: its rows must differ from tiny's
+    alone = rb.sweep(other, items, axes, "other")
+    assert not np.allclose(alone["coss"], sweep["coss"])
+    degraded, degrade = [], rb.degrade_item
+    monkeypatch.setattr(rb, "degrade_item", lambda it, *a, **k: degraded.append(it.source) or degrade(it, *a, **k))
+    sweeps, refs2, versus2 = rb.sweeps_and_references({"tiny": loc, "other": other}, items, axes, train_items=train)
+    assert len(degraded) == len(items) * 2                 # two degraded levels, each item once per level
+    assert list(sweeps) == ["tiny", "other"]
+    pd.testing.assert_frame_equal(sweeps["tiny"], sweep, check_exact=True)
+    pd.testing.assert_frame_equal(sweeps["other"], alone, check_exact=True)
+    pd.testing.assert_frame_equal(refs2, refs, check_exact=True)
+    pd.testing.assert_frame_equal(versus2, versus, check_exact=True)
+    only, no_refs, no_versus = rb.sweeps_and_references({"other": other}, items, axes, with_references=False)
+    assert no_refs is None and no_versus is None
+    pd.testing.assert_frame_equal(only["other"], alone, check_exact=True)
+    monkeypatch.undo()
+    maps = fit_reference_maps(train, SIZE)
+
+    def margin(its):
+        rows = score_items(loc.model, its, SIZE, rule=loc.rule, references=maps)
+        f = rows[rows["label"] == 1]
+        ours, prior = f[f["predictor"] == "model"].set_index("source"), f[f["predictor"] == "layout_prior"].set_index("source")
+        return ours["identity"].astype(str), ours["auc"] - prior["auc"].reindex(ours.index)
+
+    ids, clean = margin(items)
+    _, jpeg = margin([rb.degrade_item(it, "jpeg", 50, i) for i, it in enumerate(items)])
+    v = versus[(versus["reference"] == "layout_prior") & (versus["metric"] == "auc")].set_index("degradation")
+    assert v.loc["jpeg", "diff"] == pytest.approx(jpeg.mean())
+    assert v.loc["jpeg", "change"] == pytest.approx((jpeg - clean).mean())
+    _, lo, hi = paired_difference(ids.to_numpy(), jpeg.to_numpy(), clean.to_numpy())
+    assert (v.loc["jpeg", "change_lo"], v.loc["jpeg", "change_hi"]) == pytest.approx((lo, hi))
+    assert set(versus["reference"]) == {"global_mean", "property_mean", "layout_prior"}
+    with pytest.raises(KeyError, match="unknown degradation"):
+        rb.sweeps_and_references({"tiny": loc}, items, {"fog": (1,)})

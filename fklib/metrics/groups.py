@@ -18,9 +18,11 @@ Every table, summary and card of the project groups per-image evaluation rows (`
   the same cell (the one with the highest value), by the **paired** difference over the same images
   (:func:`paired_versus`: model minus reference per image, its mean with a 95 % interval, identities
   resampled; what the images share cancels): ``better`` when the interval lies above 0, ``worse`` below,
-  ``overlaps`` (matches) otherwise; and against each strong reference (:data:`STRONG_REFERENCES`) on the
-  compared metrics (:data:`PAIRED_METRICS`), with the difference and its interval. Where only aggregate values
-  exist (no per-image rows), :func:`versus_references` compares point values or unpaired intervals.
+  ``overlaps`` (matches) otherwise; and against each rung of the reference ladder (:data:`LADDER`: the constant
+  map, then the two references that know the edited property) on the compared metrics (:data:`PAIRED_METRICS`),
+  with the difference and its interval. Where only aggregate values exist (no per-image rows),
+  :func:`versus_references` compares point values or unpaired intervals.
+- **Who knows what** (:data:`REFERENCE_KNOWS`): the words every table, summary and card use for the references.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from fklib.metrics.bootstrap import balanced_accuracy_interval, paired_difference, paired_verdict, ratio_interval
+from fklib.metrics.bootstrap import (BOOTSTRAP_SAMPLES, LEVEL, balanced_accuracy_interval, cluster_sums, cluster_weights,
+                                     paired_difference, paired_verdict, ratio_interval)
 from fklib.metrics.classification import DETECTION_METRICS, detection_value
 from fklib.metrics.per_image import LEVEL_SUMS, PAPER_METRICS, PIXEL_COUNTS
 from fklib.metrics.reference import REFERENCE_KINDS
@@ -53,9 +56,25 @@ POOLED_METRICS = {"f1_pooled": (PIXEL_COUNTS, (2, 0, 0), (2, 1, 1)),
 #: Metrics whose chance or no-information level is known, and that level (a value at or below it is
 #: flagged by :func:`at_or_below_chance`): pixel AUC and balanced ACC 0.5.
 CHANCE = {"auc": 0.5, "bacc": 0.5}
-#: The references a model is compared with one by one (paired differences): the input-blind per-property mean
+#: The references that know the edited property (an oracle the network lacks): the input-blind per-property mean
 #: map and the texture-blind face-layout prior.
 STRONG_REFERENCES = ("property_mean", "layout_prior")
+#: The constant map: the mean training GT map, the same for every image (it knows neither the image nor the edit).
+CONSTANT = "global_mean"
+#: The reference ladder a model is compared with one by one (paired differences): the constant map, then the two
+#: references that know the edit.
+LADDER = (CONSTANT, *STRONG_REFERENCES)
+#: What each reference knows, in the words of every table, summary and card.
+REFERENCE_KNOWS = {
+    "zeros": "the all-zero map (knows nothing; the right map of every real image)",
+    CONSTANT: "the constant map (the mean training map: knows neither the image nor the edit)",
+    "property_mean": "the per-property mean map of the training fakes (knows the edited property, an oracle the "
+                     "network lacks; does not look at the image)",
+    "layout_prior": "the layout prior (per property and face-parsing class: knows the edited property, an oracle the "
+                    "network lacks, and parses the face; blind to texture)",
+}
+#: Short names of the ladder's rungs in sentences and column heads.
+REFERENCE_SHORT = {CONSTANT: "constant map", "property_mean": "property mean", "layout_prior": "layout prior"}
 #: The map metrics compared with each strong reference by :func:`mark_versus` (difference columns).
 PAIRED_METRICS = ("coss", "ssim", "auc")
 #: :func:`fklib.metrics.bootstrap.paired_verdict` in the tables' words.
@@ -284,8 +303,8 @@ def mark_versus(wide: pd.DataFrame, keys: Sequence[str], per_image: pd.DataFrame
                 model_keys: Sequence[str] = ("method",)) -> pd.DataFrame:
     """Add to the model rows of a wide table the paired verdicts against the references (module docstring):
     ``<metric>_vs_ref`` (``better`` / ``worse`` / ``overlaps`` against the best reference of the row's ``keys``,
-    for every per-image metric of the table) and, for :data:`PAIRED_METRICS` and each of
-    :data:`STRONG_REFERENCES`, ``<metric>_vs_<reference>`` with ``_lo`` / ``_hi``: the paired difference."""
+    for every per-image metric of the table) and, for :data:`PAIRED_METRICS` and each rung of :data:`LADDER`,
+    ``<metric>_vs_<reference>`` with ``_lo`` / ``_hi``: the paired difference."""
     wide = wide.copy()
     refs = wide[wide["predictor"].isin(REFERENCE_KINDS)]
     metrics = [m for m in wide.columns if m in per_image.columns and m not in DETECTION_METRICS
@@ -294,7 +313,7 @@ def mark_versus(wide: pd.DataFrame, keys: Sequence[str], per_image: pd.DataFrame
     for m in metrics:
         marks = pd.Series("", index=wide.index, dtype=object)
         if m in PAIRED_METRICS:
-            for ref in STRONG_REFERENCES:
+            for ref in LADDER:
                 if (refs["predictor"] == ref).any():
                     for suffix in ("", "_lo", "_hi"):
                         wide[f"{m}_vs_{ref}{suffix}"] = np.nan
@@ -310,10 +329,76 @@ def mark_versus(wide: pd.DataFrame, keys: Sequence[str], per_image: pd.DataFrame
                 _, lo, hi = paired_versus(per_image, cell, m, best, extra, model)
                 marks[i] = VERDICT_WORDS[paired_verdict(lo, hi)]
             if m in PAIRED_METRICS:
-                for ref in STRONG_REFERENCES:
+                for ref in LADDER:
                     if (same["predictor"] == ref).any():
                         d, lo, hi = paired_versus(per_image, cell, m, ref, extra, model)
                         wide.loc[i, [f"{m}_vs_{ref}", f"{m}_vs_{ref}_lo", f"{m}_vs_{ref}_hi"]] = (d, lo, hi)
         if (marks != "").any():
             wide[f"{m}_vs_ref"] = marks
     return wide
+
+
+def paired_bacc_difference(clusters, a, b, labels, n_boot: int = BOOTSTRAP_SAMPLES, seed: int = 0) -> tuple[float, float, float]:
+    """``(bACC(a) - bACC(b), lo, hi)``: two sets of 0/1 decisions on the **same** images (two models, or one
+    model before and after something), their balanced accuracies' difference with the percentile interval of the
+    clusters (identities) resampled, an image's two decisions drawn together. NaN without two clusters, a NaN
+    decision, or a class missing."""
+    a, b, y = (np.asarray(v, np.float64) for v in (a, b, labels))
+    clusters = np.asarray(clusters).astype(str)
+    if (len(np.unique(clusters)) < 2 or np.isnan(a).any() or np.isnan(b).any() or not (y == 1).any()
+            or not (y == 0).any()):
+        return math.nan, math.nan, math.nan
+
+    def bacc(d, yy):
+        return ((d * yy).sum() / yy.sum() + ((1 - d) * (1 - yy)).sum() / (1 - yy).sum()) / 2
+
+    point = float(bacc(a, y) - bacc(b, y))
+    tpa, tna, tpb, tnb, pos, neg = cluster_sums(clusters, a * y, (1 - a) * (1 - y), b * y, (1 - b) * (1 - y), y, 1 - y)
+    w = cluster_weights(len(pos), n_boot, seed)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p, n = w @ pos, w @ neg
+        stat = ((w @ (tpa - tpb)) / p + (w @ (tna - tnb)) / n) / 2
+    stat = stat[np.isfinite(stat)]
+    if not stat.size:
+        return point, math.nan, math.nan
+    lo, hi = np.percentile(stat, [50 * (1 - LEVEL), 50 * (1 + LEVEL)])
+    return point, float(lo), float(hi)
+
+
+def cell_means_difference(first: Sequence[tuple], second: Sequence[tuple], n_boot: int = BOOTSTRAP_SAMPLES,
+                          seed: int = 0) -> tuple[float, float, float]:
+    """``(A - B, lo, hi)`` with ``A`` the mean over the cells of ``first`` of each cell's mean value, ``B`` the same of
+    ``second``; each cell ``(clusters, values)`` holds its own images (e.g. a model's per-image margin over a
+    reference on one test set). The cells are independent samples: each is resampled over its own clusters
+    (identities), so the interval is that of a difference between test sets, each side paired within itself. NaN
+    values are left out; NaN without two clusters in every cell."""
+    def draws(k: int, cell) -> tuple[float, np.ndarray] | None:
+        ids, values = np.asarray(cell[0]).astype(str), np.asarray(cell[1], np.float64)
+        ok = np.isfinite(values)
+        ids, values = ids[ok], values[ok]
+        if len(np.unique(ids)) < 2:
+            return None
+        total, count = cluster_sums(ids, values, np.ones_like(values))
+        w = cluster_weights(len(total), n_boot, seed + k)
+        return float(values.mean()), (w @ total) / (w @ count)
+
+    sides = []
+    k = 0
+    for cells in (first, second):
+        got = []
+        for cell in cells:
+            d = draws(k, cell)
+            k += 1
+            if d is None:
+                return math.nan, math.nan, math.nan
+            got.append(d)
+        if not got:
+            return math.nan, math.nan, math.nan
+        sides.append((float(np.mean([g[0] for g in got])), np.mean([g[1] for g in got], axis=0)))
+    point = sides[0][0] - sides[1][0]
+    stat = sides[0][1] - sides[1][1]
+    stat = stat[np.isfinite(stat)]
+    if not stat.size:
+        return point, math.nan, math.nan
+    lo, hi = np.percentile(stat, [50 * (1 - LEVEL), 50 * (1 + LEVEL)])
+    return point, float(lo), float(hi)

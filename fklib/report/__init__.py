@@ -5,7 +5,8 @@
 - :mod:`fklib.report.figures` -- every figure (:mod:`fklib.report.robustness_figures` for Figs. 8-10 and
   the upsampling study) and the one helper that saves them (``save_paper_figure``).
 - :mod:`fklib.report.paper`   -- the paper's numbers, typed once.
-- :mod:`fklib.report.summary` -- ``results/README.md`` from the tables.
+- :mod:`fklib.report.summary` -- ``results/README.md`` from the tables; :mod:`fklib.report.claims` -- the paper's
+  claims, each with its paired rule; :mod:`fklib.report.provenance` -- which model, command and commit made each output.
 - :func:`setup_notebook` -- the display settings every notebook starts with.
 """
 

@@ -16,7 +16,9 @@ amplitude 0.03 fills the scale of its row instead of vanishing on a scale set by
 and the truth beside it is drawn on the same scale (an honest comparison of levels); colours follow a
 square-root law (:data:`MAP_GAMMA`), so a prediction at a quarter of its truth's level still shows its
 structure, and every colour bar is ticked in values. Each group has
-its own labelled colour bar (:func:`map_colorbar`) and the overlay uses the same colours and scale.
+its own labelled colour bar (:func:`map_colorbar`) and the overlay uses the same colours and scale. A prediction
+that its row's scale would draw black (its 99th percentile below :data:`OWN_SCALE_BELOW` of the row's top) is drawn on
+its own scale instead, written in its panel and said in the caption (:func:`prediction_scale`).
 Colour maps and overlays (numpy only) come from :mod:`fklib.colors`.
 """
 
@@ -111,6 +113,30 @@ SCALE_RULE = "99th pct of this row's truth and predictions"
 
 def scale_label(vmax: float, what: str = SCALE_RULE) -> str:
     return f"fakeness 0 to {vmax:.3g}, square-root scale\n({what})"
+
+
+#: A prediction whose 99th percentile lies below this share of its row's top would be drawn nearly black on the
+#: row's scale: it is drawn on its own scale instead (:func:`prediction_scale`), which its panel states.
+OWN_SCALE_BELOW = 0.25
+
+
+def prediction_scale(vmax: float, pred) -> tuple[float, bool]:
+    """The scale a prediction panel is drawn on: the row's ``vmax``, or -- when the prediction's own 99th percentile
+    (:func:`map_scale`) is below :data:`OWN_SCALE_BELOW` of it, so that the row's scale would draw it black -- its own,
+    with ``True``."""
+    own = map_scale([], [pred])
+    return (own, True) if own < OWN_SCALE_BELOW * vmax else (vmax, False)
+
+
+def own_scale_text(scale: float) -> str:
+    """What a prediction panel drawn on its own scale says, in its corner."""
+    return f"own scale\n0 to {scale:.2g}"
+
+
+#: The sentence every figure with own-scale panels adds to its caption.
+OWN_SCALE_NOTE = (f" A prediction whose 99th percentile is below {OWN_SCALE_BELOW:.0%} of its row's top would be drawn "
+                  "black there: it is drawn on its own scale, 0 to its own 99th percentile, written in its panel "
+                  "('own scale'); read its level off that number, not off the row's bar.")
 
 
 def show_map(ax, m, vmax: float, title: str | None = None, fontsize: int = 9):
@@ -276,11 +302,12 @@ def attention_figure(image: np.ndarray, parsing: np.ndarray, region: np.ndarray,
     return fig
 
 
-def _panel_text(ax, text: str, fontsize: float = 7.5, colour: str = "white", where: str = "top"):
+def _panel_text(ax, text: str, fontsize: float = 7.5, colour: str = "white", where: str = "top", side: str = "left"):
     if not text:
         return
     y, va = (0.98, "top") if where == "top" else (0.02, "bottom")
-    ax.text(0.02, y, text, transform=ax.transAxes, va=va, ha="left", fontsize=fontsize, color=colour,
+    x, ha = (0.02, "left") if side == "left" else (0.98, "right")
+    ax.text(x, y, text, transform=ax.transAxes, va=va, ha=ha, fontsize=fontsize, color=colour,
             bbox=dict(facecolor="black", alpha=0.6, pad=1.5, lw=0))
 
 
@@ -309,21 +336,27 @@ def localization_figure(rows: list[dict], columns=("real", "fake", "gt", "pred",
              "overlay": "overlay on the input"}
     fig, axes = plt.subplots(len(rows), len(columns), figsize=(2.1 * len(columns) + 1.6, 2.15 * len(rows)),
                              squeeze=False)
+    any_own = False
     for r, row in enumerate(rows):
         vmax = map_scale([row["gt"]], [row["pred"]])
+        pscale, own = prediction_scale(vmax, row["pred"])
+        any_own |= own
         im = None
         for c, col in enumerate(columns):
             title = names[col] if r == 0 else None
             ax = axes[r, c]
             if col == "overlay":
-                _show(ax, map_overlay(row["fake"], row["pred"], vmax), title, None, 10)
-            elif col in ("gt", "pred"):
+                _show(ax, map_overlay(row["fake"], row["pred"], pscale), title, None, 10)  # the prediction's colours
+            elif col == "gt":
                 im = show_map(ax, row[col], vmax, title, 10)
-                if col == "pred":
-                    _panel_text(ax, _metrics_text(row.get("metrics")))
-                    call = decision_text(row.get("probability"), row.get("threshold"), row.get("true_label"),
-                                         row.get("called_fake"), row.get("peak"))
-                    _panel_text(ax, call, 7, "tomato" if "WRONG" in call else "white", "bottom")
+            elif col == "pred":
+                show_map(ax, row[col], pscale, title, 10)
+                if own:
+                    _panel_text(ax, own_scale_text(pscale), 6.5, "white", "top", "right")
+                _panel_text(ax, _metrics_text(row.get("metrics")))
+                call = decision_text(row.get("probability"), row.get("threshold"), row.get("true_label"),
+                                     row.get("called_fake"), row.get("peak"))
+                _panel_text(ax, call, 7, "tomato" if "WRONG" in call else "white", "bottom")
             elif row.get(col) is None:
                 no_source_panel(ax, title=title, fontsize=10)
             else:
@@ -335,8 +368,9 @@ def localization_figure(rows: list[dict], columns=("real", "fake", "gt", "pred",
     floor = f" and the map's peak (99th percentile) above {floors.pop():.3f}" if len(floors) == 1 else ""
     row_scale_note(fig, "each row's truth, prediction and overlay share the row's colour bar, 0 to the 99th percentile "
                         "of the row's truth and prediction",
-                   "." + (f" Called fake: p(fake) above the model's threshold {thresholds.pop():.2f}{floor}; a "
-                          "wrong call is marked WRONG." if len(thresholds) == 1 else ""))
+                   "." + (OWN_SCALE_NOTE + " Its overlay uses the same scale." if any_own else "")
+                   + (f" Called fake: p(fake) above the model's threshold {thresholds.pop():.2f}{floor}; a "
+                      "wrong call is marked WRONG." if len(thresholds) == 1 else ""))
     return fig
 
 
@@ -352,6 +386,7 @@ def attention_variants_figure(examples: list[dict], names: dict[str, str] | None
     names = names or {}
     cols = 3 + len(models)
     fig, axes = plt.subplots(len(examples), cols, figsize=(2.0 * cols + 1.6, 2.15 * len(examples)), squeeze=False)
+    any_own = False
     for r, e in enumerate(examples):
         first = r == 0
         vmax = map_scale([e["gt"]], list(e["preds"].values()))
@@ -362,40 +397,94 @@ def attention_variants_figure(examples: list[dict], names: dict[str, str] | None
         im = show_map(axes[r, 2], e["gt"], vmax, "ground truth" if first else None, 10)
         for k, m in enumerate(models):
             ax = axes[r, 3 + k]
-            im = show_map(ax, e["preds"][m], vmax, names.get(m, m) if first else None, 10)
+            pscale, own = prediction_scale(vmax, e["preds"][m])
+            any_own |= own
+            show_map(ax, e["preds"][m], pscale, names.get(m, m) if first else None, 10)
             _panel_text(ax, _metrics_text(e.get("metrics", {}).get(m)))
+            if own:
+                _panel_text(ax, own_scale_text(pscale), 6.5, "white", "bottom", "right")
         axes[r, 0].set_ylabel(e["label"], fontsize=9)
         map_colorbar(fig, im, axes[r], vmax, fontsize=7, label=False)
     row_scale_note(fig, "each row's truth and predictions share the row's colour bar, 0 to the 99th percentile of "
-                        "their pixels", ".")
+                        "their pixels", "." + (OWN_SCALE_NOTE if any_own else ""))
     if title or ranking:
         fig.suptitle("\n".join(t for t in (title, ranking) if t), fontsize=11 if not ranking else 10)
     return fig
 
 
+#: The smallest y span of a training-curve panel (a run's metrics move by hundredths: a panel scaled to a 0.002
+#: change would draw it as a leap). Loss-like columns: :data:`MIN_RELATIVE_SPAN` of their mean.
+MIN_SPAN = {"val_coss": 0.1, "val_ssim": 0.1, "val_acc": 0.1, "val_score": 0.1, "val_auc": 0.1, "val_psnr": 2.0}
+MIN_RELATIVE_SPAN = 0.2
+
+
+def span_limits(values, metric: str) -> tuple[float, float]:
+    """y limits of a curve panel: the values' range, widened about its middle to at least :data:`MIN_SPAN` of the
+    metric (a loss: :data:`MIN_RELATIVE_SPAN` of its mean), with a small margin."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if not v.size:
+        return 0.0, 1.0
+    lo, hi = float(v.min()), float(v.max())
+    need = MIN_SPAN.get(metric, MIN_RELATIVE_SPAN * abs(float(v.mean())) or 1.0)
+    if hi - lo < need:
+        mid = (hi + lo) / 2
+        lo, hi = mid - need / 2, mid + need / 2
+    pad = 0.06 * (hi - lo)
+    return lo - pad, hi + pad
+
+
 def curves_figure(history, metrics=("train_loss", "val_coss", "val_psnr", "val_ssim", "val_acc"), title: str = ""):
-    """Training curves: one panel per column of a history frame (per epoch), to the last epoch run, ticked at
-    whole epochs; a dashed line marks the best epoch (the frame's boolean ``best`` column, when present).
-    Returns the figure."""
+    """Training curves: one panel per column of a history frame (per epoch). ``history``: one frame, or the stages of
+    a chain of runs in order (``[(label, frame), ...]``: each fine-tuned from the one before), drawn one after the
+    other on one epoch axis, a colour and a legend entry per stage and a dotted line between stages. Each stage's
+    best epoch (its frame's boolean ``best`` column: the weights it kept) is marked by a dashed line of its colour.
+    Every panel spans at least :data:`MIN_SPAN` (:func:`span_limits`), so a change of 0.002 stays small. Returns the
+    figure."""
     from matplotlib.ticker import MaxNLocator  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
 
     plt = _plt()
-    metrics = [m for m in metrics if m in history.columns]
-    best = history.loc[history["best"], "epoch"].tolist() if "best" in history.columns else []
-    fig, axes = plt.subplots(1, len(metrics), figsize=(2.6 * len(metrics), 2.6), squeeze=False)
+    stages = [("", history)] if hasattr(history, "columns") else list(history)
+    stages = [(label, h) for label, h in stages if h is not None and len(h)]
+    metrics = [m for m in metrics if any(m in h.columns for _, h in stages)]
+    fig, axes = plt.subplots(1, len(metrics), figsize=(2.9 * len(metrics), 2.9 if len(stages) > 1 else 2.6),
+                             squeeze=False)
+    colours = ("tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown")
     for ax, m in zip(axes[0], metrics):
-        ax.plot(history["epoch"], history[m], marker="o", ms=3)
-        for b in best:
-            ax.axvline(b, color="tab:red", ls="--", lw=1)
+        start, values = 0, []
+        for k, (label, h) in enumerate(stages):
+            x = start + np.arange(1, len(h) + 1)
+            colour = colours[k % len(colours)]
+            if m in h.columns:
+                ax.plot(x, h[m], marker="o", ms=3, color=colour, label=label or None)
+                values.extend(h[m].tolist())
+            if "best" in h.columns:
+                for b in x[h["best"].to_numpy(bool)]:
+                    ax.axvline(b, color=colour, ls="--", lw=1)
+            if k:
+                ax.axvline(start + 0.5, color="0.5", ls=":", lw=1)
+            start += len(h)
+        ax.set_ylim(*span_limits(values, m))
+        ax.set_xlim(0.5, start + 0.5)
         ax.set_title(m, fontsize=10)
-        ax.set_xlabel("epoch", fontsize=9)
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_xlabel("epoch" + (" (the stages one after the other)" if len(stages) > 1 else ""), fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+        if start <= 3:                                 # too few epochs for a locator: tick each
+            ax.set_xticks(np.arange(1, start + 1))
         ax.tick_params(labelsize=8)
-    if best:
-        title = f"{title}{': ' if title else ''}best epoch {best[0]} of {len(history)} (dashed)"
+    if len(stages) > 1:
+        fig.legend(*axes[0][0].get_legend_handles_labels(), loc="lower center", ncol=len(stages), fontsize=8,
+                   frameon=False)
+        title = (f"{title}{': ' if title else ''}{len(stages)} training stages, each fine-tuned from the one before "
+                 "(dashed: the epoch each kept; each stage validates on its own sets)")
+    elif stages and "best" in stages[0][1].columns:
+        h = stages[0][1]
+        best = h.loc[h["best"], "epoch"].tolist()
+        if best:
+            title = f"{title}{': ' if title else ''}best epoch {best[0]} of {len(h)} (dashed)"
     if title:
-        fig.suptitle(title, fontsize=11)
-    fig.tight_layout()
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.1 if len(stages) > 1 else 0, 1, 1))
     return fig
 
 

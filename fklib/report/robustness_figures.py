@@ -116,8 +116,27 @@ def _gamma(df: pd.DataFrame, m: str) -> np.ndarray:
     return values / clean if np.isfinite(clean) and clean != 0 else np.full(len(values), math.nan)
 
 
+#: The reference Fig. 10 draws beside the model under the same degradation, and its words in the legend.
+FIG10_REFERENCE = "layout_prior"
+FIG10_REFERENCE_LABEL = "layout prior under the same degradation (knows the edited property, re-parses the degraded face)"
+
+
+def reference_gamma(references: pd.DataFrame, model_sweep: pd.DataFrame, m: str, deg: str,
+                    reference: str = FIG10_REFERENCE) -> np.ndarray:
+    """``reference``'s value of ``m`` at the clean point and each level of ``deg`` (rows of
+    :func:`fklib.studies.robustness.reference_sweep`), over the model's clean value: where the model's γ curve lies
+    below this one the model is below that reference under that degradation. NaN where the reference has no value
+    (it makes no call: bACC)."""
+    ref = references[references["model"] == reference]
+    clean = float(model_sweep.loc[model_sweep["degradation"] == "none", m].iloc[0])
+    if ref.empty or m not in ref or not np.isfinite(clean) or clean == 0:
+        return np.array([])
+    rows = pd.concat([ref[ref["degradation"] == "none"].iloc[:1], ref[ref["degradation"] == deg]])
+    return rows[m].to_numpy(float) / clean
+
+
 def fig10_figure(sweeps: Mapping[str, pd.DataFrame], metrics: Sequence[str] = FIG10_METRICS, title: str = "",
-                 floors: Mapping[str, float] | None = None):
+                 floors: Mapping[str, float] | None = None, references: pd.DataFrame | None = None):
     """Paper Fig. 10: γ = degraded / clean of bACC (the paper's ACC, balanced), pixel AUC, COSS, PSNR and SSIM
     against the level; one row of panels per metric (a shared y axis per row), one column per degradation
     (the levels of a column shared), so a panel holds one line per model.
@@ -128,9 +147,11 @@ def fig10_figure(sweeps: Mapping[str, pd.DataFrame], metrics: Sequence[str] = FI
     clean value). ``floors``: metric -> the γ a predictor of nothing reaches
     (:func:`fklib.studies.robustness.nothing_floors`: the all-zero map's value, chance for bACC and AUC, over
     the first model's clean value), drawn as a grey dotted line: a curve at its floor has lost everything; a
-    row with a floor spans from it to its highest value (a row without one, from 0). The x axis is the list
-    of levels in the sweep's order (mild to harsh) after the undegraded point ``none`` (γ = 1). Returns the
-    figure.
+    row with a floor spans from it to its highest value (a row without one, from 0). ``references``: the reference
+    sweep (:func:`fklib.studies.robustness.reference_sweep` rows); the layout prior under the same degradation is
+    drawn as a grey dashed line over the first model's clean value (:func:`reference_gamma`), so a model curve below
+    it is below the layout prior there. The x axis is the list of levels in the sweep's order (mild to harsh) after
+    the undegraded point ``none`` (γ = 1). Returns the figure.
     """
     from matplotlib.lines import Line2D  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
     from matplotlib.patches import Patch  # lazy: matplotlib (its backend set first, _plt) loads only when a figure is drawn
@@ -169,6 +190,11 @@ def fig10_figure(sweeps: Mapping[str, pd.DataFrame], metrics: Sequence[str] = FI
                         lo, hi = band[f"{m}_lo"].to_numpy(float) / clean, band[f"{m}_hi"].to_numpy(float) / clean
                         ax.fill_between(x, lo, hi, color=colour, alpha=0.18, lw=0)
                         shown.extend([*lo, *hi])
+            if references is not None and ticks:
+                ref = reference_gamma(references, sweeps[names[0]], m, deg)
+                if len(ref) == len(ticks) and np.isfinite(ref).any():
+                    ax.plot(np.arange(len(ticks)), ref, color="0.45", ls="--", lw=1.1, marker="s", ms=2.2)
+                    shown.extend(ref[np.isfinite(ref)])
             if np.isfinite(floor):
                 ax.axhline(floor, color="0.35", lw=1.0, ls=(0, (1, 2)))
             ax.axhline(1.0, color="k", lw=0.5, ls=":")
@@ -187,13 +213,16 @@ def fig10_figure(sweeps: Mapping[str, pd.DataFrame], metrics: Sequence[str] = FI
     handles = [Line2D([], [], color=MODEL_COLOURS[k % len(MODEL_COLOURS)], ls=styles[k % len(styles)], marker="o",
                       ms=2.5, label=name) for k, name in enumerate(names)]
     handles.append(Patch(color=MODEL_COLOURS[0], alpha=0.18, label=f"95 % interval of {names[0]}"))
+    if references is not None and (references["model"] == FIG10_REFERENCE).any():
+        handles.append(Line2D([], [], color="0.45", ls="--", lw=1.1, marker="s", ms=2.2,
+                              label=f"{FIG10_REFERENCE_LABEL}, as γ of {names[0]}"))
     if floors:
         handles.append(Line2D([], [], color="0.35", lw=1.0, ls=(0, (1, 2)),
                               label=f"a map of nothing (all-zero map; bACC, AUC: chance 0.5), as γ of {names[0]}"))
-    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=7.5, frameon=False)
+    fig.legend(handles=handles, loc="lower center", ncol=min(len(handles), 3), fontsize=7.5, frameon=False)
     fig.suptitle((f"{title}\n" if title else "") + "γ = degraded / clean (1: unaffected); bACC stands for the "
                  "paper's ACC; pixel AUC against the ground truth binarised at 0.1", fontsize=9)
-    fig.tight_layout(rect=(0, 0.4 / fig.get_figheight(), 1, 1))
+    fig.tight_layout(rect=(0, (0.25 + 0.2 * math.ceil(len(handles) / 3)) / fig.get_figheight(), 1, 1))
     return fig
 
 

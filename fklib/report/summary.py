@@ -19,12 +19,12 @@ from .. import paths
 from ..files import write_atomically
 from ..metrics import PAPER_METRICS as METRICS
 from ..metrics.bootstrap import paired_verdict
-from ..metrics.groups import MODEL, at_or_below_chance, versus_references
+from ..metrics.groups import CONSTANT, LADDER, MODEL, REFERENCE_KNOWS, REFERENCE_SHORT, at_or_below_chance
 from ..studies.robustness import degradation_parts, robustness_verdict
 from ..studies.upsampling import own_family_sentence
 from .claims import claims_section
+from .provenance import figures_section, model_words, provenance_section
 from .tables import read_table
-from .provenance import provenance_section
 
 
 def _fmt(v, metric: str) -> str:
@@ -42,21 +42,42 @@ def _cells(row, metrics=METRICS) -> str:
     return " | ".join(out)
 
 
+def _ladder_cells(row, m: str = "coss") -> str:
+    """``| +0.012 [0.004, 0.020] | ... |``: the model row's paired difference of ``m`` against each rung of the ladder
+    (:data:`fklib.metrics.groups.LADDER`; ``–`` where the table has none)."""
+    return " | ".join(_paired(row, m, ref) or "–" for ref in LADDER)
+
+
+def _ladder_head(m: str = "COSS") -> str:
+    return " | ".join(f"{m} − {REFERENCE_SHORT[r]}" for r in LADDER)
+
+
+#: The sentence under every table section that prints the ladder's paired differences.
+LADDER_NOTE = ("`− constant map`, `− property mean`, `− layout prior`: the paired difference model − reference over the "
+               "same images with its 95 % interval over identities (above 0: the model beats it). The constant map "
+               "knows neither the image nor the edit; the property mean and the layout prior both know the edited "
+               "property, an oracle the network lacks (the layout prior also parses the face).")
+
+
 def table2_section(t: pd.DataFrame) -> list[str]:
     lines = ["## Table 2: loss functions on STGAN Bald", "",
              "Ours (paper) per method, every row under one budget rule (the table's note); bACC with TPR / TNR on the "
-             "Bald test fakes with the test reals; the reference rows make no detection.", "",
-             "| method | ACC | COSS | PSNR | SSIM | bACC (TPR / TNR) |", "|---|---|---|---|---|---|"]
+             "Bald test fakes with the test reals; the reference rows make no detection. " + LADDER_NOTE
+             + " In a table of one property the constant map and the property mean are the same map.", "",
+             f"| method | ACC | COSS | PSNR | SSIM | bACC (TPR / TNR) | {_ladder_head()} |",
+             "|---|---|---|---|---|---|" + "---|" * len(LADDER)]
     for _, r in t.iterrows():
         det = (f"{_fmt(r.get('bacc'), 'bacc')} ({_fmt(r.get('tpr'), 'tpr')} / {_fmt(r.get('tnr'), 'tnr')})"
                if not pd.isna(r.get("bacc", math.nan)) else "–")
-        lines.append(f"| {r['method']} | {_cells(r)} | {det} |")
+        ladder = _ladder_cells(r) if r["predictor"] == MODEL else " | ".join("" for _ in LADDER)
+        lines.append(f"| {r['method']} | {_cells(r)} | {det} | {ladder} |")
     models = t[t["predictor"] == MODEL].set_index("method")
     if {"l1", "l2", "dice", "focal"} <= set(models.index):
         reg, seg = models.loc[["l1", "l2"], "ssim"].mean(), models.loc[["dice", "focal"], "ssim"].mean()
         lines += ["", f"Regression losses (L1, L2) against segmentation losses (Dice, Focal), mean SSIM: "
                       f"{reg:.3f} against {seg:.3f} (the paper: {models.loc[['l1', 'l2'], 'ssim_paper'].mean():.3f} "
-                      f"against {models.loc[['dice', 'focal'], 'ssim_paper'].mean():.3f})."]
+                      f"against {models.loc[['dice', 'focal'], 'ssim_paper'].mean():.3f}); the paired comparison is the "
+                      "claims table's."]
     if "dffd_baseline" in models.index:
         b = models.loc["dffd_baseline"]
         lines += [f"The DFFD baseline (from scratch, reduced width, 19×19 map): COSS {b['coss']:.3f}, SSIM {b['ssim']:.3f} "
@@ -100,53 +121,36 @@ def _iv(row, m: str) -> str:
     return text + (f" [{_fmt(lo, m)}, {_fmt(hi, m)}]" if not (pd.isna(lo) or pd.isna(hi)) else "")
 
 
-def _versus(model_row, refs: pd.DataFrame, m: str) -> tuple[str, str]:
-    """(verdict, best reference name) of the model's set row against the references' set rows (mean vs mean)."""
-    refs = refs.dropna(subset=[m])
-    if not len(refs):
-        return "", ""
-    best = refs.loc[refs[m].idxmax()]
-    names = refs["predictor"].tolist()
-    verdict = versus_references(model_row[m], dict(zip(names, refs[m])), model_row.get(f"{m}_lo"),
-                                model_row.get(f"{m}_hi"), dict(zip(names, refs.get(f"{m}_lo", refs[m]))),
-                                dict(zip(names, refs.get(f"{m}_hi", refs[m]))))
-    return verdict, str(best["predictor"])
-
-
 def table3_section(t: pd.DataFrame) -> list[str]:
     means = _mean_rows(t)
     model = means[means["predictor"] == MODEL]
     if model.empty:  # an older table without set rows
         return []
+    refs = means[means["predictor"].isin(LADDER)]
     lines = ["## Table 3: the universal model on every GAN we have", "",
              "One row per test set: all its fakes with its test reals (`n` fakes, `n_reals` reals; ACC, bACC, TPR, "
-             "TNR by `fklib.metrics.groups`), the map metrics' means over the fakes with 95 % intervals, and the "
-             "best reference *set mean* (the reference predictor with the highest mean COSS over the same fakes: "
-             "mean against mean) with the paired verdict below. `level in`: the predicted map's sum over the "
-             "truth's inside the truth's region (1 = the truth's level). `COSS vs it`: the paired verdict (model − "
-             "reference on the same images, 95 % interval over identities: above 0 beats, below 0 is below, else "
-             "matches); `COSS / AUC − layout prior`: that paired difference against the layout prior. The AttGAN "
-             "sample rows are never trained on; the other sets' training faces were used, their test faces never.", "",
-             "| set | n / n_reals | ACC | bACC (TPR / TNR) | COSS | pixel AUC | SSIM | level in | best reference COSS / AUC | "
-             "COSS vs it | COSS − layout prior | AUC − layout prior | paper COSS / SSIM (matched cells) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "TNR by `fklib.metrics.groups`), the map metrics' means over the fakes with 95 % intervals, the three "
+             "references' COSS / pixel AUC on the same fakes, and the model's paired COSS and AUC differences against "
+             "each. `level in`: the predicted map's sum over the truth's inside the truth's region (1 = the truth's "
+             "level). " + LADDER_NOTE + " The AttGAN sample rows are never trained on; the other sets' training faces "
+             "were used, their test faces never.", "",
+             "| set | n / n_reals | bACC (TPR / TNR) | COSS | pixel AUC | level in | constant map COSS / AUC | property "
+             "mean COSS / AUC | layout prior COSS / AUC | " + _ladder_head("COSS") + " | " + _ladder_head("AUC")
+             + " | paper COSS / SSIM (matched cells) |",
+             "|---|---|---|---|---|---|---|---|---|" + "---|" * (2 * len(LADDER)) + "---|"]
     per = t[(t["predictor"] == MODEL) & (t["property"] != "mean")]
     for _, r in model.iterrows():
-        refs = means[(means["predictor"] != MODEL) & (means["set"] == r["set"])]
-        _, best = _versus(r, refs, "coss")
-        verdict = r.get("coss_vs_ref") if isinstance(r.get("coss_vs_ref"), str) else ""
-        b = refs[refs["predictor"] == best].iloc[0] if best else None
+        own = refs[refs["set"] == r["set"]].set_index("predictor")
+        ref_cells = " | ".join(f"{_fmt(own.loc[k, 'coss'], 'coss')} / {_fmt(own.loc[k].get('auc'), 'auc')}"
+                               if k in own.index else "–" for k in LADDER)
         matched = per[(per["set"] == r["set"]) & per["coss_paper"].notna()] if "coss_paper" in per else per.iloc[:0]
         paper = (f"{matched['coss_paper'].mean():.3f} / {matched['ssim_paper'].mean():.3f} ({len(matched)}; ours "
                  f"{matched['coss'].mean():.3f} / {matched['ssim'].mean():.3f})" if len(matched) else "–")
         flags = "".join(f" ({m.upper()} at or below chance)" for m in ("auc", "bacc") if at_or_below_chance(m, r.get(m)))
         lines.append(f"| {SET_NAMES.get(r['set'], r['set'])} | {int(r['n'])} / {int(r.get('n_reals', 0))} | "
-                     f"{_fmt(r.get('acc'), 'acc')} | {_fmt(r.get('bacc'), 'bacc')} ({_fmt(r.get('tpr'), 'tpr')} / "
-                     f"{_fmt(r.get('tnr'), 'tnr')}) | {_iv(r, 'coss')} | {_iv(r, 'auc')}{flags} | {_fmt(r.get('ssim'), 'ssim')} | "
-                     f"{_fmt(r.get('level_in'), 'level')} | "
-                     + (f"{best} {_fmt(b['coss'], 'coss')} / {_fmt(b.get('auc'), 'auc')} | {verdict or '–'} | " if best
-                        else "– | – | ")
-                     + f"{_paired(r, 'coss', 'layout_prior') or '–'} | {_paired(r, 'auc', 'layout_prior') or '–'} | {paper} |")
+                     f"{_fmt(r.get('bacc'), 'bacc')} ({_fmt(r.get('tpr'), 'tpr')} / {_fmt(r.get('tnr'), 'tnr')}) | "
+                     f"{_iv(r, 'coss')} | {_iv(r, 'auc')}{flags} | {_fmt(r.get('level_in'), 'level')} | {ref_cells} | "
+                     f"{_ladder_cells(r, 'coss')} | {_ladder_cells(r, 'auc')} | {paper} |")
     flat = model[model["set"] == "interfacegan_celebahq256"]
     if len(flat):
         lines += ["", "InterFaceGAN (a whole synthesised face, ground truth all ones): COSS there only measures how flat "
@@ -231,25 +235,33 @@ def reproduction_section(tables: Path) -> list[str]:
 
 def why_cells_miss(tables: Path) -> str:
     """What the committed measurements say of why cells miss (the setting's differences, and the learning curve's
-    answer to "is it the amount of data?" when ``learning_curve.csv`` is there), not a guess."""
+    answer to "is it the amount of data?" when ``learning_curve.csv`` is there: every metric it has, not one), not a
+    guess."""
     text = ("Why cells miss: what differs is stated above (public GAN edits instead of the paper's generated sets, "
             "128 px, a smaller network, CPU budgets); read a gap together with its interval in the table files.")
     curve = read_table(tables, "learning_curve")
     if curve is None or len(curve) < 2 or "stgan_coss" not in curve:
         return text + " No committed measurement says which of these differences matters most."
     lo, hi = curve.iloc[0], curve.iloc[-1]
-    moved = hi["stgan_coss"] - lo["stgan_coss"]
-    verdict = ("so more training faces of this kind did not move it" if abs(moved) < 0.01 else
-               "so the amount of training data matters at this budget")
-    return (text + f" The committed learning curve (`tables/learning_curve.md`, {int(lo['epochs'])} epochs) gives STGAN "
-            f"validation COSS {lo['stgan_coss']:.3f} with {lo['fraction']:.0%} of the training identities and "
-            f"{hi['stgan_coss']:.3f} with {hi['fraction']:.0%} (the layout prior: {hi['stgan_coss_layout_prior']:.3f}), "
-            f"{verdict}.")
+    shown = [(c, w) for c, w in (("stgan_coss", "COSS"), ("stgan_auc", "pixel AUC"), ("stgan_bacc", "bACC"),
+                                 ("stgan_splice_auc", "splice AUC")) if c in curve]
+    moved = {c: float(hi[c] - lo[c]) for c, _ in shown}
+    up = [w for c, w in shown if moved[c] >= 0.01]
+    down = [w for c, w in shown if moved[c] <= -0.01]
+    verdict = ("so more training faces of this kind moved none of them by 0.01" if not up and not down else
+               "so more training faces of this kind raised " + (", ".join(up) or "none") + " and lowered "
+               + (", ".join(down) or "none"))
+    changes = "; ".join(f"{w} {lo[c]:.3f} → {hi[c]:.3f}" for c, w in shown)
+    return (text + f" The committed learning curve (`tables/learning_curve.md`, {int(lo['epochs'])} epochs, STGAN "
+            f"validation, {model_words(tables.parent, 'learning_curve') or 'its own models'}) from {lo['fraction']:.0%} "
+            f"to {hi['fraction']:.0%} of the training identities: {changes} (the layout prior: COSS "
+            f"{hi['stgan_coss_layout_prior']:.3f}" + (f", AUC {hi['stgan_auc_layout_prior']:.3f}" if "stgan_auc_layout_prior" in curve else "")
+            + f"), {verdict}.")
 
 
 def beats_section(tables: Path) -> list[str]:
-    """Per table and test set, the model cells whose 95 % interval lies above / below that of the best reference
-    of the same cell by the paired difference (`<metric>_vs_ref`, :func:`fklib.metrics.groups.mark_versus`)."""
+    """Per table and test set, the model cells whose paired difference to the best reference of the same cell has its
+    95 % interval above / below 0 (`<metric>_vs_ref`, :func:`fklib.metrics.groups.mark_versus`)."""
     rows = []
     for name in ("table2", "table3", "table4", "table5"):
         t = read_table(tables, name)
@@ -269,8 +281,9 @@ def beats_section(tables: Path) -> list[str]:
     if not rows:
         return []
     return ["### Beating the references, per table and test set", "",
-            "Cells whose 95 % interval lies above (`better`) or below (`worse`) that of the best reference of the "
-            "same cell (the reference with the highest value).", "",
+            "Per model cell, the paired difference to the best reference of the same cell (the reference with the "
+            "highest value there): model − reference per image over the same images, averaged, with its 95 % interval "
+            "(identities resampled); `better` where that interval lies above 0, `worse` where it lies below 0.", "",
             "| table | test set | metric | better | worse | cells |", "|---|---|---|---|---|---|", *rows, ""]
 
 
@@ -308,12 +321,17 @@ def chance_section(tables: Path) -> list[str]:
 def table4_section(t: pd.DataFrame) -> list[str]:
     model = t[t["predictor"] == MODEL]
     lines = ["## Table 4: cross-GAN and cross-property", "",
-             "| trained on | tested on | ACC | COSS | PSNR | SSIM | bACC |", "|---|---|---|---|---|---|---|"]
+             "Each row: a single-property model trained on STGAN, tested on a property of a set named by the set (the "
+             "released AttGAN's 270 test faces and the 13 AttGAN sample rows are two sets). " + LADDER_NOTE, "",
+             f"| trained on | tested on | ACC | COSS | PSNR | SSIM | bACC | {_ladder_head()} |",
+             "|---|---|---|---|---|---|---|" + "---|" * len(LADDER)]
     for _, r in model.iterrows():
-        lines.append(f"| STGAN {r['train_property']} | {r['gan']} {r['property']} | {_cells(r)} | "
-                     f"{_fmt(r.get('bacc', math.nan), 'bacc')} |")
-    return lines + ["", "The paper tested its Smile model on StyleGAN; we have no StyleGAN edits and use AttGAN "
-                        "and StarGAN instead.", ""]
+        where = SET_NAMES.get(r.get("set"), r.get("gan")) if "set" in r else r["gan"]
+        lines.append(f"| STGAN {r['train_property']} | {where}: {r['gan']} {r['property']} | {_cells(r)} | "
+                     f"{_fmt(r.get('bacc', math.nan), 'bacc')} | {_ladder_cells(r)} |")
+    return lines + ["", "The paper tested its Smile model on StyleGAN; we have no StyleGAN edits and use AttentionGAN, "
+                        "AttGAN and StarGAN instead. Whether the drop to other GANs is the model's or the other sets' "
+                        "(harder for every map) is the claims table's paired comparison (`table4_drop`).", ""]
 
 
 def table5_section(t: pd.DataFrame) -> list[str]:
@@ -322,10 +340,13 @@ def table5_section(t: pd.DataFrame) -> list[str]:
              "In-region COSS/PSNR/SSIM under the in-region definition the paper's cells match (the table's note says "
              "which, and what the all-zero map scores under it), ACC and balanced ACC on the property's fakes with "
              "the test reals; ours (paper). `with_fp` is the paper's mechanism, `fp_<variant>` the attention variant "
-             "chosen on validation (`tables/table5_variants.md`).", "",
-             "| tested on | face parsing | ACC | COSS | PSNR | SSIM | bACC |", "|---|---|---|---|---|---|---|"]
+             "chosen on validation (`tables/table5_variants.md`); the paired comparison of each with `no_fp` is "
+             "`tables/table5_attention.md` and the claims table's. " + LADDER_NOTE, "",
+             f"| tested on | face parsing | ACC | COSS | PSNR | SSIM | bACC | {_ladder_head()} |",
+             "|---|---|---|---|---|---|---|" + "---|" * len(LADDER)]
     for _, r in model.iterrows():
-        lines.append(f"| {r['property']} | {r['method']} | {_cells(r)} | {_fmt(r.get('bacc', math.nan), 'bacc')} |")
+        lines.append(f"| {r['property']} | {r['method']} | {_cells(r)} | {_fmt(r.get('bacc', math.nan), 'bacc')} | "
+                     f"{_ladder_cells(r)} |")
     return lines + [""]
 
 
@@ -350,6 +371,13 @@ def optional_sections(tables: Path) -> list[str]:
     return lines
 
 
+def ref_words(ref: str) -> str:
+    """``the layout prior (knows the edit)``: a rung of the ladder with what it knows, for sentences."""
+    return {CONSTANT: "the constant map (knows neither image nor edit)",
+            "property_mean": "the property mean (knows the edit)",
+            "layout_prior": "the layout prior (knows the edit, parses the face)"}.get(ref, ref)
+
+
 def negative_results_section(tables: Path) -> list[str]:
     """What did not work, each from its table's paired verdicts: the leave-out models on properties they never saw
     (in-region COSS against the layout prior and the per-property mean map, image by image; bACC against chance) and
@@ -358,9 +386,9 @@ def negative_results_section(tables: Path) -> list[str]:
     leave = read_table(tables, "table5_leave_out")
     if leave is not None and "coss_vs_layout_prior" in leave.columns:
         for r in leave[leave["predictor"] == MODEL].itertuples():
-            verdicts = [f"{ref} {paired_verdict(getattr(r, f'coss_vs_{ref}_lo'), getattr(r, f'coss_vs_{ref}_hi'))} "
+            verdicts = [f"{ref_words(ref)} {paired_verdict(getattr(r, f'coss_vs_{ref}_lo'), getattr(r, f'coss_vs_{ref}_hi'))} "
                         f"({getattr(r, f'coss_vs_{ref}'):+.3f} [{getattr(r, f'coss_vs_{ref}_lo'):+.3f}, "
-                        f"{getattr(r, f'coss_vs_{ref}_hi'):+.3f}])" for ref in ("layout_prior", "property_mean")
+                        f"{getattr(r, f'coss_vs_{ref}_hi'):+.3f}])" for ref in ("layout_prior", "property_mean", CONSTANT)
                         if f"coss_vs_{ref}" in leave.columns]
             bullets.append(f"Leave-out (`table5_leave_out`), {r.method} on {r.property}, never seen in training: in-region "
                            f"COSS {r.coss:.3f}, paired against {', '.join(verdicts)}; bACC {r.bacc:.3f}"
@@ -374,28 +402,106 @@ def negative_results_section(tables: Path) -> list[str]:
     return ["## Negative results", "", *[f"- {b}" for b in bullets], ""]
 
 
-def coverage_sentence(tables: Path) -> str:
-    """Which result tables carry 95 % intervals and a balanced ACC, read from their columns (so the claim stays true)."""
-    with_iv, without_iv, with_bacc, without_bacc = [], [], [], []
+#: Column-name tokens (split at ``_`` and spaces) that make a table a table of metrics, and those of a detection.
+METRIC_TOKENS = {"acc", "bacc", "coss", "auc", "ssim", "psnr", "tpr", "tnr", "gamma", "f1", "iou", "agreement",
+                 "recognised", "diff", "excess", "value"}
+DETECTION_TOKENS = {"acc", "bacc", "tpr", "tnr", "agreement", "decision"}
+
+
+def _tokens(column: str) -> set[str]:
+    return set(str(column).lower().replace(" ", "_").split("_"))
+
+
+def coverage(tables: Path) -> dict[str, list[str]]:
+    """Per table of metrics under ``tables``, read from its columns (and a long table's ``metric`` values): whether
+    every metric column has a 95 % interval (``<m>_lo`` / ``<m>_hi``), some do, or none; and, for the tables that
+    decide real or fake, whether they give a balanced ACC. Keys: ``intervals``, ``some_intervals``, ``no_intervals``,
+    ``bacc``, ``no_bacc``."""
+    out = {k: [] for k in ("intervals", "some_intervals", "no_intervals", "bacc", "no_bacc")}
     for path in sorted(tables.glob("*.csv")) if tables.is_dir() else []:
-        cols = list(pd.read_csv(path, nrows=0).columns)
-        name = path.stem
-        if not any(c in ("acc", "coss", "bacc", "gamma", "auc") for c in cols):
-            continue  # not a table of metrics (splits, spectra, fit checks)
-        (with_iv if any(c.endswith("_lo") for c in cols) else without_iv).append(name)
-        detects = any(c.startswith("acc") or c.startswith("bacc") for c in cols) or "metric" in cols
-        if detects:
-            (with_bacc if any(c.startswith("bacc") for c in cols) or name.startswith("fig8") else without_bacc).append(name)
-    text = f"95 % bootstrap intervals over identities: {', '.join(with_iv) or 'none'}"
-    text += f"; without intervals: {', '.join(without_iv)}" if without_iv else " (every metric table)"
-    text += f". Balanced ACC: {', '.join(with_bacc) or 'none'}" + (f"; none in {', '.join(without_bacc)}" if without_bacc else "")
+        frame = pd.read_csv(path)
+        cols = [str(c) for c in frame.columns]
+        values = set(map(str, frame["metric"].unique())) if "metric" in cols else set()
+        metric_cols = [c for c in cols if _tokens(c) & METRIC_TOKENS and not c.endswith(("_lo", "_hi", "_paper",
+                                                                                           "_delta", "_verdict"))
+                       and pd.api.types.is_numeric_dtype(frame[c])]
+        if not metric_cols and not values & METRIC_TOKENS:
+            continue  # not a table of metrics (splits, spectra, per-face listings)
+        has = [c for c in metric_cols if f"{c}_lo" in cols] + (["value"] if {"lo", "hi"} <= set(cols) else [])
+        some = has or any(c.endswith("_lo") for c in cols)
+        key = "intervals" if has and len(has) >= len(metric_cols) else "some_intervals" if some else "no_intervals"
+        out[key].append(path.stem)
+        tokens = set().union(*(_tokens(c) for c in cols)) | values
+        if tokens & DETECTION_TOKENS:
+            out["bacc" if "bacc" in tokens else "no_bacc"].append(path.stem)
+    return out
+
+
+def coverage_sentence(tables: Path) -> str:
+    """Which result tables carry 95 % intervals and a balanced ACC, read from their columns (:func:`coverage`, so the
+    sentence stays true)."""
+    c = coverage(tables)
+    text = (f"95 % bootstrap intervals over identities on every metric: {', '.join(c['intervals']) or 'none'}"
+            + (f"; on some columns only: {', '.join(c['some_intervals'])}" if c["some_intervals"] else "")
+            + (f"; none: {', '.join(c['no_intervals'])}" if c["no_intervals"] else ""))
+    text += (f". Of the tables that decide real or fake, with a balanced ACC: {', '.join(c['bacc']) or 'none'}"
+             + (f"; without: {', '.join(c['no_bacc'])}" if c["no_bacc"] else ""))
     return text + "."
 
 
+def _ladder_parts(r, refs: pd.DataFrame | None = None, metrics=("coss", "auc")) -> tuple[list[list[str]], list[str]]:
+    """The headline's words for one set row: per metric its paired verdict against each rung of the ladder
+    (``[constant map parts, parts of the references that know the edit]``), and the metrics on which the model is
+    below the constant map. A table without the paired column of the constant map (made before it existed) is read
+    unpaired, the model's interval against the constant map's value in ``refs`` (the set's reference rows), and says so."""
+    words = {"above": "above", "below": "**below**", "matches": "matches"}
+    constant, oracle, below_constant = [], [], []
+    for m in metrics:
+        if pd.isna(r.get(m, math.nan)):
+            continue
+        for ref in LADDER:
+            d, lo, hi = (r.get(f"{m}_vs_{ref}{x}", math.nan) for x in ("", "_lo", "_hi"))
+            if pd.isna(d):
+                if ref != CONSTANT or refs is None or ref not in set(refs["predictor"]):
+                    continue
+                value = float(refs.loc[refs["predictor"] == ref, m].iloc[0])
+                mlo, mhi = r.get(f"{m}_lo", math.nan), r.get(f"{m}_hi", math.nan)
+                if pd.isna(value) or pd.isna(mlo):
+                    continue
+                verdict = "above" if mlo > value else "below" if mhi < value else "matches"
+                text = (f"{words[verdict]} on {m.upper()} (its {value:.3f} against the model's interval; unpaired: the "
+                        "table has no paired column for it)")
+            else:
+                verdict = paired_verdict(lo, hi)
+                text = f"{words.get(verdict, verdict)} on {m.upper()} ({_paired(r, m, ref)})"
+            if ref == CONSTANT:
+                constant.append(text)
+                below_constant += [m.upper()] if verdict == "below" else []
+            else:
+                oracle.append(f"the {REFERENCE_SHORT[ref]} {text}")
+    return [constant, oracle], below_constant
+
+
+def property_head_words(results: Path) -> str:
+    """How often the network's own property head names the edited property (``property_recognition``), with the
+    model that was measured; ``""`` without that table."""
+    rec = read_table(results / "tables", "property_recognition")
+    if rec is None or "recognised" not in rec:
+        return ""
+    head = rec[rec["property"].astype(str).str.startswith("all (the head")]
+    if not len(head):
+        return ""
+    who = model_words(results, "property_recognition")
+    return (f"the network's own property head names it for {head['recognised'].iloc[0]:.0%} of the STGAN validation "
+            f"edits (`property_recognition`" + (f", measured with {who}" if who else "") + ")")
+
+
 def headline(tables: Path) -> list[str]:
-    """The plain verdict at the top, computed from Table 3's set rows and the robustness tables."""
+    """The plain verdict at the top, computed from Table 3's set rows and the robustness tables: per set the model
+    against the reference ladder (the constant map, then the two references that know the edit), paired; a set where
+    the model is below the constant map is named first."""
     t = read_table(tables, "table3")
-    lines = []
+    lines, below = [], []
     if t is not None and len(_mean_rows(t)):
         means = _mean_rows(t)
         for key in SET_NAMES:
@@ -403,19 +509,23 @@ def headline(tables: Path) -> list[str]:
             if row.empty:
                 continue
             r = row.iloc[0]
-            parts = []
-            for m in ("coss", "auc"):
-                for ref in ("property_mean", "layout_prior"):
-                    d, lo, hi = (r.get(f"{m}_vs_{ref}{x}", math.nan) for x in ("", "_lo", "_hi"))
-                    if pd.isna(d):
-                        continue
-                    word = {"above": "beats", "below": "is below", "matches": "matches"}.get(paired_verdict(lo, hi), "vs")
-                    parts.append(f"{word} the {ref.replace('_', ' ')} on {m.upper()} ({_fmt(r[m], m)}; paired "
-                                 f"difference {_paired(r, m, ref)})")
-            det = (f"calls {_fmt(r.get('tpr'), 'tpr')} of its fakes fake and {_fmt(r.get('tnr'), 'tnr')} of its "
-                   f"{int(r.get('n_reals', 0))} reals real (bACC {_fmt(r.get('bacc'), 'bacc')})")
-            lines.append(f"- **{SET_NAMES[key]}**: the model " + ("; ".join(parts) + "; it " if parts else "")
-                         + det + ".")
+            refs = means[(means["set"] == key) & means["predictor"].isin(LADDER)]
+            (constant, oracle), under = _ladder_parts(r, refs)
+            if under:
+                below.append(f"{SET_NAMES[key]} ({', '.join(under)})")
+            values = ", ".join(f"{m.upper()} {_iv(r, m)}" for m in ("coss", "auc") if not pd.isna(r.get(m, math.nan)))
+            text = f"- **{SET_NAMES[key]}** ({values}): "
+            if constant:
+                text += "against the constant map " + "; ".join(constant) + ". "
+            if oracle:
+                text += "Against the references that know the edit: " + "; ".join(oracle) + ". "
+            text += (f"It calls {_fmt(r.get('tpr'), 'tpr')} of its fakes fake and {_fmt(r.get('tnr'), 'tnr')} of its "
+                     f"{int(r.get('n_reals', 0))} reals real (bACC {_fmt(r.get('bacc'), 'bacc')}).")
+            lines.append(text)
+        paired = f"coss_vs_{CONSTANT}" in t.columns
+        lines.insert(0, "- **Below the constant map**, a map that knows neither the image nor the edit ("
+                        + ("paired, interval below 0" if paired else "the model's interval below its value; this table "
+                           "has no paired column for it") + "): " + ("; ".join(below) + "." if below else "no set."))
     t10 = read_table(tables, "fig10_degradation")
     parts, clean = degradation_parts(t10) if t10 is not None else ([], None)
     if parts:
@@ -423,9 +533,10 @@ def headline(tables: Path) -> list[str]:
                      "each axis from mild to harsh): " + "; ".join(parts) + ".")
     if not lines:
         return []
-    return ["## Headline", "", "Computed from the tables below (rules: `fklib.metrics.groups`; intervals: 95 % over "
-            "identities). The references are the per-property mean map (input-blind) and the face-layout prior "
-            "(texture-blind).", "", *lines, ""]
+    return ["## Headline", "", "Computed from the tables below (rules: `fklib.metrics.groups`; every verdict a paired "
+            "difference model − reference over the same fakes with its 95 % interval over identities). The reference "
+            "ladder: " + "; ".join(REFERENCE_KNOWS[r] for r in LADDER) + "."
+            + (f" Of the oracle: {head}." if (head := property_head_words(tables.parent)) else ""), "", *lines, ""]
 
 
 #: The tables (``tables/<name>.csv``) the summary is written from.
@@ -464,14 +575,15 @@ def write_results_readme(results_dir: str | Path | None = None) -> Path:
              "table's own note (in `tables/*.md`) gives its exact sizes. Ground truth, metrics and protocol "
              "follow the paper (eq. 4, COSS/PSNR/SSIM on fakes, ACC on fakes + reals; we add the balanced ACC, "
              "bACC, since our test sets hold far more fakes than reals; one definition of a cell everywhere, "
-             "`fklib.metrics.groups`). The paper tables also carry reference rows "
-             "(zero map, global mean map, per-property mean map of the training fakes, and the texture-blind "
-             "face-layout prior): a locator is useful only where it beats them. " + coverage_sentence(tables)
+             "`fklib.metrics.groups`). The paper tables also carry reference rows, a ladder of what a map can know "
+             "without the fake's texture: " + "; ".join(f"`{k}`, {REFERENCE_KNOWS[k]}" for k in ("zeros", *LADDER))
+             + ". A locator is useful only where it beats them; beating the constant map is the least a locator must "
+             "do, beating the two that know the edit is beating an oracle. " + coverage_sentence(tables)
              + " Values are ours, the paper's in parentheses.", ""]
     if empty:
         lines += ["**Nothing to summarise yet:** no result tables in `tables/`; run the notebooks that write "
                   "them (`python -m fklib.pipeline`).", ""]
-    lines += claims_section(tables)
+    lines += claims_section(tables, results)
     lines += negative_results_section(tables)
     lines += headline(tables)
     for name, section in (("table2", table2_section), ("table3", table3_section), ("table4", table4_section),
@@ -483,6 +595,5 @@ def write_results_readme(results_dir: str | Path | None = None) -> Path:
     lines += chance_section(tables)
     lines += optional_sections(tables)
     lines += provenance_section(results)
-    lines += ["## Figures", "", "Fig. 1 (`figures/fig1.png`), Fig. 5 (`fig5.png`), Fig. 6 (`fig6.png`), Fig. 7 "
-              "(`fig7.png`), training curves (`training_curves.png`); executed notebooks in `executed/`.", ""]
+    lines += figures_section(results)
     return write_atomically(results / "README.md", lambda tmp: tmp.write_text("\n".join(lines)))

@@ -31,7 +31,7 @@ import pandas as pd
 from .. import paths
 from ..files import write_atomically
 from ..metrics import REFERENCE_KINDS
-from ..metrics.groups import MODEL, TABLE_METRICS, group_rows, mark_versus
+from ..metrics.groups import LADDER, MODEL, REFERENCE_KNOWS, TABLE_METRICS, group_rows, mark_versus
 from . import paper as _paper
 
 #: Per-image rows -> long table rows: :func:`fklib.metrics.groups.group_rows`, the one grouping path.
@@ -178,8 +178,9 @@ def format_cell(value: object, column: str = "", metric: object = None) -> str:
 
 def fold_intervals(df: pd.DataFrame) -> pd.DataFrame:
     """For Markdown: ``<m>``, ``<m>_lo``, ``<m>_hi`` (and ``<m>_vs_ref``) -> one text cell
-    ``value [lo, hi]`` (``+`` appended where the model beats the best reference, ``-`` where it is below it,
-    ``~`` where it matches: the paired verdict of :func:`fklib.metrics.groups.mark_versus`); long tables' ``value``/``lo``/``hi`` likewise."""
+    ``value [lo, hi]`` (``+`` appended where the paired difference to the best reference lies above 0, ``-`` below
+    0, ``~`` where its interval contains 0: :func:`fklib.metrics.groups.mark_versus`, :data:`MARK_LEGEND`);
+    long tables' ``value``/``lo``/``hi`` likewise."""
     df = df.copy()
     pairs = [(c[:-3], c) for c in df.columns if c.endswith("_lo") and f"{c[:-3]}_hi" in df.columns
              and c[:-3] in df.columns]
@@ -241,21 +242,37 @@ def _legend(df: pd.DataFrame, table: int | None) -> list[str]:
                      "`fklib.report.paper`); `delta` (`<metric>_delta`) = ours − paper; empty where the paper has no such cell.")
     preds = set(df["predictor"]) if "predictor" in df.columns else set()
     if preds & set(REFERENCE_KINDS):
-        lines.append("Reference rows: `zeros` (all-zero map), `global_mean` (mean training GT map), "
-                     "`property_mean` (mean training GT map of the image's property), all three input-blind, and "
-                     "`layout_prior` (texture-blind: per face-parsing class the mean training GT of the property, "
-                     "looked up through our parser's map of the image, geometric mean with `property_mean`); a "
-                     "locator is useful only where it beats them. They make no detection, so their ACC is empty. "
-                     "In a table of one property `global_mean` and `property_mean` are the same map.")
+        lines.append(reference_legend())
     if any(c.endswith("_lo") for c in cols) or "lo" in cols:
-        lines.append("`v [lo, hi]`: the value and its 95 % bootstrap interval over identities (1000 resamples, "
-                     "seeded); on model rows `+` marks an interval above that of the best reference row (the reference "
-                     "with the highest value in the same column), `-` one below it, `~` one that overlaps it (the "
-                     "difference may be noise).")
+        lines.append(INTERVAL_LEGEND + (" " + MARK_LEGEND if any(c.endswith("_vs_ref") for c in cols) else ""))
+    versus = [r for r in LADDER if any(c.endswith(f"_vs_{r}") for c in cols)]
+    if versus:
+        lines.append(versus_legend(versus))
     if "bacc" in cols or any(c.startswith("bacc") for c in cols) or ("metric" in cols and "bacc" in set(df["metric"])):
         lines.append("`bacc`: balanced ACC, (TPR + TNR) / 2: fakes and reals weigh the same, one answer to every "
                      "input scores 0.5.")
     return lines
+
+
+def reference_legend() -> str:
+    """The sentence that says what each reference row knows (:data:`fklib.metrics.groups.REFERENCE_KNOWS`)."""
+    return ("Reference rows: " + "; ".join(f"`{k}`: {REFERENCE_KNOWS[k]}" for k in REFERENCE_KINDS)
+            + ". They make no detection, so their ACC is empty; a locator is useful only where it beats them. In a "
+            "table of one property `global_mean` and `property_mean` are the same map.")
+
+
+#: What ``v [lo, hi]`` is (:func:`fold_intervals`), and the ``+`` / ``-`` / ``~`` marks (:func:`fklib.metrics.groups.mark_versus`).
+INTERVAL_LEGEND = "`v [lo, hi]`: the value and its 95 % bootstrap interval over identities (1000 resamples, seeded)."
+MARK_LEGEND = ("On model rows the mark after it is a paired verdict against the best reference row of the same "
+                   "column (the reference with the highest value): the per-image difference model − reference over the "
+                   "same images, averaged, with its 95 % interval (identities resampled, an image's two values drawn "
+                   "together); `+` where that interval lies above 0, `-` below 0, `~` where it contains 0.")
+
+
+def versus_legend(references) -> str:
+    """The sentence of the ``<metric>_vs_<reference>`` columns."""
+    return ("`<metric>_vs_<reference>` (" + ", ".join(f"`{r}`" for r in references) + "): that paired difference, "
+            "model − reference over the same images, with its 95 % interval; above 0: the model beats that reference.")
 
 
 def save_table(df: pd.DataFrame, name: str, note: str = "", results_dir: str | Path | None = None,

@@ -14,6 +14,7 @@
 | :mod:`~fklib.studies.gallery` | 06 | Fig. 1 |
 | :mod:`~fklib.studies.upsampling` | 07 | beyond the paper (§3.2); its generators and spectra: :mod:`~fklib.studies.upsampling_generators` |
 | :mod:`~fklib.studies.card` | export | the shipped model's measured limits (with :mod:`~fklib.studies.published_figures`: faces cut from published figures) |
+| :mod:`~fklib.studies.recipe` | 01, export | a recipe in words from its config, and the chain of runs a checkpoint was fine-tuned from |
 
 Tables and figures are written by :mod:`fklib.report`; the studies return frames and arrays.
 """

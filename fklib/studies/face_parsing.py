@@ -22,8 +22,10 @@ from ..config import ATTENTION_MODES, KNOWN_PROPERTIES, TrainConfig, make_config
 from ..data import FakeMapDataset, image_to_tensor, limit_items, load_set, tensor_to_image
 from ..engine import MODEL, evaluation_rule, fit_references, score_items
 from ..metrics import balanced_accuracy
+from ..metrics.bootstrap import paired_difference, paired_verdict
+from ..metrics.groups import paired_bacc_difference
 from ..models.inference import ImagePredictor
-from ..parsing import ParsingAttention, load_parser, parse, region_mask
+from ..parsing import ParseCache, ParsingAttention, load_parser, parse, region_mask
 from .cache import ensure_trained
 from .common import eval_limit, single_config
 from .profiles import study_profile
@@ -177,9 +179,10 @@ def edited_regions(items, size: int, parser=None) -> dict[int, np.ndarray]:
     """Item index -> boolean ``size x size`` region of its property, for every fake with a real source.
 
     :func:`fklib.parsing.region_mask` of our parser's map of the fake (as the model sees it, at
-    ``size``) united with that of its real source resized the same way.
+    ``size``) united with that of its real source resized the same way. Parsed through
+    :class:`fklib.parsing.ParseCache`: the images of an earlier call (another model of the same table) are read back.
     """
-    parser = parser or load_parser()
+    parse_cached = ParseCache(parser or load_parser(), size=PARSER_SIZE)
     fakes = [i for i, it in enumerate(items) if it.label == 1 and it.reference is not None]
     if not fakes:
         return {}
@@ -187,8 +190,8 @@ def edited_regions(items, size: int, parser=None) -> dict[int, np.ndarray]:
     seen = torch.stack([ds[i]["image"] for i in fakes])
     refs = torch.stack([image_to_tensor(items[i].reference) for i in fakes])
     refs = F.interpolate(refs, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    p_fake = parse(parser, tensor_to_image(seen), size=PARSER_SIZE)
-    p_real = parse(parser, tensor_to_image(refs), size=PARSER_SIZE)
+    p_fake = parse_cached(tensor_to_image(seen))
+    p_real = parse_cached(tensor_to_image(refs))
     return {i: region_mask(p_fake[k], items[i].property) | region_mask(p_real[k], items[i].property)
             for k, i in enumerate(fakes)}
 
@@ -297,10 +300,12 @@ def zero_map_sentence(table5: pd.DataFrame, definition: str) -> str:
             "read our and the paper's in-region PSNR and SSIM against it.")
 
 
-def table5_verdict(table5: pd.DataFrame, names: dict[str, str], chosen: str) -> list[str]:
-    """Table 5 in sentences: per test property the three models' ACC, bACC and in-region COSS, then whether the
-    paper's mechanism (``with_fp``) and the variant chosen on validation beat ``no_fp`` beyond their 95 %
-    intervals (bACC and COSS), counted over the test properties."""
+def table5_verdict(table5: pd.DataFrame, names: dict[str, str], chosen: str,
+                   attention: pd.DataFrame | None = None) -> list[str]:
+    """Table 5 in sentences: per test property the three models' bACC and in-region COSS, then, from the paired
+    comparisons of :func:`attention_contrasts` (``attention``: each model with attention minus ``no_fp`` on the same
+    images, 95 % intervals), on how many test properties the paper's mechanism (``with_fp``) and the variant chosen
+    on validation lie above / below ``no_fp`` in bACC and in-region COSS, and whether a classifier collapsed."""
     m = table5[table5["predictor"] == MODEL].set_index(["property", "method"])
     props = [p for p in TABLE5_TESTS if (p, "no_fp") in m.index]
     variant = names.get(chosen, f"fp_{chosen}")
@@ -309,26 +314,24 @@ def table5_verdict(table5: pd.DataFrame, names: dict[str, str], chosen: str) -> 
         cells = [m.loc[(prop, k)] for k in ("no_fp", "with_fp", variant) if (prop, k) in m.index]
         lines.append(f"{prop}: bACC " + " / ".join(f"{c.bacc:.3f}" for c in cells) + ", in-region COSS "
                      + " / ".join(f"{c.coss:.3f}" for c in cells))
-
-    def beyond(method: str, metric: str) -> tuple[int, int]:
-        above = below = 0
-        for prop in props:
-            if (prop, method) not in m.index or f"{metric}_lo" not in m.columns:
-                continue
-            a, b = m.loc[(prop, "no_fp")], m.loc[(prop, method)]
-            above += bool(b[f"{metric}_lo"] > a[f"{metric}_hi"])
-            below += bool(b[f"{metric}_hi"] < a[f"{metric}_lo"])
-        return above, below
-
     n = len(props)
-    for method, what in (("with_fp", "the paper's mechanism `with_fp`"), (variant, f"the variant chosen on validation `{variant}`")):
-        if method == "with_fp" or any((p, method) in m.index for p in props):
-            (ba, bb), (ca, cb) = beyond(method, "bacc"), beyond(method, "coss")
-            lines.append(f"Against `no_fp`, {what} is above beyond the intervals on bACC for {ba} of {n} test properties "
-                         f"(below for {bb}) and on in-region COSS for {ca} of {n} (below for {cb})")
+    if attention is not None and len(attention):
+        per = attention[attention["property"].isin(props) & (attention["table"] == "Table 5")]
+        for comparison, what in (("paper", "the paper's mechanism `with_fp`"),
+                                 ("chosen", f"the variant chosen on validation `{variant}`")):
+            sub = per[per["comparison"] == comparison]
+            if sub.empty:
+                continue
+            count = {(k, v): int((sub[f"{k}_verdict"] == v).sum()) for k in ("bacc", "coss") for v in ("above", "below")}
+            collapsed = sorted(sub.loc[sub["collapsed_with"], "property"])
+            lines.append(f"Against `no_fp` on the same images (paired, 95 % interval), {what} is above on bACC for "
+                         f"{count[('bacc', 'above')]} of {n} test properties (below for {count[('bacc', 'below')]}) and on "
+                         f"in-region COSS for {count[('coss', 'above')]} of {n} (below for {count[('coss', 'below')]})"
+                         + (f"; its classifier collapsed (one answer to every image) on {', '.join(collapsed)}"
+                            if collapsed else ""))
     paper_helps = "the paper found attention helps on all three"
     return ["no_fp / with_fp / " + variant + ". " + "; ".join(lines[:n]) + ". " + ". ".join(lines[n:])
-            + f". ({paper_helps}; a gain that stays inside the intervals is not a reproduction of it.)"]
+            + f". ({paper_helps}; a gain whose paired interval contains 0 is not a reproduction of it.)"]
 
 
 def leave_out_sentence(table: pd.DataFrame, without: str, with_attention: str, properties=None) -> str:
@@ -345,3 +348,85 @@ def leave_out_sentence(table: pd.DataFrame, without: str, with_attention: str, p
                "attention raises neither on any unseen property" if not any(gains) else
                f"attention raises {sum(gains)} of these {len(gains)} values")
     return "; ".join(parts) + f" (without → with attention): {verdict}."
+
+
+# --- the attention claim, paired over the same test images ----------------------------------------------
+
+#: The name of the table of :func:`attention_contrasts` (``results/tables/table5_attention.csv``).
+ATTENTION_TABLE = "table5_attention"
+
+
+def _paired_models(rows: pd.DataFrame, with_: str, without: str, properties) -> dict | None:
+    """bACC and in-region COSS of ``with_`` minus ``without`` (``method`` values of per-image model rows) over the same
+    images: the fakes of ``properties`` and every real; ``None`` when either model has no such rows."""
+    model = rows[rows["predictor"] == MODEL]
+    keep = (model["label"] == 0) | model["property"].isin(list(properties))
+    a = model[keep & (model["method"] == with_)]
+    b = model[keep & (model["method"] == without)]
+    both = a.merge(b[["source", "pred_fake", "coss_region"]], on="source", suffixes=("", "_without"))
+    if both.empty or not (both["label"] == 1).any() or not (both["label"] == 0).any():
+        return None
+    ids = both["identity"].astype(str).to_numpy()
+    bacc, bacc_lo, bacc_hi = paired_bacc_difference(ids, both["pred_fake"], both["pred_fake_without"], both["label"])
+    fakes = both[both["label"] == 1]
+    coss, coss_lo, coss_hi = paired_difference(fakes["identity"].astype(str).to_numpy(), fakes["coss_region"],
+                                               fakes["coss_region_without"])
+
+    def rates(col):
+        f, r = both.loc[both["label"] == 1, col], both.loc[both["label"] == 0, col]
+        return float((f > 0.5).mean()), float((r <= 0.5).mean())
+
+    (tpr, tnr), (tpr0, tnr0) = rates("pred_fake"), rates("pred_fake_without")
+    return {"n_fakes": int((both["label"] == 1).sum()), "n_reals": int((both["label"] == 0).sum()),
+            "bacc_with": (tpr + tnr) / 2, "bacc_without": (tpr0 + tnr0) / 2, "tpr_with": tpr, "tnr_with": tnr,
+            "tpr_without": tpr0, "tnr_without": tnr0,
+            "collapsed_with": bool(both["pred_fake"].nunique() == 1),
+            "collapsed_without": bool(both["pred_fake_without"].nunique() == 1),
+            "bacc_diff": bacc, "bacc_diff_lo": bacc_lo, "bacc_diff_hi": bacc_hi, "bacc_verdict": paired_verdict(bacc_lo, bacc_hi),
+            "coss_diff": coss, "coss_diff_lo": coss_lo, "coss_diff_hi": coss_hi, "coss_verdict": paired_verdict(coss_lo, coss_hi)}
+
+
+def attention_contrasts(df5: pd.DataFrame, names: dict[str, str], chosen: str, leave_rows: pd.DataFrame | None = None,
+                        leave_names: dict[str, str] | None = None) -> pd.DataFrame:
+    """The attention claim as paired comparisons, each a model with face attention minus the same model without on
+    the same test images (the fakes of the properties the models never saw in training, and the test reals): bACC
+    (:func:`fklib.metrics.groups.paired_bacc_difference`) and in-region COSS (masked), with 95 % intervals over
+    identities, per test property and pooled (``all``). Comparisons: ``paper``: the paper's product (Table 5's
+    ``with_fp``), ``chosen``: the variant chosen on validation (``fp_<chosen>``), both trained on STGAN
+    :data:`TABLE5_TRAIN`; ``leave_out``: the universal model with the chosen variant against without, on the
+    properties left out of its training (:data:`LEAVE_OUT`; ``leave_rows`` with ``leave_names`` ``universal`` /
+    ``universal_fp``). ``collapsed_*``: the model gives one answer to every image of the cell."""
+    tests = [("paper", "Table 5", names.get("paper", "with_fp"), names.get("no_fp", "no_fp"), df5, TABLE5_TESTS)]
+    if chosen != "paper":
+        tests.append(("chosen", "Table 5", names.get(chosen, f"fp_{chosen}"), names.get("no_fp", "no_fp"), df5,
+                      TABLE5_TESTS))
+    if leave_rows is not None and leave_names:
+        tests.append(("leave_out", "table5_leave_out", leave_names["universal_fp"], leave_names["universal"],
+                      leave_rows, LEAVE_OUT))
+    out = []
+    for comparison, table, with_, without, rows, props in tests:
+        for prop in [*props, "all"]:
+            got = _paired_models(rows, with_, without, props if prop == "all" else [prop])
+            if got is not None:
+                out.append({"comparison": comparison, "table": table, "with": with_, "without": without,
+                            "property": prop, **got})
+    return pd.DataFrame(out)
+
+
+def attention_note() -> str:
+    """The note of :func:`attention_contrasts`' table."""
+    return ("Face attention, paired: each row a model with face attention minus the same model without, on the same "
+            "test images (the fakes of properties absent from its training, with the test reals). `paper`: the paper's "
+            "product (`with_fp`), `chosen`: the variant chosen on validation, both trained on STGAN Blond_Hair (Table "
+            "5); `leave_out`: the universal model with the chosen variant against without, on the properties left out "
+            "of its training (table5_leave_out). bacc_diff: balanced ACC with − without (both decisions of an image "
+            "drawn together), coss_diff: in-region COSS (masked), 95 % intervals over identities; `all`: the "
+            "properties pooled. collapsed_*: one answer to every image (TPR 0 and TNR 1, or the reverse).")
+
+
+def parsing_gallery_faces(n: int = 10, set_name: str = "stgan", split: str = "test"):
+    """The parsing gallery's faces (``results/figures/parsing_gallery.png``): the first ``n`` real test faces of
+    ``set_name``, our parser's maps of them and their identities: ``(faces, maps, titles)``."""
+    reals = [it for it in load_set(set_name, split=split) if it.label == 0][:n]
+    faces = np.stack([np.asarray(it.image) for it in reals])
+    return faces, parse(load_parser(), faces, size=PARSER_SIZE), [str(it.identity) for it in reals]

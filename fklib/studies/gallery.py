@@ -11,8 +11,15 @@ from ..metrics import coss, psnr, ssim
 from ..metrics.classification import map_peak
 from ..models.inference import ImagePredictor
 
-#: The sets of Fig. 1, one block of rows each (AttGAN is never trained on: unseen by every model).
-GALLERY_SETS = ("stgan", "attgan", "stargan", "interfacegan")
+#: The sets of Fig. 1, one block of rows each: STGAN, the main JPEG test sets of real GANs (the released
+#: StarGAN-128, AttGAN and AttentionGAN: where the model is weakest) and InterFaceGAN's whole faces.
+GALLERY_SETS = ("stgan", "stargan128", "attgan_attentiongan", "interfacegan")
+#: How each set's rows are named in the figure.
+SET_LABELS = {"stgan": "STGAN", "stargan128": "StarGAN-128 (released)", "attgan_attentiongan": "AttGAN / AttentionGAN",
+              "stargan": "StarGAN-256 (perturbed)", "attgan": "AttGAN sample rows", "interfacegan": "InterFaceGAN"}
+#: Test fakes ranked per set (evenly spaced over the set; the figure says how many): enough for a best, median and
+#: worst, without predicting the 2,760 StarGAN-128 fakes one by one.
+RANKED_PER_SET = 600
 #: Which test fakes of each set are shown, by the model's COSS against their ground truth.
 GALLERY_RANKS = ("best", "median", "worst")
 
@@ -25,7 +32,8 @@ def gallery(locator: LoadedLocator, sets=GALLERY_SETS, split: str = "test",
     input), its GT map, the prediction at the image's size, its COSS / PSNR / SSIM, and p(fake) with the
     model's stored decision threshold (the figure prints the call and marks a wrong one).
 
-    ``limit``: rank at most this many fakes per set (the first, in the set's order; ``None``: all).
+    ``limit``: rank at most this many fakes per set (evenly spaced over the set's order, so every property is
+    there; ``None``: all).
 
     Returns:
         ``(rows, stats)``: rows of ``label``, ``real``, ``fake``, ``gt``, ``pred``, ``metrics`` for
@@ -43,7 +51,8 @@ def gallery(locator: LoadedLocator, sets=GALLERY_SETS, split: str = "test",
         called = locator.rule.call(prob, pred, peak) == 1.0
         m = {"coss": coss(pred, gt), "psnr": psnr(pred, gt), "ssim": ssim(pred, gt)}
         real = it.image if it.label == 0 else it.reference  # None: a whole-image synthesis has no source
-        rows.append({"label": f"{set_name} {rank}\n{it.property}", "real": real, "fake": it.image, "gt": gt,
+        what = it.property if set_name != "attgan_attentiongan" or it.label == 0 else f"{it.gan} {it.property}"
+        rows.append({"label": f"{SET_LABELS.get(set_name, set_name)}\n{rank}: {what}", "real": real, "fake": it.image, "gt": gt,
                      "pred": pred, "metrics": None if it.label == 0 else m,
                      "probability": prob, "threshold": threshold, "true_label": it.label, "called_fake": called,
                      "peak_floor": floor, "peak": peak if floor is not None else None})
@@ -57,7 +66,9 @@ def gallery(locator: LoadedLocator, sets=GALLERY_SETS, split: str = "test",
             real = next((it for it in items if it.label == 0), None)
             if real is not None:
                 add(set_name, "real", real, *predictor.predict_array(np.asarray(real.image)), 1)
-        fakes = [it for it in items if it.label == 1][:limit]
+        fakes = [it for it in items if it.label == 1]
+        if limit is not None and len(fakes) > limit:
+            fakes = [fakes[int(i)] for i in np.linspace(0, len(fakes) - 1, limit).round()]
         if not fakes:
             continue
         scored = []
@@ -76,9 +87,11 @@ def gallery_sentence(stats: pd.DataFrame) -> str:
     """Notebook 06's reading of Fig. 1, from :func:`gallery`'s stats rows: the median and worst test fake per GAN,
     and whether the real face is called real."""
     fakes, real = stats[stats["rank"] != "real"], stats[stats["rank"] == "real"]
-    text = ("Median test fake per GAN: " + ", ".join(f"{r.set} COSS {r.coss:.3f} (p(fake) {r.fake_probability:.2f})"
-                                                   for r in fakes[fakes["rank"] == "median"].itertuples())
-            + "; worst: " + ", ".join(f"{r.set} {r.coss:.3f}" for r in fakes[fakes["rank"] == "worst"].itertuples()))
+    name = lambda r: SET_LABELS.get(r.set, r.set)  # noqa: E731
+    text = ("Median test fake per set (of the fakes ranked): "
+            + ", ".join(f"{name(r)} COSS {r.coss:.3f} (p(fake) {r.fake_probability:.2f}, of {r.n_ranked})"
+                        for r in fakes[fakes["rank"] == "median"].itertuples())
+            + "; worst: " + ", ".join(f"{name(r)} {r.coss:.3f}" for r in fakes[fakes["rank"] == "worst"].itertuples()))
     if not len(real):
         return text + "."
     r = real.iloc[0]

@@ -7,6 +7,7 @@ import dataclasses
 import pandas as pd
 
 from ..config import TrainConfig, baseline_config
+from ..metrics.bootstrap import paired_difference, paired_verdict, ratio_interval
 from ..metrics.groups import MODEL
 from .common import SINGLE_PATIENCE, single_config
 from .profiles import study_profile
@@ -50,3 +51,60 @@ def table2_sentence(table2: pd.DataFrame) -> str:
             + (", below it" if base["coss"] < ref["coss"] else "") + ". The paper found regression losses (L1, L2) "
             f"better than the segmentation losses (Dice, Focal): here L1/L2 mean SSIM {reg:.3f} vs Dice/Focal {seg:.3f}"
             + (" -- as the paper found." if reg > seg else " -- the reverse of the paper's finding."))
+
+
+# --- Table 2's claims, paired over the same test images ----------------------------------------------
+
+#: The name of the table of :func:`table2_contrasts` (``results/tables/table2_contrasts.csv``).
+CONTRASTS_TABLE = "table2_contrasts"
+#: The paper's COSS ratio of FakeLocator (L1) over the DFFD baseline (Table 2: 0.889 / 0.501).
+PAPER_BASELINE_RATIO = 0.889 / 0.501
+
+
+def _per_image(df: pd.DataFrame, methods, metric: str) -> pd.DataFrame:
+    """The fakes' ``metric`` per image (rows: ``source``; columns: ``methods``), with ``identity``; only images every
+    method scored."""
+    fakes = df[(df["predictor"] == MODEL) & (df["label"] == 1) & df["method"].isin(list(methods))]
+    wide = fakes.pivot_table(index=["source", "identity"], columns="method", values=metric, aggfunc="first")
+    return wide.dropna(subset=[m for m in methods if m in wide.columns]).reset_index()
+
+
+def table2_contrasts(df: pd.DataFrame) -> pd.DataFrame:
+    """Table 2's two claims as paired comparisons over the same Bald test fakes (notebook 02's per-image rows ``df``
+    with ``method``), each with its 95 % interval over identities:
+
+    - ``regression - segmentation`` (SSIM and COSS): per image, the mean of the L1 and L2 models' values minus the mean
+      of the Dice and Focal models' (:func:`fklib.metrics.bootstrap.paired_difference`); verdict above / below /
+      matches 0;
+    - ``l1 / dffd_baseline`` (COSS): the ratio of the L1 model's summed COSS over the DFFD baseline's on the same
+      images (:func:`fklib.metrics.bootstrap.ratio_interval`); verdict above / below / matches 1.
+    """
+    rows = []
+    reg, seg = ("l1", "l2"), ("dice", "focal")
+    for metric in ("ssim", "coss"):
+        w = _per_image(df, reg + seg, metric)
+        if len(w) and all(m in w for m in reg + seg):
+            d, lo, hi = paired_difference(w["identity"].astype(str).to_numpy(), w[list(reg)].mean(axis=1).to_numpy(),
+                                          w[list(seg)].mean(axis=1).to_numpy())
+            rows.append({"comparison": "regression - segmentation", "metric": metric, "kind": "difference",
+                         "first": float(w[list(reg)].to_numpy().mean()), "second": float(w[list(seg)].to_numpy().mean()),
+                         "value": d, "lo": lo, "hi": hi, "n": len(w), "verdict": paired_verdict(lo, hi)})
+    w = _per_image(df, ("l1", "dffd_baseline"), "coss")
+    if len(w) and {"l1", "dffd_baseline"} <= set(w.columns):
+        num, den = w["l1"].to_numpy(float), w["dffd_baseline"].to_numpy(float)
+        lo, hi = ratio_interval(w["identity"].astype(str).to_numpy(), num, den)
+        value = float(num.sum() / den.sum()) if den.sum() > 0 else float("nan")
+        rows.append({"comparison": "l1 / dffd_baseline", "metric": "coss", "kind": "ratio", "first": float(num.mean()),
+                     "second": float(den.mean()), "value": value, "lo": lo, "hi": hi, "n": len(w),
+                     "verdict": paired_verdict(lo - 1, hi - 1)})
+    return pd.DataFrame(rows, columns=["comparison", "metric", "kind", "first", "second", "value", "lo", "hi", "n",
+                                       "verdict"])
+
+
+def contrasts_note() -> str:
+    """The note of :func:`table2_contrasts`' table."""
+    return ("Table 2's claims, paired over the same Bald test fakes: `regression - segmentation`: per image the mean of "
+            "the L1 and L2 models' value minus the mean of the Dice and Focal models' (first / second: the two means), "
+            "averaged; `l1 / dffd_baseline`: the L1 model's summed COSS over the DFFD baseline's (first / second: their "
+            "means; the paper's ratio is 0.889 / 0.501 = 1.77). lo / hi: 95 % interval, identities resampled (an "
+            "image's values drawn together); verdict: the interval above / below 0 (a ratio: 1), else matches.")

@@ -10,7 +10,9 @@
   comparison about augmentation (same start, same data) and fits the CPU budget.
 - :func:`robustness_sweep` / :func:`sweep` (Fig. 10) over :func:`sweep_axes` (the paper's grid,
   :data:`fklib.degrade.PAPER_AXES`, or IMDL-BenCo's, :data:`fklib.degrade.IMDL_AXES`; fewer
-  levels in ``smoke``); :func:`disorganization_test` / :func:`disorganization` (Fig. 8);
+  levels in ``smoke``); :func:`sweeps_and_references`: the same sweeps of several models and the reference
+  predictors in one pass (each level degraded once, every model scored on the same degraded images; the
+  values of :func:`sweep` and :func:`reference_sweep`); :func:`disorganization_test` / :func:`disorganization` (Fig. 8);
   :func:`disorganization_example` (Fig. 9's maps).
 
 Every prediction and metric comes from :func:`fklib.engine.score_items`.
@@ -40,7 +42,7 @@ from ..metrics import MAP_METRICS, ratio_interval
 from ..metrics.bootstrap import paired_difference, paired_verdict
 from ..metrics.bootstrap import balanced_accuracy_ratio_interval
 from ..metrics.classification import DETECTION_METRICS
-from ..metrics.groups import CHANCE, MODEL, at_or_below_chance, group_summary
+from ..metrics.groups import CHANCE, LADDER, MODEL, REFERENCE_KNOWS, at_or_below_chance, group_summary
 from ..models import PriorBlend
 from .cache import ensure_trained, universal_model
 from .common import universal_config
@@ -428,6 +430,155 @@ def reference_sweep(locator: LoadedLocator, items, axes: Mapping[str, Sequence] 
     return df
 
 
+#: The name of the table of :func:`sweep_and_references`' paired comparisons (``fig10_versus[_<set>].csv``).
+VERSUS_TABLE = "fig10_versus"
+#: The metrics of :func:`sweep_and_references`' paired comparisons.
+VERSUS_METRICS = ("auc", "coss")
+
+
+def _paired_rows(model_rows: pd.DataFrame, ref_rows: pd.DataFrame, metric: str) -> pd.DataFrame:
+    """Per fake: ``identity`` and model − reference of ``metric`` (the same images, aligned by ``source``)."""
+    both = model_rows[model_rows["label"] == 1][["source", "identity", metric]].merge(
+        ref_rows[ref_rows["label"] == 1][["source", metric]], on="source", suffixes=("", "_ref"))
+    return both.assign(margin=both[metric] - both[f"{metric}_ref"])[["source", "identity", "margin"]]
+
+
+def sweep_and_references(locator: LoadedLocator, items, axes: Mapping[str, Sequence] | None = None,
+                         model_name: str | None = None, seed: int = 0, batch_size: int = 64,
+                         references=LADDER, train_items=None) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Fig. 10 for one locator and the reference predictors through the same degradations, scored together:
+    ``(sweep, reference_sweep, versus)``. ``sweep`` and ``reference_sweep`` are :func:`sweep`'s and
+    :func:`reference_sweep`'s frames (the same values: one :func:`fklib.engine.score_items` call per level scores the
+    model and the references on the same degraded images); ``versus`` holds, per level and rung of the reference
+    ladder (``references``: :data:`fklib.metrics.groups.LADDER`) and metric of :data:`VERSUS_METRICS`, the paired
+    difference model − reference under the same degradation (``diff``, ``diff_lo``, ``diff_hi``, ``verdict``) and
+    its change from the clean images (``change`` = the per-image margin degraded minus the same image's margin
+    clean, with ``change_lo`` / ``change_hi`` and ``change_verdict``: ``below`` when the model loses more than the
+    reference under that degradation); 95 % intervals with identities resampled. ``train_items``: fit the references
+    on these instead of the config's training split (as :func:`reference_sweep`). :func:`sweeps_and_references`
+    with this one locator."""
+    name = model_name or locator.config.name
+    sweeps, refs_df, versus = sweeps_and_references({name: locator}, items, axes, seed=seed, batch_size=batch_size,
+                                                    references=references, train_items=train_items)
+    return sweeps[name], refs_df, versus
+
+
+def sweeps_and_references(locators: Mapping[str, LoadedLocator], items, axes: Mapping[str, Sequence] | None = None,
+                          seed: int = 0, batch_size: int = 64, with_references: bool = True, references=LADDER,
+                          train_items=None, log=None) -> tuple[dict[str, pd.DataFrame], pd.DataFrame | None,
+                                                               pd.DataFrame | None]:
+    """Fig. 10 for several locators (and the reference predictors) in one pass: each level degrades ``items`` once
+    (:func:`fklib.degrade.degrade_item`, reals too, GT kept, item ``i`` seeded ``seed + i``) and every locator is
+    scored on those same degraded images, the first together with the references (one
+    :func:`fklib.engine.score_items` call), the others on their own.
+
+    Returns:
+        ``(sweeps, reference_sweep, versus)``: ``sweeps`` maps each name of ``locators`` to its :func:`sweep` frame
+        (``model`` = the name); ``reference_sweep`` and ``versus`` are :func:`sweep_and_references`' for the first
+        locator (references fitted on its config's training fakes, or on ``train_items``), both ``None`` without
+        ``with_references``. The values are those of :func:`sweep` for each locator and :func:`reference_sweep`,
+        bit for bit: the same images in the same batches.
+    """
+    if not locators:
+        raise ValueError("sweeps_and_references: no locator given")
+    axes = PAPER_AXES if axes is None else axes
+    unknown = [deg for deg in axes if deg not in DEGRADATIONS]
+    if unknown:
+        raise KeyError(f"unknown degradation {unknown[0]!r}; known: {sorted(DEGRADATIONS)}")
+    names = list(locators)
+    first = locators[names[0]]
+    refs = None
+    if with_references:
+        refs = fit_references(first.config) if train_items is None else fit_reference_maps(train_items,
+                                                                                            first.config.size)
+    items = list(items)
+    device = resolve_device("auto")
+
+    def score(name, its):
+        loc = locators[name]
+        return score_items(loc.model, its, loc.config.size, device=device, batch_size=batch_size, rule=loc.rule,
+                           references=refs if name == names[0] else None)
+
+    def level_rows(scored):
+        return {p: degradation_summary(sub) for p, sub in scored.groupby("predictor", sort=False)}
+
+    levels = [("none", None)] + [(deg, level) for deg, lvls in axes.items() for level in lvls]
+    summaries = {name: [] for name in names}   # name -> [(degradation, level, predictor -> summary)]
+    versus, clean_margins = [], {}
+    for deg, level in levels:
+        its = items if deg == "none" else [degrade_item(it, deg, level, seed + i) for i, it in enumerate(items)]
+        for name in names:
+            scored = score(name, its)
+            summaries[name].append((deg, level, level_rows(scored)))
+            if log is not None:
+                row = summaries[name][-1][2][MODEL]
+                log(f"{name}, {deg} {level}: " + ", ".join(f"{k}={row[k]:.4f}" for k in GAMMA_METRICS))
+            if name == names[0] and refs is not None:
+                versus += _versus_rows(name, deg, level, scored, references, clean_margins)
+    n, n_fake = len(items), int(sum(it.label for it in items))
+    sweeps = {}
+    for name in names:
+        base = summaries[name][0][2]
+        model_rows = [{"degradation": d, "level": lv, **v[MODEL]} for d, lv, v in summaries[name]]
+        sweep_df = pd.DataFrame(model_rows)
+        sweep_df.insert(2, "n", n)
+        sweep_df.insert(3, "n_fake", n_fake)
+        for m in GAMMA_METRICS:
+            sweep_df[f"gamma_{m}"] = [gamma(r, base[MODEL])[m] for r in model_rows]
+        sweep_df.insert(0, "model", name)
+        sweeps[name] = sweep_df
+    if refs is None:
+        return sweeps, None, None
+    ours = summaries[names[0]]
+    base = ours[0][2]
+    ref_rows = [{"model": p, "degradation": d, "level": lv, **v[p]} for d, lv, per in ours for p, v in
+                [(p, per) for p in per if p != MODEL]]
+    refs_df = pd.DataFrame(ref_rows)
+    refs_df.insert(3, "n", n)
+    refs_df.insert(4, "n_fake", n_fake)
+    for m in GAMMA_METRICS:
+        refs_df[f"gamma_{m}"] = [gamma(r, base[r["model"]])[m] for r in ref_rows]
+    return sweeps, refs_df, pd.DataFrame(versus)
+
+
+def _versus_rows(name: str, deg: str, level, scored: pd.DataFrame, references, clean_margins: dict) -> list[dict]:
+    """:func:`sweep_and_references`' ``versus`` rows of one level: the model (``scored``'s model rows) against each
+    reference of ``references`` on the same images; ``clean_margins`` keeps the clean level's per-image margins (it
+    comes first) for the ``change`` columns of the degraded ones."""
+    rows = []
+    ours = scored[scored["predictor"] == MODEL]
+    for ref in references:
+        theirs = scored[scored["predictor"] == ref]
+        if theirs.empty:
+            continue
+        for m in VERSUS_METRICS:
+            margin = _paired_rows(ours, theirs, m)
+            ids = margin["identity"].astype(str).to_numpy()
+            d, lo, hi = paired_difference(ids, margin["margin"].to_numpy(), np.zeros(len(margin)))
+            row = {"model": name, "reference": ref, "degradation": deg, "level": level, "metric": m,
+                   "diff": d, "diff_lo": lo, "diff_hi": hi, "verdict": paired_verdict(lo, hi)}
+            if deg == "none":
+                clean_margins[(ref, m)] = margin
+                row.update(change=0.0, change_lo=math.nan, change_hi=math.nan, change_verdict="n/a")
+            else:
+                both = margin.merge(clean_margins[(ref, m)][["source", "margin"]], on="source",
+                                    suffixes=("", "_clean"))
+                c, clo, chi = paired_difference(both["identity"].astype(str).to_numpy(), both["margin"].to_numpy(),
+                                                both["margin_clean"].to_numpy())
+                row.update(change=c, change_lo=clo, change_hi=chi, change_verdict=paired_verdict(clo, chi))
+            rows.append(row)
+    return rows
+
+
+def versus_note(set_name: str = "STGAN") -> str:
+    """The note of :func:`sweep_and_references`' ``versus`` table."""
+    return (f"The model against each reference under the same degradation, on the same {set_name} test fakes: `diff` = "
+            "mean over the fakes of the model's value minus the reference's (paired), `change` = that per-image margin "
+            "degraded minus the same image's margin clean (below 0: the model loses more than the reference under the "
+            "degradation); 95 % intervals with identities resampled; verdicts above / below / matches 0. References: "
+            + "; ".join(f"`{r}`: {REFERENCE_KNOWS[r]}" for r in LADDER) + ".")
+
+
 def nothing_floors(references: pd.DataFrame, model_sweep: pd.DataFrame, metrics=GAMMA_METRICS) -> dict[str, float]:
     """The γ a predictor of nothing reaches, per metric, relative to the model's clean value: the all-zero map's
     clean value (``zeros`` rows of :func:`reference_sweep`) for the map metrics, chance (0.5) for bACC;
@@ -563,18 +714,30 @@ def disorganization_lines(table8: pd.DataFrame, model: str = "universal", versus
 
 
 def augmentation_lines(table10: pd.DataFrame, base: str = "universal", other: str = "augmented") -> list[str]:
-    """What fine-tuning with degradations changes at each axis's harshest level: bACC and pixel AUC."""
+    """What fine-tuning with degradations changes: its cost on the clean images (pixel AUC, TNR), the lowest TNR it
+    reaches on the sweep, and at each axis's harshest level bACC and pixel AUC."""
     a, b = table10[table10["model"] == base], table10[table10["model"] == other]
     if a.empty or b.empty:
         return []
     parts = []
+    ca, cb = a[a["degradation"] == "none"], b[b["degradation"] == "none"]
+    if len(ca) and len(cb):
+        ca, cb = ca.iloc[0], cb.iloc[0]
+        clean = f"clean: pixel AUC {ca.auc:.3f} → {cb.auc:.3f}, TNR {ca.tnr:.3f} → {cb.tnr:.3f}"
+        degraded = b[b["degradation"] != "none"]
+        if degraded["tnr"].notna().any():
+            worst = degraded.loc[degraded["tnr"].idxmin()]
+            clean += (f" (its lowest TNR on the sweep: {worst.tnr:.3f} at "
+                      f"{DEGRADATION_LABELS_TEXT.get(worst.degradation, worst.degradation)} {_level(worst.level)})")
+        parts.append(clean)
     for deg in dict.fromkeys(a.loc[a["degradation"] != "none", "degradation"]):
         x, y = a[a["degradation"] == deg].iloc[-1], b[b["degradation"] == deg]
         if y.empty:
             continue
         y = y.iloc[-1]
         parts.append(f"{deg} {_level(x.level)}: bACC {x.bacc:.3f} → {y.bacc:.3f}, pixel AUC {x.auc:.3f} → {y.auc:.3f}")
-    return [f"**Augmentation** ({base} → {other}, harshest level of each axis): " + "; ".join(parts) + "."] if parts else []
+    return [f"**Augmentation** ({base} → {other}; the clean cost first, then the harshest level of each axis): "
+            + "; ".join(parts) + "."] if parts else []
 
 
 def robustness_verdict(table8: pd.DataFrame | None, table10: pd.DataFrame | None,
@@ -607,3 +770,17 @@ def psnr_floor_sentence(references: pd.DataFrame, sweeps: pd.DataFrame, model: s
             + (", no better than predicting nothing" if u.psnr <= z.psnr else "")
             + f"), so a model that predicts nothing keeps γ PSNR {z.psnr / u.psnr:.2f}: read γ PSNR against that floor "
             "(the grey dotted line in Fig. 10's PSNR row).")
+
+
+def sweep_note_extra(set_words: str, grid: str = "paper") -> str:
+    """The sentences of a degradation sweep's table note beyond :func:`fklib.report.setting_note` (whose counts
+    the notebook passes from the sweep's own items): what was degraded and how, the reference rows, the γ columns."""
+    levels = ("at the levels of fklib.degrade.PAPER_AXES (the paper gives none)" if grid == "paper" else
+              "on IMDL-BenCo's grid (fklib.degrade.IMDL_AXES: JPEG 100-50, blur 3-23, noise variance 3-23)")
+    return (f"The paper degraded 1,000 fakes; we degrade a fixed sample of {set_words} and its test reals alike (ACC "
+            f"needs both), {levels}, ground truth unchanged. `augmented`: the universal model fine-tuned with random "
+            "degradations (beyond the paper). γ columns = metric / metric of the `none` row. Reference rows (model = "
+            "zeros, global_mean, property_mean, layout_prior; fitted on the universal model's training fakes) through "
+            "the same degradations: " + "; ".join(f"`{r}`: {REFERENCE_KNOWS[r]}" for r in LADDER) + "; bacc = (tpr + "
+            "tnr) / 2; the figure plots γ of bACC for the paper's ACC and γ of pixel AUC (auc / auc of the `none` "
+            "row), with the layout prior under the same degradation beside the model.")

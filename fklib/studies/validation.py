@@ -23,18 +23,13 @@ from ..checkpoint import LoadedLocator
 from ..config import resolve_device
 from ..data import ensure_splice_set
 from ..engine import MODEL, evaluate_locator, summarize
-from ..metrics.groups import versus_references
+from ..metrics.groups import LADDER, REFERENCE_KNOWS, STRONG_REFERENCES, versus_references
 from ..models import PriorBlend
 
 #: (name in the summary, reader set, splice set or None): the validation sets of a recipe.
 VALIDATION_SETS = (("stgan", "stgan", None), ("stargan", "stargan", None), ("interfacegan", "interfacegan", None),
                    ("stgan_splice", "generic", "stgan_val"), ("stargan_splice", "generic", "stargan_val"),
                    ("stargan128", "stargan128", None), ("attgan_attentiongan", "attgan_attentiongan", None))
-#: The references a locator must beat.
-STRONG_REFERENCES = ("property_mean", "layout_prior")
-#: The reference ladder of a recipe row: the constant map (``global_mean``, the mean training map: it knows
-#: neither the image nor the edit), then the two that know the edited property.
-LADDER = ("global_mean", *STRONG_REFERENCES)
 #: Sets holding several GANs whose rows are also summarised per GAN (``<gan>_<metric>``).
 PER_GAN_SETS = ("attgan_attentiongan",)
 
@@ -165,7 +160,7 @@ def ablation_table(rows: pd.DataFrame, factors: dict[str, tuple[str, dict]], cen
         row["bacc"] = sum(float(r[f"{s}_bacc"]) for s in full_edits) / len(full_edits)
         out.append(row)
     for ref in LADDER:
-        row = {"variant": ref, "factor": "reference", "change": REFERENCE_WORDS[ref]}
+        row = {"variant": ref, "factor": "reference", "change": REFERENCE_KNOWS[ref]}
         for s in ABLATION_SETS:
             for m in ABLATION_METRICS:
                 row[f"{s}_{m}"] = float(base[f"{s}_{m}_{ref}"])
@@ -174,10 +169,3 @@ def ablation_table(rows: pd.DataFrame, factors: dict[str, tuple[str, dict]], cen
         out.append(row)
     return pd.DataFrame(out)
 
-
-#: What each rung of the reference ladder knows, in words.
-REFERENCE_WORDS = {
-    "global_mean": "constant map: the mean training map; knows neither the image nor the edit",
-    "property_mean": "mean training map of the edited property; knows the edit (an oracle), not the image",
-    "layout_prior": "per property and parsed face region, the mean training map; knows the edit and the face's layout",
-}
