@@ -195,9 +195,18 @@ def _torch_refusal(err: BaseException) -> str:
     if found:
         return (f"a torch file whose pickle refers to {found.group(1)} (loading it could run code; only tensors "
                 "and plain values are loaded)")
+    if "failed finding central directory" in text or "failed reading zip archive" in text:
+        return "a truncated or damaged torch file (its zip archive has no central directory)"
     found = re.search(r"WeightsUnpickler error: ([^\n]+)", text)
     detail = found.group(1).strip() if found else (text.splitlines()[0] if text else type(err).__name__)
-    return f"a damaged or foreign torch file ({type(err).__name__}: {detail[:200]})"
+    # whole sentences only: the first one, then as many more as fit in 200 characters (never cut mid-sentence)
+    sentences = re.split(r"(?<=[.!?])\s+", detail)
+    kept = sentences[0]
+    for more in sentences[1:]:
+        if len(kept) + 1 + len(more) > 200:
+            break
+        kept = f"{kept} {more}"
+    return f"a damaged or foreign torch file ({type(err).__name__}: {kept})"
 
 
 def load_checkpoint(path: str | Path) -> dict:

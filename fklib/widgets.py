@@ -22,11 +22,13 @@ locator sees, and the ground truth stays the eq.-4 map of the undegraded real/fa
 from __future__ import annotations
 
 import base64
+import html
 import io
 import math
 import os
 import tempfile
 import threading
+import time
 from typing import Any
 
 import ipywidgets
@@ -35,13 +37,21 @@ import pandas as pd
 
 from .data import load_rgb, load_set
 from .degrade import degradation_settings, degrade_image, describe_degradation
-from .locate import overlay_image
+from .locate import picture_overlay
 from .metrics import coss, psnr, ssim
-from .report.figures import figure_png, result_figure, result_metrics_text
+from .report.figures import result_figure, result_metrics_text
 
 
-#: Resolution of the demo's figure: 12 x 3.4 in at 100 dpi = 1200 x 340 px, 11-pt titles (a projector).
+#: Resolution of the demo's figure: 12 x 3.4 in at 100 dpi = about 1250 x 340 px, 11-pt titles (a projector).
 FIGURE_DPI = 100
+
+
+def figure_png_whole(fig, dpi: int = FIGURE_DPI) -> bytes:
+    """PNG bytes of a figure with everything drawn outside its axes kept (``bbox_inches="tight"``): the
+    colour bar's tick labels and its label, which a plain ``savefig`` cut off at the figure's right edge."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight", pad_inches=0.1)
+    return buf.getvalue()
 
 
 def analyse(locator, item, **degradation) -> dict:
@@ -111,9 +121,9 @@ def build_demo(locator, examples: dict[str, list]):
     """The interactive demo: property / identity dropdowns, degradation sliders, figure + metrics.
 
     Controls (``demo.controls``): ``property`` (the keys of ``examples``; starts on the first
-    property of fakes), ``identity`` (dropdowns), ``jpeg_on`` (checkbox;
-    moving the quality slider switches it on), ``jpeg_quality`` (10..100), ``blur_kernel`` (odd
-    1..15), ``noise_variance`` (0..400, 0-255 units), ``downscale`` (1..8) and a ``reset`` button.
+    property of fakes), ``identity`` (dropdowns), ``jpeg_on`` (checkbox), ``jpeg_quality`` (10..100;
+    disabled while JPEG is off, since it would do nothing), ``blur_kernel`` (odd 1..15),
+    ``noise_variance`` (0..400, 0-255 units), ``downscale`` (1..8) and a ``reset`` button.
     Every change calls ``demo.update()``, which runs :func:`analyse`, stores the result in
     ``demo.last_result``, the line in ``demo.metrics_text`` and shows :func:`result_figure` and
     the line in ``demo.output`` (an ``ipywidgets.Output``). Call ``demo.update()`` once after
@@ -148,7 +158,7 @@ class LocatorDemo(ipywidgets.VBox):
                                    style=style, layout=layout),
             "jpeg_on": w.Checkbox(value=False, description="JPEG on", indent=False),
             "jpeg_quality": w.IntSlider(value=50, min=10, max=100, step=5, description="JPEG quality",
-                                        continuous_update=False, style=style, layout=layout),
+                                        continuous_update=False, disabled=True, style=style, layout=layout),
             "blur_kernel": w.IntSlider(value=1, min=1, max=15, step=2, description="blur kernel",
                                        continuous_update=False, style=style, layout=layout),
             "noise_variance": w.FloatSlider(value=0.0, min=0.0, max=400.0, step=5.0, description="noise variance",
@@ -161,7 +171,8 @@ class LocatorDemo(ipywidgets.VBox):
         self.output = w.Output()
         c["property"].observe(self._on_property, names="value")
         c["jpeg_quality"].observe(self._on_quality, names="value")
-        for name in ("identity", "jpeg_on", "blur_kernel", "noise_variance", "downscale"):
+        c["jpeg_on"].observe(self._on_jpeg_on, names="value")
+        for name in ("identity", "blur_kernel", "noise_variance", "downscale"):
             c[name].observe(self._on_change, names="value")
         c["reset"].on_click(self._on_reset)
         left = w.VBox([c["property"], c["identity"], c["reset"]])
@@ -200,7 +211,7 @@ class LocatorDemo(ipywidgets.VBox):
             self.metrics_text = metrics_line(result)
             shown = [{"output_type": "stream", "name": "stdout", "text": self.metrics_text + "\n"}]
             if self.render:
-                png = base64.b64encode(figure_png(result_figure(result), dpi=FIGURE_DPI)).decode("ascii")
+                png = base64.b64encode(figure_png_whole(result_figure(result), dpi=FIGURE_DPI)).decode("ascii")
                 shown.insert(0, {"output_type": "display_data", "metadata": {},
                                  "data": {"image/png": png, "text/plain": "<result figure>"}})
             self.output.outputs = tuple(shown)
@@ -229,8 +240,11 @@ class LocatorDemo(ipywidgets.VBox):
         self._on_change()
 
     def _on_quality(self, change) -> None:
-        if not self.controls["jpeg_on"].value:
-            self._quietly(lambda: setattr(self.controls["jpeg_on"], "value", True))
+        if self.controls["jpeg_on"].value:  # the quality does nothing while JPEG is off
+            self._on_change()
+
+    def _on_jpeg_on(self, change) -> None:
+        self.controls["jpeg_quality"].disabled = not change["new"]
         self._on_change()
 
     def _on_reset(self, _button=None) -> None:
@@ -277,19 +291,28 @@ def fig10_aggregate_sentence(results_dir=None) -> str:
 
 # --- your own picture: upload, find the faces, see the map ------------------------------------------
 
-def locate_upload(locator, data: bytes, name: str = "upload") -> dict:
-    """What the photo demo shows for an uploaded file: every face found, aligned, located, mapped back.
+def locate_upload(locator, data: bytes, name: str = "upload", progress=None) -> dict:
+    """What the photo demo shows for an uploaded file: every face found (at any rotation), aligned, located,
+    mapped back.
 
     The bytes are read with the same rules as ``python -m fklib locate`` (:func:`fklib.data.load_rgb`:
     EXIF orientation, grayscale / RGBA / 16-bit converted, truncated or non-image files refused naming
     ``name``), from a temporary copy that is removed afterwards.
 
-    Returns:
-        ``{"rgb", "result"`` (:class:`fklib.locate.PictureResult`), ``"overlay"`` (PIL image: the map over
-        the picture with each face's box and verdict), ``"text"`` (one line per face, then the picture's
-        decision)``}``.
-    """
+    Args:
+        locator: a :class:`fklib.locate.Locator`.
+        data: the file's bytes.
+        name: the file's name (errors name it, and the verdict).
+        progress: called with a short message before each step.
 
+    Returns:
+        ``{"rgb", "result"`` (:class:`fklib.locate.PictureResult`), ``"overlay"`` (PIL image: the picture's
+        verdict above it, the map over each face's crop, each face's box and verdict beside it, the colour bar
+        to its right, as ``locate``'s overlay), ``"verdict"`` (the picture's verdict in one line, as the overlay's
+        title), ``"text"`` (the verdict, then one line per face)``}``.
+    """
+    say = progress or (lambda _msg: None)
+    say(f"reading {name}")
     suffix = os.path.splitext(name)[1] or ".img"
     fd, tmp = tempfile.mkstemp(suffix=suffix)
     try:
@@ -301,46 +324,73 @@ def locate_upload(locator, data: bytes, name: str = "upload") -> dict:
             raise ValueError(str(err).replace(tmp, name)) from None
     finally:
         os.unlink(tmp)
-    res = locator.locate_picture(rgb)
+    res = locator.locate_picture(rgb, progress=say)
     lines = []
     for k, f in enumerate(res.faces, 1):
-        what = (f"{f.decision} (p(fake) {f.probability:.2f}, map peak {f.peak:.3f})" if f.judged
-                else f"too small to judge (eyes {f.face.eye_span:.0f} px apart)")
+        if f.judged:
+            what = f"{f.decision} (p(fake) {f.probability:.2f}, map peak {f.peak:.3f})" if f.probability is not None \
+                else f"{f.decision} (map peak {f.peak:.3f})"
+        elif f.decision == "not aligned":
+            what = f"not judged: could not be aligned ({f.problem})"
+        else:
+            what = f"not judged: too small (eyes {f.face.eye_span:.0f} px apart)"
         lines.append(f"face {k}: {what}")
-    summary = {"no face found": "no face found: nothing was judged (the model only knows faces)",
-               "no face large enough": "no face large enough to judge"}.get(res.decision, f"picture: {res.decision}")
-    boxes = [(f.face.box, f"{k}: {f.decision}") for k, f in enumerate(res.faces, 1)]
-    overlay = overlay_image(rgb, res.map, title=summary if len(summary) < 60 else None, boxes=boxes)
-    return {"rgb": rgb, "result": res, "overlay": overlay, "text": "\n".join(lines + [summary])}
+    summary = res.summary()
+    if res.decision == "no face found":
+        summary += ": nothing was judged (the model only knows faces)"
+    verdict = f"{name}: {summary}"
+    say("drawing the overlay")
+    overlay = picture_overlay(rgb, res, title=verdict)
+    return {"rgb": rgb, "result": res, "overlay": overlay, "verdict": verdict, "text": "\n".join([verdict] + lines)}
 
 
 class PhotoDemo(ipywidgets.VBox):
     """Upload a picture and see its fakeness map: ``demo.show(data, name)`` is what an upload calls
     (testable without a browser); ``demo.last`` holds :func:`locate_upload`'s result, ``demo.output`` the
-    overlay and the text, or the one-line error for a file that is not a readable image."""
+    verdict and the face lines (text, first) and the overlay, or the one-line error for a file that is not a
+    readable image.
+
+    While a picture is processed the upload button is disabled, the previous result is cleared and
+    ``demo.status`` (an HTML line above the output) says what is being done; afterwards it says how long it
+    took. ``demo.show(data, name, example=True)`` marks the result as the notebook's built-in example (an
+    upload replaces it).
+    """
 
     def __init__(self, locator) -> None:
         self.locator = locator
         self.last: dict | None = None
         self.upload = ipywidgets.FileUpload(accept="image/*", multiple=False, description="your picture")
+        self.status = ipywidgets.HTML(value="Upload a picture (PNG, JPEG, ...): its faces are found, located and judged.")
         self.output = ipywidgets.Output()
         self.upload.observe(self._on_upload, names="value")
-        super().__init__([self.upload, self.output])
+        super().__init__([self.upload, self.status, self.output])
 
-    def show(self, data: bytes, name: str = "upload") -> dict | None:
+    def _say(self, message: str) -> None:
+        self.status.value = f"<b>working:</b> {html.escape(message)} ..."
 
+    def show(self, data: bytes, name: str = "upload", example: bool = False) -> dict | None:
+        """Locate the picture ``data`` (a file's bytes named ``name``) and show its verdict and overlay."""
+        self.upload.disabled = True
+        self.output.outputs = ()  # the previous result goes at once: what follows is this picture's
+        t0 = time.perf_counter()
         try:
-            self.last = locate_upload(self.locator, data, name)
+            self.last = locate_upload(self.locator, data, name, progress=self._say)
         except ValueError as err:
             self.last = None
+            self.status.value = "<b>error</b>: this file is not a picture the demo can read (see below)"
             self.output.outputs = ({"output_type": "stream", "name": "stderr", "text": f"error: {err}\n"},)
             return None
+        finally:
+            self.upload.disabled = False
         buf = io.BytesIO()
         self.last["overlay"].save(buf, format="PNG")
         png = base64.b64encode(buf.getvalue()).decode("ascii")
-        self.output.outputs = ({"output_type": "display_data", "metadata": {},
-                                "data": {"image/png": png, "text/plain": "<overlay>"}},
-                               {"output_type": "stream", "name": "stdout", "text": self.last["text"] + "\n"})
+        what = "built-in example (upload your own picture above)" if example else "your picture"
+        self.status.value = f"<b>{what}</b>: done in {time.perf_counter() - t0:.1f} s"
+        head = ("Built-in example: " if example else "") + self.last["text"] + "\n"
+        self.output.outputs = ({"output_type": "stream", "name": "stdout", "text": head},
+                               {"output_type": "display_data", "metadata": {},
+                                "data": {"image/png": png, "text/plain": f"<overlay: {self.last['verdict']}>"}})
         return self.last
 
     def _on_upload(self, change) -> None:

@@ -10,7 +10,11 @@ full-page screenshot ``<out>/<notebook>.png``. Exit 1 when an image is broken.
 
 ``demo``: starts JupyterLab on a free port, opens ``notebooks/demo_locator.ipynb``, runs all cells,
 waits for the demo's figure, moves the *blur kernel* slider with the keyboard and checks that the
-figure changed (screenshots ``<out>/demo_before.png`` and ``demo_after.png``). Exit 1 otherwise.
+figure changed (screenshots ``<out>/demo_before.png`` and ``demo_after.png``); then uploads a picture to the
+photo demo through its file chooser (ipywidgets 8's FileUpload opens one; Playwright's
+``expect_file_chooser`` answers it): a test fake placed into a picture turned on its side, made here
+(``<out>/upload_check.png``), and checks that its verdict appears first, that the built-in example's text is
+gone and that the overlay shown changed (screenshot ``<out>/demo_upload.png``). Exit 1 otherwise.
 
 Needs Playwright's Python package (``pip install playwright``; no browser download) and Debian's
 ``chromium-headless-shell`` (``apt-get install chromium-headless-shell``), driven through
@@ -124,17 +128,70 @@ def check_demo(out: Path, timeout_s: float = 240.0) -> int:
                 time.sleep(1)
                 after = page.eval_on_selector(figure, "e => e.src")
             page.screenshot(path=str(out / "demo_after.png"), full_page=False)
+            uploaded = _check_upload(page, out, timeout_s)
             browser.close()
         changed = after != before
         print(f"demo: figure {'changed' if changed else 'did NOT change'} after moving the blur slider; "
               f"screenshots {out / 'demo_before.png'}, {out / 'demo_after.png'}")
-        return 0 if changed else 1
+        return 0 if changed and uploaded else 1
     finally:
         lab.terminate()
         try:
             lab.wait(10)
         except subprocess.TimeoutExpired:
             lab.kill()
+
+
+def _upload_picture(out: Path) -> Path:
+    """A picture to upload: a StarGAN test fake placed into a background, the whole turned on its side."""
+    import numpy as np
+    from PIL import Image
+
+    from fklib.data import load_set
+    from fklib.faces import compose
+
+    fake = next(it for it in load_set("stargan128", split="test") if it.label == 1)
+    pic, _ = compose.place_faces(compose.background(600, 800, seed=11), [fake.image], [compose.placement(2.2, 5, (400, 300))])
+    path = out / "upload_check.png"
+    Image.fromarray(np.ascontiguousarray(np.rot90(pic, 1))).save(path)
+    return path
+
+
+def _check_upload(page, out: Path, timeout_s: float) -> bool:
+    """Upload a picture to the photo demo and check that its result replaces the built-in example's."""
+    path = _upload_picture(out)
+    shown = "document.body.innerText"
+    if "Built-in example: two_faces.png" not in page.evaluate(shown):
+        page.screenshot(path=str(out / "demo_upload_failed.png"), full_page=True)
+        print("demo: the photo demo's built-in example is not shown")
+        return False
+    overlay = "() => Array.from(document.querySelectorAll('.widget-output img, .jupyter-widgets-output-area img'))" \
+              ".map(e => e.src).join('|')"
+    images_before = page.evaluate(overlay)
+    button = page.locator(".widget-upload").first
+    button.scroll_into_view_if_needed()
+    with page.expect_file_chooser(timeout=30_000) as chooser:
+        button.click()
+    chooser.value.set_files(str(path))
+    try:
+        page.wait_for_function(f"() => {shown}.includes('{path.name}: ')", timeout=timeout_s * 1000)
+        page.wait_for_function(f"() => {shown}.includes('your picture')", timeout=timeout_s * 1000)
+    except Exception:  # noqa: BLE001 - report with a screenshot
+        page.screenshot(path=str(out / "demo_upload_failed.png"), full_page=True)
+        print(f"demo: no result for the uploaded picture in {timeout_s:.0f} s; see {out / 'demo_upload_failed.png'}")
+        return False
+    time.sleep(1)
+    text = page.evaluate(shown)
+    verdict = next((line for line in text.splitlines() if line.startswith(f"{path.name}: ")), "")
+    example_gone = "Built-in example: two_faces.png" not in text
+    images_changed = page.evaluate(overlay) != images_before
+    page.locator(".widget-upload").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(out / "demo_upload.png"), full_page=False)
+    ok = bool(verdict) and example_gone and images_changed
+    print(f"demo: upload {'OK' if ok else 'FAILED'}: verdict {verdict!r}; built-in example's text "
+          f"{'gone' if example_gone else 'still shown'}; overlay {'changed' if images_changed else 'unchanged'}; "
+          f"screenshot {out / 'demo_upload.png'}")
+    return ok
 
 
 def main(argv=None) -> int:

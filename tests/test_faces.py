@@ -11,7 +11,7 @@ from PIL import Image
 from fklib.__main__ import main as cli
 from fklib.data import load_set
 from fklib.faces import align, compose
-from fklib.faces.detect import detect_faces
+from fklib.faces.detect import Face, detect_faces, find_faces, turn_transform
 from fklib.locate import MIN_EYE_SPAN, Locator, picture_decision
 from fklib.metrics import coss
 from conftest import save_png
@@ -234,6 +234,7 @@ def test_picture_decision_rules():
     assert picture_decision([F(False, "too small")]) == "no face large enough"
     assert picture_decision([F(True, "real"), F(True, "fake")]) == "fake"
     assert picture_decision([F(True, "real"), F(False, "too small")]) == "real"
+    assert picture_decision([F(False, "too small"), F(False, "not aligned")]) == "no face judged"
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -250,7 +251,9 @@ def test_locate_command_on_a_picture_writes_one_entry_per_face(test_faces, tmp_p
         assert face["decision"] in ("fake", "real")
     assert rec["decision"] == ("fake" if any(f["decision"] == "fake" for f in rec["faces"]) else "real")
     with Image.open(tmp_path / "out" / "two_map.png") as m, Image.open(tmp_path / "out" / "two_overlay.png") as o:
-        assert m.size == o.size == (1024, 768)
+        assert m.size == (1024, 768)                       # the map at the picture's size
+        x0, y0, x1, y1 = rec["overlay"]["picture_box"]     # the picture at its own size inside the overlay
+        assert (x1 - x0, y1 - y0) == (1024, 768) and o.size == tuple(rec["overlay"]["size"])
 
 
 def test_locate_command_without_a_face_says_so_and_no_align_runs_as_before(tmp_path):
@@ -262,3 +265,150 @@ def test_locate_command_without_a_face_says_so_and_no_align_runs_as_before(tmp_p
     assert cli(["locate", str(path), "--out", str(tmp_path / "b"), "--no-align"]) == 0
     rec = json.loads((tmp_path / "b" / "wall.json").read_text())
     assert "faces" not in rec and rec["decision"] in ("fake", "real") and rec["mode"].startswith("whole image")
+
+
+# --- issue 40: every face found or said, boxes, per-face statistics ---------------------------------
+
+def upright_picture(item, seed=0, scale=2.0, angle=8.0, shape=(480, 640)):
+    """One face placed into a picture (its placement known)."""
+    h, w = shape
+    t = compose.placement(scale, angle, (w / 2, h / 2))
+    pic, _ = compose.place_faces(compose.background(h, w, seed), [item.image], [t])
+    return pic, t
+
+
+def true_landmark_points(item, t, k, shape):
+    """Where the placed crop's template landmarks (its set's framing) lie in the picture turned by ``k`` quarter
+    turns (numpy.rot90): the placement, then the turn, applied to the template's points."""
+    pts = align.transform_points(t, align.TEMPLATES["stgan" if item.set == "stgan" else "celeba178"])
+    return align.transform_points(turn_transform(shape, k), pts)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_a_face_turned_90_180_270_is_found_upright_and_judged_as_upright(locator, test_faces, k):
+    """Issue 40, item 4: at 90 degrees the face was not found; at 180 it was found with the eyes on the mouth,
+    aligned upside down and judged real (p = 0.002). Turned by k quarter turns, the face is found with its
+    rotation, its eye landmarks on the true eyes (carried through the known placement and turn), and the crop
+    the model sees is the upright picture's crop: the same verdict as upright."""
+    it = test_faces[1]                                          # a STGAN fake
+    pic, t = upright_picture(it, seed=21)
+    upright = locator.locate_picture(pic)
+    turned = np.ascontiguousarray(np.rot90(pic, k))              # the face's top turns left by k quarter turns
+    res = locator.locate_picture(turned)
+    (face,) = [f for f in res.faces if f.judged]
+    assert face.face.rotation == (90 * (4 - k)) % 360           # lying clockwise by 360 - 90 k degrees
+    truth = true_landmark_points(it, t, k, pic.shape[:2])
+    span = np.hypot(*(truth[1] - truth[0]))
+    for name, j in (("eye_left", 0), ("eye_right", 1), ("mouth_left", 3), ("mouth_right", 4)):
+        assert np.hypot(*(face.face.landmarks[j] - truth[j])) < 0.25 * span, name
+    (first,) = [f for f in upright.faces if f.judged]
+    assert np.abs(face.crop.astype(float) - first.crop.astype(float)).mean() < 12   # the same face, upright
+    assert face.decision == first.decision
+    assert abs(face.probability - first.probability) < 0.2
+
+
+def test_faces_are_searched_at_every_rotation_and_the_most_confident_view_is_kept(test_faces):
+    """find_faces on a picture turned by 180 degrees: without rotations MTCNN alone either misses the face or
+    finds it upside down (its eye landmarks not on the eyes); with them the face is upright (rotation 180)."""
+    it = test_faces[4]
+    pic, t = upright_picture(it, seed=22)
+    turned = np.ascontiguousarray(np.rot90(pic, 2))
+    truth = true_landmark_points(it, t, 2, pic.shape[:2])
+    (face,) = find_faces(turned)
+    assert face.rotation == 180
+    assert np.hypot(*(face.landmarks[:2] - truth[:2]).T).max() < 0.25 * np.hypot(*(truth[1] - truth[0]))
+    plain = find_faces(turned, rotations=(0,))
+    assert all(np.hypot(*(f.landmarks[:2] - truth[:2]).T).max() > 0.25 * np.hypot(*(truth[1] - truth[0]))
+               for f in plain)
+
+
+def test_landmarks_that_do_not_make_an_upright_face_are_not_judged(locator, test_faces):
+    """Item 4: a face whose landmarks are a mirror image, or eyes below the mouth, is listed as not aligned,
+    with its reason; the picture says no face was judged."""
+    tpl = align.TEMPLATES["stgan"]
+    assert align.alignment_problem(tpl) is None
+    assert align.alignment_problem(tpl * 2.5 + [300, 40]) is None            # scaled and shifted: still a face
+    mirrored = tpl * [-1, 1] + [128, 0]                                       # left and right swapped
+    assert "mirror" in align.alignment_problem(mirrored)
+    flipped = tpl * [1, -1] + [0, 128]                                        # eyes below the mouth, labels kept
+    assert align.alignment_problem(flipped) is not None
+    squeezed = tpl.copy()
+    squeezed[3:] = [[50, 70], [80, 70]]                                        # the mouth up at the eyes
+    assert align.alignment_problem(squeezed) is not None
+    pic, _ = upright_picture(test_faces[0], seed=23)
+    face = Face((200.0, 150.0, 400.0, 350.0), mirrored * 2 + [170, 100], 0.99)
+    res = locator.locate_picture(pic, faces=[face])
+    (f,) = res.faces
+    assert not f.judged and f.decision == "not aligned" and "mirror" in f.problem
+    assert res.decision == "no face judged" and res.map.max() == 0
+    entry = f.to_dict(pic.shape[1], pic.shape[0])
+    assert entry["reason"].startswith("not aligned: ") and entry["map"] is None
+
+
+def test_a_face_at_the_edge_has_its_box_clipped_and_its_crop_corners_given(locator, test_faces, tmp_path):
+    """Item 6: boxes lay outside the image ([-108, -6, 178, 319] on a 700 px high picture). The JSON's box is
+    clipped to the picture (box_clipped says so); crop_corners are the crop's corners carried back by the
+    inverse of crop_transform (computed here with numpy's inverse)."""
+    pic, _ = compose.place_faces(compose.background(420, 500, seed=24), [test_faces[3].image],
+                                 [compose.placement(2.6, 0, (60, 200))])         # part of the face off the left edge
+    path = save_png(tmp_path / "edge.png", pic)
+    assert cli(["locate", str(path), "--out", str(tmp_path / "out"), "--no-overlay"]) == 0
+    rec = json.loads((tmp_path / "out" / "edge.json").read_text())
+    assert rec["faces"], "the face at the edge is found"
+    for f in rec["faces"]:
+        x0, y0, x1, y1 = f["box"]
+        assert 0 <= x0 <= x1 <= 500 and 0 <= y0 <= y1 <= 420
+        m = np.vstack([np.array(f["crop_transform"]), [0, 0, 1]])
+        corners = (np.linalg.inv(m) @ np.array([[0, 0, 1], [128, 0, 1], [128, 128, 1], [0, 128, 1.0]]).T)[:2].T
+        np.testing.assert_allclose(f["crop_corners"], corners, atol=0.05)
+    assert any(f["box_clipped"] for f in rec["faces"])
+    assert min(c[0] for c in rec["faces"][0]["crop_corners"]) < 0             # the crop reaches outside: black there
+
+
+def test_each_face_has_its_own_map_statistics_and_the_picture_those_inside_the_faces(locator, test_faces, tmp_path,
+                                                                                   capsys):
+    """Item 7: the printed line said "map mean 0.000" for every picture (the mean over the whole picture). Each
+    face's statistics are those of its crop's map (recomputed here from the crop aligned by the JSON's
+    crop_transform); the picture's are over the map PNG's pixels inside the judged faces' crops."""
+    pic, ts, _ = placed([test_faces[0], test_faces[3]], seed=25)                 # a STGAN fake, a StarGAN fake
+    path = save_png(tmp_path / "two.png", pic)
+    assert cli(["locate", str(path), "--out", str(tmp_path / "out"), "--no-overlay"]) == 0
+    printed = capsys.readouterr().out
+    rec = json.loads((tmp_path / "out" / "two.json").read_text())
+    judged = [f for f in rec["faces"] if f["judged"]]
+    assert len(judged) == 2
+    inside = np.zeros(pic.shape[:2], bool)
+    for f in judged:
+        m = np.array(f["crop_transform"])
+        crop = align.warp(pic, m, (128, 128))
+        crop_map, prob = locator.predict_array(crop)
+        assert f["fake_probability"] == pytest.approx(prob, abs=2e-3)
+        assert f["map"]["mean"] == pytest.approx(float(crop_map.mean()), rel=0.05, abs=1e-4)
+        assert f["map"]["max"] == pytest.approx(float(crop_map.max()), rel=0.05, abs=1e-4)
+        assert f["map"]["pixels"] == 128 * 128
+        assert f"map mean {f['map']['mean']:.3f}" in printed
+        inside |= align.warp(np.ones((128, 128), np.float32), align.invert(m), pic.shape[:2]) > 0.5
+    from fklib.locate import read_map_png
+
+    full = read_map_png(tmp_path / "out" / "two_map.png")
+    assert rec["map"]["pixels"] == pytest.approx(int(inside.sum()), rel=0.01)
+    assert rec["map"]["mean"] == pytest.approx(float(full[inside].mean()), rel=0.02)
+    assert rec["map"]["mean"] > 3 * float(full.mean())                              # not diluted by the background
+
+
+def test_faces_too_small_are_counted_apart_from_the_judged(locator, test_faces, tmp_path, capsys):
+    """Item 8: a picture with one face to judge and one far too small read "2 face(s)"; now the count says
+    1 judged and 1 too small, in the JSON and the printed line."""
+    ts = [compose.placement(2.0, 0, (200, 240)), compose.placement(0.4, 0, (520, 120))]
+    pic, _ = compose.place_faces(compose.background(480, 640, seed=26), [test_faces[2].image, test_faces[5].image], ts)
+    res = locator.locate_picture(pic)
+    spans = sorted(f.face.eye_span for f in res.faces)
+    assert len(res.faces) == 2 and spans[0] < MIN_EYE_SPAN <= spans[1]
+    path = save_png(tmp_path / "mixed.png", pic)
+    assert cli(["locate", str(path), "--out", str(tmp_path / "out"), "--no-overlay"]) == 0
+    rec = json.loads((tmp_path / "out" / "mixed.json").read_text())
+    assert (rec["faces_found"], rec["faces_judged"], rec["faces_too_small"]) == (2, 1, 1)
+    small = next(f for f in rec["faces"] if not f["judged"])
+    assert small["decision"] == "too small" and small["reason"].startswith("too small")
+    out = capsys.readouterr().out
+    assert "1 face judged, 1 too small to judge" in out and "2 face(s)" not in out

@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -60,7 +61,9 @@ def test_fake_map_brighter_than_real(locator, stgan_pair, tmp_path):
         assert data["width"] == data["height"] == 128
         assert 0.0 <= data["fake_probability"] <= 1.0
         assert data["decision"] in ("fake", "real")
-        assert Image.open(tmp_path / f"{stem}_overlay.png").size == (128, 128)
+        x0, y0, x1, y1 = data["overlay"]["picture_box"]                  # a 128 px crop shown enlarged 4x
+        assert (x1 - x0, y1 - y0) == (512, 512)
+        assert Image.open(tmp_path / f"{stem}_overlay.png").size == tuple(data["overlay"]["size"])
     # The 16-bit PNG holds the map to 1/65535.
     m, _ = locator.predict_array(np.asarray(Image.open(fake).convert("RGB")))
     assert np.abs(read_map_png(tmp_path / "fake_map.png") - m).max() <= 1 / 65535 + 1e-6
@@ -73,7 +76,8 @@ def test_any_size_and_8_bit(locator, stgan_pair, tmp_path):
     Image.open(fake).resize((301, 257)).save(big, quality=95)
     records, errors = locate_files([big], tmp_path / "out", bits=8, locator=locator, log=lambda *_: None, align=False)
     assert not errors
-    assert Image.open(tmp_path / "out" / "odd_overlay.png").size == (301, 257)
+    x0, y0, x1, y1 = records[0]["overlay"]["picture_box"]                 # long side enlarged to 512 px
+    assert (x1 - x0, y1 - y0) == (512, round(257 * 512 / 301))
     mp = Image.open(tmp_path / "out" / "odd_map.png")
     assert mp.size == (301, 257) and mp.mode == "L"
     assert records[0]["width"] == 301 and records[0]["height"] == 257
@@ -285,7 +289,8 @@ def test_exif_rotated_jpeg_is_located_upright(locator, stgan_pair, tmp_path):
     rec = records[0]
     assert (rec["width"], rec["height"]) == (160, 256)
     assert Image.open(tmp_path / "out" / "phone_map.png").size == (160, 256)
-    assert Image.open(tmp_path / "out" / "phone_overlay.png").size == (160, 256)
+    x0, y0, x1, y1 = rec["overlay"]["picture_box"]                         # upright: 160 x 256, enlarged 2x
+    assert (x1 - x0, y1 - y0) == (320, 512)
     with Image.open(path) as raw:                                      # decoded as stored, turned by hand
         shown = np.asarray(raw.convert("RGB").transpose(Image.Transpose.ROTATE_270))
     _, prob = locator.predict_array(shown)
@@ -424,12 +429,21 @@ def test_malformed_checkpoints_are_one_line_naming_the_file(smoke_ckpt, tmp_path
     assert str(bad) in line
 
 
-def test_a_failed_write_names_the_image_and_the_others_still_run(smoke_ckpt, tmp_path, capsys):
+def test_a_failed_write_names_the_image_and_the_others_still_run(smoke_ckpt, tmp_path, capsys, monkeypatch):
+    import fklib.locate as L
+
     rng = np.random.default_rng(11)
     a = save_png(tmp_path / "a.png", random_rgb(rng, 32, 32))
     b = save_png(tmp_path / "b.png", random_rgb(rng, 32, 32))
     out = tmp_path / "out"
-    (out / "a.json").mkdir(parents=True)                               # a.json cannot be written
+    real_save = L.save_map_png
+
+    def full_disk(m, path, bits=16):                                    # a's map cannot be written
+        if path.name.startswith("a_"):
+            raise OSError(28, "No space left on device", str(path))
+        return real_save(m, path, bits)
+
+    monkeypatch.setattr(L, "save_map_png", full_disk)
     assert cli(["locate", "--no-align", str(a), str(b), "--out", str(out), "--checkpoint", str(smoke_ckpt)]) == 1
     (line,) = error_lines(capsys.readouterr().err)
     assert str(a) in line
@@ -437,21 +451,41 @@ def test_a_failed_write_names_the_image_and_the_others_still_run(smoke_ckpt, tmp
 
 
 def test_overlay_scale_is_fixed_and_stated():
-    """The overlay maps [0, OVERLAY_VMAX] onto the whole jet scale (above it: red), the same for every image."""
-    from fklib import colors
+    """The overlay draws the map in the project's colours (matplotlib's inferno under the square-root law, as
+    the figures), 0 to OVERLAY_VMAX (above it: the top colour), blended at alpha 0.55 over the picture, the same
+    for every image; computed here with matplotlib itself."""
+    import matplotlib
+
     from fklib.locate import OVERLAY_VMAX, overlay_image
 
-    rgb = np.full((64, 64, 3), 128, np.uint8)
-    m = np.zeros((64, 64), np.float32)
-    m[:, :10] = OVERLAY_VMAX / 2
-    m[:, 10:20] = OVERLAY_VMAX
-    m[:, 20:30] = 0.9
-    out = np.asarray(overlay_image(rgb, m)).astype(float)
-    expect = lambda v: np.rint(((0.5 * 128 / 255) + 0.5 * colors.jet(np.array([[v]])))[0, 0] * 255)  # noqa: E731
-    np.testing.assert_allclose(out[32, 5], expect(0.5), atol=1)
-    np.testing.assert_allclose(out[32, 15], expect(1.0), atol=1)
-    np.testing.assert_allclose(out[32, 25], out[32, 15], atol=1)               # above the scale: the top colour
-    np.testing.assert_allclose(out[32, 35], expect(0.0), atol=1)
+    rgb = np.full((512, 512, 3), 128, np.uint8)                         # 512 px: shown at its own size
+    m = np.zeros((512, 512), np.float32)
+    m[:, 100:200] = OVERLAY_VMAX / 4
+    m[:, 200:300] = OVERLAY_VMAX
+    m[:, 300:400] = 0.9
+    img = overlay_image(rgb, m)
+    x0, y0, _, _ = img.info["layout"].x, img.info["layout"].y, 0, 0
+    out = np.asarray(img).astype(float)[y0:y0 + 512, x0:x0 + 512]
+
+    def expect(v):
+        colour = np.asarray(matplotlib.colormaps["inferno"](min(v / OVERLAY_VMAX, 1.0) ** 0.5))[:3] * 255
+        return 0.45 * 128 + 0.55 * colour
+
+    np.testing.assert_allclose(out[256, 150], expect(OVERLAY_VMAX / 4), atol=1.5)   # a quarter: half the colours
+    np.testing.assert_allclose(out[256, 250], expect(OVERLAY_VMAX), atol=1.5)
+    np.testing.assert_allclose(out[256, 350], out[256, 250], atol=1)               # above the scale: the top colour
+    np.testing.assert_allclose(out[256, 50], expect(0.0), atol=1.5)
+
+
+def test_the_colours_are_matplotlibs_inferno():
+    import matplotlib
+
+    from fklib import colors
+
+    x = np.linspace(0, 1, 4001)
+    np.testing.assert_allclose(colors.inferno(x), matplotlib.colormaps["inferno"](x)[:, :3], atol=0.5 / 255 + 1e-6)
+    np.testing.assert_allclose(colors.map_colours(x), matplotlib.colormaps["inferno"](np.sqrt(x))[:, :3],
+                               atol=0.5 / 255 + 1e-6)
 
 
 #: What ``locate`` must not import: training and reporting stacks that cost seconds at start-up.
@@ -708,3 +742,206 @@ def test_exit_status_of_the_real_command(tmp_path):
     assert proc.returncode == 1 and one_error_line(proc.stderr)
     proc = subprocess.run([sys.executable, "-m", "fklib", "locate", "--help"], capture_output=True, text=True)
     assert proc.returncode == 0 and "--checkpoint" in proc.stdout
+
+
+# --- issue 40: a user's files, tiny images, options, animated images, overlays, 8-bit maps ----------
+
+def test_a_file_locate_did_not_write_is_never_replaced(smoke_ckpt, tmp_path, capsys):
+    """Item 1: with --out DIR, a user's foo_map.png (a photo) became foo's map and the user's foo.json notes were
+    replaced, exit 0, no warning. Now such files are kept byte for byte and foo's outputs go to foo_2_* with a
+    note naming the file; a second run replaces its own foo_2 outputs (no foo_3); --overwrite replaces the
+    user's files, which then carry locate's marks."""
+    from fklib.locate import WRITTEN_BY, is_own_output
+
+    rng = np.random.default_rng(40)
+    img = save_png(tmp_path / "foo.png", random_rgb(rng, 40, 40))
+    out = tmp_path / "out"
+    photo = save_png(out / "foo_map.png", random_rgb(rng, 300, 200))       # a user's photo named like an output
+    (out / "foo.json").write_text('{"my": "notes"}\n')
+    mine = {p.name: p.read_bytes() for p in out.iterdir()}
+    args = ["locate", "--no-align", str(img), "--out", str(out), "--checkpoint", str(smoke_ckpt)]
+    assert cli(args) == 0
+    err = capsys.readouterr().err
+    assert {p: (out / p).read_bytes() for p in mine} == mine
+    assert str(photo) in err and "foo_2" in err and "not written by locate" in err
+    assert sorted(p.name for p in out.iterdir()) == ["foo.json", "foo_2.json", "foo_2_map.png", "foo_2_overlay.png",
+                                                     "foo_map.png"]
+    rec = strict_json(out / "foo_2.json")
+    assert rec["written_by"] == WRITTEN_BY and rec["image"] == str(img)
+    assert all(is_own_output(out / n) for n in ("foo_2.json", "foo_2_map.png", "foo_2_overlay.png"))
+    assert not is_own_output(photo) and not is_own_output(out / "foo.json")
+    assert cli(args) == 0                                                  # again: its own foo_2 files replaced
+    assert len(list(out.iterdir())) == 5 and {p: (out / p).read_bytes() for p in mine} == mine
+    assert cli(args + ["--overwrite"]) == 0
+    assert is_own_output(out / "foo.json") and is_own_output(out / "foo_map.png")
+    assert strict_json(out / "foo.json")["image"] == str(img)
+
+
+def test_what_marks_a_file_as_locates_own(tmp_path):
+    """A JSON with another ``written_by``, a PNG without the mark, a symlink to an own file, a folder: not own."""
+    from fklib.locate import is_own_output, save_map_png
+
+    own = save_map_png(np.zeros((4, 4), np.float32), tmp_path / "a_map.png")
+    assert is_own_output(own)
+    save_png(tmp_path / "b_map.png", np.zeros((4, 4, 3), np.uint8))
+    (tmp_path / "c.json").write_text('{"written_by": "someone else"}')
+    (tmp_path / "d.json").write_text('["written_by", "python -m fklib locate"]')
+    (tmp_path / "e.json").write_text("not json")
+    (tmp_path / "f_map.png").symlink_to(own)
+    (tmp_path / "g.json").mkdir()
+    for name in ("b_map.png", "c.json", "d.json", "e.json", "f_map.png", "g.json", "missing.json"):
+        assert not is_own_output(tmp_path / name), name
+
+
+def test_help_says_what_is_written_where(capsys):
+    with pytest.raises(SystemExit) as stop:                                 # argparse's --help exits 0
+        cli(["locate", "--help"])
+    assert stop.value.code == 0
+    text = capsys.readouterr().out
+    for what in ("<stem>_map.png", "<stem>_overlay.png", "<stem>.json", "--out", "--overwrite",
+                 "never replaced", "(value / 255) ** 2", "value / 65535"):
+        assert what in text, what
+
+
+@pytest.mark.parametrize("size", [(1, 1), (5, 5), (11, 11), (13, 13), (14, 14), (19, 19), (1, 70000)])
+def test_a_tiny_image_is_no_face_found_not_an_error(locator, tmp_path, size):
+    """Item 2: images smaller than about 14 px ended in "torch.cat(): expected a non-empty list of Tensors".
+    They are valid images: no face found (the JSON says why), a map of their size, and --no-align judges them."""
+    h, w = size
+    img = save_png(tmp_path / "tiny.png", np.full((h, w, 3), 120, np.uint8))
+    records, errors = locate_files([img], tmp_path / "a", locator=locator, log=lambda *_: None)
+    assert errors == []
+    (rec,) = records
+    assert rec["decision"] == "no face found" and rec["faces"] == [] and rec["fake_probability"] is None
+    assert "smaller than the smallest face looked for" in rec["note"]
+    assert Image.open(tmp_path / "a" / "tiny_map.png").size == (w, h)
+    records, errors = locate_files([img], tmp_path / "b", locator=locator, log=lambda *_: None, align=False)
+    assert errors == [] and records[0]["decision"] in ("fake", "real")
+
+
+def test_a_tiny_image_exits_as_for_no_face(tmp_path, capsys):
+    img = save_png(tmp_path / "dot.png", np.full((5, 5, 3), 200, np.uint8))
+    assert cli(["locate", str(img), "--out", str(tmp_path / "o")]) == 0
+    captured = capsys.readouterr()
+    assert "no face found" in captured.out and captured.err == ""
+
+
+@pytest.mark.parametrize("value", ["-5", "0", "1.5", "many"])
+def test_max_pixels_must_be_a_positive_whole_number(tmp_path, capsys, monkeypatch, value):
+    """Item 3: --max-pixels -5 was accepted and then failed every image; it is refused when parsing, before the
+    model loads."""
+    import fklib.locate as L
+
+    monkeypatch.setattr(L, "Locator", lambda *a, **k: pytest.fail("the model was loaded"))
+    img = save_png(tmp_path / "x.png", np.zeros((8, 8, 3), np.uint8))
+    assert cli(["locate", str(img), "--max-pixels", value, "--out", str(tmp_path / "o")]) == 1
+    line = one_error_line(capsys.readouterr().err)
+    assert "--max-pixels" in line and "whole number > 0" in line
+    assert not (tmp_path / "o").exists()
+
+
+def test_an_animated_gif_says_only_its_first_frame_was_located(locator, tmp_path, capsys):
+    """Item 9: an animated GIF was judged on its first frame without a word."""
+    rng = np.random.default_rng(9)
+    frames = [Image.fromarray(random_rgb(rng, 64, 64)).convert("P") for _ in range(3)]
+    gif = tmp_path / "anim.gif"
+    frames[0].save(gif, save_all=True, append_images=frames[1:], duration=100, loop=0)
+    records, errors = locate_files([gif], tmp_path / "o", locator=locator, align=False)
+    assert errors == []
+    rec = records[0]
+    assert rec["frames"] == 3 and "only its first frame" in rec["note"]
+    assert "only its first frame" in capsys.readouterr().out
+    first = np.asarray(frames[0].convert("RGB"))                          # the first frame, decoded here
+    m, prob = locator.predict_array(first)
+    assert rec["fake_probability"] == pytest.approx(prob, abs=1e-6)
+    still = save_png(tmp_path / "still.png", first)
+    records, _ = locate_files([still], tmp_path / "o", locator=locator, align=False, log=lambda *_: None)
+    assert "frames" not in records[0] and "note" not in records[0]
+
+
+def test_overlay_labels_sit_beside_their_boxes_and_the_bar_outside_the_picture():
+    """Item 10: the picture's label and a face's label were drawn on top of each other in the top-left corner,
+    and the colour bar covered faces near the right edge. Now the title is above the picture, each label is
+    beside its own box without covering another label, and the picture is drawn whole (unchanged outside the
+    faces' crops), the bar right of it."""
+    from fklib.locate import overlay_image
+
+    rng = np.random.default_rng(10)
+    rgb = random_rgb(rng, 600, 800)
+    m = np.zeros((600, 800), np.float32)
+    boxes = [((0, 0, 120, 150), "1: fake p=0.93"), ((125, 10, 230, 140), "2: real p=0.10"),
+             ((690, 200, 800, 330), "3: real p=0.20")]                    # top-left corner, beside it, right edge
+    img = overlay_image(rgb, m, title="picture: fake (p(fake) 0.93): 3 faces judged", boxes=boxes,
+                        inside=np.zeros((600, 800), bool))                  # no map computed: nothing tinted
+    lay, labels = img.info["layout"], img.info["labels"]
+    arr = np.asarray(img)
+    assert lay.scale == 1 and lay.y > 0 and lay.title_lines                  # the title has its own band
+    picture = arr[lay.y:lay.y + 600, lay.x:lay.x + 800]
+    covered = np.zeros((600, 800), bool)
+    for (x0, y0, x1, y1), _ in boxes:                                        # outlines
+        covered[max(0, y0 - 2):y1 + 3, max(0, x0 - 2):x1 + 3] = True
+    for x0, y0, x1, y1 in labels:
+        covered[max(0, int(y0) - lay.y):max(0, int(y1) + 1 - lay.y), max(0, int(x0) - lay.x):max(0, int(x1) + 1 - lay.x)] = True
+    np.testing.assert_array_equal(picture[~covered], rgb[~covered])         # no bar, no tint over the picture
+    assert covered[:, 560:].mean() < 0.25                                     # the right edge is the picture's
+    for i, a in enumerate(labels):                                            # labels never overlap each other
+        for b in labels[i + 1:]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+    for a, ((x0, y0, x1, y1), _) in zip(labels, boxes):                       # each label touches its own box
+        gap_x = max(a[0] - (lay.x + x1), (lay.x + x0) - a[2], 0)
+        gap_y = max(a[1] - (lay.y + y1), (lay.y + y0) - a[3], 0)
+        assert gap_x <= 4 and gap_y <= 4
+    bar = arr[lay.y + 40:lay.y + 500, lay.x + 800 + 1:]
+    assert bar.std() > 20                                                     # the colour bar, right of the picture
+
+
+def test_a_large_photo_gets_a_screen_sized_overlay_and_a_full_size_map(locator, tmp_path):
+    """Item 11: an 8000 x 6000 photo wrote a 62 MB overlay. The overlay shows the picture with its long side at
+    2048 px; the map PNG keeps the full size (peak memory: benchmarks/bench_locate.py --big)."""
+    from fklib.locate import OVERLAY_MAX_SIDE
+
+    img = save_png(tmp_path / "big.png", np.full((2400, 3200, 3), 90, np.uint8))
+    records, errors = locate_files([img], tmp_path / "o", locator=locator, log=lambda *_: None)
+    assert errors == []
+    ov = records[0]["overlay"]
+    x0, y0, x1, y1 = ov["picture_box"]
+    assert (x1 - x0, y1 - y0) == (OVERLAY_MAX_SIDE, 1536) and ov["scale"] == pytest.approx(2048 / 3200)
+    assert Image.open(tmp_path / "o" / "big_overlay.png").size == tuple(ov["size"])
+    assert Image.open(tmp_path / "o" / "big_map.png").size == (3200, 2400)
+
+
+def test_8_bit_maps_keep_the_decisions_floor_visible(tmp_path, locator):
+    """Item 12: --bits 8 turned a real face's faint map into 0/1 (the peak floor 0.0042 is about 1/255). The 8-bit
+    map is on a square-root scale, value = round(255 sqrt(fakeness)) (computed here), said in the PNG and the
+    JSON, and read back within its step."""
+    from fklib.locate import read_map_png, save_map_png
+
+    floor = locator.rule.peak_floor
+    m = np.linspace(0, 0.02, 64 * 64, dtype=np.float32).reshape(64, 64)
+    m[0, :4] = [floor, 0.25, 0.5, 1.0]
+    path = save_map_png(m, tmp_path / "m_map.png", bits=8)
+    with Image.open(path) as img:
+        stored = np.asarray(img)
+        assert img.mode == "L" and img.info["fklib-map-scale"].startswith("square root")
+    np.testing.assert_array_equal(stored, np.rint(255 * np.sqrt(m)).astype(np.uint8))
+    assert stored[0, 0] >= 15                                                # the floor: 16-17 levels, not 1
+    assert len(np.unique(stored[m <= 0.0042])) >= 15                         # a faint map keeps its levels
+    back = read_map_png(path)
+    assert np.abs(np.sqrt(back) - np.sqrt(m)).max() <= 0.5 / 255 + 1e-6
+    img = save_png(tmp_path / "face.png", np.full((64, 64, 3), 128, np.uint8))
+    records, _ = locate_files([img], tmp_path / "o", bits=8, locator=locator, align=False, log=lambda *_: None)
+    assert records[0]["map_png"]["scale"] == "square root: fakeness = (value / 255) ** 2"
+    m16, _ = locator.predict_array(np.full((64, 64, 3), 128, np.uint8))
+    assert np.abs(read_map_png(tmp_path / "o" / "face_map.png") - m16).max() <= 2 * m16.max() / 255 + 1e-4
+
+
+def test_a_truncated_checkpoint_is_named_in_whole_words(smoke_ckpt, tmp_path, capsys):
+    data = Path(smoke_ckpt).read_bytes()
+    bad = tmp_path / "half.pt"
+    bad.write_bytes(data[: len(data) // 2])
+    img = save_png(tmp_path / "x.png", np.full((32, 32, 3), 50, np.uint8))
+    assert cli(["locate", "--no-align", str(img), "--checkpoint", str(bad), "--out", str(tmp_path / "o")]) == 1
+    (line,) = error_lines(capsys.readouterr().err)
+    assert str(bad) in line and "truncated" in line
+    assert line.rstrip().endswith("not an fklib checkpoint")            # the message ends as a sentence, not cut
+    assert "checkpoint file is)" not in line and "weights_only" not in line
