@@ -178,6 +178,16 @@ ABLATION_VARIANTS: dict[str, tuple[str, dict]] = {
     "a-draws32k": ("draws", {"samples_per_epoch": 32000}),
 }
 VARIANTS.update({k: v for k, (_, v) in ABLATION_VARIANTS.items()})
+#: Combinations of the factors the ablation found helpful, from the same start and centre (``c-*``; rows of
+#: ``recipes.csv``, not of the one-factor table): the candidates for the ``cpu`` profile.
+COMBINATION_VARIANTS: dict[str, dict] = {
+    "c-coss-hybrid": {"loss": "l1+10*l2+coss", "property_weight": 0.5, "model_kwargs": _HYBRID_KWARGS},
+    "c-coss-hybrid-cls1": {"loss": "l1+10*l2+coss", "property_weight": 0.5, "model_kwargs": _HYBRID_KWARGS,
+                           "cls_weight": 1.0, "balance_classes": True},
+    "c-coss2-hybrid-cls1": {"loss": "l1+10*l2+2*coss", "property_weight": 0.5, "model_kwargs": _HYBRID_KWARGS,
+                            "cls_weight": 1.0, "balance_classes": True},
+}
+VARIANTS.update(COMBINATION_VARIANTS)
 
 
 def best_epoch(ckpt: dict) -> int:
@@ -203,9 +213,10 @@ def run_one(name: str, overrides: dict, args) -> dict:
         base["data_dir"] = args.data_dir
     if args.epochs:
         base["epochs"] = args.epochs   # variants that set their own epochs keep them
-    universal = name in UNIVERSAL_VARIANTS or name in ABLATION_VARIANTS
-    recipe = ABLATION_CENTER if name in ABLATION_VARIANTS else UNIVERSAL_RECIPE if universal else BASE_RECIPE
-    if universal and args.epochs and name not in ABLATION_VARIANTS:
+    from_center = name in ABLATION_VARIANTS or name in COMBINATION_VARIANTS
+    universal = name in UNIVERSAL_VARIANTS or from_center
+    recipe = ABLATION_CENTER if from_center else UNIVERSAL_RECIPE if universal else BASE_RECIPE
+    if universal and args.epochs and not from_center:
         base["epochs"] = args.epochs
     if name in ("profile-cpu", "u3-hybrid-fast", "u2-srm-shipped", "u3-hybrid-fast+peak-floor", "u4-all-gans",
                 "u5-scratch", "u4-resample"):
@@ -239,9 +250,9 @@ def run_one(name: str, overrides: dict, args) -> dict:
 
         # the ablation's rows: the sets its table reads (StarGAN-256, InterFaceGAN and the StarGAN splices cost a
         # third of an evaluation and no factor of the ablation is about them); the chosen recipe gets a full row
-        sets = ABLATION_EVAL_SETS if name in ABLATION_VARIANTS else VALIDATION_SETS
+        sets = ABLATION_EVAL_SETS if from_center else VALIDATION_SETS
         summary = validation_summary(validation_rows(locator, sets=sets))
-        return {**row, "samples_per_epoch": cfg.samples_per_epoch, "val_score": math.nan if name in ABLATION_VARIANTS else selection_score(summary),
+        return {**row, "samples_per_epoch": cfg.samples_per_epoch, "val_score": math.nan if from_center else selection_score(summary),
                 **summary}  # an ablation row lacks three of the score's sets: its table reads the sets instead
     for tta in (False, True):
         df = evaluate_locator(locator, "stgan", folder, split="val", references=False, tta=tta, device=cfg.device)
@@ -252,6 +263,13 @@ def run_one(name: str, overrides: dict, args) -> dict:
     return row
 
 
+def make_config_dict(overrides: dict) -> dict:
+    """The ``cpu`` profile with ``overrides``, as a dict (for comparing a variant with the profile)."""
+    from fklib.config import make_config
+
+    return make_config("cpu", overrides=overrides).to_dict()
+
+
 def write_ablation_table(recipes_csv: Path) -> None:
     """``results/tables/recipe_ablation.{csv,md}``: issue 39's one-factor ablation (:data:`ABLATION_VARIANTS`),
     each variant's per-set validation AUC, COSS and F1 with its difference from the centre, and the reference ladder."""
@@ -260,12 +278,14 @@ def write_ablation_table(recipes_csv: Path) -> None:
     from fklib.studies.validation import ABLATION_METRICS, ABLATION_SETS, ablation_table
 
     table = ablation_table(pd.read_csv(recipes_csv), ABLATION_VARIANTS, "a-center")
-    shown = table[["variant", "factor", "draws", "train_minutes"]].copy()
+    shown = table[["variant", "factor"]].copy()
+    shown["draws"] = [f"{int(v):,}" if v == v else "" for v in table["draws"]]
+    shown["train min"] = [f"{v:.1f}" if v == v else "" for v in table["train_minutes"]]
     for s in ABLATION_SETS:
         for m in ABLATION_METRICS:
             shown[f"{s} {m.upper()}"] = [f"{v:.3f} ({d:+.3f})" for v, d in zip(table[f"{s}_{m}"], table[f"{s}_{m}_delta"])]
-    shown["mean ΔAUC"] = table["mean_auc_delta"].round(3)
-    shown["bACC"] = table["bacc"].round(3)
+    shown["mean ΔAUC"] = [f"{v:+.3f}" for v in table["mean_auc_delta"]]
+    shown["bACC"] = [f"{v:.3f}" if v == v else "" for v in table["bacc"]]
     note = ("Issue 39's ablation on the **validation** splits: every variant is the centre (`a-center`, the issue's "
             "probe C) with one factor changed, fine-tuned from the same start (`u4-resample`, "
             f"`{ABLATION_START}`). Each cell is the value and, in parentheses, its difference from the centre; the "
@@ -273,10 +293,18 @@ def write_ablation_table(recipes_csv: Path) -> None:
             "minus centre): the constant map knows neither the image nor the edit, `property_mean` and `layout_prior` "
             "know the edited property (an oracle the network lacks). AUC, F1: pixel AUC and F1 at tau = 0.1, per-image "
             "means over the fakes; bACC: mean over STGAN, StarGAN-128, AttGAN and AttentionGAN (each GAN's fakes with "
-            "its set's reals) at the variant's own decision chosen on validation. A variant trained on other sets "
-            "(`a-sets-universal`) is scored against the centre's references here. One training per variant and no "
-            "interval: row `a-seed1` (the centre with another seed) shows how far a difference can come from the "
-            "seed alone.")
+            "its set's reals) at the variant's own decision chosen on validation. One training per variant and no "
+            "interval, and how much of a difference the seed alone makes is unmeasured (`a-seed1` below).")
+    ran = set(table["variant"])
+    missing = [f"`{v}` ({factor})" for v, (factor, _) in ABLATION_VARIANTS.items() if v not in ran]
+    if missing:
+        note += (" **Not run** (each costs about 15 min on 2 idle cores; the time went to the shipped recipe and its "
+                 "pipeline run), so these factors are untested here: " + ", ".join(missing) + ".")
+    chosen = [v for v, (_, o) in ABLATION_VARIANTS.items() if v in ran and
+              make_config_dict({**ABLATION_CENTER, **o}) == make_config_dict({})]
+    if chosen:
+        note += (f" The `cpu` profile (`python -m fklib train --profile cpu`, the shipped model) is row `{chosen[0]}`, "
+                 "field for field (tests/test_recipe_ablation.py).")
     out = recipes_csv.parent
     md = "\n".join(["# Recipe ablation (issue 39, validation)", "", note, "", markdown_table(shown), ""])
     write_atomically(out / "recipe_ablation.csv", lambda tmp: table.to_csv(tmp, index=False))

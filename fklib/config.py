@@ -427,27 +427,30 @@ PLAIN_DATA: dict[str, Any] = dict(
 
 #: The ``cpu`` profile's network: see :class:`fklib.models.efficientnet_unet.EfficientNetLiteUNet`.
 CPU_MODEL_KWARGS: dict[str, Any] = {"hf": "srm", "hf_channels": [0, 16, 24], "decoder_channels": [96, 48, 32, 16, 8],
-                                    "fullres_channels": 8, "fuse_kernel": 1, "hybrid": True, "map_prior": 0.05}
+                                    "fullres_channels": 8, "fuse_kernel": 1}
+#: The ``cpu`` profile's recipe over :data:`UNIVERSAL_DATA` (issue 39; the profile's comment says what it is).
+CPU_RECIPE: dict[str, Any] = dict(
+    init_from="models/init/u4-resample.safetensors", loss="l1+10*l2+coss", cls_weight=0.1, balance_classes=False,
+    balanced_decision=True, property_weight=0.0, property_classes="stgan", prior_blend=False,
+    sets=["stgan", "stargan128", "attgan_attentiongan"], include_reconstruction=False, set_balance=True, set_shares={},
+    real_fraction=0.25, samples_per_epoch=16000, epochs=1, batch_size=16, lr=3e-4, warmup=0, schedule="cosine",
+    splice_p=0.5, splice_kinds=["blob"], splice_sets=["stgan"], degrade_augment=False, jpeg_p=0.5, resample_p=0.0,
+    val_max_items=360, val_splice_sets=["stgan_val", "stargan_val"])
 
 PROFILES: dict[str, TrainConfig] = {
     "smoke": TrainConfig(name="smoke", model="unet_small", model_kwargs={"base": 8}, epochs=1, batch_size=8,
                          max_items=48, val_max_items=28, size=64, **{**UNIVERSAL_DATA, "samples_per_epoch": 64}),
-    # The hybrid face-and-texture locator on every GAN (results/tables/recipes.csv, row u4-resample, chosen on the
-    # validation splits): the EfficientNet-Lite0 U-Net with a cheap SRM noise stream (no full-resolution stage,
-    # 16/24 channels at strides 2/4), a thinner decoder and a 1x1 full-resolution fusion (speed:
-    # benchmarks/bench_locator.py), and the hybrid head -- the property head's layout map gated per pixel
-    # against the texture map (EfficientNetLiteUNet, hybrid); L2 + SSIM map loss, classifier weight 1 balanced
-    # over the drawn classes and its decision chosen on validation for balanced accuracy. Two fine-tuning stages,
-    # each kept byte for byte in models/init/ (models/README.md): u3-hybrid-fast (12 epochs of 2400 draws on STGAN,
-    # StarGAN-256 and InterFaceGAN) was fine-tuned for 4 epochs of 8000 draws of UNIVERSAL_DATA at lr 5e-4 (row
-    # u4-all-gans, models/init/u4-all-gans.safetensors, the previous shipped model); this profile fine-tunes that
-    # for 2 more epochs of 8000 draws at lr 2e-4 (cosine, no warm-up) with half of the training images placed by a
-    # random similarity and aligned back (resample_p, as `locate` warps a face out of a photo). Validation capped
-    # at 360 images per set so that an epoch's check stays short.
-    "cpu": TrainConfig(name="cpu", model_kwargs=dict(CPU_MODEL_KWARGS), loss="l2+ssim",
-                       cls_weight=1.0, balance_classes=True, balanced_decision=True, property_weight=0.5,
-                       prior_blend=False, epochs=2, samples_per_epoch=8000, lr=2e-4, warmup=0, val_max_items=360,
-                       init_from="models/init/u4-all-gans.safetensors", resample_p=0.5, **UNIVERSAL_DATA),
+    # Issue 39's recipe (results/tables/recipes.csv, row a-loss-+coss; results/tables/recipe_ablation.md, chosen on
+    # the validation splits): the EfficientNet-Lite0 U-Net with a cheap SRM noise stream (16/24 channels at strides
+    # 2/4), a thinner decoder and a 1x1 full-resolution fusion (speed: benchmarks/bench_locator.py), as a plain
+    # texture locator (no hybrid layout term, no property loss), fine-tuned from the model shipped before it
+    # (models/init/u4-resample.safetensors, itself staged in models/init/: models/README.md) for one epoch of
+    # 16,000 draws at lr 3e-4 (cosine, no warm-up): map loss L1 + 10 L2 + (1 - COSS) -- the last term per image and
+    # scale-free, as COSS and AUC are -- and a 0.1 BCE whose decision is chosen on validation for balanced accuracy;
+    # equal shares of the STGAN, StarGAN-128 and AttGAN + AttentionGAN training splits with 25 % reals, half of the
+    # STGAN fakes turned into blob splices of themselves, a JPEG save (quality 60-95) on half of every image, real
+    # or fake, flips. Validation capped at 360 images per set.
+    "cpu": TrainConfig(name="cpu", model_kwargs=dict(CPU_MODEL_KWARGS), **{**UNIVERSAL_DATA, **CPU_RECIPE}),
     "paper": TrainConfig(name="paper", model="deeplabv3_resnet101", size=224, epochs=10, batch_size=8, lr=1e-4,
                          betas=(0.99, 0.999), weight_decay=1e-7, schedule="constant", flip=False, cls_weight=1.0),
 }

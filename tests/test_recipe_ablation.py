@@ -63,3 +63,22 @@ def test_ablation_table_gives_each_variant_its_difference_from_the_centre():
     assert t.loc["global_mean", "stgan_auc_delta"] == pytest.approx(0.5 - 0.6)
     with pytest.raises(ValueError, match="centre"):
         ablation_table(rows, factors, "nope")
+
+
+def test_the_cpu_profile_is_the_ablation_row_it_ships():
+    """`python -m fklib train --profile cpu` trains the chosen ablation row's config, field for field: the shipped
+    weights are that row's run (recipes.csv, a-loss-+coss), and the pipeline's shipped-model check accepts them."""
+    import sys
+    from pathlib import Path
+
+    from fklib.config import make_config
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    try:
+        import recipes
+    finally:
+        sys.path.pop(0)
+    row = make_config("cpu", overrides={**recipes.ABLATION_CENTER, **recipes.VARIANTS["a-loss-+coss"]}).to_dict()
+    assert make_config("cpu").to_dict() == row
+    centre = make_config("cpu", overrides=recipes.ABLATION_CENTER).to_dict()
+    assert {k for k in row if row[k] != centre[k]} == {"loss"}   # one factor away from the centre

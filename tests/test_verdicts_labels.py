@@ -219,9 +219,12 @@ def test_the_recipe_is_written_from_the_config_and_follows_it():
     from fklib.config import PROFILES
     from fklib.studies.recipe import recipe_text
 
-    cfg = PROFILES["cpu"].to_dict()
+    # the profile with every augmentation the text can name switched on
+    cfg = {**PROFILES["cpu"].to_dict(), "resample_p": 0.5, "degrade_augment": True, "degrade_p": 0.3, "epochs": 2}
     text = recipe_text(cfg)
-    assert f"lr {cfg['lr']:g}" in text and f"{cfg['epochs']} epochs" in text
+    assert f"lr {cfg['lr']:g}" in text and "2 epochs" in text
+    assert "1 epoch of" in recipe_text({**cfg, "epochs": 1}) and "fakes of stgan only" in recipe_text(
+        {**cfg, "splice_sets": ["stgan"]}) and " only" not in recipe_text({**cfg, "splice_sets": []})
     for field, words in (("resample_p", "a random similarity placement"), ("degrade_p", "degradations (p = "),
                          ("jpeg_p", "a JPEG save"), ("splice_p", "splices")):
         assert words in text, field

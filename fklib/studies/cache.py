@@ -60,8 +60,13 @@ WHERE_FIELDS = ("name", "out_dir")
 
 
 def config_differences(a: TrainConfig, b: TrainConfig) -> list[str]:
-    """The fields (besides :data:`WHERE_FIELDS`) whose values differ between two configs, sorted."""
+    """The fields (besides :data:`WHERE_FIELDS`) whose values differ between two configs, sorted; ``device`` is
+    compared as this machine resolves it (``auto`` on a machine without CUDA is ``cpu``)."""
+    from ..config import resolve_device
+
     da, db = a.to_dict(), b.to_dict()
+    for d in (da, db):
+        d["device"] = str(resolve_device(d["device"]))
     return sorted(k for k in da if k not in WHERE_FIELDS and da[k] != db.get(k))
 
 

@@ -54,7 +54,8 @@ def recipe_text(cfg: dict) -> str:
     aug = []
     if get("splice_p"):
         aug.append(f"splices of a partial edit into its own real (p = {get('splice_p'):g}; masks "
-                   f"{', '.join(get('splice_kinds') or [])})")
+                   f"{', '.join(get('splice_kinds') or [])}"
+                   + (f"; fakes of {', '.join(get('splice_sets'))} only" if get("splice_sets") else "") + ")")
     if get("degrade_augment"):
         aug.append(f"degradations (p = {get('degrade_p'):g}; `{get('degrade_axes')}` levels of JPEG, blur, noise, "
                    "low resolution)")
@@ -68,7 +69,7 @@ def recipe_text(cfg: dict) -> str:
     if aug:
         parts.append("augmentation: " + "; ".join(aug))
     draws = f" of {get('samples_per_epoch')} draws" if get("samples_per_epoch") else ""
-    parts.append(f"{get('epochs')} epochs{draws}, batch {get('batch_size')}, Adam lr {get('lr'):g}, "
+    parts.append(f"{get('epochs')} epoch{'' if get('epochs') == 1 else 's'}{draws}, batch {get('batch_size')}, Adam lr {get('lr'):g}, "
                  f"{get('schedule')} schedule" + (f", warm-up {get('warmup')}" if get("warmup") else "")
                  + (f", fine-tuned from `{get('init_from')}`" if get("init_from") else ", from the model's initialisation")
                  + ("; the decision threshold chosen on validation for balanced accuracy" if get("balanced_decision") else ""))
