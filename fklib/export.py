@@ -129,6 +129,19 @@ def card_markdown(card: dict, weights: Path) -> str:
     return "\n".join(lines)
 
 
+def training_command(config: dict) -> str:
+    """The command that trains a run of ``config``: the profile whose config it is (where it is stored aside,
+    :func:`fklib.studies.cache.config_differences`), else the profile of its name with its config file."""
+    from .config import PROFILE_NAMES, TrainConfig, make_config
+    from .studies.cache import config_differences
+
+    cfg = TrainConfig.from_dict(config)
+    for profile in PROFILE_NAMES:
+        if not config_differences(make_config(profile), cfg):
+            return f"python -m fklib train --profile {profile}"
+    return f"python -m fklib train --config <this card's config as YAML> (run {cfg.name}; no profile has its config)"
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return os.path.samefile(a, b)
@@ -179,7 +192,7 @@ def export(checkpoint: str | Path, out: str | Path | None = None, evaluate: bool
     payload.setdefault("machine", machine_description())
     if command is not None:
         payload["command"] = command
-    payload.setdefault("command", "python -m fklib train --profile " + json.loads(payload["config"])["name"])
+    payload.setdefault("command", training_command(json.loads(payload["config"])))
     out.parent.mkdir(parents=True, exist_ok=True)
     remove_partials(out.parent, "|".join(re.escape(t.name) for t in targets))  # a killed export's
     partial = {t: partial_path(t) for t in targets}

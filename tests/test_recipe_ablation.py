@@ -82,3 +82,16 @@ def test_the_cpu_profile_is_the_ablation_row_it_ships():
     assert make_config("cpu").to_dict() == row
     centre = make_config("cpu", overrides=recipes.ABLATION_CENTER).to_dict()
     assert {k for k in row if row[k] != centre[k]} == {"loss"}   # one factor away from the centre
+
+
+def test_the_card_names_the_profile_whose_config_a_run_has():
+    from dataclasses import replace
+
+    from fklib.config import make_config
+    from fklib.export import training_command
+
+    run = replace(make_config("cpu"), name="recipe-a-loss-+coss", out_dir="checkpoints/recipes/x")
+    assert training_command(run.to_dict()) == "python -m fklib train --profile cpu"
+    assert training_command(make_config("smoke").to_dict()) == "python -m fklib train --profile smoke"
+    other = training_command(replace(run, lr=1e-5).to_dict())
+    assert "--profile" not in other and "recipe-a-loss-+coss" in other

@@ -56,11 +56,11 @@ class ExperimentTable:
 EXPERIMENT_TABLES: dict[str, ExperimentTable] = {
     "recipes": ExperimentTable("python experiments/recipes.py --variants <name> [--from-checkpoint C] --append",
                                "one model per row (its `variant` and run)"),
-    "hybrid_limits": ExperimentTable("python experiments/hybrid_limits.py --checkpoint models/fakelocator.safetensors",
+    "hybrid_limits": ExperimentTable("python experiments/hybrid_limits.py --checkpoint models/init/u3-hybrid-fast.safetensors",
                                      "the checkpoint given", ("u3-hybrid-fast", "ded8d5e3b8610e5a", "e94c88c")),
-    "property_recognition": ExperimentTable("python experiments/hybrid_limits.py --checkpoint models/fakelocator.safetensors",
+    "property_recognition": ExperimentTable("python experiments/hybrid_limits.py --checkpoint models/init/u3-hybrid-fast.safetensors",
                                             "the checkpoint given", ("u3-hybrid-fast", "ded8d5e3b8610e5a", "f2c0bdb")),
-    "detection_scores": ExperimentTable("python experiments/hybrid_limits.py --checkpoint models/fakelocator.safetensors",
+    "detection_scores": ExperimentTable("python experiments/hybrid_limits.py --checkpoint models/init/u3-hybrid-fast.safetensors",
                                         "the checkpoint given", ("u3-hybrid-fast", "ded8d5e3b8610e5a", "f2c0bdb")),
     "all_gans_targets": ExperimentTable("python experiments/all_gans_targets.py --checkpoint models/fakelocator.safetensors "
                                         "--split test --sets stgan stargan128 attgan attentiongan stgan_splices --out "

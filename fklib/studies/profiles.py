@@ -79,8 +79,8 @@ STUDY_PROFILES: dict[str, StudyProfile] = {
     # The universal model is the shipped one (fklib.config.PROFILES["cpu"] fine-tunes models/init/, so the
     # models trained here start from ImageNet with the settings they had before: lr 1e-3, no warm-up, every
     # validation image); the leave-out models start from ImageNet too (the shipped model saw the left-out
-    # properties) at 3 x 1000 draws, without the shipped model's last fine-tuning stage (resample_p); the
-    # augmented model 3 x 2400 draws at 1.0 x the profile's lr 2e-4.
+    # properties) at 3 x 1000 draws of the profile's data and losses; the augmented model fine-tunes the shipped one
+    # for 3 x 2400 draws at 1.0 x the profile's lr.
     "cpu": StudyProfile(
         uses_shipped_model=True, scratch={"lr": 1e-3, "warmup": 0, "val_max_items": None},
         single_epochs=12, eval_limit=None,
