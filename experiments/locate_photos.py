@@ -28,6 +28,7 @@ Each writes ``results/tables/locate_<command>.csv`` / ``.md`` (``--out`` elsewhe
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import sys
 import time
@@ -171,7 +172,8 @@ def place_and_locate(locator, items: list, seed: int, framing: str | None = None
             row = {"set": it.set, "gan": it.gan, "property": it.property, "label": it.label, "identity": it.identity,
                    "faces_in_picture": len(group), "scale": align.scale_of(t), "found": f is not None,
                    "judged": bool(f is not None and f.judged), "decision": f.decision if f else "not found",
-                   "p": f.probability if f else np.nan, "seconds": seconds / len(group),
+                   "p": f.probability if f else np.nan, "peak": f.peak if (f is not None and f.judged) else np.nan,
+                   "seconds": seconds / len(group),
                    "eye_span": f.face.eye_span if f else np.nan,
                    "coss": coss(res.map, gt, inside) if (f is not None and it.label == 1) else np.nan,
                    "false_faces": len(res.faces) - sum(match(res, tt) is not None for tt in ts)}
@@ -353,6 +355,13 @@ def cmd_targets(args) -> pd.DataFrame:
     save_table(frame, "locate_targets_faces", results_dir=args.out, title="locate targets: every placed face")
     out = [summarize(frame.assign(what="placed test faces", set="all"), ["what", "set"]),
            summarize(frame.assign(what="placed test faces"), ["what", "set"])]
+    # the placed faces under each decision rule: the checkpoint's (chosen on crops) and, when stored for these weights,
+    # the picture decision (chosen on validation pictures: picture-decision), which `locate` applies to them
+    rules = {"placed test faces, the checkpoint's rule (chosen on crops)": locator.rule.effective_threshold}
+    if locator.picture_record is not None:
+        rules["placed test faces, the picture decision (chosen on validation pictures)"] = locator.picture_rule.threshold
+    out.append(rule_rows(frame, rules, locator.rule.peak_floor).rename(
+        columns={"rule": "what", "tpr": "tpr_picture", "tnr": "tnr_picture", "faces": "judged_faces"}).assign(set="all"))
     # the model's TNR on its own test reals (the crops as the test sets give them), against the portraits'
     own = [it for name in PLACED_SETS for it in placed_items(name, args.split, 0, 10 ** 6)]
     called_real = np.array([crop_verdict(locator, it)["crop_decision"] == "real" for it in own], float)
@@ -385,8 +394,56 @@ def cmd_compare(args) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
+def rule_rows(frame: pd.DataFrame, thresholds: dict[str, float], floor: float | None = None) -> pd.DataFrame:
+    """Per decision rule (name -> threshold on p(fake), the map-peak floor ``floor`` kept): TPR, TNR and bACC of the
+    judged placed faces, and their agreement with the crop's own decision (``crop_decision``), pooled over the sets."""
+    judged = frame[frame.judged & frame.p.notna()]
+    peak_ok = judged.peak > floor if (floor is not None and "peak" in judged) else True
+    rows = []
+    for name, t in thresholds.items():
+        fake = (judged.p > t) & peak_ok
+        tpr, tnr = fake[judged.label == 1].mean(), (~fake)[judged.label == 0].mean()
+        rows.append({"rule": name, "threshold": t, "faces": len(judged), "tpr": tpr, "tnr": tnr, "bacc": (tpr + tnr) / 2,
+                     "agreement": (np.where(fake, "fake", "real") == judged.crop_decision.to_numpy()).mean()})
+    return pd.DataFrame(rows)
+
+
+def cmd_picture_decision(args) -> pd.DataFrame:
+    """The picture path's own decision, chosen on **validation** faces placed into pictures: the threshold on p(fake)
+    that maximises balanced accuracy over the judged faces (fakes and reals weigh the same;
+    :func:`fklib.metrics.choose_threshold`); written beside the weights (:func:`fklib.checkpoint.picture_rule_path`)
+    for ``locate`` to use on faces it finds in pictures. Rows: the checkpoint's own rule and the chosen one."""
+    from fklib.checkpoint import picture_rule_path
+    from fklib.files import write_atomically
+    from fklib.locate import Locator
+    from fklib.metrics import choose_threshold
+
+    if args.split != "val":
+        raise SystemExit("picture-decision: a decision is chosen on the validation split only (--split val)")
+    locator = Locator(args.checkpoint)
+    n = args.per_set or 100
+    items = [it for name in PLACED_SETS for it in placed_items(name, "val", n, max(1, n * 2 // 5), seed=6)]
+    frame = place_and_locate(locator, items, seed=7)
+    judged = frame[frame.judged & frame.p.notna()]
+    own = locator.rule.effective_threshold
+    chosen = float(choose_threshold(judged.p.to_numpy(), judged.label.to_numpy(), balanced=True))
+    table = rule_rows(frame, {"the checkpoint's rule (chosen on crops)": own, "picture decision (chosen here)": chosen},
+                      locator.rule.peak_floor)
+    if not args.dry:
+        target = picture_rule_path(locator.checkpoint)
+        record = {"weights_sha256": locator.loaded.weights_sha256, "threshold": chosen, "crop_threshold": own,
+                  "chosen_on": (f"validation: {len(judged)} judged faces ({int((judged.label == 1).sum())} fakes, "
+                                f"{int((judged.label == 0).sum())} reals) of STGAN, StarGAN-128, AttGAN and AttentionGAN "
+                                "placed into 1024 x 768 pictures (scale 1-3, rotation up to 20 degrees), balanced "
+                                f"accuracy {table.bacc.iloc[1]:.3f} (the crop rule: {table.bacc.iloc[0]:.3f})"),
+                  "command": experiment_command(sys.argv)}
+        write_atomically(target, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1) + "\n"))
+        print(f"picture decision p(fake) > {chosen:.4f} written to {target}")
+    return table.round(4)
+
+
 COMMANDS = {"templates": cmd_templates, "framing": cmd_framing, "detectors": cmd_detectors, "targets": cmd_targets,
-            "compare": cmd_compare}
+            "compare": cmd_compare, "picture-decision": cmd_picture_decision}
 
 
 def main(argv=None) -> int:
@@ -401,15 +458,17 @@ def main(argv=None) -> int:
     p.add_argument("--names", nargs="*", default=None, help="compare: their names in the table")
     p.add_argument("--scratch", default="/tmp/locate_compare", help="compare: where each model's face rows go")
     p.add_argument("--extra-path", nargs="*", help="folders appended to sys.path (detectors not installed here)")
+    p.add_argument("--dry", action="store_true", help="picture-decision: print the table, write no decision file")
     args = p.parse_args(argv)
     frame = COMMANDS[args.command](args)
     command = experiment_command(sys.argv if argv is None else [sys.argv[0], *argv])
     checkpoints = (list(args.checkpoints) if args.command == "compare" else
-                   [args.checkpoint or str(paths.default_locator())] if args.command in ("framing", "targets") else [])
+                   [args.checkpoint or str(paths.default_locator())] if args.command in ("framing", "targets", "picture-decision")
+                   else [])
     names = args.names if args.command == "compare" else None
     note = f"Command: `{command}`. " + models_note(checkpoints, names)
-    write(frame, args.out, f"locate_{args.command}", f"locate on pictures: {args.command} ({args.split} split)", note)
-    outputs = [f"locate_{args.command}"] + (["locate_targets_faces"] if args.command == "targets" else [])
+    write(frame, args.out, f"locate_{args.command.replace('-', '_')}", f"locate on pictures: {args.command} ({args.split} split)", note)
+    outputs = [f"locate_{args.command.replace('-', '_')}"] + (["locate_targets_faces"] if args.command == "targets" else [])
     record_experiment(outputs, checkpoints or None, command, args.out)
     return 0
 

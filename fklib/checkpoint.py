@@ -448,6 +448,42 @@ class DecisionRule:
         return "unknown (no classifier)" if np.isnan(d) else ("fake" if d == 1.0 else "real")
 
 
+#: The picture decision of a locator: a JSON file beside its weights (``models/fakelocator.picture.json`` for
+#: ``models/fakelocator.safetensors``), written by ``python experiments/locate_photos.py picture-decision`` from
+#: validation faces placed into pictures. A face that ``locate`` finds in a picture and warps to the training
+#: framing has been resampled, which moves p(fake); the picture decision is the threshold on p(fake) chosen for such
+#: faces (the map-peak floor of the checkpoint's rule is kept). It holds for the weights whose hash it names only.
+PICTURE_RULE_SUFFIX = ".picture.json"
+
+
+def picture_rule_path(weights: str | Path) -> Path:
+    """Where the picture decision of the locator stored at ``weights`` lives (:data:`PICTURE_RULE_SUFFIX`)."""
+    weights = Path(weights)
+    return weights.with_name(weights.name.split(".")[0] + PICTURE_RULE_SUFFIX)
+
+
+def load_picture_rule(rule: "DecisionRule", weights_sha256: str, source: str | Path) -> tuple["DecisionRule", dict | None]:
+    """The rule for faces found in pictures: ``rule`` with the threshold of the picture decision file beside
+    ``source`` when that file names these weights (``weights_sha256``), with the file's record; else ``(rule, None)``.
+
+    Raises:
+        ValueError: the file exists but is not a picture decision (naming the file and the field).
+    """
+    path = picture_rule_path(source)
+    if not rule.classifier or not path.is_file():
+        return rule, None
+    try:
+        record = json.loads(path.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"{path}: not a readable picture decision file ({err})") from None
+    threshold = record.get("threshold") if isinstance(record, dict) else None
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0.0 <= threshold <= 1.0:
+        raise ValueError(f"{path}: field 'threshold' must be a number in [0, 1]")
+    if record.get("weights_sha256") != weights_sha256:
+        return rule, None  # made for other weights: the checkpoint's own rule decides
+    return DecisionRule(True, float(threshold), rule.peak_floor), {**record, "file": str(path)}
+
+
 @dataclass
 class LoadedLocator:
     """A trained locator loaded once (:func:`load_trained`): what every evaluation, study and app takes.

@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 from . import cli, colors, paths
-from .checkpoint import DecisionRule, LoadedLocator, load_trained
+from .checkpoint import DecisionRule, LoadedLocator, load_picture_rule, load_trained
 from .data.images import load_rgb
 from .files import check_out_dir, folder_lock, json_safe, prepare_out_dir, remove_partials, write_atomically
 from .metrics.classification import map_peak
@@ -259,6 +259,10 @@ class Locator(ImagePredictor):
             checkpoint = load_trained(checkpoint if checkpoint is not None else paths.default_locator())
         self.loaded = checkpoint
         self.checkpoint, self.cfg, self.rule = checkpoint.source, checkpoint.config, checkpoint.rule
+        #: faces found in a picture are decided by the picture decision when one is stored for these weights
+        #: (:func:`fklib.checkpoint.load_picture_rule`); ``picture_record`` says how it was chosen (``None``: none)
+        self.picture_rule, self.picture_record = load_picture_rule(checkpoint.rule, checkpoint.weights_sha256,
+                                                                   checkpoint.source)
         super().__init__(checkpoint.model, checkpoint.size, device)
 
     def predict_array(self, rgb: np.ndarray) -> tuple[np.ndarray, float | None]:
@@ -318,7 +322,8 @@ class Locator(ImagePredictor):
             crop, m = align_face(rgb, face.landmarks, framing, self.size)
             crop_map, prob = self.predict_array(crop)
             peak = float(map_peak(crop_map[None])[0])
-            results.append(FaceResult(face, m, True, crop, crop_map, prob, self.decide(prob, crop_map, peak), peak))
+            results.append(FaceResult(face, m, True, crop, crop_map, prob, self.picture_rule.word(prob, crop_map, peak),
+                                      peak))
             window, values = map_to_window(crop_map, m, shape)
             if window is not None:
                 y0, y1, x0, x1 = window
@@ -733,6 +738,9 @@ def _locate_one(path: Path, rgb: np.ndarray, locator: Locator, align: bool, fram
     common = {"written_by": WRITTEN_BY, "format": JSON_FORMAT, "image": str(path), "width": int(w), "height": int(h),
               "orientation": "as shown: the EXIF orientation applied; every coordinate is in these pixels",
               "decision_threshold": locator.rule.threshold, "decision_peak_floor": locator.rule.peak_floor,
+              "picture_decision_threshold": locator.picture_rule.threshold if align else None,
+              "picture_decision": (None if locator.picture_record is None or not align else
+                                   {k: locator.picture_record.get(k) for k in ("file", "chosen_on", "command")}),
               "model": {"checkpoint": str(locator.checkpoint), "model": locator.cfg.model, "input_size": locator.size}}
     frames = frame_count(path)
     if frames > 1:

@@ -945,3 +945,40 @@ def test_a_truncated_checkpoint_is_named_in_whole_words(smoke_ckpt, tmp_path, ca
     assert str(bad) in line and "truncated" in line
     assert line.rstrip().endswith("not an fklib checkpoint")            # the message ends as a sentence, not cut
     assert "checkpoint file is)" not in line and "weights_only" not in line
+
+
+def test_faces_in_pictures_take_the_picture_decision_stored_for_these_weights(smoke_ckpt, stgan_pair, tmp_path):
+    """Issue 40, item 5: a face found in a picture has been resampled by the warp, so the picture path may have its own
+    threshold on p(fake), chosen on validation pictures (experiments/locate_photos.py picture-decision) and stored
+    beside the weights; it applies to those weights only, the crop rule stays, and a bad file is named."""
+    import json
+    import shutil
+
+    from fklib.checkpoint import load_trained, picture_rule_path
+    from fklib.faces import compose
+
+    ckpt = tmp_path / "m.pt"
+    shutil.copy(smoke_ckpt, ckpt)
+    side = picture_rule_path(ckpt)
+    assert side == tmp_path / "m.picture.json"
+    sha = load_trained(ckpt).weights_sha256
+    crop = np.asarray(Image.open(stgan_pair[0]).convert("RGB"))
+    pic, _ = compose.place_faces(compose.background(768, 1024, seed=3), [crop], [compose.placement(3.0, 0, (512, 384))])
+    plain = Locator(ckpt)
+    assert plain.picture_rule == plain.rule and plain.picture_record is None
+    (face,) = [f for f in plain.locate_picture(pic).faces if f.judged]
+    p, floor = face.probability, plain.rule.peak_floor
+    shows_fake = floor is None or face.peak > floor
+    for threshold, want in ((max(0.0, p - 1e-4), "fake" if shows_fake else "real"), (min(1.0, p + 1e-4), "real")):
+        side.write_text(json.dumps({"weights_sha256": sha, "threshold": threshold}))
+        loc = Locator(ckpt)
+        (got,) = [f for f in loc.locate_picture(pic, faces=[face.face]).faces if f.judged]
+        assert got.decision == want and got.probability == pytest.approx(p, abs=1e-6)
+        assert loc.rule == plain.rule and loc.picture_rule.peak_floor == floor
+        assert loc.picture_record["file"] == str(side)
+    side.write_text(json.dumps({"weights_sha256": "0" * 64, "threshold": 1.0}))
+    assert Locator(ckpt).picture_rule == plain.rule              # made for other weights: not used
+    for bad in ('{"weights_sha256": "%s", "threshold": 2}' % sha, "not json"):
+        side.write_text(bad)
+        with pytest.raises(ValueError, match="m.picture.json"):
+            Locator(ckpt)
