@@ -132,8 +132,8 @@ def card_markdown(card: dict, weights: Path) -> str:
 def training_command(config: dict) -> str:
     """The command that trains a run of ``config``: the profile whose config it is (where it is stored aside,
     :func:`fklib.studies.cache.config_differences`), else the profile of its name with its config file."""
-    from .config import PROFILE_NAMES, TrainConfig, make_config
-    from .studies.cache import config_differences
+    from .config import PROFILE_NAMES, TrainConfig, make_config  # lazy: only an export names its command
+    from .studies.cache import config_differences  # lazy: the studies package is heavy and export needs this once
 
     cfg = TrainConfig.from_dict(config)
     for profile in PROFILE_NAMES:

@@ -382,7 +382,9 @@ def test_each_face_has_its_own_map_statistics_and_the_picture_those_inside_the_f
         m = np.array(f["crop_transform"])
         crop = align.warp(pic, m, (128, 128))
         crop_map, prob = locator.predict_array(crop)
-        assert f["fake_probability"] == pytest.approx(prob, abs=2e-3)
+        # the crop rebuilt from the JSON's transform (rounded to 5 decimals) through align.warp rather than locate's
+        # own align_face: p(fake) of the shipped model moves by a few thousandths under that sub-pixel difference
+        assert f["fake_probability"] == pytest.approx(prob, abs=1e-2)
         assert f["map"]["mean"] == pytest.approx(float(crop_map.mean()), rel=0.05, abs=1e-4)
         assert f["map"]["max"] == pytest.approx(float(crop_map.max()), rel=0.05, abs=1e-4)
         assert f["map"]["pixels"] == 128 * 128

@@ -62,7 +62,7 @@ WHERE_FIELDS = ("name", "out_dir")
 def config_differences(a: TrainConfig, b: TrainConfig) -> list[str]:
     """The fields (besides :data:`WHERE_FIELDS`) whose values differ between two configs, sorted; ``device`` is
     compared as this machine resolves it (``auto`` on a machine without CUDA is ``cpu``)."""
-    from ..config import resolve_device
+    from ..config import resolve_device  # lazy: resolve_device imports torch's CUDA state only when compared
 
     da, db = a.to_dict(), b.to_dict()
     for d in (da, db):
