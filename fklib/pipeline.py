@@ -714,7 +714,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(argv: list[str] | None) -> int:
     p = cli.ArgumentParser(prog="python -m fklib.pipeline", description=__doc__.split("\n\n")[0])
     p.add_argument("--profile", default="cpu", choices=PROFILES,
-                   help="smoke (CI, minutes), cpu (default; about 2 h on 2 cores, see the README), paper (GPU, 224 px)")
+                   help="smoke (CI, minutes), cpu (default; about 95 min on 2 cores from a fresh clone, see the README), paper (GPU, 224 px)")
     p.add_argument("--only", default=None, help="comma-separated notebook numbers or names, e.g. 02,03")
     p.add_argument("--retrain", action="store_true",
                    help="train the universal model from scratch (notebook 01) instead of using the shipped "
