@@ -81,6 +81,7 @@ def card_markdown(card: dict, weights: Path) -> str:
         f"| model | `{cfg['model']}` ({card['parameters'] / 1e6:.2f} M parameters), loss `{cfg['loss']}`, "
         + ", ".join(extra) + " |",
         f"| recipe (written from the config) | {recipe_text(cfg)} |",
+        f"| augmentation probabilities | {augmentation_settings(cfg)} |",
         f"| data | training identities (`results/splits.csv`) of {', '.join(cfg['sets'])}, {cfg['size']} px; data "
         f"manifest hash `{card['data_manifest_hash']}` |",
         f"| training | {card['train_seconds'] / 60:.1f} min ({card.get('train_time_kind', 'training time')}) on "
@@ -127,6 +128,13 @@ def card_markdown(card: dict, weights: Path) -> str:
     if card.get("limits"):
         lines += limits_markdown(card["limits"])
     return "\n".join(lines)
+
+
+def augmentation_settings(cfg: dict) -> str:
+    """Every augmentation probability of a config, zeros included (the recipe text names only those switched on)."""
+    degrade = f"{cfg.get('degrade_p', 0):g}" if cfg.get("degrade_augment") else "0 (degrade_augment off)"
+    return (f"`splice_p` {cfg.get('splice_p', 0):g}, `jpeg_p` {cfg.get('jpeg_p', 0):g}, `resample_p` "
+            f"{cfg.get('resample_p', 0):g}, `degrade_p` {degrade}, flips {'on' if cfg.get('flip', True) else 'off'}")
 
 
 def training_command(config: dict) -> str:

@@ -95,3 +95,14 @@ def test_the_card_names_the_profile_whose_config_a_run_has():
     assert training_command(make_config("smoke").to_dict()) == "python -m fklib train --profile smoke"
     other = training_command(replace(run, lr=1e-5).to_dict())
     assert "--profile" not in other and "recipe-a-loss-+coss" in other
+
+
+def test_the_card_lists_every_augmentation_probability_zeros_included():
+    from fklib.config import make_config
+    from fklib.export import augmentation_settings
+
+    text = augmentation_settings(make_config("cpu").to_dict())
+    assert "`resample_p` 0," in text and "`degrade_p` 0 (degrade_augment off)" in text and "`jpeg_p` 0.5" in text
+    on = augmentation_settings({**make_config("cpu").to_dict(), "degrade_augment": True, "degrade_p": 0.3,
+                                "resample_p": 0.5})
+    assert "`degrade_p` 0.3," in on and "`resample_p` 0.5" in on
