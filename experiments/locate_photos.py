@@ -395,16 +395,20 @@ def cmd_compare(args) -> pd.DataFrame:
 
 
 def rule_rows(frame: pd.DataFrame, thresholds: dict[str, float], floor: float | None = None) -> pd.DataFrame:
-    """Per decision rule (name -> threshold on p(fake), the map-peak floor ``floor`` kept): TPR, TNR and bACC of the
-    judged placed faces, and their agreement with the crop's own decision (``crop_decision``), pooled over the sets."""
+    """Per decision rule (name -> threshold on p(fake), the map-peak floor ``floor`` kept; decided by
+    :class:`fklib.checkpoint.DecisionRule`): TPR, TNR and bACC of the judged placed faces, and their agreement with the
+    crop's own decision (``crop_decision``), pooled over the sets."""
+    from fklib.checkpoint import DecisionRule
+    from fklib.metrics import detection_rates
+
     judged = frame[frame.judged & frame.p.notna()]
-    peak_ok = judged.peak > floor if (floor is not None and "peak" in judged) else True
+    p, peak = judged.p.to_numpy(), judged.peak.to_numpy()
     rows = []
     for name, t in thresholds.items():
-        fake = (judged.p > t) & peak_ok
-        tpr, tnr = fake[judged.label == 1].mean(), (~fake)[judged.label == 0].mean()
+        fake = DecisionRule(True, t, floor).decide(p, np.zeros_like(p), peak)
+        tpr, tnr = detection_rates(fake, judged.label.to_numpy())
         rows.append({"rule": name, "threshold": t, "faces": len(judged), "tpr": tpr, "tnr": tnr, "bacc": (tpr + tnr) / 2,
-                     "agreement": (np.where(fake, "fake", "real") == judged.crop_decision.to_numpy()).mean()})
+                     "agreement": (np.where(fake == 1, "fake", "real") == judged.crop_decision.to_numpy()).mean()})
     return pd.DataFrame(rows)
 
 

@@ -263,18 +263,13 @@ def run_one(name: str, overrides: dict, args) -> dict:
     return row
 
 
-def make_config_dict(overrides: dict) -> dict:
-    """The ``cpu`` profile with ``overrides``, as a dict (for comparing a variant with the profile)."""
-    from fklib.config import make_config
-
-    return make_config("cpu", overrides=overrides).to_dict()
-
-
 def write_ablation_table(recipes_csv: Path) -> None:
     """``results/tables/recipe_ablation.{csv,md}``: issue 39's one-factor ablation (:data:`ABLATION_VARIANTS`),
     each variant's per-set validation AUC, COSS and F1 with its difference from the centre, and the reference ladder."""
     from fklib.report.provenance import experiment_command, record_experiment
     from fklib.report.tables import markdown_table
+    from fklib.config import make_config
+    from fklib.studies.cache import config_differences
     from fklib.studies.validation import ABLATION_METRICS, ABLATION_SETS, ablation_table
 
     table = ablation_table(pd.read_csv(recipes_csv), ABLATION_VARIANTS, "a-center")
@@ -300,8 +295,9 @@ def write_ablation_table(recipes_csv: Path) -> None:
     if missing:
         note += (" **Not run** (each costs about 15 min on 2 idle cores; the time went to the shipped recipe and its "
                  "pipeline run), so these factors are untested here: " + ", ".join(missing) + ".")
-    chosen = [v for v, (_, o) in ABLATION_VARIANTS.items() if v in ran and
-              make_config_dict({**ABLATION_CENTER, **o}) == make_config_dict({})]
+    profile = make_config("cpu")
+    chosen = [v for v, (_, o) in ABLATION_VARIANTS.items()
+              if v in ran and not config_differences(make_config("cpu", overrides={**ABLATION_CENTER, **o}), profile)]
     if chosen:
         note += (f" The `cpu` profile (`python -m fklib train --profile cpu`, the shipped model) is row `{chosen[0]}`, "
                  "field for field (tests/test_recipe_ablation.py).")

@@ -459,7 +459,7 @@ PICTURE_RULE_SUFFIX = ".picture.json"
 def picture_rule_path(weights: str | Path) -> Path:
     """Where the picture decision of the locator stored at ``weights`` lives (:data:`PICTURE_RULE_SUFFIX`)."""
     weights = Path(weights)
-    return weights.with_name(weights.name.split(".")[0] + PICTURE_RULE_SUFFIX)
+    return weights.with_name(weights.stem + PICTURE_RULE_SUFFIX)
 
 
 def load_picture_rule(rule: "DecisionRule", weights_sha256: str, source: str | Path) -> tuple["DecisionRule", dict | None]:

@@ -25,7 +25,7 @@ import pandas as pd
 
 from .. import paths
 from ..checkpoint import config_of, data_manifest_hash, load_checkpoint
-from ..config import TrainConfig
+from ..config import TrainConfig, resolve_device
 from ..engine import fit
 from .common import universal_config
 from .profiles import study_profile
@@ -62,8 +62,6 @@ WHERE_FIELDS = ("name", "out_dir")
 def config_differences(a: TrainConfig, b: TrainConfig) -> list[str]:
     """The fields (besides :data:`WHERE_FIELDS`) whose values differ between two configs, sorted; ``device`` is
     compared as this machine resolves it (``auto`` on a machine without CUDA is ``cpu``)."""
-    from ..config import resolve_device  # lazy: resolve_device imports torch's CUDA state only when compared
-
     da, db = a.to_dict(), b.to_dict()
     for d in (da, db):
         d["device"] = str(resolve_device(d["device"]))
