@@ -270,7 +270,8 @@ def write_ablation_table(recipes_csv: Path) -> None:
     from fklib.report.tables import markdown_table
     from fklib.config import make_config
     from fklib.studies.cache import config_differences
-    from fklib.studies.validation import ABLATION_METRICS, ABLATION_SETS, ablation_table
+    from fklib.studies.validation import (ABLATION_METRICS, ABLATION_MIN_EFFECT, ABLATION_SETS, ablation_effects,
+                                          ablation_table)
 
     table = ablation_table(pd.read_csv(recipes_csv), ABLATION_VARIANTS, "a-center")
     shown = table[["variant", "factor"]].copy()
@@ -293,16 +294,26 @@ def write_ablation_table(recipes_csv: Path) -> None:
     ran = set(table["variant"])
     missing = [f"`{v}` ({factor})" for v, (factor, _) in ABLATION_VARIANTS.items() if v not in ran]
     if missing:
-        note += (" **Not run** (each costs about 15 min on 2 idle cores; the time went to the shipped recipe and its "
-                 "pipeline run), so these factors are untested here: " + ", ".join(missing) + ".")
+        note += (" **Not run** (each costs about 15 min on 2 idle cores, one at a time; the sessions' time ran "
+                 "out), so these rows are untested here: " + ", ".join(missing) + ".")
     profile = make_config("cpu")
     chosen = [v for v, (_, o) in ABLATION_VARIANTS.items()
               if v in ran and not config_differences(make_config("cpu", overrides={**ABLATION_CENTER, **o}), profile)]
     if chosen:
         note += (f" The `cpu` profile (`python -m fklib train --profile cpu`, the shipped model) is row `{chosen[0]}`, "
                  "field for field (tests/test_recipe_ablation.py).")
+    effects = ablation_effects(table, "a-center")
+    seed = ("the seed row's own difference from the centre on that set (`a-seed1`: the same recipe, another seed), "
+            f"and never less than {ABLATION_MIN_EFFECT}" if effects["seed_row"].any()
+            else f"{ABLATION_MIN_EFFECT} (no seed row has run, so the noise of one training is unmeasured)")
+    effects_note = ("## What each factor buys and costs\n\nA factor *buys* a set when its difference from the centre "
+                    "is above the noise, and *costs* it when below minus the noise; the noise of a set and metric is "
+                    f"{seed}. Pixel AUC is the map's shape, F1 at tau = 0.1 its level.")
+    shown_effects = effects.drop(columns="seed_row").rename(columns={
+        "auc_buys": "AUC buys", "auc_costs": "AUC costs", "f1_buys": "F1 buys", "f1_costs": "F1 costs"})
     out = recipes_csv.parent
-    md = "\n".join(["# Recipe ablation (issue 39, validation)", "", note, "", markdown_table(shown), ""])
+    md = "\n".join(["# Recipe ablation (issue 39, validation)", "", note, "", markdown_table(shown), "",
+                    effects_note, "", markdown_table(shown_effects.fillna("")), ""])
     write_atomically(out / "recipe_ablation.csv", lambda tmp: table.to_csv(tmp, index=False))
     write_atomically(out / "recipe_ablation.md", lambda tmp: Path(tmp).write_text(md))
     record_experiment(["recipe_ablation"], None, experiment_command(sys.argv), results_dir=out.parent)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from fklib.config import PROPERTY_CLASS_SETS, PROPERTY_CLASSES, ConfigError, TrainConfig, property_classes
-from fklib.studies.validation import ABLATION_METRICS, ABLATION_SETS, LADDER, ablation_table
+from fklib.studies.validation import ABLATION_METRICS, ABLATION_SETS, LADDER, ablation_effects, ablation_table
 
 
 def test_property_classes_all_cover_every_training_property():
@@ -63,6 +63,37 @@ def test_ablation_table_gives_each_variant_its_difference_from_the_centre():
     assert t.loc["global_mean", "stgan_auc_delta"] == pytest.approx(0.5 - 0.6)
     with pytest.raises(ValueError, match="centre"):
         ablation_table(rows, factors, "nope")
+
+
+def _effects_table(deltas: dict[str, dict[tuple[str, str], float]]) -> pd.DataFrame:
+    """An ablation table whose every value is 0.5 + the given (set, metric) difference from the centre."""
+    rows = []
+    for name, d in deltas.items():
+        row = {"variant": name, "factor": "centre" if name == "c" else "x", "mean_auc_delta": 0.0}
+        for s in ABLATION_SETS:
+            for m in ABLATION_METRICS:
+                row[f"{s}_{m}_delta"] = d.get((s, m), 0.0)
+        rows.append(row)
+    rows.append({**rows[0], "variant": "layout_prior", "factor": "reference", "stgan_auc_delta": 0.3})
+    return pd.DataFrame(rows)
+
+
+def test_ablation_effects_call_a_difference_a_gain_only_beyond_the_seed_noise():
+    deltas = {"c": {}, "v": {("stgan", "auc"): 0.02, ("stargan128", "auc"): -0.03, ("attgan", "auc"): 0.005,
+                             ("attentiongan", "f1"): -0.05, ("stgan_splice", "auc"): 0.04}}
+    # without a seed row the noise is 0.01 everywhere: attgan's +0.005 is nothing
+    e = ablation_effects(_effects_table(deltas), "c").set_index("variant")
+    assert list(e.index) == ["v"]                                  # neither the centre nor the reference is judged
+    assert e.loc["v", "auc_buys"] == "stgan +0.020, stgan_splice +0.040"
+    assert e.loc["v", "auc_costs"] == "stargan128 -0.030"
+    assert e.loc["v", "f1_buys"] == "" and e.loc["v", "f1_costs"] == "attentiongan -0.050"
+    assert not e.loc["v", "seed_row"]
+    # a seed row that moved stgan's AUC by 0.025 and the splices' by -0.05: neither gain is beyond that noise
+    deltas["a-seed1"] = {("stgan", "auc"): 0.025, ("stgan_splice", "auc"): -0.05, ("stargan128", "auc"): 0.001}
+    e = ablation_effects(_effects_table(deltas), "c").set_index("variant")
+    assert list(e.index) == ["v"]                                  # the seed row is the noise, not a factor
+    assert e.loc["v", "auc_buys"] == "" and e.loc["v", "auc_costs"] == "stargan128 -0.030"
+    assert e.loc["v", "seed_row"]
 
 
 def test_the_cpu_profile_is_the_ablation_row_it_ships():

@@ -169,3 +169,46 @@ def ablation_table(rows: pd.DataFrame, factors: dict[str, tuple[str, dict]], cen
         out.append(row)
     return pd.DataFrame(out)
 
+
+#: The smallest difference from the centre :func:`ablation_effects` calls a gain or a cost when no seed row is there.
+ABLATION_MIN_EFFECT = 0.01
+
+
+def ablation_effects(table: pd.DataFrame, center: str, seed_variant: str = "a-seed1",
+                     metrics: tuple[str, ...] = ("auc", "f1")) -> pd.DataFrame:
+    """What each factor buys and costs, set by set, beyond the noise of one training.
+
+    A variant *buys* a set's metric when its difference from the centre is above that set's noise, and *costs* it
+    when the difference is below minus the noise. The noise of a (set, metric) is the seed variant's own absolute
+    difference from the centre there (the same recipe trained again with another seed), and never less than
+    :data:`ABLATION_MIN_EFFECT`; without a seed row it is :data:`ABLATION_MIN_EFFECT`.
+
+    Args:
+        table: :func:`ablation_table`'s output (reference rows are skipped).
+        center: the variant every other differs from by one factor (skipped).
+        seed_variant: the centre retrained with another seed, if it has a row.
+        metrics: the metrics of :data:`ABLATION_METRICS` to judge.
+
+    Returns:
+        One row per variant other than the centre and the seed variant: ``variant``, ``factor``, for each metric
+        ``<metric>_buys`` and ``<metric>_costs`` (comma-separated set names in :data:`ABLATION_SETS` order, each
+        with its signed difference, e.g. ``"stgan +0.069"``; empty when none), and ``seed_row`` (whether the noise
+        came from a seed row).
+    """
+    variants = table[table["factor"] != "reference"].set_index("variant")
+    seed = variants.loc[seed_variant] if seed_variant in variants.index else None
+    noise = {(s, m): max(ABLATION_MIN_EFFECT, abs(float(seed[f"{s}_{m}_delta"])) if seed is not None else 0.0)
+             for s in ABLATION_SETS for m in metrics}
+    out = []
+    for name, r in variants.iterrows():
+        if name in (center, seed_variant):
+            continue
+        row = {"variant": name, "factor": r["factor"], "seed_row": seed is not None}
+        for m in metrics:
+            deltas = [(s, float(r[f"{s}_{m}_delta"])) for s in ABLATION_SETS]
+            row[f"{m}_buys"] = ", ".join(f"{s} {d:+.3f}" for s, d in deltas if d > noise[(s, m)])
+            row[f"{m}_costs"] = ", ".join(f"{s} {d:+.3f}" for s, d in deltas if d < -noise[(s, m)])
+        out.append(row)
+    return pd.DataFrame(out, columns=["variant", "factor", *[f"{m}_{k}" for m in metrics for k in ("buys", "costs")],
+                                      "seed_row"])
+
