@@ -186,6 +186,9 @@ COMBINATION_VARIANTS: dict[str, dict] = {
                            "cls_weight": 1.0, "balance_classes": True},
     "c-coss2-hybrid-cls1": {"loss": "l1+10*l2+2*coss", "property_weight": 0.5, "model_kwargs": _HYBRID_KWARGS,
                             "cls_weight": 1.0, "balance_classes": True},
+    # the scale-free term buys shape and costs level (F1) on StarGAN-128 and AttentionGAN; a heavier L2 alone buys a
+    # little level there (a-loss-l1+30l2): do both together keep the shape and the level?
+    "c-coss-30l2": {"loss": "l1+30*l2+coss"},
 }
 VARIANTS.update(COMBINATION_VARIANTS)
 
