@@ -276,15 +276,25 @@ def write_ablation_table(recipes_csv: Path) -> None:
     from fklib.studies.validation import (ABLATION_METRICS, ABLATION_MIN_EFFECT, ABLATION_SETS, ablation_effects,
                                           ablation_table)
 
-    table = ablation_table(pd.read_csv(recipes_csv), ABLATION_VARIANTS, "a-center")
-    shown = table[["variant", "factor"]].copy()
-    shown["draws"] = [f"{int(v):,}" if v == v else "" for v in table["draws"]]
-    shown["train min"] = [f"{v:.1f}" if v == v else "" for v in table["train_minutes"]]
-    for s in ABLATION_SETS:
-        for m in ABLATION_METRICS:
-            shown[f"{s} {m.upper()}"] = [f"{v:.3f} ({d:+.3f})" for v, d in zip(table[f"{s}_{m}"], table[f"{s}_{m}_delta"])]
-    shown["mean ΔAUC"] = [f"{v:+.3f}" for v in table["mean_auc_delta"]]
-    shown["bACC"] = [f"{v:.3f}" if v == v else "" for v in table["bacc"]]
+    def formatted(table: pd.DataFrame) -> pd.DataFrame:
+        shown = table[["variant", "factor"]].copy()
+        shown["draws"] = [f"{int(v):,}" if v == v else "" for v in table["draws"]]
+        shown["train min"] = [f"{v:.1f}" if v == v else "" for v in table["train_minutes"]]
+        for s in ABLATION_SETS:
+            for m in ABLATION_METRICS:
+                shown[f"{s} {m.upper()}"] = [f"{v:.3f} ({d:+.3f})"
+                                             for v, d in zip(table[f"{s}_{m}"], table[f"{s}_{m}_delta"])]
+        shown["mean ΔAUC"] = [f"{v:+.3f}" for v in table["mean_auc_delta"]]
+        shown["bACC"] = [f"{v:.3f}" if v == v else "" for v in table["bacc"]]
+        return shown
+
+    rows = pd.read_csv(recipes_csv)
+    table = ablation_table(rows, ABLATION_VARIANTS, "a-center")
+    shown = formatted(table)
+    # combinations of factors (c-*), from the same start, beside the centre: not one factor at a time
+    combos = ablation_table(rows, {"a-center": ABLATION_VARIANTS["a-center"],
+                                   **{k: ("combination", v) for k, v in COMBINATION_VARIANTS.items()}}, "a-center")
+    combos = combos[combos["factor"] == "combination"].reset_index(drop=True)
     note = ("Issue 39's ablation on the **validation** splits: every variant is the centre (`a-center`, the issue's "
             "probe C) with one factor changed, fine-tuned from the same start (`u4-resample`, "
             f"`{ABLATION_START}`). Each cell is the value and, in parentheses, its difference from the centre; the "
@@ -315,8 +325,14 @@ def write_ablation_table(recipes_csv: Path) -> None:
     shown_effects = effects.drop(columns="seed_row").rename(columns={
         "auc_buys": "AUC buys", "auc_costs": "AUC costs", "f1_buys": "F1 buys", "f1_costs": "F1 costs"})
     out = recipes_csv.parent
-    md = "\n".join(["# Recipe ablation (issue 39, validation)", "", note, "", markdown_table(shown), "",
-                    effects_note, "", markdown_table(shown_effects.fillna("")), ""])
+    parts = ["# Recipe ablation (issue 39, validation)", "", note, "", markdown_table(shown), "",
+             effects_note, "", markdown_table(shown_effects.fillna("")), ""]
+    if len(combos):
+        changes = "; ".join(f"`{r.variant}`: {r.change}" for r in combos.itertuples())
+        parts += ["## Combinations", "", "Several factors changed at once, from the same start and with the same "
+                  f"draws; differences are from the centre, as above ({changes}).", "",
+                  markdown_table(formatted(combos)), ""]
+    md = "\n".join(parts)
     write_atomically(out / "recipe_ablation.csv", lambda tmp: table.to_csv(tmp, index=False))
     write_atomically(out / "recipe_ablation.md", lambda tmp: Path(tmp).write_text(md))
     record_experiment(["recipe_ablation"], None, experiment_command(sys.argv), results_dir=out.parent)
