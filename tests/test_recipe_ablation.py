@@ -137,3 +137,32 @@ def test_the_card_lists_every_augmentation_probability_zeros_included():
     on = augmentation_settings({**make_config("cpu").to_dict(), "degrade_augment": True, "degrade_p": 0.3,
                                 "resample_p": 0.5})
     assert "`degrade_p` 0.3," in on and "`resample_p` 0.5" in on
+
+
+def _recipes_module():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "experiments"))
+    try:
+        import recipes
+    finally:
+        sys.path.pop(0)
+    return recipes
+
+
+def test_jpeg_ratios_divide_each_jpeg_auc_by_the_same_variants_clean_auc():
+    recipes = _recipes_module()
+    rows = pd.DataFrame([
+        {"variant": "a", "condition": "clean", "auc": 0.80, "tnr": 1.0},
+        {"variant": "a", "condition": "fakes_jpeg90", "auc": 0.72, "tnr": 1.0},
+        {"variant": "a", "condition": "all_jpeg90", "auc": 0.72, "tnr": 0.85},
+        {"variant": "b", "condition": "fakes_jpeg90", "auc": 0.57, "tnr": 0.9},
+        {"variant": "b", "condition": "clean", "auc": 0.60, "tnr": 0.95},
+    ])
+    t = recipes.jpeg_ratios(rows).set_index("variant")
+    assert list(t.index) == ["a", "b"]
+    assert t.loc["a", "ratio_fakes_jpeg90"] == pytest.approx(0.9)
+    assert t.loc["b", "ratio_fakes_jpeg90"] == pytest.approx(0.95)        # the clean row may come after
+    assert t.loc["a", "tnr_all_jpeg90"] == pytest.approx(0.85) and t.loc["b", "tnr_clean"] == pytest.approx(0.95)
+    assert "ratio_fakes_jpeg75" not in t.columns                           # a condition not run gives no column
