@@ -56,6 +56,9 @@ class ExperimentTable:
 EXPERIMENT_TABLES: dict[str, ExperimentTable] = {
     "recipes": ExperimentTable("python experiments/recipes.py --variants <name> [--from-checkpoint C] --append",
                                "one model per row (its `variant` and run)"),
+    "recipe_ablation_jpeg": ExperimentTable("python experiments/recipes.py --jpeg-check",
+                                            "one model per row (`checkpoints/recipes/<variant>/best.pt`; "
+                                            "`a-loss-+coss`: the shipped model, the same config)"),
     "hybrid_limits": ExperimentTable("python experiments/hybrid_limits.py --checkpoint models/init/u3-hybrid-fast.safetensors",
                                      "the checkpoint given", ("u3-hybrid-fast", "ded8d5e3b8610e5a", "e94c88c")),
     "property_recognition": ExperimentTable("python experiments/hybrid_limits.py --checkpoint models/init/u3-hybrid-fast.safetensors",
