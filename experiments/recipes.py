@@ -266,13 +266,21 @@ def run_one(name: str, overrides: dict, args) -> dict:
     return row
 
 
+def profile_variant() -> str | None:
+    """The ablation row whose config is the ``cpu`` profile's (the shipped model's), field for field, if any."""
+    from fklib.config import make_config
+    from fklib.studies.cache import config_differences
+
+    profile = make_config("cpu")
+    return next((v for v, (_, o) in ABLATION_VARIANTS.items()
+                 if not config_differences(make_config("cpu", overrides={**ABLATION_CENTER, **o}), profile)), None)
+
+
 def write_ablation_table(recipes_csv: Path) -> None:
     """``results/tables/recipe_ablation.{csv,md}``: issue 39's one-factor ablation (:data:`ABLATION_VARIANTS`),
     each variant's per-set validation AUC, COSS and F1 with its difference from the centre, and the reference ladder."""
     from fklib.report.provenance import experiment_command, record_experiment
     from fklib.report.tables import markdown_table
-    from fklib.config import make_config
-    from fklib.studies.cache import config_differences
     from fklib.studies.validation import (ABLATION_METRICS, ABLATION_MIN_EFFECT, ABLATION_SETS, ablation_effects,
                                           ablation_table)
 
@@ -309,11 +317,9 @@ def write_ablation_table(recipes_csv: Path) -> None:
     if missing:
         note += (" **Not run** (each costs about 15 min on 2 idle cores, one at a time; the sessions' time ran "
                  "out), so these rows are untested here: " + ", ".join(missing) + ".")
-    profile = make_config("cpu")
-    chosen = [v for v, (_, o) in ABLATION_VARIANTS.items()
-              if v in ran and not config_differences(make_config("cpu", overrides={**ABLATION_CENTER, **o}), profile)]
-    if chosen:
-        note += (f" The `cpu` profile (`python -m fklib train --profile cpu`, the shipped model) is row `{chosen[0]}`, "
+    chosen = profile_variant()
+    if chosen in ran:
+        note += (f" The `cpu` profile (`python -m fklib train --profile cpu`, the shipped model) is row `{chosen}`, "
                  "field for field (tests/test_recipe_ablation.py).")
     effects = ablation_effects(table, "a-center")
     seed = ("the seed row's own difference from the centre on that set (`a-seed1`: the same recipe, another seed), "
@@ -340,9 +346,6 @@ def write_ablation_table(recipes_csv: Path) -> None:
 
 #: The ablation rows whose factor is about JPEG (and the two they are compared with) for ``--jpeg-check``.
 JPEG_CHECK_VARIANTS = ("a-center", "a-degrade", "a-jpeg0", "a-loss-+coss")
-#: A variant whose checkpoint folder is gone but whose config is the shipped model's, field for field
-#: (tests/test_recipe_ablation.py pins the ``cpu`` profile to ``a-loss-+coss``, and it reproduces bit for bit).
-SHIPPED_VARIANT = "a-loss-+coss"
 #: The conditions of ``--jpeg-check`` (experiments/all_gans_targets.py's): the fakes saved as JPEG, and the reals
 #: too for the TNR a web photo meets.
 JPEG_CONDITIONS = ("clean", "fakes_jpeg90", "fakes_jpeg75", "all_jpeg90", "all_jpeg75")
@@ -372,23 +375,23 @@ def write_jpeg_check(variants, ckpt_root: Path, out: Path) -> None:
     """``results/tables/recipe_ablation_jpeg.{csv,md}``: the JPEG rows of the ablation (and the centre, and the shipped
     recipe) on the STGAN **validation** identities -- the one lossless set, where the recipe's JPEG robustness is
     missed -- clean and under each JPEG condition, with the reference predictors fitted once on the centre's data."""
-    import dataclasses
-
     from all_gans_targets import targets_table  # noqa: E402  (experiments/ is on sys.path when run as a script)
+    from fklib import paths
     from fklib.config import make_config
     from fklib.engine.evaluate import fit_references
     from fklib.report.provenance import experiment_command, record_experiment
     from fklib.report.tables import markdown_table
 
+    shipped = profile_variant()  # its checkpoint folder may be gone: the shipped model is the same config's run
     checkpoints = {}
     for v in variants:
         path = Path(ckpt_root) / v / "best.pt"
-        if not path.is_file() and v == SHIPPED_VARIANT:
-            path = Path("models/fakelocator.safetensors")
+        if not path.is_file() and v == shipped:
+            path = paths.default_locator()
         if not path.is_file():
             raise SystemExit(f"--jpeg-check: no checkpoint for {v} ({Path(ckpt_root) / v / 'best.pt'}); train it first")
         checkpoints[v] = path
-    refs = fit_references(dataclasses.replace(make_config("cpu", overrides=ABLATION_CENTER), include_reconstruction=False))
+    refs = fit_references(make_config("cpu", overrides=ABLATION_CENTER))
     frames = []
     for v, path in checkpoints.items():
         print(f"[jpeg-check] {v}: {path}", flush=True)
@@ -409,7 +412,7 @@ def write_jpeg_check(variants, ckpt_root: Path, out: Path) -> None:
     note = ("STGAN validation identities (the one lossless set; the others are JPEG already, so their ratios are 1.00), "
             "pooled over the fakes. The fakes are saved once as JPEG of that quality with their clean GT maps; for "
             "TNR the reals are compressed alike. The issue's targets: AUC at least 0.95x clean, TNR at least 0.90. "
-            "One training per row; `a-loss-+coss` is the shipped model (same config). Command: "
+            f"One training per row; `{shipped}` is the shipped model (same config). Command: "
             f"`{experiment_command(sys.argv)}`.")
     md = "\n".join(["# JPEG and the recipe (issue 39, validation)", "", note, "", markdown_table(shown), ""])
     write_atomically(out / "recipe_ablation_jpeg.csv", lambda tmp: pooled.to_csv(tmp, index=False))
