@@ -267,12 +267,14 @@ def run_one(name: str, overrides: dict, args) -> dict:
 
 
 def profile_variant() -> str | None:
-    """The ablation row whose config is the ``cpu`` profile's (the shipped model's), field for field, if any."""
+    """The ablation or combination row whose config is the ``cpu`` profile's (the shipped model's), field for field,
+    if any."""
     from fklib.config import make_config
     from fklib.studies.cache import config_differences
 
     profile = make_config("cpu")
-    return next((v for v, (_, o) in ABLATION_VARIANTS.items()
+    rows = {**{v: o for v, (_, o) in ABLATION_VARIANTS.items()}, **COMBINATION_VARIANTS}
+    return next((v for v, o in rows.items()
                  if not config_differences(make_config("cpu", overrides={**ABLATION_CENTER, **o}), profile)), None)
 
 
@@ -318,7 +320,7 @@ def write_ablation_table(recipes_csv: Path) -> None:
         note += (" **Not run** (each costs about 15 min on 2 idle cores, one at a time; the sessions' time ran "
                  "out), so these rows are untested here: " + ", ".join(missing) + ".")
     chosen = profile_variant()
-    if chosen in ran:
+    if chosen in ran or chosen in set(combos["variant"]):
         note += (f" The `cpu` profile (`python -m fklib train --profile cpu`, the shipped model) is row `{chosen}`, "
                  "field for field (tests/test_recipe_ablation.py).")
     effects = ablation_effects(table, "a-center")
@@ -344,8 +346,9 @@ def write_ablation_table(recipes_csv: Path) -> None:
     record_experiment(["recipe_ablation"], None, experiment_command(sys.argv), results_dir=out.parent)
 
 
-#: The ablation rows whose factor is about JPEG (and the two they are compared with) for ``--jpeg-check``.
-JPEG_CHECK_VARIANTS = ("a-center", "a-degrade", "a-jpeg0", "a-loss-+coss")
+#: The ablation rows whose factor is about JPEG (and the rows they are compared with: the centre, the scale-free map
+#: term and the shipped combination) for ``--jpeg-check``.
+JPEG_CHECK_VARIANTS = ("a-center", "a-degrade", "a-jpeg0", "a-loss-+coss", "c-coss-30l2")
 #: The conditions of ``--jpeg-check`` (experiments/all_gans_targets.py's): the fakes saved as JPEG, and the reals
 #: too for the TNR a web photo meets.
 JPEG_CONDITIONS = ("clean", "fakes_jpeg90", "fakes_jpeg75", "all_jpeg90", "all_jpeg75")
@@ -374,7 +377,9 @@ def jpeg_ratios(rows: pd.DataFrame) -> pd.DataFrame:
 def write_jpeg_check(variants, ckpt_root: Path, out: Path) -> None:
     """``results/tables/recipe_ablation_jpeg.{csv,md}``: the JPEG rows of the ablation (and the centre, and the shipped
     recipe) on the STGAN **validation** identities -- the one lossless set, where the recipe's JPEG robustness is
-    missed -- clean and under each JPEG condition, with the reference predictors fitted once on the centre's data."""
+    missed -- clean and under each JPEG condition, with the reference predictors fitted once on the centre's data.
+    Rows already in the CSV of variants not named in ``variants`` are kept (a checkpoint may be gone: the model
+    shipped before is only in git history), so one variant can be added without rerunning the others."""
     from all_gans_targets import targets_table  # noqa: E402  (experiments/ is on sys.path when run as a script)
     from fklib import paths
     from fklib.config import make_config
@@ -399,9 +404,17 @@ def write_jpeg_check(variants, ckpt_root: Path, out: Path) -> None:
                           log=lambda *a: print(f"[{v}]", *a, flush=True))
         frames.append(t[t["property"] == "all"].assign(variant=v, checkpoint=str(path)))
     pooled = pd.concat(frames, ignore_index=True)
+    previous = out / "recipe_ablation_jpeg.csv"
+    if previous.is_file():
+        kept = pd.read_csv(previous)
+        kept = kept[~kept["variant"].isin(list(checkpoints))]
+        pooled = pd.concat([kept, pooled], ignore_index=True)
+    order = {v: i for i, v in enumerate(JPEG_CHECK_VARIANTS)}
+    pooled = pooled.sort_values("variant", key=lambda s: s.map(lambda v: order.get(v, len(order))), kind="stable")
     table = jpeg_ratios(pooled)
     shown = pd.DataFrame({"variant": table["variant"],
-                          "factor": [ABLATION_VARIANTS[v][0] if v in ABLATION_VARIANTS else "" for v in table["variant"]]})
+                          "factor": [ABLATION_VARIANTS[v][0] if v in ABLATION_VARIANTS
+                                     else "combination" if v in COMBINATION_VARIANTS else "" for v in table["variant"]]})
     shown["AUC clean"] = table["auc_clean"].map("{:.3f}".format)
     for q in (90, 75):
         shown[f"AUC JPEG {q} (x clean)"] = [f"{a:.3f} ({r:.2f}x)" for a, r in

@@ -98,7 +98,8 @@ def test_ablation_effects_call_a_difference_a_gain_only_beyond_the_seed_noise():
 
 def test_the_cpu_profile_is_the_ablation_row_it_ships():
     """`python -m fklib train --profile cpu` trains the chosen ablation row's config, field for field: the shipped
-    weights are that row's run (recipes.csv, a-loss-+coss), and the pipeline's shipped-model check accepts them."""
+    weights are that row's run (recipes.csv, c-coss-30l2: the chosen one-factor row a-loss-+coss with the L2 weight of
+    a-loss-l1+30l2), and the pipeline's shipped-model check accepts them."""
     import sys
     from pathlib import Path
 
@@ -109,10 +110,12 @@ def test_the_cpu_profile_is_the_ablation_row_it_ships():
         import recipes
     finally:
         sys.path.pop(0)
-    row = make_config("cpu", overrides={**recipes.ABLATION_CENTER, **recipes.VARIANTS["a-loss-+coss"]}).to_dict()
+    row = make_config("cpu", overrides={**recipes.ABLATION_CENTER, **recipes.VARIANTS["c-coss-30l2"]}).to_dict()
     assert make_config("cpu").to_dict() == row
+    assert recipes.profile_variant() == "c-coss-30l2"
     centre = make_config("cpu", overrides=recipes.ABLATION_CENTER).to_dict()
     assert {k for k in row if row[k] != centre[k]} == {"loss"}   # one factor away from the centre
+    assert row["loss"] == "l1+30*l2+coss"                         # +coss (a-loss-+coss) with a-loss-l1+30l2's L2
 
 
 def test_the_card_names_the_profile_whose_config_a_run_has():

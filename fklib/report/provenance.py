@@ -58,7 +58,8 @@ EXPERIMENT_TABLES: dict[str, ExperimentTable] = {
                                "one model per row (its `variant` and run)"),
     "recipe_ablation_jpeg": ExperimentTable("python experiments/recipes.py --jpeg-check",
                                             "one model per row (`checkpoints/recipes/<variant>/best.pt`; "
-                                            "`a-loss-+coss`: the shipped model, the same config)"),
+                                            "`a-loss-+coss`: the model shipped before, `69fd51fc…`, kept "
+                                            "from its run; `c-coss-30l2`: the shipped model)"),
     "hybrid_limits": ExperimentTable("python experiments/hybrid_limits.py --checkpoint models/init/u3-hybrid-fast.safetensors",
                                      "the checkpoint given", ("u3-hybrid-fast", "ded8d5e3b8610e5a", "e94c88c")),
     "property_recognition": ExperimentTable("python experiments/hybrid_limits.py --checkpoint models/init/u3-hybrid-fast.safetensors",
