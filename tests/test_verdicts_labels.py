@@ -215,6 +215,27 @@ def test_the_card_prints_the_ladder_paired_and_no_nan():
     assert "JPEG quality 50 on the STGAN test split (611 fakes + 47 reals, the reals compressed too)" in text
 
 
+def test_the_card_says_when_the_map_peak_decides_alone():
+    """choose_decision's threshold below every probability (the midpoint under the floored score -1) passes every
+    p(fake): the card must say the peak decides, not print a negative probability as a cut."""
+    import numpy as np
+
+    from fklib.metrics.classification import choose_decision, decide
+    from fklib.studies.card import decision_sentence
+
+    # reals have low peaks and high p(fake); the peak alone separates them, p(fake) cannot
+    probs, peaks = np.array([0.9, 0.8, 0.2, 0.3]), np.array([0.01, 0.02, 0.2, 0.3])
+    labels = np.array([0, 0, 1, 1])
+    t, floor = choose_decision(probs, peaks, labels)
+    assert floor is not None and t < 0
+    assert (np.asarray(decide(probs, None, t, peaks, floor)) == labels.astype(bool)).all()
+    alone = decision_sentence(t, floor)
+    assert f"> {floor:.4f} decides alone" in alone and "p(fake) >" not in alone
+    both = decision_sentence(0.42, 0.05)
+    assert "p(fake) > 0.420 and the map's peak (its 99th percentile) > 0.0500" in both
+    assert decision_sentence(0.42, None).startswith("- Decision: p(fake) > 0.420,")
+
+
 def test_the_recipe_is_written_from_the_config_and_follows_it():
     from fklib.config import PROFILES
     from fklib.studies.recipe import recipe_text

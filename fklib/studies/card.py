@@ -128,6 +128,19 @@ def _versus_cell(r: dict, k: str, ref: str) -> str:
     return "–" if math.isnan(value) else f"({value:.3f})"
 
 
+def decision_sentence(threshold: float, peak_floor: float | None) -> str:
+    """The card's line for a decision rule chosen on validation (:func:`fklib.metrics.classification.decide`). A
+    threshold below 0 passes every probability: with a peak floor the map's peak then decides alone, and the line
+    says so rather than print a negative probability as if it were a cut."""
+    chosen = ", chosen on the validation identities for balanced accuracy (fakes and reals weigh the same)."
+    if peak_floor is not None and threshold < 0:
+        return (f"- Decision: the map's peak (its 99th percentile) > {peak_floor:.4f} decides alone; the threshold on "
+                f"p(fake) chosen with it ({threshold:.3f}) is below every probability, so the classifier vetoes "
+                "nothing" + chosen)
+    floor = f" and the map's peak (its 99th percentile) > {peak_floor:.4f}" if peak_floor is not None else ""
+    return f"- Decision: p(fake) > {threshold:.3f}{floor}" + chosen
+
+
 def limits_markdown(lim: dict) -> list[str]:
     """The card's *Limits* section from :func:`limits`."""
     heads = " | ".join(f"{k} − {REFERENCE_SHORT[r]}" for k in ("COSS", "AUC") for r in LADDER)
@@ -167,10 +180,7 @@ def limits_markdown(lim: dict) -> list[str]:
               *([f"- Grayscale copies of the {lim['grayscale']['n']} STGAN test fakes: {_rate(lim['grayscale']['grayscale'])} "
                  f"called fake, against {_rate(lim['grayscale']['colour'])} in colour (the model leans on colour)."]
                 if "grayscale" in lim else []),
-              *([f"- Decision: p(fake) > {lim['decision_threshold']:.3f}"
-                 + (f" and the map's peak (its 99th percentile) > {lim['decision_peak_floor']:.4f}"
-                    if lim.get("decision_peak_floor") is not None else "")
-                 + ", chosen on the validation identities for balanced accuracy (fakes and reals weigh the same)."]
+              *([decision_sentence(lim["decision_threshold"], lim.get("decision_peak_floor"))]
                 if lim.get("decision_threshold") is not None else ["- Decision: p(fake) > 0.5."]),
               "- Faces framed differently from CelebA's alignment, other resolutions than 128 px and GANs unlike "
               "those above are processed as given; expect the numbers above to be optimistic for them.", ""]
