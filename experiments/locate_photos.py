@@ -357,10 +357,12 @@ def cmd_targets(args) -> pd.DataFrame:
            summarize(frame.assign(what="placed test faces"), ["what", "set"])]
     # the placed faces under each decision rule: the checkpoint's (chosen on crops) and, when stored for these weights,
     # the picture decision (chosen on validation pictures: picture-decision), which `locate` applies to them
-    rules = {"placed test faces, the checkpoint's rule (chosen on crops)": locator.rule.effective_threshold}
+    rules = {"placed test faces, the checkpoint's rule (chosen on crops)": (locator.rule.effective_threshold,
+                                                                           locator.rule.peak_floor)}
     if locator.picture_record is not None:
-        rules["placed test faces, the picture decision (chosen on validation pictures)"] = locator.picture_rule.threshold
-    out.append(rule_rows(frame, rules, locator.rule.peak_floor).rename(
+        rules["placed test faces, the picture decision (chosen on validation pictures)"] = (
+            locator.picture_rule.threshold, locator.picture_rule.peak_floor)
+    out.append(rule_rows(frame, rules).rename(
         columns={"rule": "what", "tpr": "tpr_picture", "tnr": "tnr_picture", "faces": "judged_faces"}).assign(set="all"))
     # the model's TNR on its own test reals (the crops as the test sets give them), against the portraits'
     own = [it for name in PLACED_SETS for it in placed_items(name, args.split, 0, 10 ** 6)]
@@ -394,8 +396,8 @@ def cmd_compare(args) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True)
 
 
-def rule_rows(frame: pd.DataFrame, thresholds: dict[str, float], floor: float | None = None) -> pd.DataFrame:
-    """Per decision rule (name -> threshold on p(fake), the map-peak floor ``floor`` kept; decided by
+def rule_rows(frame: pd.DataFrame, rules: dict[str, tuple[float, float | None]]) -> pd.DataFrame:
+    """Per decision rule (name -> ``(threshold on p(fake), map-peak floor or None)``; decided by
     :class:`fklib.checkpoint.DecisionRule`): TPR, TNR and bACC of the judged placed faces, and their agreement with the
     crop's own decision (``crop_decision``), pooled over the sets."""
     from fklib.checkpoint import DecisionRule
@@ -404,23 +406,27 @@ def rule_rows(frame: pd.DataFrame, thresholds: dict[str, float], floor: float | 
     judged = frame[frame.judged & frame.p.notna()]
     p, peak = judged.p.to_numpy(), judged.peak.to_numpy()
     rows = []
-    for name, t in thresholds.items():
+    for name, (t, floor) in rules.items():
         fake = DecisionRule(True, t, floor).decide(p, np.zeros_like(p), peak)
         tpr, tnr = detection_rates(fake, judged.label.to_numpy())
-        rows.append({"rule": name, "threshold": t, "faces": len(judged), "tpr": tpr, "tnr": tnr, "bacc": (tpr + tnr) / 2,
+        rows.append({"rule": name, "threshold": t, "peak_floor": np.nan if floor is None else floor,
+                     "faces": len(judged), "tpr": tpr, "tnr": tnr, "bacc": (tpr + tnr) / 2,
                      "agreement": (np.where(fake == 1, "fake", "real") == judged.crop_decision.to_numpy()).mean()})
     return pd.DataFrame(rows)
 
 
 def cmd_picture_decision(args) -> pd.DataFrame:
     """The picture path's own decision, chosen on **validation** faces placed into pictures: the threshold on p(fake)
-    that maximises balanced accuracy over the judged faces (fakes and reals weigh the same;
-    :func:`fklib.metrics.choose_threshold`); written beside the weights (:func:`fklib.checkpoint.picture_rule_path`)
-    for ``locate`` to use on faces it finds in pictures. Rows: the checkpoint's own rule and the chosen one."""
+    and, for a locator whose rule has a map-peak floor, the floor too (the warp lowers a map's peak as it moves
+    p(fake)), that maximise balanced accuracy over the judged faces (fakes and reals weigh the same;
+    :func:`fklib.metrics.choose_threshold`, :func:`fklib.metrics.classification.choose_decision`); written beside the
+    weights (:func:`fklib.checkpoint.picture_rule_path`) for ``locate`` to use on faces it finds in pictures. Rows:
+    the checkpoint's own rule and the chosen one."""
     from fklib.checkpoint import picture_rule_path
     from fklib.files import write_atomically
     from fklib.locate import Locator
     from fklib.metrics import choose_threshold
+    from fklib.metrics.classification import choose_decision
 
     if args.split != "val":
         raise SystemExit("picture-decision: a decision is chosen on the validation split only (--split val)")
@@ -430,19 +436,26 @@ def cmd_picture_decision(args) -> pd.DataFrame:
     frame = place_and_locate(locator, items, seed=7)
     judged = frame[frame.judged & frame.p.notna()]
     own = locator.rule.effective_threshold
-    chosen = float(choose_threshold(judged.p.to_numpy(), judged.label.to_numpy(), balanced=True))
-    table = rule_rows(frame, {"the checkpoint's rule (chosen on crops)": own, "picture decision (chosen here)": chosen},
-                      locator.rule.peak_floor)
+    p, labels = judged.p.to_numpy(), judged.label.to_numpy()
+    if locator.rule.peak_floor is None:   # the crop rule is p(fake) alone: so is the picture decision
+        chosen, floor = float(choose_threshold(p, labels, balanced=True)), None
+    else:
+        chosen, floor = choose_decision(p, judged.peak.to_numpy(), labels)
+    table = rule_rows(frame, {"the checkpoint's rule (chosen on crops)": (own, locator.rule.peak_floor),
+                              "picture decision (chosen here)": (chosen, floor)})
     if not args.dry:
         target = picture_rule_path(locator.checkpoint)
-        record = {"weights_sha256": locator.loaded.weights_sha256, "threshold": chosen, "crop_threshold": own,
+        record = {"weights_sha256": locator.loaded.weights_sha256, "threshold": chosen,
+                  **({} if locator.rule.peak_floor is None else
+                     {"peak_floor": floor, "crop_peak_floor": locator.rule.peak_floor}), "crop_threshold": own,
                   "chosen_on": (f"validation: {len(judged)} judged faces ({int((judged.label == 1).sum())} fakes, "
                                 f"{int((judged.label == 0).sum())} reals) of STGAN, StarGAN-128, AttGAN and AttentionGAN "
                                 "placed into 1024 x 768 pictures (scale 1-3, rotation up to 20 degrees), balanced "
                                 f"accuracy {table.bacc.iloc[1]:.3f} (the crop rule: {table.bacc.iloc[0]:.3f})"),
                   "command": experiment_command(sys.argv)}
         write_atomically(target, lambda tmp: Path(tmp).write_text(json.dumps(record, indent=1) + "\n"))
-        print(f"picture decision p(fake) > {chosen:.4f} written to {target}")
+        floor_words = "" if floor is None else f" and map peak > {floor:.4f}"
+        print(f"picture decision p(fake) > {chosen:.4f}{floor_words} written to {target}")
     return table.round(4)
 
 

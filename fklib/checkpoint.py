@@ -451,8 +451,10 @@ class DecisionRule:
 #: The picture decision of a locator: a JSON file beside its weights (``models/fakelocator.picture.json`` for
 #: ``models/fakelocator.safetensors``), written by ``python experiments/locate_photos.py picture-decision`` from
 #: validation faces placed into pictures. A face that ``locate`` finds in a picture and warps to the training
-#: framing has been resampled, which moves p(fake); the picture decision is the threshold on p(fake) chosen for such
-#: faces (the map-peak floor of the checkpoint's rule is kept). It holds for the weights whose hash it names only.
+#: framing has been resampled, which moves p(fake) and lowers the map's peak; the picture decision is the threshold
+#: on p(fake) and, when the file has the field ``peak_floor`` (a number, or ``null`` for none), the map-peak floor
+#: chosen for such faces (without the field the checkpoint's floor is kept). It holds for the weights whose hash it
+#: names only.
 PICTURE_RULE_SUFFIX = ".picture.json"
 
 
@@ -477,11 +479,15 @@ def load_picture_rule(rule: "DecisionRule", weights_sha256: str, source: str | P
     except (OSError, ValueError) as err:
         raise ValueError(f"{path}: not a readable picture decision file ({err})") from None
     threshold = record.get("threshold") if isinstance(record, dict) else None
-    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not 0.0 <= threshold <= 1.0:
-        raise ValueError(f"{path}: field 'threshold' must be a number in [0, 1]")
+    # below 0: every p(fake) passes and the peak floor decides alone (choose_decision's midpoint under the score -1)
+    if not isinstance(threshold, (int, float)) or isinstance(threshold, bool) or not -1.0 <= threshold <= 1.0:
+        raise ValueError(f"{path}: field 'threshold' must be a number in [-1, 1]")
+    floor = record.get("peak_floor", rule.peak_floor)
+    if floor is not None and (not isinstance(floor, (int, float)) or isinstance(floor, bool) or not 0.0 <= floor <= 1.0):
+        raise ValueError(f"{path}: field 'peak_floor' must be null or a number in [0, 1]")
     if record.get("weights_sha256") != weights_sha256:
         return rule, None  # made for other weights: the checkpoint's own rule decides
-    return DecisionRule(True, float(threshold), rule.peak_floor), {**record, "file": str(path)}
+    return DecisionRule(True, float(threshold), None if floor is None else float(floor)), {**record, "file": str(path)}
 
 
 @dataclass

@@ -739,6 +739,7 @@ def _locate_one(path: Path, rgb: np.ndarray, locator: Locator, align: bool, fram
               "orientation": "as shown: the EXIF orientation applied; every coordinate is in these pixels",
               "decision_threshold": locator.rule.threshold, "decision_peak_floor": locator.rule.peak_floor,
               "picture_decision_threshold": locator.picture_rule.threshold if align else None,
+              "picture_decision_peak_floor": locator.picture_rule.peak_floor if align else None,
               "picture_decision": (None if locator.picture_record is None or not align else
                                    {k: locator.picture_record.get(k) for k in ("file", "chosen_on", "command")}),
               "model": {"checkpoint": str(locator.checkpoint), "model": locator.cfg.model, "input_size": locator.size}}

@@ -977,9 +977,20 @@ def test_faces_in_pictures_take_the_picture_decision_stored_for_these_weights(sm
         assert got.decision == want and got.probability == pytest.approx(p, abs=1e-6)
         assert loc.rule == plain.rule and loc.picture_rule.peak_floor == floor
         assert loc.picture_record["file"] == str(side)
+    # a picture decision with its own peak floor (a peak-driven crop rule: the warp lowers the peak too); a floor
+    # just above the face's peak calls it real whatever p(fake), just below with the threshold under every p: fake
+    for pf, want in ((face.peak + 1e-4, "real"), (max(0.0, face.peak - 1e-4), "fake")):
+        side.write_text(json.dumps({"weights_sha256": sha, "threshold": -0.5, "peak_floor": pf}))
+        loc = Locator(ckpt)
+        (got,) = [f for f in loc.locate_picture(pic, faces=[face.face]).faces if f.judged]
+        assert got.decision == want and loc.picture_rule.peak_floor == pytest.approx(pf)
+        assert loc.rule == plain.rule                              # the crop rule is untouched
+    side.write_text(json.dumps({"weights_sha256": sha, "threshold": 0.0, "peak_floor": None}))
+    assert Locator(ckpt).picture_rule.peak_floor is None          # null: no floor on pictures
     side.write_text(json.dumps({"weights_sha256": "0" * 64, "threshold": 1.0}))
     assert Locator(ckpt).picture_rule == plain.rule              # made for other weights: not used
-    for bad in ('{"weights_sha256": "%s", "threshold": 2}' % sha, "not json"):
+    for bad in ('{"weights_sha256": "%s", "threshold": 2}' % sha, "not json",
+                '{"weights_sha256": "%s", "threshold": 0.5, "peak_floor": "high"}' % sha):
         side.write_text(bad)
         with pytest.raises(ValueError, match="m.picture.json"):
             Locator(ckpt)
