@@ -445,9 +445,8 @@ def cmd_picture_decision(args) -> pd.DataFrame:
                               "picture decision (chosen here)": (chosen, floor)})
     if not args.dry:
         target = picture_rule_path(locator.checkpoint)
-        record = {"weights_sha256": locator.loaded.weights_sha256, "threshold": chosen,
-                  **({} if locator.rule.peak_floor is None else
-                     {"peak_floor": floor, "crop_peak_floor": locator.rule.peak_floor}), "crop_threshold": own,
+        record = {"weights_sha256": locator.loaded.weights_sha256, "threshold": chosen, "peak_floor": floor,
+                  "crop_peak_floor": locator.rule.peak_floor, "crop_threshold": own,
                   "chosen_on": (f"validation: {len(judged)} judged faces ({int((judged.label == 1).sum())} fakes, "
                                 f"{int((judged.label == 0).sum())} reals) of STGAN, StarGAN-128, AttGAN and AttentionGAN "
                                 "placed into 1024 x 768 pictures (scale 1-3, rotation up to 20 degrees), balanced "
